@@ -1,0 +1,50 @@
+# The two commands of the quick start: `make run` and `make test`.
+SHELL := /bin/bash
+UV := $(shell command -v uv 2>/dev/null || echo "$(HOME)/.local/bin/uv")
+PY := $(UV) run --frozen python
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+.PHONY: install run test lint format typecheck worker beat bench bench-quick migrate demo
+
+install:  ## create .venv from uv.lock (installs uv with pip first if it is missing)
+	@command -v uv >/dev/null 2>&1 || [ -x "$(UV)" ] || python3 -m pip install --quiet --user uv || python3 -m pip install --quiet uv
+	@$(UV) sync --frozen --quiet
+
+migrate: install
+	$(PY) manage.py migrate --noinput
+
+demo: migrate
+	$(PY) manage.py setup_periodic_tasks
+	$(PY) manage.py load_demo_data
+
+run: demo  ## install, migrate, load demo data, serve the admin, the clerk screen and the API
+	@echo "Serving on http://$(HOST):$(PORT)/  (admin: /admin/, API docs: /api/docs/, health: /healthz)"
+	$(PY) manage.py runserver $(HOST):$(PORT)
+
+test: install  ## the whole suite (PostgreSQL-only tests skip on SQLite, with a reason)
+	$(UV) run --frozen pytest $(PYTEST_ARGS)
+
+lint: install
+	$(UV) run --frozen ruff check .
+	$(UV) run --frozen ruff format --check .
+
+format: install
+	$(UV) run --frozen ruff format .
+	$(UV) run --frozen ruff check --fix .
+
+typecheck: install
+	$(UV) run --frozen mypy loyalty members rewards campaigns analytics config
+
+worker: install  ## a Celery worker (needs CELERY_BROKER_URL)
+	$(UV) run --frozen celery -A config worker --loglevel=INFO
+
+beat: install  ## the Celery beat scheduler, reading django-celery-beat's tables
+	$(PY) manage.py setup_periodic_tasks
+	$(UV) run --frozen celery -A config beat --loglevel=INFO
+
+bench: install  ## the benchmark suite (tests/perf), on PostgreSQL; writes docs/performance.md
+	$(PY) tests/perf/run.py $(BENCH_ARGS)
+
+bench-quick: install
+	$(PY) tests/perf/run.py --quick $(BENCH_ARGS)

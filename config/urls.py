@@ -1,0 +1,29 @@
+from django.conf import settings
+from django.contrib import admin
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from loyalty.core.api.views import HealthApi
+
+api_v1 = [
+    path("auth/", include("loyalty.core.api.urls", namespace="auth")),
+    path("members/", include("members.api.urls", namespace="members")),
+    path("ledger/", include("loyalty.ledger.api.urls", namespace="ledger")),
+    path("tiers/", include("loyalty.tiers.api.urls", namespace="tiers")),
+    path("rewards/", include("rewards.api.urls", namespace="rewards")),
+    path("campaigns/", include("campaigns.api.urls", namespace="campaigns")),
+    path("analytics/", include("analytics.api.urls", namespace="analytics")),
+]
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path("api/v1/", include(api_v1)),
+    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
+    path("healthz", HealthApi.as_view(), name="healthz"),
+]
+
+if settings.DEBUG:
+    from django.conf.urls.static import static
+
+    urlpatterns += static(settings.MEDIA_URL, document_root=settings.MEDIA_ROOT)

@@ -1,0 +1,28 @@
+"""Domain errors. Each app subclasses ApplicationError; the API maps them to HTTP in one place."""
+
+from typing import Any
+
+
+class ApplicationError(Exception):
+    """A business rule refused the request. Rendered as {code, message, extra} with http_status."""
+
+    code: str = "application_error"
+    http_status: int = 400
+    default_message: str = "The request could not be processed."
+
+    def __init__(self, message: str | None = None, *, extra: dict[str, Any] | None = None):
+        self.message = message or self.default_message
+        self.extra = extra or {}
+        super().__init__(self.message)
+
+
+class NotFound(ApplicationError):
+    code = "not_found"
+    http_status = 404
+    default_message = "Not found."
+
+
+class Conflict(ApplicationError):
+    code = "conflict"
+    http_status = 409
+    default_message = "The request conflicts with the current state."

@@ -1,0 +1,1 @@
+"""Points ledger: models arrive with their issue."""

@@ -1,0 +1,1 @@
+"""Tiers: models arrive with their issue."""

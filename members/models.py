@@ -1,0 +1,202 @@
+"""Members and stores.
+
+Invariants:
+- member_number is unique, numeric, and ends with a Luhn check digit (a mistyped card is caught);
+- e-mail (normalised: trimmed, domain case-folded) is unique when present;
+- phone (normalised to E.164) is unique when present;
+- referral_code is unique;
+- status is one of the choices; the reason and time of the last change are kept;
+- a member row is never deleted once it has history: erasure anonymises it instead.
+"""
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.db.models.functions import Upper
+
+from loyalty.core.models import BaseModel
+
+
+class Store(BaseModel):
+    code = models.CharField(max_length=20, unique=True)
+    name = models.CharField(max_length=120)
+    region = models.CharField(max_length=80, blank=True)
+    active = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["code"]
+
+    def __str__(self) -> str:
+        return f"{self.code} {self.name}"
+
+
+class Member(BaseModel):
+    class Status(models.TextChoices):
+        ACTIVE = "active", "Active"
+        SUSPENDED = "suspended", "Suspended"
+        CLOSED = "closed", "Closed"
+
+    class Channel(models.TextChoices):
+        STORE = "store", "Store"
+        WEB = "web", "Web"
+        APP = "app", "App"
+        IMPORT = "import", "Import"
+        API = "api", "API"
+
+    member_number = models.CharField(max_length=20, unique=True)
+    first_name = models.CharField(max_length=100, blank=True)
+    last_name = models.CharField(max_length=100, blank=True)
+    email = models.EmailField(max_length=254, null=True, blank=True)
+    phone = models.CharField(max_length=20, null=True, blank=True, help_text="E.164")
+    birth_date = models.DateField(null=True, blank=True)
+    street = models.CharField(max_length=200, blank=True)
+    city = models.CharField(max_length=100, blank=True)
+    postcode = models.CharField(max_length=20, blank=True)
+    country = models.CharField(max_length=2, blank=True, help_text="ISO 3166-1 alpha-2")
+    home_store = models.ForeignKey(
+        Store, null=True, blank=True, on_delete=models.PROTECT, related_name="members"
+    )
+    enrolment_channel = models.CharField(
+        max_length=10, choices=Channel.choices, default=Channel.STORE
+    )
+    enrolled_at = models.DateTimeField()
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.ACTIVE)
+    status_reason = models.CharField(max_length=255, blank=True)
+    status_changed_at = models.DateTimeField(null=True, blank=True)
+    referral_code = models.CharField(max_length=12, unique=True)
+    referred_by = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="referrals"
+    )
+    interests = models.JSONField(default=list, blank=True)
+    external_ref = models.CharField(
+        max_length=64, blank=True, help_text="Id of the customer in the source system (imports)"
+    )
+    erased_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-enrolled_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["email"],
+                condition=Q(email__isnull=False),
+                name="members_member_email_unique",
+            ),
+            models.UniqueConstraint(
+                fields=["phone"],
+                condition=Q(phone__isnull=False),
+                name="members_member_phone_unique",
+            ),
+            models.CheckConstraint(
+                condition=Q(status__in=["active", "suspended", "closed"]),
+                name="members_member_status_valid",
+            ),
+            models.CheckConstraint(
+                condition=Q(enrolment_channel__in=["store", "web", "app", "import", "api"]),
+                name="members_member_channel_valid",
+            ),
+            models.CheckConstraint(
+                condition=~Q(email=""), name="members_member_email_null_not_blank"
+            ),
+            models.CheckConstraint(
+                condition=~Q(phone=""), name="members_member_phone_null_not_blank"
+            ),
+        ]
+        indexes = [
+            models.Index(Upper("last_name"), Upper("first_name"), name="members_member_name_idx"),
+            models.Index(fields=["home_store", "status"], name="members_member_store_idx"),
+            models.Index(fields=["external_ref"], name="members_member_extref_idx"),
+        ]
+
+    def __str__(self) -> str:
+        name = f"{self.first_name} {self.last_name}".strip()
+        return f"{self.member_number} {name}".strip()
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.first_name} {self.last_name}".strip()
+
+    @property
+    def is_active(self) -> bool:
+        return self.status == self.Status.ACTIVE
+
+
+class Consent(BaseModel):
+    """Current marketing consent per member and channel; every change is a ConsentEvent."""
+
+    class Channel(models.TextChoices):
+        EMAIL = "email", "E-mail"
+        SMS = "sms", "SMS"
+        PUSH = "push", "Push"
+
+    member = models.ForeignKey(Member, on_delete=models.CASCADE, related_name="consents")
+    channel = models.CharField(max_length=10, choices=Channel.choices)
+    granted = models.BooleanField(default=False)
+    changed_at = models.DateTimeField()
+    source = models.CharField(max_length=40, help_text="How it was given: store, web, app, api...")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["member", "channel"], name="members_consent_one_per_channel"
+            ),
+            models.CheckConstraint(
+                condition=Q(channel__in=["email", "sms", "push"]),
+                name="members_consent_channel_valid",
+            ),
+        ]
+
+
+class ConsentEvent(BaseModel):
+    member = models.ForeignKey(Member, on_delete=models.CASCADE, related_name="consent_events")
+    channel = models.CharField(max_length=10, choices=Consent.Channel.choices)
+    granted = models.BooleanField()
+    source = models.CharField(max_length=40)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(channel__in=["email", "sms", "push"]),
+                name="members_consentevent_channel_valid",
+            ),
+        ]
+
+
+class MemberEvent(BaseModel):
+    """Audit trail of a member's life: enrolment, status changes, merges, erasure."""
+
+    class Kind(models.TextChoices):
+        ENROLLED = "enrolled", "Enrolled"
+        UPDATED = "updated", "Updated"
+        STATUS_CHANGED = "status_changed", "Status changed"
+        MERGED = "merged", "Merged"
+        ERASED = "erased", "Erased"
+        EXPORTED = "exported", "Data exported"
+
+    member = models.ForeignKey(Member, on_delete=models.PROTECT, related_name="events")
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    detail = models.JSONField(default=dict, blank=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(
+                    kind__in=[
+                        "enrolled",
+                        "updated",
+                        "status_changed",
+                        "merged",
+                        "erased",
+                        "exported",
+                    ]
+                ),
+                name="members_memberevent_kind_valid",
+            ),
+        ]

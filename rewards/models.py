@@ -1,0 +1,1 @@
+"""Rewards: models arrive with their issue."""

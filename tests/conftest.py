@@ -1,0 +1,115 @@
+"""Global fixtures and the rules for tests that need PostgreSQL, a broker or a browser."""
+
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.db import connection
+from rest_framework.authtoken.models import Token
+from rest_framework.test import APIClient
+
+CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
+IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    from django.conf import settings
+
+    on_postgres = settings.DATABASES["default"]["ENGINE"].endswith("postgresql")
+    has_broker = bool(settings.CELERY_BROKER_URL)
+    has_chromium = Path(CHROMIUM).exists() or shutil.which("chromium") is not None
+    for item in items:
+        if "postgres" in item.keywords and not on_postgres:
+            item.add_marker(
+                pytest.mark.skip(
+                    reason="needs PostgreSQL (SQLite has no row locks); runs in .ci/run's second pass"
+                )
+            )
+        if "broker" in item.keywords and not has_broker:
+            item.add_marker(
+                pytest.mark.skip(reason="needs CELERY_BROKER_URL (a real Redis broker)")
+            )
+        if "browser" in item.keywords and not has_chromium and not IN_CI:
+            item.add_marker(pytest.mark.skip(reason=f"no chromium at {CHROMIUM}"))
+
+
+@pytest.fixture
+def api_client() -> APIClient:
+    return APIClient()
+
+
+@pytest.fixture
+def staff_user(django_user_model: Any) -> Any:
+    return django_user_model.objects.create_user(
+        username="staff", password="staff-pass-123", is_staff=True
+    )
+
+
+@pytest.fixture
+def superuser(django_user_model: Any) -> Any:
+    return django_user_model.objects.create_superuser(
+        username="boss", email="boss@example.com", password="boss-pass-123"
+    )
+
+
+@pytest.fixture
+def staff_client(staff_user: Any) -> APIClient:
+    client = APIClient()
+    token, _ = Token.objects.get_or_create(user=staff_user)
+    client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+    return client
+
+
+@pytest.fixture
+def admin_api_client(superuser: Any) -> APIClient:
+    client = APIClient()
+    token, _ = Token.objects.get_or_create(user=superuser)
+    client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+    return client
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    """Debian's chromium driven by Playwright; never a downloaded browser."""
+    if not (Path(CHROMIUM).exists()):
+        if IN_CI:
+            pytest.fail(f"chromium missing at {CHROMIUM}: .ci/run must install it")
+        pytest.skip(f"no chromium at {CHROMIUM}")
+    # Playwright's sync API runs an event loop in this thread; the ORM calls made by tests
+    # around it are still synchronous and safe.
+    os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            headless=True,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-quic",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+            ],
+        )
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser: Any) -> Iterator[Any]:
+    context = browser.new_context()
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    yield page
+    context.close()
+
+
+@pytest.fixture
+def on_postgres() -> bool:
+    return connection.vendor == "postgresql"

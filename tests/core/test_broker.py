@@ -1,0 +1,27 @@
+"""A real task through the real broker to a real worker (PostgreSQL + Redis pass of .ci/run)."""
+
+import pytest
+from celery.contrib.testing.worker import start_worker
+
+from config.celery import app
+from loyalty.core.tasks import ping_task
+
+pytestmark = pytest.mark.broker
+
+
+@pytest.fixture
+def live_worker(settings):
+    previous = (app.conf.task_always_eager, app.conf.result_backend)
+    app.conf.task_always_eager = False
+    # results travel back through the same Redis as the tasks
+    app.conf.result_backend = settings.CELERY_BROKER_URL
+    with start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=10):
+        yield
+    app.conf.task_always_eager, app.conf.result_backend = previous
+
+
+def test_task_goes_through_redis_to_a_worker_and_back(live_worker):
+    result = ping_task.delay()
+
+    assert result.get(timeout=20) == "pong"
+    assert result.successful()
