@@ -10,9 +10,9 @@ Invariants:
 """
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
-from django.db.models.functions import Upper
 
 from loyalty.core.models import BaseModel
 
@@ -102,14 +102,18 @@ class Member(BaseModel):
             ),
         ]
         indexes = [
-            models.Index(Upper("last_name"), Upper("first_name"), name="members_member_name_idx"),
             models.Index(fields=["home_store", "status"], name="members_member_store_idx"),
             models.Index(fields=["external_ref"], name="members_member_extref_idx"),
         ]
 
     def __str__(self) -> str:
-        name = f"{self.first_name} {self.last_name}".strip()
-        return f"{self.member_number} {name}".strip()
+        return f"{self.member_number} {self.full_name}".strip()
+
+    def clean(self) -> None:
+        from members.identifiers import is_valid_member_number
+
+        if self.member_number and not is_valid_member_number(self.member_number):
+            raise ValidationError({"member_number": "Not a valid card number (check digit)."})
 
     @property
     def full_name(self) -> str:

@@ -32,5 +32,8 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
-    "ENUM_NAME_OVERRIDES": {},
+    "ENUM_NAME_OVERRIDES": {
+        "EnrolmentChannelEnum": "members.models.Member.Channel",
+        "MemberStatusEnum": "members.models.Member.Status",
+    },
 }

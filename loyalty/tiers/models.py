@@ -1,1 +1,178 @@
-"""Tiers: models arrive with their issue."""
+"""Tiers and tier history.
+
+Invariants:
+- tiers are ordered by a unique rank; the tier of rank 0 is the entry tier with threshold 0;
+- thresholds grow with rank (checked by the tier services, which see all tiers at once);
+- every member has exactly one current assignment (valid_to IS NULL), enforced by a conditional
+  unique constraint; history rows are never edited except to close them (valid_to);
+- spendable points never decide a tier: qualification reads qualifying values from the ledger,
+  which redemptions and expiry do not reduce.
+"""
+
+from decimal import Decimal
+
+from django.conf import settings
+from django.core.validators import MinValueValidator
+from django.db import models
+from django.db.models import Q
+
+from loyalty.core.models import BaseModel
+from loyalty.tiers.windows import WindowKind
+
+
+class TierPolicy(BaseModel):
+    """Single row (pk=1): how the programme qualifies members for tiers."""
+
+    class Basis(models.TextChoices):
+        POINTS = "points", "Qualifying points"
+        SPEND = "spend", "Qualifying spend"
+
+    basis = models.CharField(max_length=10, choices=Basis.choices, default=Basis.POINTS)
+    window = models.CharField(
+        max_length=20, choices=WindowKind.choices, default=WindowKind.CALENDAR_YEAR
+    )
+    grace_days = models.PositiveIntegerField(
+        default=0, help_text="Days after a period end before a member who fell short is downgraded."
+    )
+    one_tier_down = models.BooleanField(
+        default=True, help_text="At a period end, drop at most one tier."
+    )
+
+    class Meta:
+        verbose_name = "tier policy"
+        verbose_name_plural = "tier policy"
+        constraints = [
+            models.CheckConstraint(condition=Q(pk=1), name="tiers_tierpolicy_single_row"),
+            models.CheckConstraint(
+                condition=Q(basis__in=["points", "spend"]), name="tiers_tierpolicy_basis_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(window__in=WindowKind.values), name="tiers_tierpolicy_window_valid"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Tiers on {self.get_basis_display().lower()}, {self.get_window_display().lower()}"
+
+
+class Tier(BaseModel):
+    code = models.SlugField(max_length=30, unique=True)
+    name = models.CharField(max_length=60)
+    rank = models.PositiveSmallIntegerField(unique=True, help_text="0 is the entry tier.")
+    threshold = models.DecimalField(
+        max_digits=14,
+        decimal_places=2,
+        default=Decimal("0"),
+        validators=[MinValueValidator(Decimal("0"))],
+        help_text="Qualifying points or spend in the window needed to reach this tier.",
+    )
+    earn_multiplier = models.DecimalField(
+        max_digits=5,
+        decimal_places=2,
+        default=Decimal("1.00"),
+        validators=[MinValueValidator(Decimal("0"))],
+        help_text="Applied by the earning engine to points earned on purchases.",
+    )
+    entry_gift_points = models.PositiveIntegerField(
+        default=0, help_text="One-off points given when a member is upgraded into this tier."
+    )
+    free_shipping = models.BooleanField(default=False)
+    birthday_gift = models.BooleanField(default=False)
+    exclusive_rewards = models.BooleanField(default=False)
+    description = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["rank"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(threshold__gte=0), name="tiers_tier_threshold_non_negative"
+            ),
+            models.CheckConstraint(
+                condition=~Q(rank=0) | Q(threshold=0), name="tiers_tier_entry_tier_threshold_zero"
+            ),
+            models.CheckConstraint(
+                condition=Q(earn_multiplier__gte=0), name="tiers_tier_multiplier_non_negative"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class TierAssignment(BaseModel):
+    """One row per period a member holds a tier. The open row (valid_to NULL) is the current one."""
+
+    class Reason(models.TextChoices):
+        ENROLMENT = "enrolment", "Enrolment"
+        THRESHOLD = "threshold", "Threshold reached"
+        PERIOD_END = "period_end", "Period end"
+        MANUAL = "manual", "Set by staff"
+        IMPORT = "import", "Import"
+        RECALCULATION = "recalculation", "Recalculation after a rule change"
+
+    member = models.ForeignKey(
+        "members.Member", on_delete=models.PROTECT, related_name="tier_assignments"
+    )
+    tier = models.ForeignKey(Tier, on_delete=models.PROTECT, related_name="assignments")
+    previous_tier = models.ForeignKey(
+        Tier, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    reason = models.CharField(max_length=20, choices=Reason.choices)
+    valid_from = models.DateTimeField()
+    valid_to = models.DateTimeField(null=True, blank=True)
+    qualifying_value = models.DecimalField(
+        max_digits=14, decimal_places=2, null=True, blank=True, help_text="At the time of change."
+    )
+    manual_until = models.DateField(
+        null=True, blank=True, help_text="Manual tier: not downgraded by the job before this date."
+    )
+    downgrade_due_on = models.DateField(
+        null=True, blank=True, help_text="Fell short at a period end; downgrade after the grace."
+    )
+    downgrade_to = models.ForeignKey(
+        Tier, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    note = models.CharField(max_length=255, blank=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-valid_from", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["member"],
+                condition=Q(valid_to__isnull=True),
+                name="tiers_tierassignment_one_current",
+            ),
+            models.CheckConstraint(
+                condition=Q(
+                    reason__in=[
+                        "enrolment",
+                        "threshold",
+                        "period_end",
+                        "manual",
+                        "import",
+                        "recalculation",
+                    ]
+                ),
+                name="tiers_tierassignment_reason_valid",
+            ),
+            models.CheckConstraint(
+                condition=Q(valid_to__isnull=True) | Q(valid_to__gte=models.F("valid_from")),
+                name="tiers_tierassignment_valid_range",
+            ),
+        ]
+        indexes = [
+            models.Index(
+                fields=["tier"], condition=Q(valid_to__isnull=True), name="tiers_current_by_tier"
+            ),
+            models.Index(
+                fields=["downgrade_due_on"],
+                condition=Q(valid_to__isnull=True, downgrade_due_on__isnull=False),
+                name="tiers_downgrade_due",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.member_id}: {self.tier} from {self.valid_from:%Y-%m-%d}"

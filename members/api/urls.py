@@ -1,3 +1,25 @@
+from django.urls import path
+
+from members.api.views import (
+    MemberDetailApi,
+    MemberEraseApi,
+    MemberListApi,
+    MemberLookupApi,
+    MemberPrivacyExportApi,
+    MemberStatusChangeApi,
+    StoreListApi,
+)
+
 app_name = "members"
 
-urlpatterns: list = []
+urlpatterns = [
+    path("", MemberListApi.as_view(), name="list"),
+    path("lookup/", MemberLookupApi.as_view(), name="lookup"),
+    path("stores/", StoreListApi.as_view(), name="stores"),
+    path("<int:member_id>/", MemberDetailApi.as_view(), name="detail"),
+    path("<int:member_id>/status/", MemberStatusChangeApi.as_view(), name="status"),
+    path(
+        "<int:member_id>/privacy-export/", MemberPrivacyExportApi.as_view(), name="privacy-export"
+    ),
+    path("<int:member_id>/erase/", MemberEraseApi.as_view(), name="erase"),
+]

@@ -1,0 +1,19 @@
+from loyalty.core.exceptions import ApplicationError
+
+
+class TierNotFound(ApplicationError):
+    code = "tier_not_found"
+    http_status = 404
+    default_message = "No such tier."
+
+
+class TierConfigurationError(ApplicationError):
+    code = "tier_configuration_invalid"
+    http_status = 400
+    default_message = "The tiers are not configured consistently."
+
+
+class NoTiersDefined(ApplicationError):
+    code = "no_tiers_defined"
+    http_status = 409
+    default_message = "The programme has no tiers yet; create them in the admin first."

@@ -1,0 +1,210 @@
+import json
+
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse
+from django.template.response import TemplateResponse
+from import_export.admin import ImportExportModelAdmin
+from unfold.admin import ModelAdmin, TabularInline
+from unfold.contrib.import_export.forms import ExportForm, ImportForm
+
+from loyalty.core.exceptions import ApplicationError
+from members.models import Consent, ConsentEvent, Member, MemberEvent, Store
+from members.resources import MemberResource, StoreResource
+from members.services import (
+    member_erase,
+    member_privacy_export,
+    member_reactivate,
+    member_suspend,
+)
+
+
+class ReadOnlyInline(TabularInline):
+    extra = 0
+    can_delete = False
+    show_change_link = False
+
+    def has_add_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+
+class ConsentInline(ReadOnlyInline):
+    model = Consent
+    fields = ("channel", "granted", "changed_at", "source")
+    readonly_fields = fields
+    verbose_name_plural = "Marketing consent"
+
+
+class ConsentEventInline(ReadOnlyInline):
+    model = ConsentEvent
+    fields = ("created_at", "channel", "granted", "source", "actor")
+    readonly_fields = fields
+    verbose_name_plural = "Consent history"
+
+
+class MemberEventInline(ReadOnlyInline):
+    model = MemberEvent
+    fields = ("created_at", "kind", "detail", "actor")
+    readonly_fields = fields
+    verbose_name_plural = "Member history"
+
+
+class ConsentFilter(admin.SimpleListFilter):
+    title = "e-mail consent"
+    parameter_name = "email_consent"
+
+    def lookups(self, request: HttpRequest, model_admin: object) -> list[tuple[str, str]]:
+        return [("yes", "Given"), ("no", "Not given")]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
+        if self.value() in ("yes", "no"):
+            return queryset.filter(
+                consents__channel=Consent.Channel.EMAIL, consents__granted=self.value() == "yes"
+            )
+        return queryset
+
+
+@admin.register(Store)
+class StoreAdmin(ModelAdmin, ImportExportModelAdmin):
+    resource_classes = [StoreResource]
+    import_form_class = ImportForm
+    export_form_class = ExportForm
+    list_display = ("code", "name", "region", "active")
+    list_filter = ("active", "region")
+    search_fields = ("code", "name", "region")
+
+
+@admin.register(Member)
+class MemberAdmin(ModelAdmin, ImportExportModelAdmin):
+    resource_classes = [MemberResource]
+    import_form_class = ImportForm
+    export_form_class = ExportForm
+    list_display = (
+        "member_number",
+        "full_name",
+        "email",
+        "phone",
+        "home_store",
+        "enrolment_channel",
+        "enrolled_at",
+        "status",
+    )
+    list_select_related = ("home_store",)
+    list_filter = (
+        "status",
+        "home_store",
+        "enrolment_channel",
+        ("enrolled_at", admin.DateFieldListFilter),
+        ConsentFilter,
+    )
+    search_fields = ("member_number", "email", "phone", "last_name", "first_name")
+    search_help_text = "Card number, e-mail, phone (E.164) or name"
+    list_per_page = 50
+    show_full_result_count = False  # COUNT(*) over a million rows on every page is not free
+    date_hierarchy = "enrolled_at"
+    readonly_fields = (
+        "member_number",
+        "referral_code",
+        "referred_by",
+        "enrolment_channel",
+        "enrolled_at",
+        "status",
+        "status_reason",
+        "status_changed_at",
+        "erased_at",
+        "created_at",
+        "updated_at",
+    )
+    fieldsets = (
+        ("Card", {"fields": ("member_number", "status", "status_reason", "status_changed_at")}),
+        ("Contact", {"fields": ("first_name", "last_name", "email", "phone", "birth_date")}),
+        ("Address", {"fields": ("street", "city", "postcode", "country")}),
+        (
+            "Programme",
+            {
+                "fields": (
+                    "home_store",
+                    "enrolment_channel",
+                    "enrolled_at",
+                    "referral_code",
+                    "referred_by",
+                    "interests",
+                    "external_ref",
+                    "erased_at",
+                )
+            },
+        ),
+    )
+    inlines = [ConsentInline, ConsentEventInline, MemberEventInline]
+    actions = ["suspend_members", "reactivate_members", "export_member_data", "erase_members"]
+
+    @admin.display(description="Name", ordering="last_name")
+    def full_name(self, member: Member) -> str:
+        return member.full_name
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        # enrolment runs through member_enroll (card number, consents, history): clerk screen/API
+        return False
+
+    def save_model(self, request: HttpRequest, obj: Member, form: object, change: bool) -> None:
+        from members.services import member_update
+
+        changed = {name: form.cleaned_data[name] for name in form.changed_data}  # type: ignore[attr-defined]
+        try:
+            member_update(member=Member.objects.get(pk=obj.pk), data=changed, actor=request.user)
+        except ApplicationError as exc:
+            self.message_user(request, exc.message, level=messages.ERROR)
+
+    def _each(
+        self, request: HttpRequest, queryset: QuerySet, service: object, **kwargs: object
+    ) -> None:
+        done = 0
+        for member in queryset:
+            try:
+                service(member=member, actor=request.user, **kwargs)  # type: ignore[operator]
+                done += 1
+            except ApplicationError as exc:
+                self.message_user(
+                    request, f"{member.member_number}: {exc.message}", level=messages.ERROR
+                )
+        if done:
+            self.message_user(request, f"{done} member(s) updated.", level=messages.SUCCESS)
+
+    @admin.action(description="Suspend selected members")
+    def suspend_members(self, request: HttpRequest, queryset: QuerySet) -> None:
+        self._each(
+            request, queryset, member_suspend, reason=f"suspended in the admin by {request.user}"
+        )
+
+    @admin.action(description="Reactivate selected members")
+    def reactivate_members(self, request: HttpRequest, queryset: QuerySet) -> None:
+        self._each(request, queryset, member_reactivate, reason="reactivated in the admin")
+
+    @admin.action(description="Export personal data (JSON)")
+    def export_member_data(self, request: HttpRequest, queryset: QuerySet) -> HttpResponse:
+        data = [member_privacy_export(member=m, actor=request.user) for m in queryset[:100]]
+        response = HttpResponse(
+            json.dumps(data, indent=2, default=str), content_type="application/json"
+        )
+        response["Content-Disposition"] = 'attachment; filename="member-data.json"'
+        return response
+
+    @admin.action(description="Erase personal data (irreversible)")
+    def erase_members(self, request: HttpRequest, queryset: QuerySet) -> HttpResponse | None:
+        if request.POST.get("confirm") == "yes":
+            self._each(request, queryset, member_erase)
+            return None
+        return TemplateResponse(
+            request,
+            "admin/members/member/erase_confirmation.html",
+            {
+                **self.admin_site.each_context(request),
+                "title": "Erase personal data?",
+                "members": queryset,
+                "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
+                "opts": self.model._meta,
+            },
+        )

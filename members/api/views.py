@@ -1,0 +1,281 @@
+import django_filters
+from django.db.models import QuerySet
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import serializers, status
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from loyalty.core.api.mixins import ApiAuthMixin, paginate
+from members.api.serializers import MemberSerializer, StoreSerializer
+from members.models import Consent, Member, Store
+from members.selectors import member_get, member_list, member_lookup
+from members.services import (
+    consent_set,
+    member_close,
+    member_enroll,
+    member_erase,
+    member_privacy_export,
+    member_reactivate,
+    member_suspend,
+    member_update,
+    store_create,
+)
+
+NAME = {"max_length": 100, "required": False, "allow_blank": True}
+
+
+class MemberFilter(django_filters.FilterSet):
+    status = django_filters.ChoiceFilter(choices=Member.Status.choices)
+    store = django_filters.CharFilter(field_name="home_store__code", lookup_expr="iexact")
+    channel = django_filters.ChoiceFilter(
+        field_name="enrolment_channel", choices=Member.Channel.choices
+    )
+    enrolled_after = django_filters.IsoDateTimeFilter(field_name="enrolled_at", lookup_expr="gte")
+    enrolled_before = django_filters.IsoDateTimeFilter(field_name="enrolled_at", lookup_expr="lt")
+    email_consent = django_filters.BooleanFilter(method="filter_email_consent")
+    q = django_filters.CharFilter(method="filter_search", max_length=100)
+
+    class Meta:
+        model = Member
+        fields = ["status", "store", "channel"]
+
+    def filter_email_consent(self, qs: QuerySet, name: str, value: bool) -> QuerySet:
+        return qs.filter(consents__channel=Consent.Channel.EMAIL, consents__granted=value)
+
+    def filter_search(self, qs: QuerySet, name: str, value: str) -> QuerySet:
+        ids = [member.pk for member in member_lookup(query=value, limit=500)]
+        return qs.filter(pk__in=ids)
+
+
+def _member_out(member: Member) -> dict:
+    return MemberSerializer(member).data
+
+
+class MemberListApi(ApiAuthMixin, APIView):
+    """Members, filtered and paged. `q` searches like the clerk lookup."""
+
+    @extend_schema(
+        operation_id="members_list",
+        parameters=[
+            OpenApiParameter("status", str, enum=Member.Status.values),
+            OpenApiParameter("store", str, description="home store code"),
+            OpenApiParameter("channel", str, enum=Member.Channel.values),
+            OpenApiParameter("enrolled_after", str, description="ISO datetime"),
+            OpenApiParameter("enrolled_before", str, description="ISO datetime"),
+            OpenApiParameter("email_consent", bool),
+            OpenApiParameter("q", str, description="card number, phone, e-mail or name start"),
+            OpenApiParameter("limit", int),
+            OpenApiParameter("offset", int),
+        ],
+        responses={200: MemberSerializer(many=True)},
+    )
+    def get(self, request: Request) -> Response:
+        filterset = MemberFilter(
+            request.query_params, queryset=member_list().prefetch_related("consents")
+        )
+        if not filterset.is_valid():
+            raise serializers.ValidationError(filterset.errors)
+        return paginate(view=self, queryset=filterset.qs, serializer_class=MemberSerializer)
+
+    class InputSerializer(serializers.Serializer):
+        first_name = serializers.CharField(**NAME)
+        last_name = serializers.CharField(**NAME)
+        email = serializers.CharField(
+            max_length=254, required=False, allow_blank=True, allow_null=True
+        )
+        phone = serializers.CharField(
+            max_length=40, required=False, allow_blank=True, allow_null=True
+        )
+        birth_date = serializers.DateField(required=False, allow_null=True)
+        street = serializers.CharField(max_length=200, required=False, allow_blank=True)
+        city = serializers.CharField(max_length=100, required=False, allow_blank=True)
+        postcode = serializers.CharField(max_length=20, required=False, allow_blank=True)
+        country = serializers.CharField(max_length=2, required=False, allow_blank=True)
+        home_store = serializers.SlugRelatedField(
+            slug_field="code", queryset=Store.objects.all(), required=False, allow_null=True
+        )
+        channel = serializers.ChoiceField(
+            choices=Member.Channel.choices, default=Member.Channel.API
+        )
+        consents = serializers.DictField(child=serializers.BooleanField(), required=False)
+        referral_code = serializers.CharField(max_length=12, required=False, allow_blank=True)
+        interests = serializers.ListField(
+            child=serializers.CharField(max_length=40), required=False, max_length=50
+        )
+
+        def validate_consents(self, value: dict) -> dict:
+            unknown = set(value) - set(Consent.Channel.values)
+            if unknown:
+                raise serializers.ValidationError(
+                    f"Unknown channels: {', '.join(sorted(unknown))}."
+                )
+            return value
+
+        def validate(self, attrs: dict) -> dict:
+            if not any(attrs.get(f) for f in ("first_name", "last_name", "email", "phone")):
+                raise serializers.ValidationError("Give at least a name, an e-mail or a phone.")
+            return attrs
+
+    @extend_schema(
+        operation_id="members_enrol", request=InputSerializer, responses={201: MemberSerializer}
+    )
+    def post(self, request: Request) -> Response:
+        serializer = self.InputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        member = member_enroll(**serializer.validated_data, actor=request.user)
+        return Response(_member_out(member), status=status.HTTP_201_CREATED)
+
+
+class MemberDetailApi(ApiAuthMixin, APIView):
+    class InputSerializer(serializers.Serializer):
+        first_name = serializers.CharField(max_length=100, required=False, allow_blank=True)
+        last_name = serializers.CharField(max_length=100, required=False, allow_blank=True)
+        email = serializers.CharField(
+            max_length=254, required=False, allow_blank=True, allow_null=True
+        )
+        phone = serializers.CharField(
+            max_length=40, required=False, allow_blank=True, allow_null=True
+        )
+        birth_date = serializers.DateField(required=False, allow_null=True)
+        street = serializers.CharField(max_length=200, required=False, allow_blank=True)
+        city = serializers.CharField(max_length=100, required=False, allow_blank=True)
+        postcode = serializers.CharField(max_length=20, required=False, allow_blank=True)
+        country = serializers.CharField(max_length=2, required=False, allow_blank=True)
+        home_store = serializers.SlugRelatedField(
+            slug_field="code", queryset=Store.objects.all(), required=False, allow_null=True
+        )
+        interests = serializers.ListField(
+            child=serializers.CharField(max_length=40), required=False, max_length=50
+        )
+        consents = serializers.DictField(child=serializers.BooleanField(), required=False)
+
+        def validate_consents(self, value: dict) -> dict:
+            unknown = set(value) - set(Consent.Channel.values)
+            if unknown:
+                raise serializers.ValidationError(
+                    f"Unknown channels: {', '.join(sorted(unknown))}."
+                )
+            return value
+
+    @extend_schema(operation_id="members_retrieve", responses={200: MemberSerializer})
+    def get(self, request: Request, member_id: int) -> Response:
+        return Response(_member_out(member_get(member_id=member_id)))
+
+    @extend_schema(
+        operation_id="members_update", request=InputSerializer, responses={200: MemberSerializer}
+    )
+    def patch(self, request: Request, member_id: int) -> Response:
+        member = member_get(member_id=member_id)
+        serializer = self.InputSerializer(data=request.data, partial=True)
+        serializer.is_valid(raise_exception=True)
+        data = dict(serializer.validated_data)
+        consents = data.pop("consents", {})
+        member = member_update(member=member, data=data, actor=request.user)
+        for channel, granted in consents.items():
+            consent_set(
+                member=member, channel=channel, granted=granted, source="api", actor=request.user
+            )
+        return Response(_member_out(member_get(member_id=member.pk)))
+
+
+class MemberStatusChangeApi(ApiAuthMixin, APIView):
+    """Suspend, reactivate or close a member; the reason is kept in the member's history."""
+
+    actions = {"suspend": member_suspend, "reactivate": member_reactivate, "close": member_close}
+
+    class InputSerializer(serializers.Serializer):
+        action = serializers.ChoiceField(choices=["suspend", "reactivate", "close"])
+        reason = serializers.CharField(max_length=255, required=False, allow_blank=True, default="")
+
+    @extend_schema(
+        operation_id="members_status_change",
+        request=InputSerializer,
+        responses={200: MemberSerializer},
+    )
+    def post(self, request: Request, member_id: int) -> Response:
+        member = member_get(member_id=member_id)
+        serializer = self.InputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        action = self.actions[serializer.validated_data["action"]]
+        member = action(
+            member=member, reason=serializer.validated_data["reason"], actor=request.user
+        )
+        return Response(_member_out(member))
+
+
+class MemberLookupApi(ApiAuthMixin, APIView):
+    """The clerk search: card number (check digit verified), phone, e-mail or name start."""
+
+    class FilterSerializer(serializers.Serializer):
+        q = serializers.CharField(max_length=100)
+        limit = serializers.IntegerField(min_value=1, max_value=50, default=10)
+
+    @extend_schema(
+        operation_id="members_lookup",
+        parameters=[FilterSerializer],
+        responses={200: MemberSerializer(many=True)},
+    )
+    def get(self, request: Request) -> Response:
+        params = self.FilterSerializer(data=request.query_params)
+        params.is_valid(raise_exception=True)
+        members = member_lookup(
+            query=params.validated_data["q"], limit=params.validated_data["limit"]
+        )
+        return Response(MemberSerializer(members, many=True).data)
+
+
+class MemberPrivacyExportApi(ApiAuthMixin, APIView):
+    @extend_schema(
+        operation_id="members_privacy_export",
+        request=None,
+        responses={200: OpenApiTypes.OBJECT},
+    )
+    def post(self, request: Request, member_id: int) -> Response:
+        member = member_get(member_id=member_id)
+        return Response(member_privacy_export(member=member, actor=request.user))
+
+
+class MemberEraseApi(ApiAuthMixin, APIView):
+    class InputSerializer(serializers.Serializer):
+        confirm = serializers.BooleanField()
+
+        def validate_confirm(self, value: bool) -> bool:
+            if not value:
+                raise serializers.ValidationError("Erasure is irreversible: send confirm=true.")
+            return value
+
+    @extend_schema(
+        operation_id="members_erase", request=InputSerializer, responses={200: MemberSerializer}
+    )
+    def post(self, request: Request, member_id: int) -> Response:
+        member = member_get(member_id=member_id)
+        serializer = self.InputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        return Response(_member_out(member_erase(member=member, actor=request.user)))
+
+
+class StoreListApi(ApiAuthMixin, APIView):
+    @extend_schema(
+        operation_id="stores_list",
+        responses={200: StoreSerializer(many=True)},
+        parameters=[OpenApiParameter("limit", int), OpenApiParameter("offset", int)],
+    )
+    def get(self, request: Request) -> Response:
+        return paginate(view=self, queryset=Store.objects.all(), serializer_class=StoreSerializer)
+
+    class InputSerializer(serializers.Serializer):
+        code = serializers.RegexField(r"^[A-Za-z0-9_-]{1,20}$", max_length=20)
+        name = serializers.CharField(max_length=120)
+        region = serializers.CharField(max_length=80, required=False, allow_blank=True, default="")
+        active = serializers.BooleanField(default=True)
+
+    @extend_schema(
+        operation_id="stores_create", request=InputSerializer, responses={201: StoreSerializer}
+    )
+    def post(self, request: Request) -> Response:
+        serializer = self.InputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        store = store_create(**serializer.validated_data)
+        return Response(StoreSerializer(store).data, status=status.HTTP_201_CREATED)

@@ -1,0 +1,29 @@
+"""Extension points for upper apps (ledger, rewards, ...), registered from AppConfig.ready().
+
+Members never imports the apps that build on it; they register here instead:
+- privacy sections: member_privacy_export() includes {name: fn(member)} for each;
+- erase hooks: fn(member=, actor=) inside the erase transaction;
+- merge hooks: fn(source=, target=, actor=) inside the merge transaction, before the duplicate
+  is closed, so each app moves its own rows or points.
+"""
+
+from collections.abc import Callable
+from typing import Any
+
+PRIVACY_SECTIONS: dict[str, Callable[[Any], Any]] = {}
+ERASE_HOOKS: list[Callable[..., None]] = []
+MERGE_HOOKS: list[Callable[..., None]] = []
+
+
+def register_privacy_section(name: str, fn: Callable[[Any], Any]) -> None:
+    PRIVACY_SECTIONS[name] = fn
+
+
+def register_erase_hook(fn: Callable[..., None]) -> None:
+    if fn not in ERASE_HOOKS:
+        ERASE_HOOKS.append(fn)
+
+
+def register_merge_hook(fn: Callable[..., None]) -> None:
+    if fn not in MERGE_HOOKS:
+        MERGE_HOOKS.append(fn)

@@ -1,0 +1,81 @@
+"""Card numbers, referral codes, e-mail and phone normalisation (pure functions, no database)."""
+
+import secrets
+
+import phonenumbers
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
+
+MEMBER_NUMBER_LENGTH = 10  # 9 random digits + 1 Luhn check digit
+REFERRAL_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read aloud, typed by hand
+REFERRAL_CODE_LENGTH = 8
+
+
+def luhn_check_digit(payload: str) -> str:
+    """The digit that makes `payload + digit` pass the Luhn check (catches single typos, swaps)."""
+    total = 0
+    for position, char in enumerate(reversed(payload)):
+        digit = int(char)
+        if position % 2 == 0:
+            digit *= 2
+            if digit > 9:
+                digit -= 9
+        total += digit
+    return str((10 - total % 10) % 10)
+
+
+def is_valid_member_number(value: str) -> bool:
+    return (
+        len(value) == MEMBER_NUMBER_LENGTH
+        and value.isdigit()
+        and luhn_check_digit(value[:-1]) == value[-1]
+    )
+
+
+def new_member_number() -> str:
+    # First digit 1-9 so numbers never lose a leading zero in spreadsheets.
+    payload = str(secrets.randbelow(9) + 1) + "".join(
+        str(secrets.randbelow(10)) for _ in range(MEMBER_NUMBER_LENGTH - 2)
+    )
+    return payload + luhn_check_digit(payload)
+
+
+def new_referral_code() -> str:
+    return "".join(secrets.choice(REFERRAL_ALPHABET) for _ in range(REFERRAL_CODE_LENGTH))
+
+
+def normalize_email(value: str | None) -> str | None:
+    """Trim, lower-case the domain (the local part is the mailbox owner's), validate. '' -> None."""
+    if value is None:
+        return None
+    value = value.strip()
+    if not value:
+        return None
+    local, sep, domain = value.rpartition("@")
+    if not sep:
+        raise ValidationError("Enter a valid e-mail address.", code="invalid_email")
+    value = f"{local}@{domain.lower()}"
+    validate_email(value)
+    return value
+
+
+def normalize_phone(value: str | None, *, region: str | None = None) -> str | None:
+    """Any common way of writing a phone number -> E.164 ('+447700900123'). '' -> None."""
+    if value is None:
+        return None
+    value = value.strip()
+    if not value:
+        return None
+    try:
+        parsed = phonenumbers.parse(value, region or settings.PHONE_DEFAULT_REGION)
+    except phonenumbers.NumberParseException as exc:
+        raise ValidationError("Enter a valid phone number.", code="invalid_phone") from exc
+    if not phonenumbers.is_valid_number(parsed):
+        raise ValidationError("Enter a valid phone number.", code="invalid_phone")
+    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+
+
+def looks_like_phone(value: str) -> bool:
+    digits = sum(ch.isdigit() for ch in value)
+    return digits >= 6 and all(ch.isdigit() or ch in " +-().\u00a0" for ch in value)

@@ -1,0 +1,395 @@
+"""The bulk member import (the large-file path; the admin uses django-import-export per row).
+
+Streams the CSV, validates each row like the services do, and writes in batches with
+bulk_create/bulk_update, looking existing members up once per batch. Rows are matched by member
+number, else e-mail, else phone; an unchanged row is left alone, so re-importing a file changes
+nothing. Without skip_bad_rows any bad row means nothing is written (one transaction).
+"""
+
+import codecs
+import csv
+import io
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import IO, Any
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from members.identifiers import (
+    is_valid_member_number,
+    new_member_number,
+    new_referral_code,
+    normalize_email,
+    normalize_phone,
+)
+from members.models import Consent, Member, Store
+
+HEADER_ALIASES = {
+    "member_number": {
+        "member_number",
+        "member number",
+        "card",
+        "card_number",
+        "card number",
+        "member no",
+        "customerid",
+        "customer_id",
+    },
+    "first_name": {"first_name", "first name", "firstname", "given name", "forename"},
+    "last_name": {"last_name", "last name", "lastname", "surname", "family name"},
+    "email": {"email", "e-mail", "email_address", "email address", "mail"},
+    "phone": {"phone", "mobile", "telephone", "phone_number", "phone number", "tel", "cell"},
+    "birth_date": {"birth_date", "birth date", "birthdate", "date of birth", "dob", "birthday"},
+    "street": {"street", "address", "address1", "street address"},
+    "city": {"city", "town"},
+    "postcode": {"postcode", "postal code", "zip", "zip code", "postal_code"},
+    "country": {"country", "country code", "country_code"},
+    "home_store": {"home_store", "home store", "store", "store code", "store_code"},
+    "external_ref": {"external_ref", "external id", "external_id", "source id"},
+    "email_consent": {"email_consent", "email consent", "consent_email", "newsletter"},
+    "sms_consent": {"sms_consent", "sms consent", "consent_sms"},
+}
+PROFILE = (
+    "first_name",
+    "last_name",
+    "email",
+    "phone",
+    "birth_date",
+    "street",
+    "city",
+    "postcode",
+    "country",
+    "home_store_id",
+    "external_ref",
+)
+TRUE = {"1", "true", "yes", "y", "x", "t"}
+FALSE = {"", "0", "false", "no", "n", "f"}
+
+
+class ImportFileError(Exception):
+    """The file as a whole cannot be read (encoding, header, empty)."""
+
+
+@dataclass
+class RowError:
+    row_number: int  # 1-based data row number (the header is row 0)
+    field: str
+    message: str
+    raw: dict[str, str]
+
+
+@dataclass
+class ImportReport:
+    rows: int = 0
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    errors: list[RowError] = field(default_factory=list)
+    written: bool = False
+
+
+def detect_encoding(path: Path, requested: str | None = None) -> str:
+    if requested:
+        codecs.lookup(requested)
+        return requested
+    with path.open("rb") as handle:
+        head = handle.read(4)
+        if head.startswith(codecs.BOM_UTF8):
+            return "utf-8-sig"
+        handle.seek(0)
+        decoder = codecs.getincrementaldecoder("utf-8")()
+        try:
+            for chunk in iter(lambda: handle.read(1 << 20), b""):
+                decoder.decode(chunk)
+            decoder.decode(b"", final=True)
+            return "utf-8"
+        except UnicodeDecodeError:
+            return "latin-1"
+
+
+def map_header(header: list[str]) -> dict[str, int]:
+    mapping: dict[str, int] = {}
+    for index, name in enumerate(header):
+        key = name.strip().lower().replace("\ufeff", "")
+        for canonical, aliases in HEADER_ALIASES.items():
+            if key in aliases and canonical not in mapping:
+                mapping[canonical] = index
+    if not ({"email", "phone", "last_name", "first_name", "member_number"} & set(mapping)):
+        raise ImportFileError(
+            "No usable column: the header needs at least one of member_number, first_name, "
+            f"last_name, email, phone (found: {', '.join(header) or 'nothing'})."
+        )
+    return mapping
+
+
+def _parse_bool(value: str, column: str) -> bool:
+    value = value.strip().lower()
+    if value in TRUE:
+        return True
+    if value in FALSE:
+        return False
+    raise ValidationError({column: f"Not a yes/no value: {value!r}."})
+
+
+def clean_row(raw: dict[str, str], stores: dict[str, int]) -> dict[str, Any]:
+    """Validate and normalise one row; raises ValidationError with field errors."""
+    errors: dict[str, str] = {}
+    row: dict[str, Any] = {}
+    number = raw.get("member_number", "").strip()
+    if number and not is_valid_member_number(number):
+        errors["member_number"] = "Not a valid card number (check digit)."
+    row["member_number"] = number
+    for name, limit in (
+        ("first_name", 100),
+        ("last_name", 100),
+        ("street", 200),
+        ("city", 100),
+        ("postcode", 20),
+        ("external_ref", 64),
+    ):
+        value = raw.get(name, "").strip()
+        if len(value) > limit:
+            errors[name] = f"Longer than {limit} characters."
+        row[name] = value
+    for name, normalize in (("email", normalize_email), ("phone", normalize_phone)):
+        try:
+            row[name] = normalize(raw.get(name))
+        except ValidationError as exc:
+            errors[name] = exc.messages[0]
+    birth = raw.get("birth_date", "").strip()
+    row["birth_date"] = None
+    if birth:
+        try:
+            row["birth_date"] = date.fromisoformat(birth)
+            if not date(1900, 1, 1) <= row["birth_date"] <= timezone.localdate():
+                errors["birth_date"] = "Birth date out of range."
+        except ValueError:
+            errors["birth_date"] = f"Not a date (YYYY-MM-DD): {birth!r}."
+    country = raw.get("country", "").strip().upper()
+    if country and (len(country) != 2 or not country.isalpha()):
+        errors["country"] = f"Not an ISO 3166 two-letter code: {country!r}."
+    row["country"] = country
+    store_code = raw.get("home_store", "").strip().upper()
+    row["home_store_id"] = None
+    if store_code:
+        if store_code not in stores:
+            errors["home_store"] = f"Unknown store {store_code!r}."
+        row["home_store_id"] = stores.get(store_code)
+    for channel in ("email", "sms"):
+        column = f"{channel}_consent"
+        if column in raw:
+            try:
+                row[column] = _parse_bool(raw[column], column)
+            except ValidationError as exc:
+                errors[column] = exc.messages[0]
+    if not any(row.get(k) for k in ("member_number", "email", "phone", "first_name", "last_name")):
+        errors["row"] = "Empty row: no card number, name, e-mail or phone."
+    if errors:
+        raise ValidationError(errors)
+    return row
+
+
+def read_rows(handle: IO[str], delimiter: str | None) -> Iterator[tuple[int, dict[str, str]]]:
+    sample = handle.read(64 * 1024)
+    if not sample.strip():
+        raise ImportFileError("The file is empty.")
+    if delimiter is None:
+        try:
+            delimiter = csv.Sniffer().sniff(sample.splitlines()[0], delimiters=",;\t|").delimiter
+        except csv.Error:
+            delimiter = ","
+    reader = csv.reader(_chain(sample, handle), delimiter=delimiter)
+    header = next(reader, None)
+    if not header:
+        raise ImportFileError("The file is empty.")
+    mapping = map_header(header)
+    any_row = False
+    for number, values in enumerate(reader, start=1):
+        if not any(v.strip() for v in values):
+            continue
+        any_row = True
+        yield (
+            number,
+            {name: values[index] if index < len(values) else "" for name, index in mapping.items()},
+        )
+    if not any_row:
+        raise ImportFileError("The file has a header but no rows.")
+
+
+def _chain(sample: str, handle: IO[str]) -> Iterator[str]:
+    """Lines of the already-read sample, then the rest of the stream (constant memory)."""
+    rest = io.StringIO(sample)
+    pending = ""
+    for line in rest:
+        pending = line
+        if line.endswith("\n"):
+            yield line
+            pending = ""
+    for line in handle:
+        if pending:
+            line, pending = pending + line, ""
+        yield line
+    if pending:
+        yield pending
+
+
+class MemberImporter:
+    def __init__(
+        self, *, batch_size: int = 2000, skip_bad_rows: bool = False, dry_run: bool = False
+    ):
+        self.batch_size = batch_size
+        self.skip_bad_rows = skip_bad_rows
+        self.dry_run = dry_run
+        self.stores = dict(Store.objects.values_list("code", "id"))
+        self.report = ImportReport()
+        self._keys_in_file: dict[str, int] = {}
+
+    def run(self, rows: Iterator[tuple[int, dict[str, str]]], progress: Any = None) -> ImportReport:
+        with transaction.atomic():
+            batch: list[tuple[int, dict[str, str], dict[str, Any]]] = []
+            for number, raw in rows:
+                self.report.rows += 1
+                if progress is not None:
+                    progress.update(1)
+                try:
+                    cleaned = clean_row(raw, self.stores)
+                    self._check_duplicate_in_file(number, cleaned)
+                except ValidationError as exc:
+                    for name, messages in exc.message_dict.items():
+                        self.report.errors.append(RowError(number, name, "; ".join(messages), raw))
+                    continue
+                batch.append((number, raw, cleaned))
+                if len(batch) >= self.batch_size:
+                    self._write(batch)
+                    batch = []
+            if batch:
+                self._write(batch)
+            failed = bool(self.report.errors) and not self.skip_bad_rows
+            if failed or self.dry_run:
+                transaction.set_rollback(True)
+            else:
+                self.report.written = True
+        return self.report
+
+    def _check_duplicate_in_file(self, number: int, row: dict[str, Any]) -> None:
+        for key in ("member_number", "email", "phone"):
+            value = row.get(key)
+            if not value:
+                continue
+            first = self._keys_in_file.setdefault(f"{key}:{value}", number)
+            if first != number:
+                raise ValidationError(
+                    {key: f"Same {key.replace('_', ' ')} as row {first} of this file."}
+                )
+
+    def _write(self, batch: list[tuple[int, dict[str, str], dict[str, Any]]]) -> None:
+        numbers = {row["member_number"] for _, _, row in batch if row["member_number"]}
+        emails = {row["email"] for _, _, row in batch if row["email"]}
+        phones = {row["phone"] for _, _, row in batch if row["phone"]}
+        existing = (
+            Member.objects.filter(member_number__in=numbers)
+            | Member.objects.filter(email__in=emails)
+            | Member.objects.filter(phone__in=phones)
+        )
+        by_number, by_email, by_phone = {}, {}, {}
+        for member in existing.only(
+            "id",
+            "member_number",
+            "email",
+            "phone",
+            *[f for f in PROFILE if f not in ("email", "phone")],
+        ):
+            by_number[member.member_number] = member
+            if member.email:
+                by_email[member.email] = member
+            if member.phone:
+                by_phone[member.phone] = member
+
+        now = timezone.now()
+        to_create: list[Member] = []
+        to_update: list[Member] = []
+        consents: list[tuple[Member, dict[str, Any]]] = []
+        for number, raw, row in batch:
+            member = (
+                by_number.get(row["member_number"])
+                if row["member_number"]
+                else by_email.get(row["email"]) or by_phone.get(row["phone"])
+            )
+            conflict = self._contact_conflict(member, row, by_email, by_phone)
+            if conflict:
+                self.report.errors.append(
+                    RowError(number, conflict, f"Another member already has this {conflict}.", raw)
+                )
+                continue
+            if member is None:
+                member = Member(
+                    member_number=row["member_number"] or new_member_number(),
+                    referral_code=new_referral_code(),
+                    enrolment_channel=Member.Channel.IMPORT,
+                    enrolled_at=now,
+                    status_changed_at=now,
+                    **{f: row[f] for f in PROFILE},
+                )
+                to_create.append(member)
+                self.report.created += 1
+            else:
+                changed = [
+                    f for f in PROFILE if row[f] not in (None, "") and getattr(member, f) != row[f]
+                ]
+                if not changed:
+                    self.report.unchanged += 1
+                else:
+                    for f in changed:
+                        setattr(member, f, row[f])
+                    member.updated_at = now
+                    to_update.append(member)
+                    self.report.updated += 1
+            if "email_consent" in row or "sms_consent" in row:
+                consents.append((member, row))
+        if self.report.errors and not self.skip_bad_rows:
+            return  # the whole import will be rolled back; don't spend time writing
+        Member.objects.bulk_create(to_create, batch_size=self.batch_size)
+        if to_update:
+            Member.objects.bulk_update(
+                to_update, [*PROFILE, "updated_at"], batch_size=self.batch_size
+            )
+        if to_create:
+            Consent.objects.bulk_create(
+                [
+                    Consent(member=m, channel=c, granted=False, changed_at=now, source="import")
+                    for m in to_create
+                    for c in Consent.Channel.values
+                ],
+                batch_size=self.batch_size * 3,
+                ignore_conflicts=True,
+            )
+        for member, row in consents:
+            for channel in ("email", "sms"):
+                if f"{channel}_consent" in row:
+                    Consent.objects.filter(member=member, channel=channel).exclude(
+                        granted=row[f"{channel}_consent"]
+                    ).update(granted=row[f"{channel}_consent"], changed_at=now, source="import")
+
+    @staticmethod
+    def _contact_conflict(
+        member: Member | None, row: dict[str, Any], by_email: dict, by_phone: dict
+    ) -> str | None:
+        for key, index in (("email", by_email), ("phone", by_phone)):
+            other = index.get(row[key]) if row[key] else None
+            if other is not None and (member is None or other.pk != member.pk):
+                return key
+        return None
+
+
+def write_error_report(path: Path, errors: list[RowError]) -> None:
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["row", "field", "error", "data"])
+        for error in errors:
+            writer.writerow(
+                [error.row_number, error.field, error.message, "|".join(error.raw.values())]
+            )

@@ -1,0 +1,412 @@
+"""Writes on members: enrolment, updates, consent, status, merge and privacy (export, erase)."""
+
+from datetime import date, datetime
+from typing import Any
+
+from django.contrib.admin.models import LogEntry
+from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.contenttypes.models import ContentType
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from members import hooks
+from members.exceptions import DuplicateMember, InvalidStatusChange, MemberErased
+from members.identifiers import (
+    new_member_number,
+    new_referral_code,
+    normalize_email,
+    normalize_phone,
+)
+from members.models import Consent, ConsentEvent, Member, MemberEvent, Store
+
+User = AbstractBaseUser
+CONSENT_CHANNELS = [choice for choice, _ in Consent.Channel.choices]
+PROFILE_FIELDS = [
+    "first_name",
+    "last_name",
+    "email",
+    "phone",
+    "birth_date",
+    "street",
+    "city",
+    "postcode",
+    "country",
+    "home_store",
+    "interests",
+]
+
+
+def _normalized_contact(data: dict[str, Any]) -> dict[str, Any]:
+    """Normalise e-mail and phone in `data`; field errors are raised as one ValidationError."""
+    errors: dict[str, list[str]] = {}
+    result = dict(data)
+    if "email" in data:
+        try:
+            result["email"] = normalize_email(data["email"])
+        except ValidationError as exc:
+            errors["email"] = exc.messages
+    if "phone" in data:
+        try:
+            result["phone"] = normalize_phone(data["phone"])
+        except ValidationError as exc:
+            errors["phone"] = exc.messages
+    if data.get("country"):
+        result["country"] = str(data["country"]).strip().upper()
+    if errors:
+        raise ValidationError(errors)
+    return result
+
+
+def _ensure_contact_free(*, email: str | None, phone: str | None, exclude_pk: int | None) -> None:
+    clauses = Q()
+    if email:
+        clauses |= Q(email=email)
+    if phone:
+        clauses |= Q(phone=phone)
+    if not clauses:
+        return
+    existing = Member.objects.filter(clauses).exclude(pk=exclude_pk).first()
+    if existing is None:
+        return
+    field = "email" if email and existing.email == email else "phone"
+    raise DuplicateMember(
+        f"A member with this {'e-mail' if field == 'email' else 'phone number'} already exists.",
+        extra={"existing_member_id": existing.pk, "field": field},
+    )
+
+
+def _save_unique(member: Member, **save_kwargs: Any) -> None:
+    """Save, turning a lost race on the unique e-mail/phone into DuplicateMember."""
+    try:
+        with transaction.atomic():
+            member.save(**save_kwargs)
+    except IntegrityError:
+        _ensure_contact_free(email=member.email, phone=member.phone, exclude_pk=member.pk)
+        raise
+
+
+def _unique_value(field: str, factory: Any) -> str:
+    for _ in range(20):
+        value = factory()
+        if not Member.objects.filter(**{field: value}).exists():
+            return value
+    raise RuntimeError(f"could not draw a free {field}")  # 1 in 10^9 odds, 20 times in a row
+
+
+@transaction.atomic
+def member_enroll(
+    *,
+    first_name: str = "",
+    last_name: str = "",
+    email: str | None = None,
+    phone: str | None = None,
+    birth_date: date | None = None,
+    street: str = "",
+    city: str = "",
+    postcode: str = "",
+    country: str = "",
+    home_store: Store | None = None,
+    channel: str = Member.Channel.STORE,
+    consents: dict[str, bool] | None = None,
+    referral_code: str | None = None,
+    interests: list[str] | None = None,
+    external_ref: str = "",
+    enrolled_at: datetime | None = None,
+    actor: Any = None,
+) -> Member:
+    """Enrol a new member with a fresh card number and referral code.
+
+    Raises ValidationError (field errors) and DuplicateMember (409, existing id in extra).
+    """
+    data = _normalized_contact({"email": email, "phone": phone, "country": country})
+    _ensure_contact_free(email=data["email"], phone=data["phone"], exclude_pk=None)
+    referrer = None
+    if referral_code:
+        referrer = Member.objects.filter(referral_code=referral_code.strip().upper()).first()
+        if referrer is None:
+            raise ValidationError({"referral_code": ["No member has this referral code."]})
+    now = timezone.now()
+    member = Member(
+        member_number=_unique_value("member_number", new_member_number),
+        referral_code=_unique_value("referral_code", new_referral_code),
+        first_name=first_name.strip(),
+        last_name=last_name.strip(),
+        email=data["email"],
+        phone=data["phone"],
+        birth_date=birth_date,
+        street=street.strip(),
+        city=city.strip(),
+        postcode=postcode.strip(),
+        country=data["country"] or "",
+        home_store=home_store,
+        enrolment_channel=channel,
+        enrolled_at=enrolled_at or now,
+        status_changed_at=now,
+        referred_by=referrer,
+        interests=interests or [],
+        external_ref=external_ref,
+    )
+    member.full_clean()
+    _save_unique(member)
+    granted = consents or {}
+    Consent.objects.bulk_create(
+        Consent(
+            member=member,
+            channel=channel_name,
+            granted=bool(granted.get(channel_name, False)),
+            changed_at=now,
+            source=channel,
+        )
+        for channel_name in CONSENT_CHANNELS
+    )
+    ConsentEvent.objects.bulk_create(
+        ConsentEvent(member=member, channel=name, granted=True, source=channel, actor=_user(actor))
+        for name, value in granted.items()
+        if value
+    )
+    MemberEvent.objects.create(
+        member=member,
+        kind=MemberEvent.Kind.ENROLLED,
+        detail={"channel": channel, "referred_by": referrer.pk if referrer else None},
+        actor=_user(actor),
+    )
+    return member
+
+
+def _user(actor: Any) -> Any:
+    return actor if getattr(actor, "is_authenticated", False) else None
+
+
+@transaction.atomic
+def member_update(*, member: Member, data: dict[str, Any], actor: Any = None) -> Member:
+    """Change profile fields (only those in PROFILE_FIELDS present in `data`)."""
+    if member.erased_at:
+        raise MemberErased()
+    data = _normalized_contact({k: v for k, v in data.items() if k in PROFILE_FIELDS})
+    _ensure_contact_free(email=data.get("email"), phone=data.get("phone"), exclude_pk=member.pk)
+    changed = []
+    for field, value in data.items():
+        if isinstance(value, str) and field not in ("email", "phone"):
+            value = value.strip()
+        if getattr(member, field) != value:
+            setattr(member, field, value)
+            changed.append(field)
+    if not changed:
+        return member
+    member.full_clean()
+    _save_unique(member, update_fields=[*changed, "updated_at"])
+    # field names only: the audit trail must not become a second copy of personal data
+    MemberEvent.objects.create(
+        member=member, kind=MemberEvent.Kind.UPDATED, detail={"fields": changed}, actor=_user(actor)
+    )
+    return member
+
+
+@transaction.atomic
+def consent_set(
+    *, member: Member, channel: str, granted: bool, source: str, actor: Any = None
+) -> Consent:
+    """Record a consent given or withdrawn; a no-op when nothing changes."""
+    if channel not in CONSENT_CHANNELS:
+        raise ValidationError({"channel": [f"Unknown channel {channel!r}."]})
+    consent, _ = Consent.objects.select_for_update().get_or_create(
+        member=member,
+        channel=channel,
+        defaults={"granted": False, "changed_at": timezone.now(), "source": source},
+    )
+    if consent.granted == granted:
+        return consent
+    consent.granted = granted
+    consent.changed_at = timezone.now()
+    consent.source = source
+    consent.save(update_fields=["granted", "changed_at", "source", "updated_at"])
+    ConsentEvent.objects.create(
+        member=member, channel=channel, granted=granted, source=source, actor=_user(actor)
+    )
+    return consent
+
+
+_TRANSITIONS = {
+    Member.Status.SUSPENDED: {Member.Status.ACTIVE},
+    Member.Status.ACTIVE: {Member.Status.SUSPENDED},
+    Member.Status.CLOSED: {Member.Status.ACTIVE, Member.Status.SUSPENDED},
+}
+
+
+def _status_change(*, member: Member, to: str, reason: str, actor: Any) -> Member:
+    member = Member.objects.select_for_update().get(pk=member.pk)
+    if member.status not in _TRANSITIONS[to]:
+        raise InvalidStatusChange(
+            f"A {member.get_status_display().lower()} member cannot become {to}.",
+            extra={"status": member.status, "requested": to},
+        )
+    if to != Member.Status.ACTIVE and not reason.strip():
+        raise ValidationError({"reason": ["Say why (it is kept in the member's history)."]})
+    previous = member.status
+    member.status = to
+    member.status_reason = reason.strip()
+    member.status_changed_at = timezone.now()
+    member.save(update_fields=["status", "status_reason", "status_changed_at", "updated_at"])
+    MemberEvent.objects.create(
+        member=member,
+        kind=MemberEvent.Kind.STATUS_CHANGED,
+        detail={"from": previous, "to": to, "reason": member.status_reason},
+        actor=_user(actor),
+    )
+    return member
+
+
+@transaction.atomic
+def member_suspend(*, member: Member, reason: str, actor: Any = None) -> Member:
+    return _status_change(member=member, to=Member.Status.SUSPENDED, reason=reason, actor=actor)
+
+
+@transaction.atomic
+def member_reactivate(*, member: Member, reason: str = "", actor: Any = None) -> Member:
+    return _status_change(member=member, to=Member.Status.ACTIVE, reason=reason, actor=actor)
+
+
+@transaction.atomic
+def member_close(*, member: Member, reason: str, actor: Any = None) -> Member:
+    return _status_change(member=member, to=Member.Status.CLOSED, reason=reason, actor=actor)
+
+
+@transaction.atomic
+def member_merge(*, source: Member, target: Member, reason: str = "", actor: Any = None) -> Member:
+    """Fold the duplicate `source` into `target`; returns the survivor.
+
+    Contact data the survivor lacks is taken from the duplicate, referrals move over, every app
+    registered through members.hooks moves its own rows (points, vouchers...), and the duplicate is
+    closed with a pointer to the survivor. Both members get a `merged` event.
+    """
+    if source.pk == target.pk:
+        raise ValidationError({"source": ["A member cannot be merged into itself."]})
+    locked = {
+        m.pk: m
+        for m in Member.objects.select_for_update()
+        .filter(pk__in=[source.pk, target.pk])
+        .order_by("pk")
+    }
+    source, target = locked[source.pk], locked[target.pk]
+    if source.erased_at or target.erased_at:
+        raise MemberErased("An erased member cannot be merged.")
+    if source.status == Member.Status.CLOSED and source.status_reason.startswith("merged into"):
+        raise InvalidStatusChange("This member was already merged.")
+
+    taken: list[str] = []
+    moved_contact = {}
+    for field in ("email", "phone", "birth_date", "street", "city", "postcode", "country"):
+        if not getattr(target, field) and getattr(source, field):
+            moved_contact[field] = getattr(source, field)
+    for field in ("email", "phone"):
+        if field in moved_contact:
+            setattr(source, field, None)  # free the unique value before the survivor takes it
+            taken.append(field)
+    if taken:
+        source.save(update_fields=[*taken, "updated_at"])
+    if moved_contact:
+        for field, value in moved_contact.items():
+            setattr(target, field, value)
+        target.save(update_fields=[*moved_contact, "updated_at"])
+    if not target.home_store_id and source.home_store_id:
+        target.home_store_id = source.home_store_id
+        target.save(update_fields=["home_store", "updated_at"])
+    referrals = (
+        Member.objects.filter(referred_by=source).exclude(pk=target.pk).update(referred_by=target)
+    )
+    if source.referred_by_id and not target.referred_by_id and source.referred_by_id != target.pk:
+        target.referred_by_id = source.referred_by_id
+        target.save(update_fields=["referred_by", "updated_at"])
+    for source_consent in Consent.objects.filter(member=source, granted=True):
+        consent_set(
+            member=target, channel=source_consent.channel, granted=True, source="merge", actor=actor
+        )
+
+    for hook in hooks.MERGE_HOOKS:
+        hook(source=source, target=target, actor=actor)
+
+    source.status = Member.Status.CLOSED
+    source.status_reason = f"merged into {target.member_number}"
+    source.status_changed_at = timezone.now()
+    source.save(update_fields=["status", "status_reason", "status_changed_at", "updated_at"])
+    detail = {
+        "source": source.pk,
+        "target": target.pk,
+        "fields_taken": sorted(moved_contact),
+        "referrals_moved": referrals,
+        "reason": reason,
+    }
+    MemberEvent.objects.create(
+        member=source, kind=MemberEvent.Kind.MERGED, detail=detail, actor=_user(actor)
+    )
+    MemberEvent.objects.create(
+        member=target, kind=MemberEvent.Kind.MERGED, detail=detail, actor=_user(actor)
+    )
+    return target
+
+
+@transaction.atomic
+def member_erase(*, member: Member, actor: Any = None) -> Member:
+    """Anonymise a member irreversibly (right to erasure).
+
+    Personal data goes from the member, its consents' history and the admin log; amounts, ledger
+    entries, transactions and KPI totals stay. The card number is retired, never reissued.
+    """
+    member = Member.objects.select_for_update().get(pk=member.pk)
+    if member.erased_at:
+        return member
+    now = timezone.now()
+    for field in (
+        "first_name",
+        "last_name",
+        "street",
+        "city",
+        "postcode",
+        "country",
+        "external_ref",
+    ):
+        setattr(member, field, "")
+    member.email = None
+    member.phone = None
+    member.birth_date = None
+    member.interests = []
+    member.status = Member.Status.CLOSED
+    member.status_reason = "erased on request"
+    member.status_changed_at = now
+    member.erased_at = now
+    member.referral_code = _unique_value("referral_code", new_referral_code)
+    member.save()
+    Consent.objects.filter(member=member).update(granted=False, source="erased", changed_at=now)
+    ConsentEvent.objects.filter(member=member).update(source="erased")
+    MemberEvent.objects.filter(member=member).update(detail={})
+    LogEntry.objects.filter(
+        content_type=ContentType.objects.get_for_model(Member), object_id=str(member.pk)
+    ).update(object_repr=member.member_number, change_message="[]")
+    for hook in hooks.ERASE_HOOKS:
+        hook(member=member, actor=actor)
+    MemberEvent.objects.create(member=member, kind=MemberEvent.Kind.ERASED, actor=_user(actor))
+    return member
+
+
+@transaction.atomic
+def member_privacy_export(*, member: Member, actor: Any = None) -> dict[str, Any]:
+    """Everything the system holds on a member, as a JSON-serialisable dict."""
+    from members.selectors import member_export_data
+
+    data = member_export_data(member=member)
+    for name, section in hooks.PRIVACY_SECTIONS.items():
+        data[name] = section(member)
+    MemberEvent.objects.create(member=member, kind=MemberEvent.Kind.EXPORTED, actor=_user(actor))
+    return data
+
+
+@transaction.atomic
+def store_create(*, code: str, name: str, region: str = "", active: bool = True) -> Store:
+    store = Store(
+        code=code.strip().upper(), name=name.strip(), region=region.strip(), active=active
+    )
+    store.full_clean()
+    store.save()
+    return store
