@@ -36,6 +36,11 @@ def tier_distribution() -> list[dict]:
     ).order_by("rank")
     total = sum(tier.members for tier in tiers) or 1
     return [
-        {"tier": tier.code, "name": tier.name, "members": tier.members, "share": tier.members / total}
+        {
+            "tier": tier.code,
+            "name": tier.name,
+            "members": tier.members,
+            "share": tier.members / total,
+        }
         for tier in tiers
     ]
