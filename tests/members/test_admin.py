@@ -1,0 +1,130 @@
+"""The members admin: list, import preview/confirm, bad rows, actions."""
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.urls import reverse
+
+from members.models import Member
+from members.services import member_enroll
+from tests.factories.members import StoreFactory
+
+pytestmark = pytest.mark.django_db
+IMPORT_URL = reverse("admin:members_member_import")
+
+
+def upload(client, text, name="members.csv"):
+    return client.post(
+        IMPORT_URL,
+        {
+            "resource": "0",
+            "format": "0",
+            "import_file": SimpleUploadedFile(name, text.encode(), content_type="text/csv"),
+        },
+    )
+
+
+def test_changelist_search_and_filters(client, superuser):
+    client.force_login(superuser)
+    member_enroll(first_name="Jane", last_name="Zephyr", email="jane@example.com")
+
+    page = client.get(
+        reverse("admin:members_member_changelist"), {"q": "Zephyr", "status": "active"}
+    )
+
+    assert page.status_code == 200
+    assert b"Zephyr" in page.content
+
+
+def test_member_page_shows_consent_and_history(client, superuser):
+    client.force_login(superuser)
+    member = member_enroll(first_name="Jane", consents={"email": True})
+
+    page = client.get(reverse("admin:members_member_change", args=[member.pk]))
+
+    assert page.status_code == 200
+    assert b"Consent history" in page.content and b"Member history" in page.content
+
+
+def test_import_preview_writes_nothing_until_confirmed(client, superuser):
+    client.force_login(superuser)
+    StoreFactory(code="LDN01")
+    csv = "member_number,first_name,last_name,email,phone,home_store\n,Jane,Doe,jane@example.com,07911 123456,LDN01\n"
+
+    preview = upload(client, csv)
+
+    assert preview.status_code == 200
+    assert b"Confirm import" in preview.content or b"confirm" in preview.content.lower()
+    assert Member.objects.count() == 0
+    confirm_form = preview.context["confirm_form"]
+    done = client.post(reverse("admin:members_member_process_import"), confirm_form.initial)
+    assert done.status_code == 302
+    member = Member.objects.get()
+    assert member.phone == "+447911123456" and member.enrolment_channel == "import"
+
+
+def test_import_bad_rows_are_listed_with_row_and_reason(client, superuser):
+    client.force_login(superuser)
+    csv = (
+        "member_number,first_name,last_name,email,phone,home_store\n"
+        ",Good,Row,good@example.com,,\n"
+        ",Bad,Mail,not-an-email,,\n"
+        ",Bad,Phone,,12,\n"
+        "1234567890,Bad,Card,,,\n"
+    )
+
+    preview = upload(client, csv)
+
+    result = preview.context["result"]
+    assert result.has_validation_errors()
+    invalid = {row.number: row.error_dict for row in result.invalid_rows}
+    assert set(invalid) == {2, 3, 4}
+    assert "email" in invalid[2] and "phone" in invalid[3] and "member_number" in invalid[4]
+    assert "confirm_form" not in preview.context or preview.context["confirm_form"] is None
+    assert Member.objects.count() == 0
+
+
+def test_reimport_of_the_same_file_changes_nothing(client, superuser):
+    client.force_login(superuser)
+    csv = (
+        "member_number,first_name,last_name,email,phone,home_store\n,Jane,Doe,jane@example.com,,\n"
+    )
+    first = upload(client, csv)
+    client.post(
+        reverse("admin:members_member_process_import"), first.context["confirm_form"].initial
+    )
+    before = list(Member.objects.values())
+
+    second = upload(client, csv)
+
+    totals = second.context["result"].totals
+    assert totals["skip"] == 1 and totals["new"] == 0 and totals["update"] == 0
+    assert list(Member.objects.values()) == before
+
+
+def test_erase_action_asks_for_confirmation_first(client, superuser):
+    client.force_login(superuser)
+    member = member_enroll(first_name="Jane", email="jane@example.com")
+    url = reverse("admin:members_member_changelist")
+    data = {"action": "erase_members", "_selected_action": [member.pk]}
+
+    asked = client.post(url, data)
+    member.refresh_from_db()
+    assert asked.status_code == 200 and b"cannot be undone" in asked.content
+    assert member.email == "jane@example.com"
+
+    client.post(url, {**data, "confirm": "yes"})
+    member.refresh_from_db()
+    assert member.erased_at is not None and member.email is None
+
+
+def test_suspend_action(client, superuser):
+    client.force_login(superuser)
+    member = member_enroll(first_name="Jane")
+
+    client.post(
+        reverse("admin:members_member_changelist"),
+        {"action": "suspend_members", "_selected_action": [member.pk]},
+    )
+
+    member.refresh_from_db()
+    assert member.status == Member.Status.SUSPENDED
