@@ -165,7 +165,7 @@ def test_missing_required_column(tmp_path):
 def test_empty_file(tmp_path, text):
     path = write(tmp_path, text)
 
-    with pytest.raises(CommandError, match="empty|no rows"):
+    with pytest.raises(CommandError, match=r"empty|no rows"):
         run(path)
 
 
