@@ -5,3 +5,39 @@ class LedgerConfig(AppConfig):
     name = "loyalty.ledger"
     label = "ledger"
     verbose_name = "Points ledger"
+
+    def ready(self) -> None:
+        from loyalty.core.periodic import PeriodicTaskSpec, register
+        from loyalty.ledger import merge
+        from loyalty.ledger.selectors import member_ledger_export
+        from members import hooks
+
+        hooks.register_privacy_section("points", member_ledger_export)
+        hooks.register_merge_hook(merge.member_points_merge)
+        for spec in (
+            PeriodicTaskSpec(
+                "Expire points",
+                "loyalty.ledger.tasks.points_expire_due_task",
+                "5 0 * * *",
+                "Every night at 00:05, expire what is left of lots past their expiry.",
+            ),
+            PeriodicTaskSpec(
+                "Release pending points",
+                "loyalty.ledger.tasks.points_release_pending_task",
+                "20 * * * *",
+                "Every hour at :20, tell members whose pending points became available.",
+            ),
+            PeriodicTaskSpec(
+                "Warn of expiring points",
+                "loyalty.ledger.tasks.points_expiry_warn_task",
+                "0 9 * * *",
+                "Every morning at 09:00, warn members whose points expire soon.",
+            ),
+            PeriodicTaskSpec(
+                "Reconcile the ledger",
+                "loyalty.ledger.tasks.ledger_reconcile_task",
+                "30 2 * * *",
+                "Every night at 02:30, prove balances = entries = lots; log mismatches.",
+            ),
+        ):
+            register(spec)

@@ -1,1 +1,559 @@
-"""Points ledger: models arrive with their issue."""
+"""The points ledger.
+
+Invariants (the database enforces what it can; services enforce the rest under the account lock):
+- LedgerEntry rows are append-only: the queryset, the model, the admin and (on PostgreSQL) a
+  trigger refuse UPDATE and DELETE. A correction is a new entry (ADJUST, or REVERSAL/REFUND
+  pointing at the entry it undoes through `reverses`, at most once per entry).
+- For every account: balance = SUM(entries.amount) = SUM(lots.remaining) - debt, and the latest
+  entry's balance_after = balance. `manage.py reconcile_ledger` proves it.
+- Points are integers; an entry's sign matches its kind; (account, idempotency_key) is unique.
+- Lots: every credit creates a PointsLot; every debit consumes lots (soonest expiry first, lots
+  without expiry last) and records one LotAllocation per lot it touched, so a refund puts points
+  back exactly where they came from. 0 <= remaining <= amount.
+- Debt (>= 0) exists only when every lot is empty: a return that reverses points already spent
+  (return policy "debt"); the next credits repay it first.
+- (channel, external_id) of a Transaction is unique: reporting a purchase twice has one effect.
+"""
+
+from decimal import Decimal
+from zoneinfo import available_timezones
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.db.models import F, Q
+from django.utils import timezone
+
+from loyalty.core.models import BaseModel
+
+MONEY = {"max_digits": 14, "decimal_places": 2}
+POSITIVE_MONEY = [MinValueValidator(Decimal("0.01")), MaxValueValidator(Decimal("999999999.99"))]
+
+
+class ProgrammeSettings(BaseModel):
+    """Single row (pk=1): the programme's earning, pending, expiry and return policies."""
+
+    class Rounding(models.TextChoices):
+        FLOOR = "floor", "Round down (per transaction)"
+        HALF_UP = "half_up", "Round half up (per transaction)"
+
+    class ExpiryPolicy(models.TextChoices):
+        MONTHS_AFTER = "months_after", "N months after the points become available"
+        END_OF_NEXT_YEAR = "end_of_next_year", "End of the calendar year after earning"
+        NEVER = "never", "Never"
+
+    class ReturnPolicy(models.TextChoices):
+        DEBT = "debt", "Debt: the balance may go negative; later earnings repay it first"
+        CAP = "cap", "Cap: reverse what is left and record the shortfall"
+
+    name = models.CharField(max_length=100, default="Loyalty programme")
+    currency = models.CharField(max_length=3, default="GBP")
+    points_per_unit = models.DecimalField(
+        max_digits=8,
+        decimal_places=4,
+        default=Decimal("1"),
+        validators=[MinValueValidator(Decimal("0"))],
+        help_text="Base rate: points per currency unit of eligible spend.",
+    )
+    rounding = models.CharField(max_length=10, choices=Rounding.choices, default=Rounding.FLOOR)
+    minimum_spend = models.DecimalField(
+        **MONEY, default=Decimal("0"), validators=[MinValueValidator(Decimal("0"))]
+    )
+    pending_days = models.PositiveIntegerField(
+        default=14,
+        help_text="Return window: earned points are pending this many days (0: at once).",
+    )
+    expiry_policy = models.CharField(
+        max_length=20, choices=ExpiryPolicy.choices, default=ExpiryPolicy.MONTHS_AFTER
+    )
+    expiry_months = models.PositiveIntegerField(default=24, validators=[MaxValueValidator(240)])
+    expiry_warning_days = models.PositiveIntegerField(default=30)
+    point_value = models.DecimalField(
+        max_digits=10,
+        decimal_places=4,
+        default=Decimal("0.01"),
+        validators=[MinValueValidator(Decimal("0"))],
+        help_text="Money value of one point (liability, paying with points).",
+    )
+    return_policy = models.CharField(
+        max_length=10, choices=ReturnPolicy.choices, default=ReturnPolicy.DEBT
+    )
+    time_zone = models.CharField(max_length=64, default="Europe/London")
+    excluded_skus = models.JSONField(default=list, blank=True, help_text="SKUs that earn nothing.")
+    excluded_categories = models.JSONField(
+        default=list, blank=True, help_text="Categories that earn nothing (gift cards, tobacco...)."
+    )
+
+    class Meta:
+        verbose_name = "programme settings"
+        verbose_name_plural = "programme settings"
+        constraints = [
+            models.CheckConstraint(condition=Q(pk=1), name="ledger_programmesettings_single_row"),
+            models.CheckConstraint(
+                condition=Q(rounding__in=["floor", "half_up"]),
+                name="ledger_programmesettings_rounding_valid",
+            ),
+            models.CheckConstraint(
+                condition=Q(expiry_policy__in=["months_after", "end_of_next_year", "never"]),
+                name="ledger_programmesettings_expiry_valid",
+            ),
+            models.CheckConstraint(
+                condition=Q(return_policy__in=["debt", "cap"]),
+                name="ledger_programmesettings_return_policy_valid",
+            ),
+            models.CheckConstraint(
+                condition=Q(points_per_unit__gte=0) & Q(point_value__gte=0),
+                name="ledger_programmesettings_rates_non_negative",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def clean(self) -> None:
+        errors = {}
+        if self.time_zone not in available_timezones():
+            errors["time_zone"] = f"Unknown time zone {self.time_zone!r} (e.g. Europe/London)."
+        for field in ("excluded_skus", "excluded_categories"):
+            value = getattr(self, field)
+            if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+                errors[field] = "A list of strings."
+        if self.expiry_policy == self.ExpiryPolicy.MONTHS_AFTER and not self.expiry_months:
+            errors["expiry_months"] = "Give the number of months (or choose 'never')."
+        if errors:
+            raise ValidationError(errors)
+
+
+class PointsAccount(BaseModel):
+    member = models.OneToOneField(
+        "members.Member", on_delete=models.PROTECT, related_name="points_account"
+    )
+    balance = models.BigIntegerField(default=0)
+    debt = models.BigIntegerField(default=0)
+    lifetime_earned = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(debt__gte=0), name="ledger_account_debt_non_negative"
+            ),
+            models.CheckConstraint(
+                condition=Q(balance__gte=-F("debt")), name="ledger_account_balance_covers_debt"
+            ),
+            models.CheckConstraint(
+                condition=Q(lifetime_earned__gte=0), name="ledger_account_lifetime_non_negative"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Account of member {self.member_id}: {self.balance}"
+
+
+class LedgerEntryQuerySet(models.QuerySet):
+    def update(self, **kwargs):  # type: ignore[no-untyped-def]
+        raise TypeError("Ledger entries are append-only: post a correcting entry instead.")
+
+    def delete(self):  # type: ignore[no-untyped-def]
+        raise TypeError("Ledger entries are append-only: post a correcting entry instead.")
+
+
+class LedgerEntry(models.Model):
+    class Kind(models.TextChoices):
+        EARN = "earn", "Earn"
+        BONUS = "bonus", "Bonus"
+        REDEEM = "redeem", "Redeem"
+        REFUND = "refund", "Refund of a redemption"
+        ADJUST = "adjust", "Adjustment"
+        EXPIRE = "expire", "Expiry"
+        REVERSAL = "reversal", "Reversal (return)"
+        OPENING_BALANCE = "opening_balance", "Opening balance"
+
+    CREDIT_KINDS = ("earn", "bonus", "refund", "opening_balance")
+    DEBIT_KINDS = ("redeem", "expire")
+
+    account = models.ForeignKey(PointsAccount, on_delete=models.PROTECT, related_name="entries")
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    amount = models.BigIntegerField()
+    balance_after = models.BigIntegerField()
+    source_type = models.CharField(max_length=40, blank=True)
+    source_id = models.CharField(max_length=64, blank=True)
+    idempotency_key = models.CharField(max_length=120)
+    reverses = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="reversed_by"
+    )
+    reason = models.CharField(max_length=255, blank=True)
+    rules = models.JSONField(default=list, blank=True, help_text="Rules that produced the points.")
+    metadata = models.JSONField(default=dict, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    effective_at = models.DateTimeField(default=timezone.now)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    objects = LedgerEntryQuerySet.as_manager()
+
+    class Meta:
+        verbose_name_plural = "ledger entries"
+        ordering = ["-effective_at", "-id"]
+        permissions = [("adjust_points", "Can adjust members' points with a reason")]
+        constraints = [
+            models.CheckConstraint(condition=~Q(amount=0), name="ledger_entry_amount_non_zero"),
+            models.CheckConstraint(
+                condition=Q(
+                    kind__in=[
+                        "earn",
+                        "bonus",
+                        "redeem",
+                        "refund",
+                        "adjust",
+                        "expire",
+                        "reversal",
+                        "opening_balance",
+                    ]
+                ),
+                name="ledger_entry_kind_valid",
+            ),
+            models.CheckConstraint(
+                condition=(
+                    Q(kind__in=["earn", "bonus", "refund", "opening_balance"], amount__gt=0)
+                    | Q(kind__in=["redeem", "expire"], amount__lt=0)
+                    | Q(kind__in=["adjust", "reversal"])
+                ),
+                name="ledger_entry_sign_matches_kind",
+            ),
+            models.UniqueConstraint(
+                fields=["account", "idempotency_key"], name="ledger_entry_unique_idempotency"
+            ),
+            models.UniqueConstraint(
+                fields=["reverses"],
+                condition=Q(reverses__isnull=False),
+                name="ledger_entry_single_reversal",
+            ),
+            models.CheckConstraint(
+                condition=Q(kind="adjust", created_by__isnull=False) | ~Q(kind="adjust"),
+                name="ledger_entry_adjust_has_actor",
+            ),
+            models.CheckConstraint(
+                condition=~Q(kind="adjust") | ~Q(reason=""), name="ledger_entry_adjust_has_reason"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["account", "effective_at", "id"], name="ledger_entry_statement"),
+            models.Index(fields=["source_type", "source_id"], name="ledger_entry_source"),
+            models.Index(fields=["kind", "effective_at"], name="ledger_entry_kind_time"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.amount:+d} (account {self.account_id})"
+
+    def save(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        if not self._state.adding:
+            raise TypeError("Ledger entries are append-only: post a correcting entry instead.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        raise TypeError("Ledger entries are append-only: post a correcting entry instead.")
+
+
+class PointsLot(models.Model):
+    """What is left of one credit. A projection of the ledger, changed only under the account lock."""
+
+    account = models.ForeignKey(PointsAccount, on_delete=models.PROTECT, related_name="lots")
+    entry = models.OneToOneField(LedgerEntry, on_delete=models.PROTECT, related_name="lot")
+    amount = models.BigIntegerField()
+    remaining = models.BigIntegerField()
+    available_from = models.DateTimeField()
+    expires_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(condition=Q(amount__gt=0), name="ledger_lot_amount_positive"),
+            models.CheckConstraint(
+                condition=Q(remaining__gte=0) & Q(remaining__lte=F("amount")),
+                name="ledger_lot_remaining_in_range",
+            ),
+            models.CheckConstraint(
+                condition=Q(expires_at__isnull=True) | Q(expires_at__gt=F("available_from")),
+                name="ledger_lot_expires_after_available",
+            ),
+        ]
+        indexes = [
+            models.Index(
+                fields=["account", "expires_at", "id"],
+                condition=Q(remaining__gt=0),
+                name="ledger_lot_open_by_account",
+            ),
+            models.Index(
+                fields=["expires_at"], condition=Q(remaining__gt=0), name="ledger_lot_open_expiry"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"lot {self.pk}: {self.remaining}/{self.amount}"
+
+
+class LotAllocation(models.Model):
+    """Which lots a debit consumed (or a refund restored), and how many points of each."""
+
+    entry = models.ForeignKey(LedgerEntry, on_delete=models.PROTECT, related_name="allocations")
+    lot = models.ForeignKey(PointsLot, on_delete=models.PROTECT, related_name="allocations")
+    points = models.BigIntegerField()
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(condition=Q(points__gt=0), name="ledger_allocation_positive"),
+            models.UniqueConstraint(fields=["entry", "lot"], name="ledger_allocation_once_per_lot"),
+        ]
+
+    def __str__(self) -> str:
+        return f"entry {self.entry_id} / lot {self.lot_id}: {self.points}"
+
+
+class Transaction(BaseModel):
+    """A purchase or a return reported by a store or channel (members and anonymous customers)."""
+
+    class Kind(models.TextChoices):
+        PURCHASE = "purchase", "Purchase"
+        RETURN = "return", "Return"
+
+    class Channel(models.TextChoices):
+        STORE = "store", "Store"
+        WEB = "web", "Web shop"
+        APP = "app", "App"
+        IMPORT = "import", "Import"
+        API = "api", "API"
+
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    channel = models.CharField(max_length=10, choices=Channel.choices)
+    external_id = models.CharField(max_length=64)
+    member = models.ForeignKey(
+        "members.Member",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="transactions",
+    )
+    store = models.ForeignKey(
+        "members.Store",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="transactions",
+    )
+    original = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="returns"
+    )
+    occurred_at = models.DateTimeField()
+    amount = models.DecimalField(**MONEY, validators=POSITIVE_MONEY)
+    currency = models.CharField(max_length=3)
+    points_spent = models.BigIntegerField(default=0, help_text="Points used to pay part of it.")
+    amount_paid_with_points = models.DecimalField(**MONEY, default=Decimal("0"))
+    eligible_amount = models.DecimalField(**MONEY, default=Decimal("0"))
+    points_earned = models.BigIntegerField(default=0, help_text="Purchase: earn + bonus points.")
+    points_reversed = models.BigIntegerField(default=0, help_text="Return: points taken back.")
+    points_refunded = models.BigIntegerField(
+        default=0, help_text="Return: spent points given back."
+    )
+    customer_ref = models.CharField(
+        max_length=64, blank=True, help_text="Identified non-member (for the enrolment-rate KPI)."
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-occurred_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["channel", "external_id"], name="ledger_transaction_unique_external_id"
+            ),
+            models.CheckConstraint(
+                condition=Q(kind__in=["purchase", "return"]), name="ledger_transaction_kind_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(channel__in=["store", "web", "app", "import", "api"]),
+                name="ledger_transaction_channel_valid",
+            ),
+            models.CheckConstraint(
+                condition=Q(amount__gt=0), name="ledger_transaction_amount_positive"
+            ),
+            models.CheckConstraint(
+                condition=Q(kind="return") | Q(original__isnull=True),
+                name="ledger_transaction_only_returns_have_original",
+            ),
+            models.CheckConstraint(
+                condition=Q(amount_paid_with_points__gte=0)
+                & Q(amount_paid_with_points__lte=F("amount")),
+                name="ledger_transaction_points_part_in_range",
+            ),
+            models.CheckConstraint(
+                condition=Q(points_spent__gte=0)
+                & Q(points_earned__gte=0)
+                & Q(points_reversed__gte=0)
+                & Q(points_refunded__gte=0),
+                name="ledger_transaction_points_non_negative",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["member", "occurred_at"], name="ledger_txn_member_time"),
+            models.Index(fields=["occurred_at"], name="ledger_txn_time"),
+            models.Index(fields=["store", "occurred_at"], name="ledger_txn_store_time"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.channel}:{self.external_id} {self.amount}"
+
+
+class TransactionLine(models.Model):
+    transaction = models.ForeignKey(Transaction, on_delete=models.PROTECT, related_name="lines")
+    sku = models.CharField(max_length=64)
+    category = models.CharField(max_length=64, blank=True)
+    quantity = models.DecimalField(max_digits=12, decimal_places=3)
+    unit_price = models.DecimalField(max_digits=14, decimal_places=3)
+    amount = models.DecimalField(**MONEY)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(quantity__gt=0), name="ledger_line_quantity_positive"
+            ),
+            models.CheckConstraint(
+                condition=Q(unit_price__gte=0), name="ledger_line_price_non_negative"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.quantity} x {self.sku}"
+
+
+class EarningRule(BaseModel):
+    """A rule of the earning engine, edited by marketing (see docs/ledger.md for the order)."""
+
+    class Kind(models.TextChoices):
+        MULTIPLIER = "multiplier", "Multiply points"
+        FIXED_BONUS = "fixed_bonus", "Fixed bonus points"
+        MINIMUM_SPEND = "minimum_spend", "Minimum spend to earn"
+        CAP_TRANSACTION = "cap_transaction", "Cap per transaction"
+        CAP_DAY = "cap_day", "Cap per member per day"
+        CAP_MONTH = "cap_month", "Cap per member per month"
+
+    name = models.CharField(max_length=120)
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    active = models.BooleanField(default=True)
+    priority = models.PositiveSmallIntegerField(default=100, help_text="Lower runs first.")
+    multiplier = models.DecimalField(
+        max_digits=6,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(Decimal("0"))],
+    )
+    points = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Bonus or cap, in points."
+    )
+    amount = models.DecimalField(**MONEY, null=True, blank=True, help_text="Minimum spend.")
+    skus = models.JSONField(default=list, blank=True)
+    categories = models.JSONField(default=list, blank=True)
+    store_codes = models.JSONField(default=list, blank=True)
+    channels = models.JSONField(default=list, blank=True)
+    weekdays = models.JSONField(default=list, blank=True, help_text="0 = Monday ... 6 = Sunday.")
+    starts_at = models.DateTimeField(null=True, blank=True)
+    ends_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["priority", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(
+                    kind__in=[
+                        "multiplier",
+                        "fixed_bonus",
+                        "minimum_spend",
+                        "cap_transaction",
+                        "cap_day",
+                        "cap_month",
+                    ]
+                ),
+                name="ledger_earningrule_kind_valid",
+            ),
+            models.CheckConstraint(
+                condition=~Q(kind="multiplier") | Q(multiplier__isnull=False),
+                name="ledger_earningrule_multiplier_given",
+            ),
+            models.CheckConstraint(
+                condition=~Q(kind__in=["fixed_bonus", "cap_transaction", "cap_day", "cap_month"])
+                | Q(points__isnull=False),
+                name="ledger_earningrule_points_given",
+            ),
+            models.CheckConstraint(
+                condition=~Q(kind="minimum_spend") | Q(amount__isnull=False),
+                name="ledger_earningrule_amount_given",
+            ),
+            models.CheckConstraint(
+                condition=Q(starts_at__isnull=True)
+                | Q(ends_at__isnull=True)
+                | Q(ends_at__gt=F("starts_at")),
+                name="ledger_earningrule_window_valid",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def clean(self) -> None:
+        errors: dict[str, str] = {}
+        for field in ("skus", "categories", "store_codes", "channels"):
+            value = getattr(self, field)
+            if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+                errors[field] = "A list of strings."
+        if not isinstance(self.weekdays, list) or not all(
+            isinstance(v, int) and 0 <= v <= 6 for v in self.weekdays
+        ):
+            errors["weekdays"] = "A list of numbers from 0 (Monday) to 6 (Sunday)."
+        unknown = (
+            set(self.channels or []) - set(Transaction.Channel.values)
+            if isinstance(self.channels, list)
+            else set()
+        )
+        if unknown:
+            errors["channels"] = f"Unknown channels: {', '.join(sorted(unknown))}."
+        needs = {
+            self.Kind.MULTIPLIER: "multiplier",
+            self.Kind.FIXED_BONUS: "points",
+            self.Kind.CAP_TRANSACTION: "points",
+            self.Kind.CAP_DAY: "points",
+            self.Kind.CAP_MONTH: "points",
+            self.Kind.MINIMUM_SPEND: "amount",
+        }
+        field = needs.get(self.kind)  # type: ignore[call-overload]
+        if field and getattr(self, field) is None:
+            errors[field] = f"Required for a {self.get_kind_display().lower()} rule."
+        if self.starts_at and self.ends_at and self.ends_at <= self.starts_at:
+            errors["ends_at"] = "Must be after the start."
+        if errors:
+            raise ValidationError(errors)
+
+
+class NotificationOutbox(BaseModel):
+    """Messages to members, written in the same transaction as their cause; sent by a worker."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        SENT = "sent", "Sent"
+        FAILED = "failed", "Failed"
+
+    member = models.ForeignKey("members.Member", on_delete=models.PROTECT, related_name="+")
+    kind = models.CharField(max_length=40)
+    payload = models.JSONField(default=dict)
+    dedupe_key = models.CharField(max_length=120, unique=True)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(status__in=["pending", "sent", "failed"]),
+                name="ledger_outbox_status_valid",
+            ),
+        ]

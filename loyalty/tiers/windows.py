@@ -15,6 +15,8 @@ import calendar
 from dataclasses import dataclass
 from datetime import date, timedelta
 
+from loyalty.core.dates import add_months
+
 
 class WindowKind:
     LIFETIME = "lifetime"
@@ -38,14 +40,6 @@ class Window:
 
     def contains(self, day: date) -> bool:
         return self.start <= day and (self.end is None or day < self.end)
-
-
-def add_months(day: date, months: int) -> date:
-    """Same day `months` later, clamped to the month's last day (31 Jan + 1 month = 28/29 Feb)."""
-    month_index = day.month - 1 + months
-    year = day.year + month_index // 12
-    month = month_index % 12 + 1
-    return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
 
 
 def anniversary_in(year: int, enrolled_on: date) -> date:

@@ -1,0 +1,37 @@
+from loyalty.core.exceptions import ApplicationError
+
+
+class InsufficientPoints(ApplicationError):
+    code = "insufficient_points"
+    http_status = 409
+    default_message = "Not enough available points."
+
+
+class ReturnExceedsPurchase(ApplicationError):
+    code = "return_exceeds_purchase"
+    http_status = 409
+    default_message = "The returns would exceed the amount of the purchase."
+
+
+class TransactionConflict(ApplicationError):
+    code = "transaction_conflict"
+    http_status = 409
+    default_message = "This external id was already used for a different transaction."
+
+
+class EntryAlreadyReversed(ApplicationError):
+    code = "entry_already_reversed"
+    http_status = 409
+    default_message = "This entry was already reversed."
+
+
+class OriginalTransactionNotFound(ApplicationError):
+    code = "original_transaction_not_found"
+    http_status = 404
+    default_message = "The purchase this return refers to is unknown."
+
+
+class InvalidAmount(ApplicationError):
+    code = "invalid_amount"
+    http_status = 400
+    default_message = "The amount is not valid."

@@ -1,0 +1,35 @@
+"""Time rules of the programme: when points become available and when they expire."""
+
+from datetime import datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from loyalty.core.dates import add_months
+from loyalty.ledger.models import ProgrammeSettings
+
+
+def programme_settings_get() -> ProgrammeSettings:
+    programme, _ = ProgrammeSettings.objects.get_or_create(pk=1)
+    return programme
+
+
+def available_from(programme: ProgrammeSettings, occurred_at: datetime) -> datetime:
+    """Pending for the return window; with 0 days, available at once."""
+    return occurred_at + timedelta(days=programme.pending_days)
+
+
+def expires_at(programme: ProgrammeSettings, available: datetime) -> datetime | None:
+    """The expiry clock starts when points become available and ends at the end of a day in the
+    programme's time zone (returned as the first instant after it: a lot expires at now >= it)."""
+    zone = ZoneInfo(programme.time_zone)
+    day = available.astimezone(zone).date()
+    if programme.expiry_policy == ProgrammeSettings.ExpiryPolicy.NEVER:
+        return None
+    if programme.expiry_policy == ProgrammeSettings.ExpiryPolicy.END_OF_NEXT_YEAR:
+        last_day = day.replace(year=day.year + 1, month=12, day=31)
+    else:
+        last_day = add_months(day, programme.expiry_months)
+    return datetime.combine(last_day + timedelta(days=1), time.min, tzinfo=zone)
+
+
+def local_date(programme: ProgrammeSettings, moment: datetime):  # type: ignore[no-untyped-def]
+    return moment.astimezone(ZoneInfo(programme.time_zone)).date()

@@ -1,0 +1,262 @@
+"""The earning engine: what a purchase earns, and why.
+
+Order (each step recorded in the result, so every entry says which rules produced it):
+1. Eligible amount: what was paid with money. The part paid with points earns nothing; lines
+   whose sku or category the programme excludes earn nothing (line totals are scaled to the
+   bill, so discounts are honoured).
+2. Minimum spend: the programme's, and any active minimum-spend rule; below it nothing is earned.
+3. Base points: eligible amount x the programme's points per unit.
+4. Multipliers: whole-basket multiplier rules multiply each other; sku/category multiplier rules
+   add their extra on the matching lines' share; contributors (tiers, campaigns) multiply last.
+5. Rounding, once, on the whole transaction (floor by default).
+6. Caps: per transaction, then per member per day and per month (points already earned count).
+7. Fixed bonuses (rules and contributors) come as separate bonus lines, not capped.
+
+Upper apps add multipliers and bonuses through `register_contributor`, and react to a posted
+purchase or return inside the same database transaction through `register_after_posting_hook`.
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import ROUND_FLOOR, ROUND_HALF_UP, Decimal
+from typing import Any
+
+from loyalty.ledger.models import EarningRule, ProgrammeSettings
+
+ZERO = Decimal("0")
+
+
+@dataclass(frozen=True)
+class EarningLine:
+    sku: str
+    category: str
+    quantity: Decimal
+    unit_price: Decimal
+    amount: Decimal
+
+
+@dataclass(frozen=True)
+class EarningContext:
+    member: Any  # members.Member or None (anonymous: earns nothing, but is quoted the same way)
+    channel: str
+    store_code: str | None
+    occurred_at: datetime
+    local_date: date
+    amount: Decimal
+    amount_paid_with_points: Decimal
+    lines: tuple[EarningLine, ...] = ()
+
+
+@dataclass(frozen=True)
+class Contribution:
+    source: str  # e.g. "tier:gold", "campaign:12"
+    label: str
+    multiplier: Decimal | None = None
+    bonus_points: int = 0
+
+
+@dataclass
+class BonusLine:
+    source: str
+    label: str
+    points: int
+
+
+@dataclass
+class EarnResult:
+    eligible_amount: Decimal = ZERO
+    points: int = 0  # the earn entry: base x multipliers, rounded, capped
+    bonuses: list[BonusLine] = field(default_factory=list)
+    applied: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def total(self) -> int:
+        return self.points + sum(b.points for b in self.bonuses)
+
+
+Contributor = Callable[[EarningContext], list[Contribution]]
+AfterPostingHook = Callable[..., None]
+CONTRIBUTORS: list[Contributor] = []
+AFTER_POSTING_HOOKS: list[AfterPostingHook] = []
+
+
+def register_contributor(contributor: Contributor) -> None:
+    if contributor not in CONTRIBUTORS:
+        CONTRIBUTORS.append(contributor)
+
+
+def register_after_posting_hook(hook: AfterPostingHook) -> None:
+    """hook(transaction=..., result=...) runs inside the posting transaction, after the entries."""
+    if hook not in AFTER_POSTING_HOOKS:
+        AFTER_POSTING_HOOKS.append(hook)
+
+
+def _matches(rule: EarningRule, ctx: EarningContext) -> bool:
+    if rule.starts_at and ctx.occurred_at < rule.starts_at:
+        return False
+    if rule.ends_at and ctx.occurred_at >= rule.ends_at:
+        return False
+    if rule.channels and ctx.channel not in rule.channels:
+        return False
+    if rule.store_codes and (ctx.store_code or "") not in rule.store_codes:
+        return False
+    return not (rule.weekdays and ctx.local_date.weekday() not in rule.weekdays)
+
+
+def _line_share(
+    rule: EarningRule, lines: tuple[EarningLine, ...], eligible_lines_total: Decimal
+) -> Decimal:
+    if not eligible_lines_total:
+        return ZERO
+    matching = sum(
+        (
+            line.amount
+            for line in lines
+            if (rule.skus and line.sku in rule.skus)
+            or (rule.categories and line.category in rule.categories)
+        ),
+        ZERO,
+    )
+    return matching / eligible_lines_total
+
+
+def eligible_amount(
+    programme: ProgrammeSettings, ctx: EarningContext
+) -> tuple[Decimal, list[EarningLine]]:
+    """Money-paid amount that can earn, and the lines that count."""
+    paid_with_money = max(ctx.amount - ctx.amount_paid_with_points, ZERO)
+    if not ctx.lines:
+        return paid_with_money, []
+    excluded_skus, excluded_categories = (
+        set(programme.excluded_skus),
+        set(programme.excluded_categories),
+    )
+    counted = [
+        line
+        for line in ctx.lines
+        if line.sku not in excluded_skus
+        and line.category not in excluded_categories
+        and line.amount > 0
+    ]
+    lines_total = sum((line.amount for line in ctx.lines if line.amount > 0), ZERO)
+    if not lines_total:
+        return ZERO, []
+    counted_total = sum((line.amount for line in counted), ZERO)
+    return (paid_with_money * counted_total / lines_total).quantize(Decimal("0.01")), counted
+
+
+def evaluate(
+    *,
+    programme: ProgrammeSettings,
+    ctx: EarningContext,
+    rules: list[EarningRule] | None = None,
+    earned_today: int = 0,
+    earned_this_month: int = 0,
+) -> EarnResult:
+    """Run the engine; pure apart from reading the active rules when `rules` is not given."""
+    if rules is None:
+        rules = list(EarningRule.objects.filter(active=True).order_by("priority", "id"))
+    rules = [rule for rule in rules if rule.active and _matches(rule, ctx)]
+    result = EarnResult()
+    eligible, counted_lines = eligible_amount(programme, ctx)
+    result.eligible_amount = eligible
+    result.applied.append({"step": "base_rate", "points_per_unit": str(programme.points_per_unit)})
+    if ctx.amount_paid_with_points:
+        result.applied.append(
+            {"step": "paid_with_points", "amount": str(ctx.amount_paid_with_points)}
+        )
+    if len(counted_lines) != len(ctx.lines):
+        result.applied.append(
+            {"step": "exclusions", "lines_excluded": len(ctx.lines) - len(counted_lines)}
+        )
+
+    minimums = [(None, programme.minimum_spend)] + [
+        (rule, rule.amount or ZERO) for rule in rules if rule.kind == EarningRule.Kind.MINIMUM_SPEND
+    ]
+    for rule, minimum in minimums:
+        if minimum and eligible < minimum:
+            result.applied.append(
+                {
+                    "step": "minimum_spend",
+                    "rule": rule.pk if rule else None,
+                    "minimum": str(minimum),
+                }
+            )
+            return result
+
+    base = eligible * programme.points_per_unit
+    counted_total = sum((line.amount for line in counted_lines), ZERO)
+    factor = Decimal("1")
+    extra = ZERO
+    for rule in rules:
+        if rule.kind != EarningRule.Kind.MULTIPLIER:
+            continue
+        multiplier = rule.multiplier or Decimal("1")
+        if rule.skus or rule.categories:
+            share = _line_share(rule, tuple(counted_lines), counted_total)
+            if share:
+                extra += base * share * (multiplier - 1)
+                result.applied.append(
+                    {
+                        "rule": rule.pk,
+                        "name": rule.name,
+                        "multiplier": str(multiplier),
+                        "share": str(round(share, 4)),
+                    }
+                )
+        else:
+            factor *= multiplier
+            result.applied.append(
+                {"rule": rule.pk, "name": rule.name, "multiplier": str(multiplier)}
+            )
+    raw = base * factor + extra * factor
+
+    contributions = [c for contributor in CONTRIBUTORS for c in contributor(ctx)]
+    for contribution in contributions:
+        if contribution.multiplier is not None and contribution.multiplier != 1:
+            raw *= contribution.multiplier
+            result.applied.append(
+                {
+                    "source": contribution.source,
+                    "name": contribution.label,
+                    "multiplier": str(contribution.multiplier),
+                }
+            )
+
+    rounding = (
+        ROUND_FLOOR if programme.rounding == ProgrammeSettings.Rounding.FLOOR else ROUND_HALF_UP
+    )
+    points = int(max(raw, ZERO).quantize(Decimal("1"), rounding=rounding))
+
+    for rule in rules:
+        if rule.kind == EarningRule.Kind.CAP_TRANSACTION:
+            limit = rule.points or 0
+        elif rule.kind == EarningRule.Kind.CAP_DAY:
+            limit = max((rule.points or 0) - earned_today, 0)
+        elif rule.kind == EarningRule.Kind.CAP_MONTH:
+            limit = max((rule.points or 0) - earned_this_month, 0)
+        else:
+            continue
+        if points > limit:
+            result.applied.append(
+                {"rule": rule.pk, "name": rule.name, "cap": rule.kind, "capped_from": points}
+            )
+            points = limit
+    result.points = points
+
+    for rule in rules:
+        if rule.kind == EarningRule.Kind.FIXED_BONUS and rule.points:
+            result.bonuses.append(
+                BonusLine(source=f"rule:{rule.pk}", label=rule.name, points=rule.points)
+            )
+    for contribution in contributions:
+        if contribution.bonus_points > 0:
+            result.bonuses.append(
+                BonusLine(
+                    source=contribution.source,
+                    label=contribution.label,
+                    points=contribution.bonus_points,
+                )
+            )
+    return result

@@ -1,0 +1,118 @@
+"""Ledger reads: balances, statements, recomputation for reconciliation."""
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from django.db.models import Min, Q, QuerySet, Sum
+from django.utils import timezone
+
+from loyalty.ledger.models import LedgerEntry, PointsAccount, PointsLot, Transaction
+from loyalty.ledger.policy import local_date, programme_settings_get
+
+
+@dataclass(frozen=True)
+class AccountBalance:
+    balance: int  # available + pending - debt
+    available: int
+    pending: int
+    debt: int
+    lifetime_earned: int
+    next_expiry_date: date | None
+    next_expiry_points: int
+    point_value: Any  # Decimal: money value of one point
+
+
+def account_balance(*, member: Any, as_of: datetime | None = None) -> AccountBalance:
+    as_of = as_of or timezone.now()
+    programme = programme_settings_get()
+    account = PointsAccount.objects.filter(member=member).first()
+    if account is None:
+        return AccountBalance(0, 0, 0, 0, 0, None, 0, programme.point_value)
+    open_lots = PointsLot.objects.filter(account=account, remaining__gt=0)
+    totals = open_lots.aggregate(
+        available=Sum("remaining", filter=Q(available_from__lte=as_of)),
+        pending=Sum("remaining", filter=Q(available_from__gt=as_of)),
+        next_expiry=Min("expires_at", filter=Q(expires_at__gt=as_of)),
+    )
+    next_expiry = totals["next_expiry"]
+    next_points = 0
+    next_date = None
+    if next_expiry is not None:
+        # expires_at is the first instant after the last valid day: the member sees that last day
+        next_date = local_date(programme, next_expiry - timedelta(microseconds=1))
+        same_day = [
+            lot.remaining
+            for lot in open_lots.filter(expires_at__gt=as_of, expires_at__lte=next_expiry)
+        ]
+        next_points = sum(same_day)
+    return AccountBalance(
+        balance=account.balance,
+        available=int(totals["available"] or 0),
+        pending=int(totals["pending"] or 0),
+        debt=account.debt,
+        lifetime_earned=account.lifetime_earned,
+        next_expiry_date=next_date,
+        next_expiry_points=next_points,
+        point_value=programme.point_value,
+    )
+
+
+def account_statement(
+    *,
+    member: Any,
+    kind: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+) -> QuerySet[LedgerEntry]:
+    entries = LedgerEntry.objects.filter(account__member=member).select_related("created_by")
+    if kind:
+        entries = entries.filter(kind=kind)
+    if since:
+        entries = entries.filter(effective_at__gte=since)
+    if until:
+        entries = entries.filter(effective_at__lt=until)
+    return entries.order_by("-effective_at", "-id")
+
+
+def account_balance_recompute(*, account: PointsAccount) -> int:
+    return int(LedgerEntry.objects.filter(account=account).aggregate(t=Sum("amount"))["t"] or 0)
+
+
+def transaction_get(*, channel: str, external_id: str) -> Transaction | None:
+    return Transaction.objects.filter(channel=channel, external_id=external_id).first()
+
+
+def member_ledger_export(member: Any) -> dict[str, Any]:
+    """The ledger's section of a member's privacy export."""
+    balance = account_balance(member=member)
+    return {
+        "balance": balance.balance,
+        "available": balance.available,
+        "pending": balance.pending,
+        "lifetime_earned": balance.lifetime_earned,
+        "entries": [
+            {
+                "at": e.effective_at.isoformat(),
+                "kind": e.kind,
+                "amount": e.amount,
+                "balance_after": e.balance_after,
+                "reason": e.reason,
+            }
+            for e in LedgerEntry.objects.filter(account__member=member).order_by(
+                "effective_at", "id"
+            )
+        ],
+        "transactions": [
+            {
+                "at": t.occurred_at.isoformat(),
+                "kind": t.kind,
+                "channel": t.channel,
+                "external_id": t.external_id,
+                "amount": str(t.amount),
+                "points_earned": t.points_earned,
+                "points_reversed": t.points_reversed,
+            }
+            for t in Transaction.objects.filter(member=member).order_by("occurred_at", "id")
+        ],
+    }

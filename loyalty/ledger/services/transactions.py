@@ -1,0 +1,474 @@
+"""Purchases and returns: recorded once per (channel, external id), points by the rules engine."""
+
+from dataclasses import dataclass, field
+from datetime import datetime, time, timedelta
+from decimal import ROUND_FLOOR, Decimal
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.db.models import Sum
+from django.utils import timezone
+
+from loyalty.ledger import rules as engine
+from loyalty.ledger.exceptions import (
+    InvalidAmount,
+    ReturnExceedsPurchase,
+    TransactionConflict,
+)
+from loyalty.ledger.locks import lock_account
+from loyalty.ledger.models import (
+    LedgerEntry,
+    PointsAccount,
+    PointsLot,
+    Transaction,
+    TransactionLine,
+)
+from loyalty.ledger.policy import local_date, programme_settings_get
+from loyalty.ledger.services.posting import (
+    _Debit,
+    _post_locked,
+    account_get_or_create,
+    credit_lot_times,
+    earned_in_period,
+)
+from members.exceptions import MemberNotActive
+
+Kind = LedgerEntry.Kind
+CENT = Decimal("0.01")
+
+
+@dataclass(frozen=True)
+class LineInput:
+    sku: str
+    quantity: Decimal
+    unit_price: Decimal
+    category: str = ""
+    amount: Decimal | None = None  # defaults to quantity x unit price
+
+    def total(self) -> Decimal:
+        return (
+            self.amount if self.amount is not None else self.quantity * self.unit_price
+        ).quantize(CENT)
+
+
+@dataclass
+class PostingResult:
+    transaction: Transaction
+    created: bool
+    points_earned: int = 0
+    points_reversed: int = 0
+    points_refunded: int = 0
+    points_pending: int = 0
+    entries: list[LedgerEntry] = field(default_factory=list)
+    rules: list[dict] = field(default_factory=list)
+
+
+def _ctx(
+    programme: Any,
+    *,
+    member: Any,
+    channel: str,
+    store: Any,
+    occurred_at: datetime,
+    amount: Decimal,
+    paid_with_points: Decimal,
+    lines: list[LineInput],
+) -> engine.EarningContext:
+    return engine.EarningContext(
+        member=member,
+        channel=channel,
+        store_code=store.code if store else None,
+        occurred_at=occurred_at,
+        local_date=local_date(programme, occurred_at),
+        amount=amount,
+        amount_paid_with_points=paid_with_points,
+        lines=tuple(
+            engine.EarningLine(
+                sku=line.sku,
+                category=line.category,
+                quantity=line.quantity,
+                unit_price=line.unit_price,
+                amount=line.total(),
+            )
+            for line in lines
+        ),
+    )
+
+
+def _validate_money(amount: Decimal, occurred_at: datetime) -> None:
+    errors = {}
+    if not isinstance(amount, Decimal) or not amount.is_finite() or amount <= 0:
+        errors["amount"] = ["A positive amount of money is required."]
+    elif amount.as_tuple().exponent < -2 or amount >= Decimal("1000000000"):
+        errors["amount"] = ["At most 2 decimals and less than 1,000,000,000."]
+    if timezone.is_naive(occurred_at):
+        errors["occurred_at"] = ["Give a time zone (e.g. 2026-11-23T10:00:00+00:00)."]
+    if errors:
+        raise ValidationError(errors)
+
+
+def _replay(existing: Transaction, *, kind: str, member: Any, amount: Decimal) -> PostingResult:
+    """The same external transaction reported again: the first result, nothing changed."""
+    if (
+        existing.kind != kind
+        or existing.member_id != (member.pk if member else None)
+        or existing.amount != amount
+    ):
+        raise TransactionConflict(
+            extra={
+                "transaction_id": existing.pk,
+                "kind": existing.kind,
+                "amount": str(existing.amount),
+            }
+        )
+    entries = list(
+        LedgerEntry.objects.filter(
+            source_type=f"{existing.kind}", source_id=str(existing.pk)
+        ).order_by("pk")
+    )
+    return PostingResult(
+        transaction=existing,
+        created=False,
+        points_earned=existing.points_earned,
+        points_reversed=existing.points_reversed,
+        points_refunded=existing.points_refunded,
+        entries=entries,
+        rules=[r for e in entries for r in e.rules],
+    )
+
+
+def _lock_for(member: Any) -> PointsAccount | None:
+    if member is None:
+        return None
+    return lock_account(account_get_or_create(member=member).pk)
+
+
+def _insert(txn: Transaction, lines: list[LineInput]) -> Transaction | None:
+    """Insert the transaction, or return None if a concurrent request inserted it first."""
+    txn.full_clean(exclude=["member", "store", "original", "created_by"], validate_unique=False)
+    try:
+        with transaction.atomic():
+            txn.save()
+    except IntegrityError:
+        return None
+    TransactionLine.objects.bulk_create(
+        TransactionLine(
+            transaction=txn,
+            sku=line.sku,
+            category=line.category,
+            quantity=line.quantity,
+            unit_price=line.unit_price,
+            amount=line.total(),
+        )
+        for line in lines
+    )
+    return txn
+
+
+@transaction.atomic
+def purchase_record(
+    *,
+    member: Any,
+    channel: str,
+    external_id: str,
+    occurred_at: datetime,
+    amount: Decimal,
+    store: Any = None,
+    lines: list[LineInput] | tuple = (),
+    points_spent: int = 0,
+    customer_ref: str = "",
+    actor: Any = None,
+) -> PostingResult:
+    """Record a purchase and credit what the rules say. Idempotent on (channel, external_id):
+    the same purchase again returns the first result; different content under the same id is a
+    TransactionConflict. Points spent to pay part of it are redeemed in the same transaction and
+    that part earns nothing. Raises MemberNotActive, InsufficientPoints, ValidationError."""
+    _validate_money(amount, occurred_at)
+    lines = list(lines)
+    locked = _lock_for(member)
+    existing = Transaction.objects.filter(channel=channel, external_id=external_id).first()
+    if existing is not None:
+        return _replay(existing, kind=Transaction.Kind.PURCHASE, member=member, amount=amount)
+    if member is not None and not member.is_active:
+        raise MemberNotActive(extra={"member_id": member.pk, "status": member.status})
+    programme = programme_settings_get()
+    if points_spent < 0:
+        raise ValidationError({"points_spent": ["Cannot be negative."]})
+    if points_spent and member is None:
+        raise ValidationError({"points_spent": ["Only a member can pay with points."]})
+    paid_with_points = (Decimal(points_spent) * programme.point_value).quantize(CENT)
+    if paid_with_points > amount:
+        raise InvalidAmount(
+            "The points would pay more than the bill.",
+            extra={
+                "points_spent": points_spent,
+                "worth": str(paid_with_points),
+                "amount": str(amount),
+            },
+        )
+    txn = Transaction(
+        kind=Transaction.Kind.PURCHASE,
+        channel=channel,
+        external_id=external_id,
+        member=member,
+        store=store,
+        occurred_at=occurred_at,
+        amount=amount,
+        currency=programme.currency,
+        points_spent=points_spent,
+        amount_paid_with_points=paid_with_points,
+        customer_ref=customer_ref,
+        created_by=actor if getattr(actor, "is_authenticated", False) else None,
+    )
+    if _insert(txn, lines) is None:
+        existing = Transaction.objects.get(channel=channel, external_id=external_id)
+        return _replay(existing, kind=Transaction.Kind.PURCHASE, member=member, amount=amount)
+    result = PostingResult(transaction=txn, created=True)
+    if locked is None:
+        return result
+
+    source = {
+        "source_type": "purchase",
+        "source_id": str(txn.pk),
+        "actor": actor,
+        "effective_at": occurred_at,
+    }
+    if points_spent:
+        result.entries.append(
+            _post_locked(
+                locked,
+                amount=-points_spent,
+                kind=Kind.REDEEM,
+                idempotency_key=f"purchase:{txn.pk}:paid",
+                reason="paid part of the bill with points",
+                **source,
+            )
+        )
+    ctx = _ctx(
+        programme,
+        member=member,
+        channel=channel,
+        store=store,
+        occurred_at=occurred_at,
+        amount=amount,
+        paid_with_points=paid_with_points,
+        lines=lines,
+    )
+    day_start, month_start, month_end = _period_bounds(programme, occurred_at)
+    earned = engine.evaluate(
+        programme=programme,
+        ctx=ctx,
+        earned_today=earned_in_period(
+            account=locked, start=day_start, end=day_start + timedelta(days=1)
+        ),
+        earned_this_month=earned_in_period(account=locked, start=month_start, end=month_end),
+    )
+    txn.eligible_amount = earned.eligible_amount
+    available, expiry = credit_lot_times(programme, occurred_at, pending=True)
+    credits = [(Kind.EARN, earned.points, "earn", "", earned.applied)] + [
+        (
+            Kind.BONUS,
+            b.points,
+            f"bonus:{b.source}",
+            b.label,
+            [{"source": b.source, "name": b.label}],
+        )
+        for b in earned.bonuses
+    ]
+    for kind, points, key, label, applied in credits:
+        if points <= 0:
+            continue
+        entry = _post_locked(
+            locked,
+            amount=points,
+            kind=kind,
+            idempotency_key=f"purchase:{txn.pk}:{key}",
+            rules=applied,
+            reason=label,
+            available_from=available,
+            expires_at=expiry,
+            **source,
+        )
+        result.entries.append(entry)
+        result.points_earned += points
+    result.rules = earned.applied
+    result.points_pending = result.points_earned if available > timezone.now() else 0
+    txn.points_earned = result.points_earned
+    txn.save(update_fields=["eligible_amount", "points_earned", "updated_at"])
+    for hook in engine.AFTER_POSTING_HOOKS:
+        hook(transaction=txn, result=result)
+    return result
+
+
+def _period_bounds(programme: Any, moment: datetime) -> tuple[datetime, datetime, datetime]:
+    zone = ZoneInfo(programme.time_zone)
+    day = moment.astimezone(zone).date()
+    day_start = datetime.combine(day, time.min, tzinfo=zone)
+    month_start = datetime.combine(day.replace(day=1), time.min, tzinfo=zone)
+    next_month = (day.replace(day=28) + timedelta(days=4)).replace(day=1)
+    return day_start, month_start, datetime.combine(next_month, time.min, tzinfo=zone)
+
+
+def _floor(value: Decimal) -> int:
+    return int(value.quantize(Decimal("1"), rounding=ROUND_FLOOR))
+
+
+@transaction.atomic
+def return_record(
+    *,
+    channel: str,
+    external_id: str,
+    occurred_at: datetime,
+    amount: Decimal,
+    original: Transaction | None = None,
+    member: Any = None,
+    store: Any = None,
+    lines: list[LineInput] | tuple = (),
+    actor: Any = None,
+) -> PostingResult:
+    """Record a return. Against a purchase: reverses its points in proportion to the amount
+    returned (cumulatively floored, so several partial returns never reverse more than it earned)
+    and gives back, in the same proportion, points spent on it. Without a purchase: reverses what
+    the amount would earn at the base rate. Points already spent follow the return policy (debt by
+    default, or cap-and-record). Idempotent on (channel, external_id)."""
+    _validate_money(amount, occurred_at)
+    if original is not None:
+        if original.kind != Transaction.Kind.PURCHASE:
+            raise ValidationError({"original": ["A return must refer to a purchase."]})
+        if member is not None and member.pk != original.member_id:
+            raise ValidationError({"member": ["The purchase belongs to another member."]})
+        member = original.member
+    locked = _lock_for(member)
+    existing = Transaction.objects.filter(channel=channel, external_id=external_id).first()
+    if existing is not None:
+        return _replay(existing, kind=Transaction.Kind.RETURN, member=member, amount=amount)
+    programme = programme_settings_get()
+
+    to_reverse = to_refund = 0
+    prefer: tuple[int, ...] = ()
+    if original is not None:
+        # lock order: the account first (above), then the purchase row, for every return path
+        original = Transaction.objects.select_for_update().get(pk=original.pk)
+        before = original.returns.aggregate(
+            amount=Sum("amount"), reversed=Sum("points_reversed"), refunded=Sum("points_refunded")
+        )
+        returned = (before["amount"] or Decimal("0")) + amount
+        if returned > original.amount:
+            raise ReturnExceedsPurchase(
+                extra={
+                    "purchase_amount": str(original.amount),
+                    "already_returned": str(before["amount"] or 0),
+                    "requested": str(amount),
+                }
+            )
+        share = returned / original.amount
+        to_reverse = _floor(original.points_earned * share) - (before["reversed"] or 0)
+        to_refund = _floor(original.points_spent * share) - (before["refunded"] or 0)
+        prefer = tuple(
+            PointsLot.objects.filter(
+                entry__source_type="purchase", entry__source_id=str(original.pk)
+            ).values_list("pk", flat=True)
+        )
+    elif member is not None:
+        to_reverse = _floor(amount * programme.points_per_unit)
+
+    txn = Transaction(
+        kind=Transaction.Kind.RETURN,
+        channel=channel,
+        external_id=external_id,
+        member=member,
+        store=store or (original.store if original else None),
+        original=original,
+        occurred_at=occurred_at,
+        amount=amount,
+        currency=programme.currency,
+        created_by=actor if getattr(actor, "is_authenticated", False) else None,
+    )
+    if _insert(txn, list(lines)) is None:
+        existing = Transaction.objects.get(channel=channel, external_id=external_id)
+        return _replay(existing, kind=Transaction.Kind.RETURN, member=member, amount=amount)
+    result = PostingResult(transaction=txn, created=True)
+    if locked is None:
+        return result
+    source = {
+        "source_type": "return",
+        "source_id": str(txn.pk),
+        "actor": actor,
+        "effective_at": occurred_at,
+    }
+    if to_reverse > 0:
+        entry = _post_locked(
+            locked,
+            amount=-to_reverse,
+            kind=Kind.REVERSAL,
+            idempotency_key=f"return:{txn.pk}:reverse",
+            reason="return" if original else "return without a purchase reference (base rate)",
+            metadata={"original": original.pk if original else None},
+            debit=_Debit(
+                include_pending=True, prefer_lot_ids=prefer, shortfall=programme.return_policy
+            ),
+            **source,
+        )
+        if entry is not None:
+            result.entries.append(entry)
+            result.points_reversed = -entry.amount
+    if to_refund > 0:
+        now = timezone.now()
+        entry = _post_locked(
+            locked,
+            amount=to_refund,
+            kind=Kind.REFUND,
+            idempotency_key=f"return:{txn.pk}:refund",
+            reason="points spent on the returned goods",
+            available_from=now,
+            expires_at=credit_lot_times(programme, now, pending=False)[1],
+            **source,
+        )
+        result.entries.append(entry)
+        result.points_refunded = to_refund
+    txn.points_reversed = result.points_reversed
+    txn.points_refunded = result.points_refunded
+    txn.save(update_fields=["points_reversed", "points_refunded", "updated_at"])
+    for hook in engine.AFTER_POSTING_HOOKS:
+        hook(transaction=txn, result=result)
+    return result
+
+
+def earn_quote(
+    *,
+    member: Any,
+    channel: str,
+    amount: Decimal,
+    occurred_at: datetime | None = None,
+    store: Any = None,
+    lines: list[LineInput] | tuple = (),
+    points_spent: int = 0,
+) -> engine.EarnResult:
+    """What a basket would earn now, without writing anything."""
+    occurred_at = occurred_at or timezone.now()
+    _validate_money(amount, occurred_at)
+    programme = programme_settings_get()
+    paid = (Decimal(points_spent) * programme.point_value).quantize(CENT)
+    ctx = _ctx(
+        programme,
+        member=member,
+        channel=channel,
+        store=store,
+        occurred_at=occurred_at,
+        amount=amount,
+        paid_with_points=min(paid, amount),
+        lines=list(lines),
+    )
+    today = month = 0
+    account = PointsAccount.objects.filter(member=member).first() if member else None
+    if account is not None:
+        day_start, month_start, month_end = _period_bounds(programme, occurred_at)
+        today = earned_in_period(
+            account=account, start=day_start, end=day_start + timedelta(days=1)
+        )
+        month = earned_in_period(account=account, start=month_start, end=month_end)
+    return engine.evaluate(
+        programme=programme, ctx=ctx, earned_today=today, earned_this_month=month
+    )

@@ -1,0 +1,35 @@
+from celery import shared_task
+from django.utils import timezone
+
+from loyalty.ledger.services import (
+    ledger_reconcile,
+    points_expire_due,
+    points_expiry_warn,
+    points_release_pending,
+)
+
+
+@shared_task
+def points_expire_due_task() -> int:
+    return points_expire_due(as_of=timezone.now())  # idempotent; safe to re-run or run twice
+
+
+@shared_task
+def points_release_pending_task() -> int:
+    return points_release_pending(as_of=timezone.now())
+
+
+@shared_task
+def points_expiry_warn_task() -> int:
+    return points_expiry_warn(as_of=timezone.now())
+
+
+@shared_task
+def ledger_reconcile_task() -> int:
+    """Returns the number of mismatching accounts (logged); never fixes them."""
+    import logging
+
+    mismatches = ledger_reconcile()
+    for mismatch in mismatches:
+        logging.getLogger(__name__).error("ledger mismatch: %s", mismatch)
+    return len(mismatches)
