@@ -35,5 +35,7 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "EnrolmentChannelEnum": "members.models.Member.Channel",
         "MemberStatusEnum": "members.models.Member.Status",
+        "TransactionChannelEnum": "loyalty.ledger.models.Transaction.Channel",
+        "LedgerEntryKindEnum": "loyalty.ledger.models.LedgerEntry.Kind",
     },
 }

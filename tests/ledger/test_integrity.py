@@ -39,9 +39,7 @@ def test_entry_constraints_in_full_clean_and_database(programme, member, overrid
     with pytest.raises(ValidationError):
         entry_for(account, **overrides).full_clean()
     with (
-        pytest.raises(
-            IntegrityError, match=constraint
-        ),
+        pytest.raises(IntegrityError, match=constraint),
         transaction.atomic(),
     ):
         entry_for(account, **overrides).save()

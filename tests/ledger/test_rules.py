@@ -1,10 +1,9 @@
 """The earning engine: order of steps, exclusions, multipliers, caps, contributors."""
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
-from django.utils import timezone
 
 from loyalty.ledger import rules as engine
 from loyalty.ledger.models import EarningRule
@@ -64,10 +63,13 @@ def test_multipliers_by_channel_weekday_and_window(programme, member):
     EarningRuleFactory(name="web double", multiplier=Decimal("2"), channels=["web"])
     EarningRuleFactory(name="sunday", multiplier=Decimal("3"), weekdays=[6])
     EarningRuleFactory(
-        name="expired promo", multiplier=Decimal("10"), ends_at=timezone.now() - timedelta(days=1)
+        name="october promo",
+        multiplier=Decimal("10"),
+        starts_at=datetime(2026, 10, 1, tzinfo=UTC),
+        ends_at=datetime(2026, 11, 1, tzinfo=UTC),
     )
-    sunday = datetime(2026, 11, 22, 12, tzinfo=UTC)
-    monday = datetime(2026, 11, 23, 12, tzinfo=UTC)
+    sunday = datetime(2026, 11, 15, 12, tzinfo=UTC)
+    monday = datetime(2026, 11, 16, 12, tzinfo=UTC)
 
     assert quote(member, "10", channel="web", occurred_at=monday).points == 20
     assert quote(member, "10", channel="web", occurred_at=sunday).points == 60

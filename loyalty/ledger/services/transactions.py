@@ -37,6 +37,7 @@ from members.exceptions import MemberNotActive
 
 Kind = LedgerEntry.Kind
 CENT = Decimal("0.01")
+CLOCK_SKEW = timedelta(minutes=5)  # tills whose clocks run a little fast
 
 
 @dataclass(frozen=True)
@@ -105,6 +106,8 @@ def _validate_money(amount: Decimal, occurred_at: datetime) -> None:
         errors["amount"] = ["At most 2 decimals and less than 1,000,000,000."]
     if timezone.is_naive(occurred_at):
         errors["occurred_at"] = ["Give a time zone (e.g. 2026-11-23T10:00:00+00:00)."]
+    elif occurred_at > timezone.now() + CLOCK_SKEW:
+        errors["occurred_at"] = ["Cannot be in the future."]
     if errors:
         raise ValidationError(errors)
 

@@ -1,0 +1,366 @@
+from decimal import Decimal
+from typing import Any
+
+from django.utils import timezone
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import serializers, status
+from rest_framework.permissions import BasePermission
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from loyalty.core.api.mixins import ApiAuthMixin, paginate
+from loyalty.ledger.exceptions import OriginalTransactionNotFound
+from loyalty.ledger.models import LedgerEntry, Transaction
+from loyalty.ledger.selectors import account_balance, account_statement, transaction_get
+from loyalty.ledger.services import (
+    LineInput,
+    earn_quote,
+    points_adjust,
+    purchase_record,
+    return_record,
+)
+from members.models import Store
+from members.selectors import member_get, member_get_by_number
+
+IDEMPOTENCY_HEADER = OpenApiParameter(
+    "Idempotency-Key",
+    str,
+    location=OpenApiParameter.HEADER,
+    required=False,
+    description="Replaying a request with the same key returns the first result and changes nothing.",
+)
+
+
+class AwareDateTimeField(serializers.DateTimeField):
+    """Refuses times without a UTC offset instead of guessing the server's time zone."""
+
+    def enforce_timezone(self, value: Any) -> Any:
+        if timezone.is_naive(value):
+            self.fail("naive")
+        return super().enforce_timezone(value)
+
+    default_error_messages = {"naive": "Give a UTC offset, e.g. 2026-11-23T10:00:00+00:00."}
+
+
+class MemberRefMixin(serializers.Serializer):
+    member_id = serializers.IntegerField(required=False, min_value=1, max_value=2**63 - 1)
+    member_number = serializers.CharField(required=False, max_length=20)
+
+
+def resolve_member(data: dict, *, required: bool = True) -> Any:
+    if data.get("member_id"):
+        return member_get(member_id=data["member_id"])
+    if data.get("member_number"):
+        return member_get_by_number(member_number=data["member_number"])
+    if required:
+        raise serializers.ValidationError({"member_id": ["Give member_id or member_number."]})
+    return None
+
+
+class LineSerializer(serializers.Serializer):
+    sku = serializers.CharField(max_length=64)
+    category = serializers.CharField(max_length=64, required=False, allow_blank=True, default="")
+    quantity = serializers.DecimalField(max_digits=12, decimal_places=3, min_value=Decimal("0.001"))
+    unit_price = serializers.DecimalField(max_digits=14, decimal_places=3, min_value=Decimal("0"))
+    amount = serializers.DecimalField(
+        max_digits=14, decimal_places=2, min_value=Decimal("0"), required=False
+    )
+
+
+MONEY = {
+    "max_digits": 11,
+    "decimal_places": 2,
+    "min_value": Decimal("0.01"),
+    "max_value": Decimal("999999999.99"),
+}
+
+
+def _lines(data: list[dict]) -> list[LineInput]:
+    return [LineInput(**line) for line in data]
+
+
+def _store(code: str | None) -> Store | None:
+    if not code:
+        return None
+    store = Store.objects.filter(code=code.upper()).first()
+    if store is None:
+        raise serializers.ValidationError({"store": [f"Unknown store {code!r}."]})
+    return store
+
+
+def _external_id(request: Request, data: dict) -> str:
+    value = data.get("external_id") or request.headers.get("Idempotency-Key", "")
+    if not value:
+        raise serializers.ValidationError(
+            {"external_id": ["Give external_id (or an Idempotency-Key header)."]}
+        )
+    if len(value) > 64:
+        raise serializers.ValidationError({"external_id": ["At most 64 characters."]})
+    return value
+
+
+class BalanceSerializer(serializers.Serializer):
+    balance = serializers.IntegerField(help_text="available + pending - debt")
+    available = serializers.IntegerField()
+    pending = serializers.IntegerField()
+    debt = serializers.IntegerField()
+    lifetime_earned = serializers.IntegerField()
+    next_expiry_date = serializers.DateField(allow_null=True)
+    next_expiry_points = serializers.IntegerField()
+
+
+class PostingOutputSerializer(serializers.Serializer):
+    transaction_id = serializers.IntegerField()
+    kind = serializers.CharField()
+    created = serializers.BooleanField(help_text="False when this replays an earlier request.")
+    points_earned = serializers.IntegerField()
+    points_pending = serializers.IntegerField()
+    points_reversed = serializers.IntegerField()
+    points_refunded = serializers.IntegerField()
+    rules = serializers.ListField(child=serializers.DictField())
+    balance = BalanceSerializer(allow_null=True, help_text="null for an anonymous customer")
+
+
+def _posting_response(result: Any) -> Response:
+    member = result.transaction.member
+    data = {
+        "transaction_id": result.transaction.pk,
+        "kind": result.transaction.kind,
+        "created": result.created,
+        "points_earned": result.points_earned,
+        "points_pending": result.points_pending,
+        "points_reversed": result.points_reversed,
+        "points_refunded": result.points_refunded,
+        "rules": result.rules,
+        "balance": account_balance(member=member) if member else None,
+    }
+    code = status.HTTP_201_CREATED if result.created else status.HTTP_200_OK
+    return Response(PostingOutputSerializer(data).data, status=code)
+
+
+class PurchaseCreateApi(ApiAuthMixin, APIView):
+    """Report a purchase; a member earns points by the rules. Replays are harmless."""
+
+    class InputSerializer(MemberRefMixin):
+        channel = serializers.ChoiceField(choices=Transaction.Channel.choices)
+        external_id = serializers.CharField(max_length=64, required=False)
+        store = serializers.CharField(max_length=20, required=False, allow_blank=True)
+        occurred_at = AwareDateTimeField(required=False)
+        amount = serializers.DecimalField(**MONEY)
+        points_spent = serializers.IntegerField(min_value=0, max_value=10**12, default=0)
+        customer_ref = serializers.CharField(
+            max_length=64, required=False, allow_blank=True, default=""
+        )
+        lines = LineSerializer(many=True, required=False, max_length=500)
+
+    @extend_schema(
+        operation_id="purchases_create",
+        request=InputSerializer,
+        parameters=[IDEMPOTENCY_HEADER],
+        responses={201: PostingOutputSerializer, 200: PostingOutputSerializer},
+    )
+    def post(self, request: Request) -> Response:
+        serializer = self.InputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        result = purchase_record(
+            member=resolve_member(data, required=False),
+            channel=data["channel"],
+            external_id=_external_id(request, data),
+            occurred_at=data.get("occurred_at") or timezone.now(),
+            amount=data["amount"],
+            store=_store(data.get("store")),
+            lines=_lines(data.get("lines", [])),
+            points_spent=data["points_spent"],
+            customer_ref=data["customer_ref"],
+            actor=request.user,
+        )
+        return _posting_response(result)
+
+
+class ReturnCreateApi(ApiAuthMixin, APIView):
+    """Report a return, against its purchase (original_external_id) or alone (base rate)."""
+
+    class InputSerializer(MemberRefMixin):
+        channel = serializers.ChoiceField(choices=Transaction.Channel.choices)
+        external_id = serializers.CharField(max_length=64, required=False)
+        original_channel = serializers.ChoiceField(
+            choices=Transaction.Channel.choices, required=False
+        )
+        original_external_id = serializers.CharField(max_length=64, required=False)
+        store = serializers.CharField(max_length=20, required=False, allow_blank=True)
+        occurred_at = AwareDateTimeField(required=False)
+        amount = serializers.DecimalField(**MONEY)
+        lines = LineSerializer(many=True, required=False, max_length=500)
+
+    @extend_schema(
+        operation_id="returns_create",
+        request=InputSerializer,
+        parameters=[IDEMPOTENCY_HEADER],
+        responses={201: PostingOutputSerializer, 200: PostingOutputSerializer},
+    )
+    def post(self, request: Request) -> Response:
+        serializer = self.InputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        original = None
+        if data.get("original_external_id"):
+            original = transaction_get(
+                channel=data.get("original_channel") or data["channel"],
+                external_id=data["original_external_id"],
+            )
+            if original is None:
+                raise OriginalTransactionNotFound(
+                    extra={"original_external_id": data["original_external_id"]}
+                )
+        member = resolve_member(data, required=original is None)
+        result = return_record(
+            channel=data["channel"],
+            external_id=_external_id(request, data),
+            occurred_at=data.get("occurred_at") or timezone.now(),
+            amount=data["amount"],
+            original=original,
+            member=member,
+            store=_store(data.get("store")),
+            lines=_lines(data.get("lines", [])),
+            actor=request.user,
+        )
+        return _posting_response(result)
+
+
+class EarnQuoteApi(ApiAuthMixin, APIView):
+    """What a basket would earn, without recording anything."""
+
+    class InputSerializer(MemberRefMixin):
+        channel = serializers.ChoiceField(choices=Transaction.Channel.choices)
+        store = serializers.CharField(max_length=20, required=False, allow_blank=True)
+        amount = serializers.DecimalField(**MONEY)
+        points_spent = serializers.IntegerField(min_value=0, max_value=10**12, default=0)
+        lines = LineSerializer(many=True, required=False, max_length=500)
+
+    class OutputSerializer(serializers.Serializer):
+        eligible_amount = serializers.DecimalField(max_digits=14, decimal_places=2)
+        points = serializers.IntegerField()
+        bonus_points = serializers.IntegerField()
+        total = serializers.IntegerField()
+        rules = serializers.ListField(child=serializers.DictField())
+
+    @extend_schema(
+        operation_id="earn_quote", request=InputSerializer, responses={200: OutputSerializer}
+    )
+    def post(self, request: Request) -> Response:
+        serializer = self.InputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        result = earn_quote(
+            member=resolve_member(data, required=False),
+            channel=data["channel"],
+            amount=data["amount"],
+            store=_store(data.get("store")),
+            lines=_lines(data.get("lines", [])),
+            points_spent=data["points_spent"],
+        )
+        out = {
+            "eligible_amount": result.eligible_amount,
+            "points": result.points,
+            "bonus_points": result.total - result.points,
+            "total": result.total,
+            "rules": result.applied,
+        }
+        return Response(self.OutputSerializer(out).data)
+
+
+class BalanceApi(ApiAuthMixin, APIView):
+    @extend_schema(operation_id="member_balance", responses={200: BalanceSerializer})
+    def get(self, request: Request, member_id: int) -> Response:
+        balance = account_balance(member=member_get(member_id=member_id))
+        return Response(BalanceSerializer(balance).data)
+
+
+class EntrySerializer(serializers.ModelSerializer):
+    class Meta:
+        model = LedgerEntry
+        fields = [
+            "id",
+            "kind",
+            "amount",
+            "balance_after",
+            "effective_at",
+            "source_type",
+            "source_id",
+            "reason",
+            "rules",
+            "reverses",
+        ]
+        read_only_fields = fields
+
+
+class StatementApi(ApiAuthMixin, APIView):
+    class FilterSerializer(serializers.Serializer):
+        kind = serializers.ChoiceField(choices=LedgerEntry.Kind.choices, required=False)
+        since = AwareDateTimeField(required=False)
+        until = AwareDateTimeField(required=False)
+
+    @extend_schema(
+        operation_id="member_statement",
+        parameters=[
+            FilterSerializer,
+            OpenApiParameter("limit", int),
+            OpenApiParameter("offset", int),
+        ],
+        responses={200: EntrySerializer(many=True)},
+    )
+    def get(self, request: Request, member_id: int) -> Response:
+        member = member_get(member_id=member_id)
+        params = self.FilterSerializer(data=request.query_params)
+        params.is_valid(raise_exception=True)
+        entries = account_statement(member=member, **params.validated_data)
+        return paginate(view=self, queryset=entries, serializer_class=EntrySerializer)
+
+
+class CanAdjustPoints(BasePermission):
+    message = "Adjusting points needs the 'adjust points' permission."
+
+    def has_permission(self, request: Request, view: Any) -> bool:
+        return bool(request.user and request.user.has_perm("ledger.adjust_points"))
+
+
+class AdjustmentCreateApi(ApiAuthMixin, APIView):
+    """A manual points correction by staff, with a reason; idempotent on its key."""
+
+    extra_permission_classes = (CanAdjustPoints,)
+
+    class InputSerializer(MemberRefMixin):
+        points = serializers.IntegerField(min_value=-(10**9), max_value=10**9)
+        reason = serializers.CharField(max_length=255)
+        idempotency_key = serializers.CharField(max_length=100, required=False)
+
+        def validate_points(self, value: int) -> int:
+            if value == 0:
+                raise serializers.ValidationError("Adjust by at least one point.")
+            return value
+
+    @extend_schema(
+        operation_id="adjustments_create",
+        request=InputSerializer,
+        parameters=[IDEMPOTENCY_HEADER],
+        responses={201: EntrySerializer},
+    )
+    def post(self, request: Request) -> Response:
+        serializer = self.InputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        key = data.get("idempotency_key") or request.headers.get("Idempotency-Key")
+        if not key:
+            raise serializers.ValidationError(
+                {"idempotency_key": ["Give idempotency_key or an Idempotency-Key header."]}
+            )
+        entry = points_adjust(
+            member=resolve_member(data),
+            points=data["points"],
+            reason=data["reason"],
+            actor=request.user,
+            idempotency_key=f"api:{key}"[:120],
+        )
+        return Response(EntrySerializer(entry).data, status=status.HTTP_201_CREATED)
