@@ -140,6 +140,11 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
 }
 
+# --- Import/export -----------------------------------------------------------------------
+# Cells starting with = + - @ are prefixed so a spreadsheet never runs them as formulas.
+IMPORT_EXPORT_ESCAPE_FORMULAE_ON_EXPORT = True
+IMPORT_EXPORT_SKIP_ADMIN_LOG = False
+
 # --- Programme defaults -------------------------------------------------------------------
 # Region used to read phone numbers written without a country code.
 PHONE_DEFAULT_REGION = env.str("PHONE_DEFAULT_REGION", default="GB")

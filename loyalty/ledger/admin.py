@@ -1,0 +1,350 @@
+"""Ledger admin: programme settings and rules editable; transactions and entries read-only;
+balances on the member page; an 'adjust points' action with a mandatory reason."""
+
+import csv
+import uuid
+
+from django import forms
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.template.response import TemplateResponse
+from django.urls import reverse
+from django.utils.html import format_html, format_html_join
+from unfold.admin import ModelAdmin, StackedInline, TabularInline
+
+from loyalty.core.exceptions import ApplicationError
+from loyalty.ledger.models import (
+    EarningRule,
+    LedgerEntry,
+    PointsAccount,
+    ProgrammeSettings,
+    Transaction,
+    TransactionLine,
+)
+from loyalty.ledger.selectors import account_balance
+from loyalty.ledger.services import points_adjust
+from members.admin import MemberAdmin
+from members.models import Member
+
+
+class ReadOnlyMixin:
+    def has_add_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+
+@admin.register(ProgrammeSettings)
+class ProgrammeSettingsAdmin(ModelAdmin):
+    fieldsets = (
+        ("Programme", {"fields": ("name", "currency", "time_zone")}),
+        (
+            "Earning",
+            {
+                "fields": (
+                    "points_per_unit",
+                    "rounding",
+                    "minimum_spend",
+                    "excluded_skus",
+                    "excluded_categories",
+                )
+            },
+        ),
+        (
+            "Pending and expiry",
+            {"fields": ("pending_days", "expiry_policy", "expiry_months", "expiry_warning_days")},
+        ),
+        ("Value and returns", {"fields": ("point_value", "return_policy")}),
+    )
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return not ProgrammeSettings.objects.exists()
+
+    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+    def changelist_view(
+        self, request: HttpRequest, extra_context: dict | None = None
+    ) -> HttpResponse:
+        programme, _ = ProgrammeSettings.objects.get_or_create(pk=1)
+        return HttpResponseRedirect(
+            reverse("admin:ledger_programmesettings_change", args=[programme.pk])
+        )
+
+
+@admin.register(EarningRule)
+class EarningRuleAdmin(ModelAdmin):
+    list_display = (
+        "name",
+        "kind",
+        "active",
+        "priority",
+        "multiplier",
+        "points",
+        "amount",
+        "starts_at",
+        "ends_at",
+    )
+    list_filter = ("kind", "active")
+    list_editable = ("active", "priority")
+    search_fields = ("name",)
+    fieldsets = (
+        (None, {"fields": ("name", "kind", "active", "priority")}),
+        ("Effect", {"fields": ("multiplier", "points", "amount")}),
+        (
+            "Applies to",
+            {
+                "fields": (
+                    "skus",
+                    "categories",
+                    "store_codes",
+                    "channels",
+                    "weekdays",
+                    "starts_at",
+                    "ends_at",
+                )
+            },
+        ),
+    )
+
+
+class TransactionLineInline(ReadOnlyMixin, TabularInline):
+    model = TransactionLine
+    fields = ("sku", "category", "quantity", "unit_price", "amount")
+    readonly_fields = fields
+    extra = 0
+
+
+@admin.register(Transaction)
+class TransactionAdmin(ReadOnlyMixin, ModelAdmin):
+    list_display = (
+        "occurred_at",
+        "kind",
+        "channel",
+        "external_id",
+        "member_link",
+        "store",
+        "amount",
+        "points_earned",
+        "points_reversed",
+    )
+    list_filter = ("kind", "channel", "store", ("occurred_at", admin.DateFieldListFilter))
+    search_fields = ("external_id", "member__member_number", "customer_ref")
+    list_select_related = ("member", "store")
+    show_full_result_count = False
+    date_hierarchy = "occurred_at"
+    inlines = [TransactionLineInline]
+    readonly_fields = ("entries",)
+
+    @admin.display(description="Member")
+    def member_link(self, txn: Transaction) -> str:
+        if not txn.member_id:
+            return "anonymous"
+        url = reverse("admin:members_member_change", args=[txn.member_id])
+        return format_html('<a href="{}">{}</a>', url, txn.member.member_number)
+
+    @admin.display(description="Ledger entries")
+    def entries(self, txn: Transaction) -> str:
+        rows = LedgerEntry.objects.filter(source_type=txn.kind, source_id=str(txn.pk)).order_by(
+            "pk"
+        )
+        return (
+            format_html_join(
+                "",
+                '<div><a href="{}">{} {:+d}</a></div>',
+                (
+                    (
+                        reverse("admin:ledger_ledgerentry_change", args=[e.pk]),
+                        e.get_kind_display(),
+                        e.amount,
+                    )
+                    for e in rows
+                ),
+            )
+            or "none"
+        )
+
+
+@admin.register(LedgerEntry)
+class LedgerEntryAdmin(ReadOnlyMixin, ModelAdmin):
+    list_display = (
+        "effective_at",
+        "member_number",
+        "kind",
+        "amount",
+        "balance_after",
+        "source",
+        "reason",
+        "created_by",
+    )
+    list_filter = ("kind", ("effective_at", admin.DateFieldListFilter), "source_type")
+    search_fields = ("account__member__member_number", "idempotency_key", "source_id")
+    list_select_related = ("account__member", "created_by")
+    show_full_result_count = False
+    actions = ["export_csv"]
+
+    @admin.display(description="Member", ordering="account__member__member_number")
+    def member_number(self, entry: LedgerEntry) -> str:
+        return entry.account.member.member_number
+
+    @admin.display(description="Source")
+    def source(self, entry: LedgerEntry) -> str:
+        if entry.source_type in ("purchase", "return") and entry.source_id:
+            url = reverse("admin:ledger_transaction_change", args=[entry.source_id])
+            return format_html('<a href="{}">{} {}</a>', url, entry.source_type, entry.source_id)
+        return f"{entry.source_type} {entry.source_id}".strip()
+
+    @admin.action(description="Export selected entries as CSV")
+    def export_csv(self, request: HttpRequest, queryset: QuerySet) -> HttpResponse:
+        response = HttpResponse(content_type="text/csv")
+        response["Content-Disposition"] = 'attachment; filename="ledger-entries.csv"'
+        writer = csv.writer(response)
+        writer.writerow(
+            [
+                "id",
+                "effective_at",
+                "member_number",
+                "kind",
+                "amount",
+                "balance_after",
+                "source_type",
+                "source_id",
+                "reason",
+            ]
+        )
+        for e in (
+            queryset.select_related("account__member").order_by("pk").iterator(chunk_size=2000)
+        ):
+            writer.writerow(
+                [
+                    e.pk,
+                    e.effective_at.isoformat(),
+                    e.account.member.member_number,
+                    e.kind,
+                    e.amount,
+                    e.balance_after,
+                    e.source_type,
+                    e.source_id,
+                    _safe(e.reason),
+                ]
+            )
+        return response
+
+
+def _safe(value: str) -> str:
+    """Neutralise spreadsheet formulas in exported text (=, +, -, @ at the start)."""
+    return "'" + value if value[:1] in ("=", "+", "-", "@") else value
+
+
+class PointsAccountInline(ReadOnlyMixin, StackedInline):
+    model = PointsAccount
+    fields = ("points_summary", "recent_entries")
+    readonly_fields = fields
+    verbose_name_plural = "Points"
+    can_delete = False
+
+    @admin.display(description="Balance")
+    def points_summary(self, account: PointsAccount) -> str:
+        b = account_balance(member=account.member)
+        expiry = (
+            f", {b.next_expiry_points} expire after {b.next_expiry_date:%d %b %Y}"
+            if b.next_expiry_date
+            else ""
+        )
+        return format_html(
+            "<strong>{}</strong> available, {} pending, {} debt (balance {}); lifetime earned {}{}",
+            b.available,
+            b.pending,
+            b.debt,
+            b.balance,
+            b.lifetime_earned,
+            expiry,
+        )
+
+    @admin.display(description="Recent entries")
+    def recent_entries(self, account: PointsAccount) -> str:
+        entries = account.entries.order_by("-effective_at", "-id")[:10]
+        return (
+            format_html_join(
+                "",
+                "<div>{} &middot; {} {:+d} &rarr; {} <em>{}</em></div>",
+                (
+                    (
+                        e.effective_at.strftime("%d %b %Y %H:%M"),
+                        e.get_kind_display(),
+                        e.amount,
+                        e.balance_after,
+                        e.reason,
+                    )
+                    for e in entries
+                ),
+            )
+            or "no entries yet"
+        )
+
+
+class AdjustPointsForm(forms.Form):
+    points = forms.IntegerField(
+        min_value=-(10**9), max_value=10**9, help_text="Negative to take points away."
+    )
+    reason = forms.CharField(max_length=255, help_text="Kept on the entry with your name.")
+
+    def clean_points(self) -> int:
+        if self.cleaned_data["points"] == 0:
+            raise forms.ValidationError("Adjust by at least one point.")
+        return self.cleaned_data["points"]
+
+
+@admin.action(description="Adjust points (with a reason)")
+def adjust_points(
+    modeladmin: ModelAdmin, request: HttpRequest, queryset: QuerySet
+) -> HttpResponse | None:
+    if not request.user.has_perm("ledger.adjust_points"):
+        modeladmin.message_user(request, "You may not adjust points.", level=messages.ERROR)
+        return None
+    form = AdjustPointsForm(request.POST if "apply" in request.POST else None)
+    if "apply" in request.POST and form.is_valid():
+        batch = request.POST.get("batch") or uuid.uuid4().hex
+        done = 0
+        for member in queryset:
+            try:
+                points_adjust(
+                    member=member,
+                    points=form.cleaned_data["points"],
+                    reason=form.cleaned_data["reason"],
+                    actor=request.user,
+                    idempotency_key=f"admin:{batch}:{member.pk}",
+                )
+                done += 1
+            except ApplicationError as exc:
+                modeladmin.message_user(
+                    request, f"{member.member_number}: {exc.message}", level=messages.ERROR
+                )
+        if done:
+            modeladmin.message_user(
+                request, f"Adjusted the points of {done} member(s).", level=messages.SUCCESS
+            )
+        return None
+    return TemplateResponse(
+        request,
+        "admin/ledger/adjust_points.html",
+        {
+            **modeladmin.admin_site.each_context(request),
+            "title": "Adjust points",
+            "form": form,
+            "members": queryset,
+            "batch": uuid.uuid4().hex,
+            "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
+        },
+    )
+
+
+# The member page shows points and offers the adjustment (members cannot import the ledger).
+MemberAdmin.inlines = [PointsAccountInline, *MemberAdmin.inlines]
+MemberAdmin.actions = [*MemberAdmin.actions, adjust_points]
+assert admin.site.is_registered(Member)

@@ -1,0 +1,45 @@
+"""The ledger's part in merging, erasing and exporting a member."""
+
+import pytest
+
+from loyalty.ledger.models import LedgerEntry, PointsAccount
+from loyalty.ledger.services import ledger_reconcile
+from members.services import member_erase, member_merge, member_privacy_export
+from tests.factories.ledger import earn
+from tests.factories.members import MemberFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def test_erase_keeps_ledger_amounts_and_transactions(programme, member):
+    earn(member, "30")
+    earn(member, "12")
+    before = list(LedgerEntry.objects.values_list("amount", "balance_after"))
+
+    member_erase(member=member)
+
+    assert list(LedgerEntry.objects.values_list("amount", "balance_after")) == before
+    assert PointsAccount.objects.get(member=member).balance == 42
+    assert member.transactions.count() == 2
+    assert ledger_reconcile() == []
+
+
+def test_merge_moves_points_to_the_survivor(programme, superuser):
+    survivor, duplicate = MemberFactory(), MemberFactory()
+    earn(survivor, "10")
+    earn(duplicate, "25")
+
+    member_merge(source=duplicate, target=survivor, actor=superuser)
+
+    assert PointsAccount.objects.get(member=duplicate).balance == 0
+    assert PointsAccount.objects.get(member=survivor).balance == 35
+    assert ledger_reconcile() == []
+
+
+def test_privacy_export_has_the_points(programme, member):
+    earn(member, "30")
+
+    data = member_privacy_export(member=member)
+
+    assert data["points"]["balance"] == 30
+    assert data["points"]["transactions"][0]["amount"] == "30.00"
