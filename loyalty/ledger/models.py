@@ -355,6 +355,10 @@ class Transaction(BaseModel):
     points_refunded = models.BigIntegerField(
         default=0, help_text="Return: spent points given back."
     )
+    points_uncollected = models.BigIntegerField(
+        default=0,
+        help_text="Return, cap policy: points it should have reversed but were already spent.",
+    )
     customer_ref = models.CharField(
         max_length=64, blank=True, help_text="Identified non-member (for the enrolment-rate KPI)."
     )
@@ -393,6 +397,10 @@ class Transaction(BaseModel):
                 & Q(points_reversed__gte=0)
                 & Q(points_refunded__gte=0),
                 name="ledger_transaction_points_non_negative",
+            ),
+            models.CheckConstraint(
+                condition=Q(points_uncollected__gte=0),
+                name="ledger_transaction_uncollected_non_negative",
             ),
         ]
         indexes = [

@@ -13,7 +13,7 @@ from loyalty.ledger.policy import local_date, programme_settings_get
 
 @dataclass(frozen=True)
 class AccountBalance:
-    balance: int  # available + pending - debt
+    balance: int  # available + pending + awaiting_expiry - debt
     available: int
     pending: int
     debt: int
@@ -21,6 +21,8 @@ class AccountBalance:
     next_expiry_date: date | None
     next_expiry_points: int
     point_value: Any  # Decimal: money value of one point
+    # past their expiry, not yet taken by the nightly job: not spendable, still in the balance
+    awaiting_expiry: int = 0
 
 
 def account_balance(*, member: Any, as_of: datetime | None = None) -> AccountBalance:
@@ -30,9 +32,11 @@ def account_balance(*, member: Any, as_of: datetime | None = None) -> AccountBal
     if account is None:
         return AccountBalance(0, 0, 0, 0, 0, None, 0, programme.point_value)
     open_lots = PointsLot.objects.filter(account=account, remaining__gt=0)
+    live = Q(expires_at__isnull=True) | Q(expires_at__gt=as_of)
     totals = open_lots.aggregate(
-        available=Sum("remaining", filter=Q(available_from__lte=as_of)),
-        pending=Sum("remaining", filter=Q(available_from__gt=as_of)),
+        available=Sum("remaining", filter=Q(available_from__lte=as_of) & live),
+        pending=Sum("remaining", filter=Q(available_from__gt=as_of) & live),
+        awaiting_expiry=Sum("remaining", filter=~live),
         next_expiry=Min("expires_at", filter=Q(expires_at__gt=as_of)),
     )
     next_expiry = totals["next_expiry"]
@@ -55,6 +59,7 @@ def account_balance(*, member: Any, as_of: datetime | None = None) -> AccountBal
         next_expiry_date=next_date,
         next_expiry_points=next_points,
         point_value=programme.point_value,
+        awaiting_expiry=int(totals["awaiting_expiry"] or 0),
     )
 
 

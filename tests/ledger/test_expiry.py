@@ -1,7 +1,9 @@
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
+from django.utils import timezone
 
+from loyalty.ledger.exceptions import InsufficientPoints
 from loyalty.ledger.models import LedgerEntry, NotificationOutbox, PointsLot
 from loyalty.ledger.selectors import account_balance
 from loyalty.ledger.services import (
@@ -68,12 +70,18 @@ def test_expiry_clock_starts_when_points_become_available(programme, member):
 
 
 def test_fifo_spend_then_expire_removes_only_the_unspent_points(programme, member):
-    old = points_earn(member=member, points=10, idempotency_key="old", occurred_at=utc(2025, 1, 10))
-    new = points_earn(member=member, points=10, idempotency_key="new", occurred_at=utc(2025, 6, 10))
+    now = timezone.now()
+    old = points_earn(
+        member=member, points=10, idempotency_key="old", occurred_at=now - timedelta(days=120)
+    )
+    new = points_earn(
+        member=member, points=10, idempotency_key="new", occurred_at=now - timedelta(days=10)
+    )
     points_redeem(member=member, points=12, source_type="t", source_id="1", idempotency_key="r")
 
-    after_old_expiry = points_expire_due(as_of=utc(2026, 2, 1))
-    after_new_expiry = points_expire_due(as_of=utc(2026, 7, 1))
+    # 12-month expiry: the old lot ends about 8 months from now, the new one about 12
+    after_old_expiry = points_expire_due(as_of=now + timedelta(days=300))
+    after_new_expiry = points_expire_due(as_of=now + timedelta(days=400))
 
     assert after_old_expiry == 0  # the old lot was spent entirely: nothing of it expires
     assert after_new_expiry == 8
@@ -131,3 +139,22 @@ def test_release_tells_members_once_pending_points_are_available(programme, memb
 
     assert (before, released, again) == (0, 1, 0)
     assert NotificationOutbox.objects.get().kind == "points_available"
+
+
+def test_points_past_expiry_cannot_be_spent_before_the_job_runs(programme, member):
+    points_earn(
+        member=member,
+        points=10,
+        idempotency_key="stale",
+        occurred_at=timezone.now() - timedelta(days=500),
+    )
+    points_earn(member=member, points=4, idempotency_key="fresh")
+
+    balance = account_balance(member=member)
+    with pytest.raises(InsufficientPoints):
+        points_redeem(member=member, points=5, source_type="t", source_id="1", idempotency_key="r")
+
+    assert (balance.balance, balance.available, balance.awaiting_expiry) == (14, 4, 10)
+    assert points_expire_due(as_of=timezone.now()) == 10
+    assert account_balance(member=member).balance == 4
+    assert ledger_reconcile() == []

@@ -43,3 +43,36 @@ def test_privacy_export_has_the_points(programme, member):
 
     assert data["points"]["balance"] == 30
     assert data["points"]["transactions"][0]["amount"] == "30.00"
+
+
+def test_merge_keeps_pending_points_pending_and_each_lot_expiry(programme, superuser):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from loyalty.ledger.models import PointsLot
+    from loyalty.ledger.selectors import account_balance
+    from loyalty.ledger.services import points_earn
+
+    survivor, duplicate = MemberFactory(), MemberFactory()
+    now = timezone.now()
+    points_earn(member=duplicate, points=7, idempotency_key="old", occurred_at=now - timedelta(30))
+    points_earn(member=duplicate, points=5, idempotency_key="pending", pending=True)
+    programme.pending_days = 14
+    programme.save()
+    points_earn(member=duplicate, points=3, idempotency_key="pending2", pending=True)
+    expiries = sorted(
+        (lot.available_from, lot.expires_at, lot.remaining)
+        for lot in PointsLot.objects.filter(account__member=duplicate)
+    )
+
+    member_merge(source=duplicate, target=survivor, actor=superuser)
+
+    moved = sorted(
+        (lot.available_from, lot.expires_at, lot.remaining)
+        for lot in PointsLot.objects.filter(account__member=survivor)
+    )
+    balance = account_balance(member=survivor)
+    assert moved == expiries
+    assert (balance.available, balance.pending) == (12, 3)
+    assert ledger_reconcile() == []

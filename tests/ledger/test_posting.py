@@ -42,7 +42,7 @@ def test_redeem_takes_available_points_and_refuses_more(programme, member):
         )
 
     assert entry.amount == -30 and entry.balance_after == 20
-    assert excinfo.value.extra == {"available": 20, "requested": 21}
+    assert excinfo.value.extra == {"available": 20, "balance": 20, "requested": 21}
     assert account_balance(member=member).available == 20
     assert ledger_reconcile() == []
 

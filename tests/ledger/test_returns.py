@@ -160,3 +160,20 @@ def test_inactive_member_cannot_earn(programme, member):
     with pytest.raises(MemberNotActive):
         earn(member, "10")
     assert Transaction.objects.count() == 0
+
+
+def test_cap_policy_records_what_it_could_not_take_back_and_never_asks_again(programme, member):
+    programme.return_policy = "cap"
+    programme.save()
+    purchase = earn(member, "40").transaction
+    points_redeem(member=member, points=40, source_type="t", source_id="1", idempotency_key="all")
+
+    first = give_back(purchase, "20", "R1")  # 20 points due, all spent: nothing taken back
+    earn(member, "30")
+    second = give_back(purchase, "10", "R2")  # 10 more due, taken from the new points
+
+    assert (first.points_reversed, first.points_uncollected, first.entries) == (0, 20, [])
+    assert Transaction.objects.get(external_id="R1").points_uncollected == 20
+    assert (second.points_reversed, second.points_uncollected) == (10, 0)
+    assert account_balance(member=member).balance == 20
+    assert ledger_reconcile() == []

@@ -38,14 +38,24 @@ class _Debit:
     include_pending: bool = False  # may take points that are still pending (returns, staff)
     prefer_lot_ids: tuple[int, ...] = ()  # consumed first (a return takes its purchase's lots)
     shortfall: str = "refuse"  # "refuse" -> InsufficientPoints, "debt", or "cap"
+    # lots past expiry that the nightly job has not expired yet: never spendable, but a return,
+    # a reversal or a merge takes them (the points are being taken back anyway)
+    include_expired: bool = False
 
 
 def _open_lots(
-    account: PointsAccount, *, now: datetime, include_pending: bool, prefer: tuple[int, ...]
+    account: PointsAccount,
+    *,
+    now: datetime,
+    include_pending: bool,
+    prefer: tuple[int, ...],
+    include_expired: bool = False,
 ) -> list[PointsLot]:
     lots = PointsLot.objects.filter(account=account, remaining__gt=0)
     if not include_pending:
         lots = lots.filter(available_from__lte=now)
+    if not include_expired:
+        lots = lots.filter(Q(expires_at__isnull=True) | Q(expires_at__gt=now))
     ordered = sorted(
         lots,
         key=lambda lot: (
@@ -142,14 +152,18 @@ def _post_locked(
     debit = debit or _Debit()
     wanted = -amount
     lots = _open_lots(
-        locked, now=now, include_pending=debit.include_pending, prefer=debit.prefer_lot_ids
+        locked,
+        now=now,
+        include_pending=debit.include_pending,
+        prefer=debit.prefer_lot_ids,
+        include_expired=debit.include_expired,
     )
     coverable = sum(lot.remaining for lot in lots)
     shortfall = max(wanted - coverable, 0)
     if shortfall and debit.shortfall == "refuse":
         raise InsufficientPoints(
             f"Only {coverable} points are available; {wanted} were requested.",
-            extra={"available": coverable, "requested": wanted},
+            extra={"available": coverable, "balance": locked.balance, "requested": wanted},
         )
     if shortfall and debit.shortfall == "cap":
         metadata["uncollected"] = shortfall
@@ -415,7 +429,10 @@ def ledger_entry_reverse(
             reason=reason,
             reverses=entry,
             debit=_Debit(
-                include_pending=True, prefer_lot_ids=lot_ids, shortfall=programme.return_policy
+                include_pending=True,
+                prefer_lot_ids=lot_ids,
+                shortfall=programme.return_policy,
+                include_expired=True,
             ),
         )
     raise EntryAlreadyReversed(

@@ -62,6 +62,7 @@ class PostingResult:
     points_reversed: int = 0
     points_refunded: int = 0
     points_pending: int = 0
+    points_uncollected: int = 0  # return under the cap policy: already spent, not taken back
     entries: list[LedgerEntry] = field(default_factory=list)
     rules: list[dict] = field(default_factory=list)
 
@@ -137,6 +138,7 @@ def _replay(existing: Transaction, *, kind: str, member: Any, amount: Decimal) -
         points_earned=existing.points_earned,
         points_reversed=existing.points_reversed,
         points_refunded=existing.points_refunded,
+        points_uncollected=existing.points_uncollected,
         entries=entries,
         rules=[r for e in entries for r in e.rules],
     )
@@ -355,7 +357,10 @@ def return_record(
         # lock order: the account first (above), then the purchase row, for every return path
         original = Transaction.objects.select_for_update().get(pk=original.pk)
         before = original.returns.aggregate(
-            amount=Sum("amount"), reversed=Sum("points_reversed"), refunded=Sum("points_refunded")
+            amount=Sum("amount"),
+            reversed=Sum("points_reversed"),
+            uncollected=Sum("points_uncollected"),
+            refunded=Sum("points_refunded"),
         )
         returned = (before["amount"] or Decimal("0")) + amount
         if returned > original.amount:
@@ -367,7 +372,10 @@ def return_record(
                 }
             )
         share = returned / original.amount
-        to_reverse = _floor(original.points_earned * share) - (before["reversed"] or 0)
+        # what earlier returns took back or recorded as uncollectable (cap policy) both count
+        to_reverse = _floor(original.points_earned * share) - (
+            (before["reversed"] or 0) + (before["uncollected"] or 0)
+        )
         to_refund = _floor(original.points_spent * share) - (before["refunded"] or 0)
         prefer = tuple(
             PointsLot.objects.filter(
@@ -410,13 +418,17 @@ def return_record(
             reason="return" if original else "return without a purchase reference (base rate)",
             metadata={"original": original.pk if original else None},
             debit=_Debit(
-                include_pending=True, prefer_lot_ids=prefer, shortfall=programme.return_policy
+                include_pending=True,
+                prefer_lot_ids=prefer,
+                shortfall=programme.return_policy,
+                include_expired=True,
             ),
             **source,
         )
         if entry is not None:
             result.entries.append(entry)
             result.points_reversed = -entry.amount
+        result.points_uncollected = to_reverse - result.points_reversed
     if to_refund > 0:
         now = timezone.now()
         entry = _post_locked(
@@ -433,7 +445,10 @@ def return_record(
         result.points_refunded = to_refund
     txn.points_reversed = result.points_reversed
     txn.points_refunded = result.points_refunded
-    txn.save(update_fields=["points_reversed", "points_refunded", "updated_at"])
+    txn.points_uncollected = result.points_uncollected
+    txn.save(
+        update_fields=["points_reversed", "points_refunded", "points_uncollected", "updated_at"]
+    )
     for hook in engine.AFTER_POSTING_HOOKS:
         hook(transaction=txn, result=result)
     return result
