@@ -5,3 +5,19 @@ class TiersConfig(AppConfig):
     name = "loyalty.tiers"
     label = "tiers"
     verbose_name = "Tiers"
+
+    def ready(self) -> None:
+        from loyalty.core.periodic import PeriodicTaskSpec, register
+        from loyalty.ledger import rules
+        from loyalty.tiers import hooks
+
+        rules.register_contributor(hooks.tier_multiplier_contributor)
+        rules.register_after_posting_hook(hooks.tier_upgrade_after_posting)
+        register(
+            PeriodicTaskSpec(
+                "Tier period end",
+                "loyalty.tiers.tasks.tier_period_end_evaluate_task",
+                "40 0 * * *",
+                "Every night at 00:40, judge members whose period ended: downgrades and grace.",
+            )
+        )

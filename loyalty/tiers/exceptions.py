@@ -17,3 +17,9 @@ class NoTiersDefined(ApplicationError):
     code = "no_tiers_defined"
     http_status = 409
     default_message = "The programme has no tiers yet; create them in the admin first."
+
+
+class TierChangedConcurrently(ApplicationError):
+    code = "tier_changed_concurrently"
+    http_status = 409
+    default_message = "The member's tier changed at the same moment; try again."

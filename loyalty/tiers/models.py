@@ -132,6 +132,11 @@ class TierAssignment(BaseModel):
     downgrade_to = models.ForeignKey(
         Tier, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
+    judged_through = models.DateField(
+        null=True,
+        blank=True,
+        help_text="Last period end at which the job judged this row (keeps the job idempotent).",
+    )
     note = models.CharField(max_length=255, blank=True)
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
@@ -139,6 +144,7 @@ class TierAssignment(BaseModel):
 
     class Meta:
         ordering = ["-valid_from", "-id"]
+        permissions = [("set_tier", "Can set a member's tier manually with a reason")]
         constraints = [
             models.UniqueConstraint(
                 fields=["member"],

@@ -1,8 +1,15 @@
 """Reads of tiers: the ladder, a member's current tier, distribution."""
 
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
 from django.db.models import Count, Q, QuerySet
 
 from loyalty.tiers.models import Tier, TierAssignment, TierPolicy
+
+ZERO = Decimal("0")
 
 
 def tier_policy_get() -> TierPolicy:
@@ -44,3 +51,72 @@ def tier_distribution() -> list[dict]:
         }
         for tier in tiers
     ]
+
+
+@dataclass(frozen=True)
+class TierProgress:
+    member_id: int
+    tier: Tier | None  # the current tier (the entry tier if none was assigned yet)
+    assigned: bool  # False: no assignment row yet (the job or the first purchase makes one)
+    since: datetime | None
+    reason: str
+    manual_until: date | None
+    basis: str
+    window_kind: str
+    window_start: date
+    window_end: date | None  # first day that no longer counts (None: lifetime)
+    period_end: date | None  # next day the period-end job judges this member
+    qualifying_value: Decimal
+    next_tier: Tier | None
+    needed_for_next: Decimal | None
+    needed_to_keep: Decimal
+    downgrade_due_on: date | None
+    downgrade_to: Tier | None
+
+
+def tier_member_progress(*, member: Any, today: date | None = None) -> TierProgress | None:
+    """Current tier, qualifying value in the window, what is needed for the next tier and to
+    keep this one, and when the window ends. None when the programme has no tiers."""
+    from loyalty.tiers.qualifying import local_today, programme_zone, qualifying_values
+    from loyalty.tiers.windows import period_end_for, window_for
+
+    ladder = tier_ladder()
+    if not ladder:
+        return None
+    policy = tier_policy_get()
+    zone = programme_zone()
+    today = today or local_today(zone)
+    enrolled_on = member.enrolled_at.astimezone(zone).date()
+    window = window_for(policy.window, today=today, enrolled_on=enrolled_on)
+    value = qualifying_values(members=[member], policy=policy, today=today, zone=zone)[member.pk]
+    current = tier_current_assignment(member_id=member.pk)
+    tier = current.tier if current else ladder[0]
+    higher = [t for t in ladder if t.rank > tier.rank]
+    next_tier = higher[0] if higher else None
+    return TierProgress(
+        member_id=member.pk,
+        tier=tier,
+        assigned=current is not None,
+        since=current.valid_from if current else None,
+        reason=current.reason if current else "",
+        manual_until=current.manual_until if current else None,
+        basis=policy.basis,
+        window_kind=policy.window,
+        window_start=window.start,
+        window_end=window.end,
+        period_end=period_end_for(policy.window, today=today, enrolled_on=enrolled_on),
+        qualifying_value=value,
+        next_tier=next_tier,
+        needed_for_next=max(next_tier.threshold - value, ZERO) if next_tier else None,
+        needed_to_keep=max(tier.threshold - value, ZERO),
+        downgrade_due_on=current.downgrade_due_on if current else None,
+        downgrade_to=current.downgrade_to if current else None,
+    )
+
+
+def tier_current_by_member(*, member_ids: list[int]) -> dict[int, Tier]:
+    """Current tier per member id in one query (for lists, segments, campaigns)."""
+    rows = TierAssignment.objects.select_related("tier").filter(
+        member_id__in=member_ids, valid_to__isnull=True
+    )
+    return {row.member_id: row.tier for row in rows}

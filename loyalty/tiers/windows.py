@@ -83,3 +83,22 @@ def closed_window_before(kind: str, *, period_end: date, enrolled_on: date) -> W
     """The window that just closed at `period_end` (what the period-end job judges)."""
     last_day = period_end - timedelta(days=1)
     return window_for(kind, today=last_day, enrolled_on=enrolled_on)
+
+
+def last_period_end(kind: str, *, as_of: date, enrolled_on: date) -> date | None:
+    """The latest period end on or before `as_of` (what the nightly job judges), or None when
+    there is none to judge: lifetime windows never end, and a period end on or before the
+    enrolment day closes no window the member was part of."""
+    if kind == WindowKind.LIFETIME:
+        return None
+    if kind == WindowKind.CALENDAR_YEAR:
+        end = date(as_of.year, 1, 1)
+    elif kind == WindowKind.ROLLING_12_MONTHS:
+        end = as_of.replace(day=1)
+    elif kind == WindowKind.ANNIVERSARY_YEAR:
+        end = anniversary_in(as_of.year, enrolled_on)
+        if end > as_of:
+            end = anniversary_in(as_of.year - 1, enrolled_on)
+    else:
+        raise ValueError(f"unknown window kind {kind!r}")
+    return end if end > enrolled_on else None

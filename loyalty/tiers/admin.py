@@ -1,0 +1,260 @@
+"""Tier admin: the ladder and the policy are editable; history is read-only; the member page
+shows the current tier with progress and the history, and offers a 'set tier' action."""
+
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.template.response import TemplateResponse
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.html import format_html
+from unfold.admin import ModelAdmin, StackedInline, TabularInline
+
+from loyalty.core.exceptions import ApplicationError
+from loyalty.tiers.models import Tier, TierAssignment, TierPolicy
+from loyalty.tiers.selectors import tier_member_progress
+from loyalty.tiers.services import tier_assign
+from members.admin import MemberAdmin
+from members.models import Member
+
+
+class ReadOnlyMixin:
+    def has_add_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+
+class TierForm(forms.ModelForm):
+    class Meta:
+        model = Tier
+        fields = [
+            "name",
+            "code",
+            "rank",
+            "threshold",
+            "description",
+            "earn_multiplier",
+            "entry_gift_points",
+            "free_shipping",
+            "birthday_gift",
+            "exclusive_rewards",
+        ]
+
+    def clean(self) -> dict:
+        data = super().clean()
+        rank, threshold = data.get("rank"), data.get("threshold")
+        if rank is None or threshold is None:
+            return data
+        if rank == 0 and threshold != 0:
+            self.add_error("threshold", "The entry tier (rank 0) has a threshold of 0.")
+        others = Tier.objects.exclude(pk=self.instance.pk)
+        lower = others.filter(rank__lt=rank, threshold__gte=threshold).order_by("-rank").first()
+        higher = others.filter(rank__gt=rank, threshold__lte=threshold).order_by("rank").first()
+        if lower is not None:
+            self.add_error(
+                "threshold",
+                f"Must be higher than {lower.name}'s threshold ({lower.threshold}).",
+            )
+        if higher is not None:
+            self.add_error(
+                "threshold",
+                f"Must be lower than {higher.name}'s threshold ({higher.threshold}).",
+            )
+        return data
+
+
+@admin.register(Tier)
+class TierAdmin(ModelAdmin):
+    form = TierForm
+    list_display = (
+        "name",
+        "code",
+        "rank",
+        "threshold",
+        "earn_multiplier",
+        "entry_gift_points",
+        "free_shipping",
+        "birthday_gift",
+        "exclusive_rewards",
+        "current_members",
+    )
+    ordering = ("rank",)
+    fieldsets = (
+        (None, {"fields": ("name", "code", "rank", "threshold", "description")}),
+        ("Benefits", {"fields": ("earn_multiplier", "entry_gift_points")}),
+        (
+            "Flags for rewards and campaigns",
+            {"fields": ("free_shipping", "birthday_gift", "exclusive_rewards")},
+        ),
+    )
+
+    @admin.display(description="Members now")
+    def current_members(self, tier: Tier) -> int:
+        return tier.assignments.filter(valid_to__isnull=True).count()
+
+    def has_delete_permission(self, request: HttpRequest, obj: Tier | None = None) -> bool:
+        if obj is not None and obj.assignments.exists():
+            return False  # history points at it (PROTECT); rename or re-rank instead
+        return super().has_delete_permission(request, obj)
+
+
+@admin.register(TierPolicy)
+class TierPolicyAdmin(ModelAdmin):
+    fields = ("basis", "window", "grace_days", "one_tier_down")
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return not TierPolicy.objects.exists()
+
+    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+    def changelist_view(
+        self, request: HttpRequest, extra_context: dict | None = None
+    ) -> HttpResponse:
+        policy, _ = TierPolicy.objects.get_or_create(pk=1)
+        return HttpResponseRedirect(reverse("admin:tiers_tierpolicy_change", args=[policy.pk]))
+
+
+@admin.register(TierAssignment)
+class TierAssignmentAdmin(ReadOnlyMixin, ModelAdmin):
+    list_display = (
+        "member",
+        "tier",
+        "previous_tier",
+        "reason",
+        "valid_from",
+        "valid_to",
+        "qualifying_value",
+        "manual_until",
+        "downgrade_due_on",
+        "actor",
+    )
+    list_select_related = ("member", "tier", "previous_tier", "actor")
+    list_filter = ("reason", "tier", ("valid_to", admin.EmptyFieldListFilter))
+    search_fields = ("member__member_number", "note")
+    date_hierarchy = "valid_from"
+    show_full_result_count = False
+
+
+class TierPanelInline(ReadOnlyMixin, StackedInline):
+    """The member's current tier with progress (the open assignment row)."""
+
+    model = TierAssignment
+    fk_name = "member"
+    fields = ("tier_summary", "progress")
+    readonly_fields = fields
+    verbose_name = "Tier"
+    verbose_name_plural = "Tier"
+    can_delete = False
+    extra = 0
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet:
+        return super().get_queryset(request).filter(valid_to__isnull=True).select_related("tier")
+
+    @admin.display(description="Current tier")
+    def tier_summary(self, row: TierAssignment) -> str:
+        until = f", manual until {row.manual_until:%d %b %Y}" if row.manual_until else ""
+        return format_html(
+            "<strong>{}</strong> since {} ({}{})",
+            row.tier.name,
+            timezone.localtime(row.valid_from).strftime("%d %b %Y"),
+            row.get_reason_display(),
+            until,
+        )
+
+    @admin.display(description="Progress")
+    def progress(self, row: TierAssignment) -> str:
+        p = tier_member_progress(member=row.member)
+        if p is None:
+            return "no tiers defined"
+        ends = f"window ends {p.window_end:%d %b %Y}" if p.window_end else "lifetime window"
+        parts = [f"qualifying {p.basis} {p.qualifying_value} ({ends})"]
+        if p.next_tier is not None:
+            parts.append(f"{p.needed_for_next} more for {p.next_tier.name}")
+        parts.append(f"{p.needed_to_keep} more to keep {p.tier.name}")
+        if p.downgrade_due_on:
+            parts.append(f"drops to {p.downgrade_to} on {p.downgrade_due_on:%d %b %Y}")
+        return "; ".join(parts)
+
+
+class TierHistoryInline(ReadOnlyMixin, TabularInline):
+    model = TierAssignment
+    fk_name = "member"
+    fields = ("tier", "previous_tier", "reason", "note", "valid_from", "valid_to", "actor")
+    readonly_fields = fields
+    verbose_name_plural = "Tier history"
+    extra = 0
+    tab = True
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet:
+        return super().get_queryset(request).select_related("tier", "previous_tier", "actor")
+
+
+class SetTierForm(forms.Form):
+    tier = forms.ModelChoiceField(queryset=Tier.objects.order_by("rank"), to_field_name="code")
+    reason = forms.CharField(max_length=255, help_text="Kept on the history row with your name.")
+    manual_until = forms.DateField(
+        required=False, help_text="Optional: not downgraded by the job before this date."
+    )
+    give_gift = forms.BooleanField(required=False, help_text="Give the tier's entry gift.")
+
+
+@admin.action(description="Set tier (with a reason)")
+def set_tier(
+    modeladmin: ModelAdmin, request: HttpRequest, queryset: QuerySet
+) -> HttpResponse | None:
+    if not request.user.has_perm("tiers.set_tier"):
+        modeladmin.message_user(request, "You may not set tiers.", level=messages.ERROR)
+        return None
+    form = SetTierForm(request.POST if "apply" in request.POST else None)
+    if "apply" in request.POST and form.is_valid():
+        done = 0
+        for member in queryset:
+            try:
+                tier_assign(
+                    member=member,
+                    tier=form.cleaned_data["tier"],
+                    reason=form.cleaned_data["reason"],
+                    manual_until=form.cleaned_data["manual_until"],
+                    give_gift=form.cleaned_data["give_gift"],
+                    actor=request.user,
+                )
+                done += 1
+            except ApplicationError as exc:
+                modeladmin.message_user(
+                    request, f"{member.member_number}: {exc.message}", level=messages.ERROR
+                )
+            except ValidationError as exc:
+                for field, errors in exc.message_dict.items():
+                    form.add_error(field if field in form.fields else None, errors)
+                break
+        if done:
+            modeladmin.message_user(
+                request, f"Set the tier of {done} member(s).", level=messages.SUCCESS
+            )
+        if not form.errors:
+            return None
+    return TemplateResponse(
+        request,
+        "admin/tiers/set_tier.html",
+        {
+            **modeladmin.admin_site.each_context(request),
+            "title": "Set tier",
+            "form": form,
+            "members": queryset,
+            "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
+        },
+    )
+
+
+# The member page shows the tier, progress and history (members cannot import tiers).
+MemberAdmin.inlines = [*MemberAdmin.inlines, TierPanelInline, TierHistoryInline]
+MemberAdmin.actions = [*MemberAdmin.actions, set_tier]
+assert admin.site.is_registered(Member)

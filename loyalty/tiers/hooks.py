@@ -1,0 +1,38 @@
+"""How tiers plug into the ledger's earning engine (registered in TiersConfig.ready())."""
+
+from typing import Any
+
+from loyalty.ledger.models import Transaction
+from loyalty.ledger.rules import Contribution, EarningContext
+from loyalty.tiers.models import TierAssignment
+
+
+def tier_multiplier_contributor(ctx: EarningContext) -> list[Contribution]:
+    """The current tier's earn multiplier; the engine records it on the entry as "tier:<code>"."""
+    if ctx.member is None or ctx.member.pk is None:
+        return []
+    current = (
+        TierAssignment.objects.select_related("tier")
+        .filter(member_id=ctx.member.pk, valid_to__isnull=True)
+        .first()
+    )
+    if current is None:
+        return []
+    tier = current.tier
+    return [
+        Contribution(
+            source=f"tier:{tier.code}",
+            label=f"{tier.name} tier",
+            multiplier=tier.earn_multiplier,
+        )
+    ]
+
+
+def tier_upgrade_after_posting(*, transaction: Transaction, result: Any) -> None:
+    """Upgrade in the request that posts the purchase (same database transaction). Returns
+    never downgrade at once: they are counted when the period-end job judges the window."""
+    if transaction.kind != Transaction.Kind.PURCHASE or transaction.member_id is None:
+        return
+    from loyalty.tiers.services import tier_evaluate_member
+
+    tier_evaluate_member(member=transaction.member, actor=transaction.created_by)
