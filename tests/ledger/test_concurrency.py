@@ -157,3 +157,68 @@ def test_expiry_run_twice_at_once_expires_each_lot_once():
     assert sum(value for _, value in outcomes) == 50  # however the two runs shared the batches
     assert LedgerEntry.objects.filter(kind="expire").count() == 5
     assert ledger_reconcile() == []
+
+
+def test_ten_partial_returns_at_once_never_reverse_more_than_the_purchase_earned():
+    from loyalty.ledger.exceptions import ReturnExceedsPurchase
+    from loyalty.ledger.services import return_record
+
+    ProgrammeSettingsFactory()
+    member = MemberFactory()
+    purchase = purchase_record(
+        member=member,
+        channel="store",
+        external_id="BIG",
+        occurred_at=timezone.now(),
+        amount=Decimal("100.00"),
+    ).transaction
+
+    outcomes = run_threads(
+        10,
+        lambda i: (
+            return_record(
+                channel="store",
+                external_id=f"RET-{i}",
+                occurred_at=timezone.now(),
+                amount=Decimal("25.00"),
+                original=purchase,
+            ).points_reversed
+        ),
+    )
+
+    done = [value for kind, value in outcomes if kind == "ok"]
+    errors = [value for kind, value in outcomes if kind == "error"]
+    assert done == [25, 25, 25, 25]
+    assert len(errors) == 6 and all(isinstance(e, ReturnExceedsPurchase) for e in errors)
+    assert PointsAccount.objects.get(member=member).balance == 0
+    assert ledger_reconcile() == []
+
+
+def test_expiry_racing_redemptions_never_spends_or_expires_a_point_twice():
+    from datetime import timedelta
+
+    ProgrammeSettingsFactory()
+    member = MemberFactory()
+    now = timezone.now()
+    points_earn(member=member, points=30, idempotency_key="stale", occurred_at=now - timedelta(500))
+    points_earn(member=member, points=30, idempotency_key="fresh")
+
+    def work(index):
+        if index < 2:
+            return points_expire_due(as_of=now)
+        return points_redeem(
+            member=member,
+            points=10,
+            source_type="t",
+            source_id=str(index),
+            idempotency_key=f"r{index}",
+        ).amount
+
+    outcomes = run_threads(5, work)
+
+    # the 30 stale points are expired once and never spent; the 30 fresh ones are spent
+    assert [kind for kind, _ in outcomes] == ["ok"] * 5, outcomes
+    assert sorted(value for _, value in outcomes[:2]) == [0, 30]
+    assert PointsAccount.objects.get(member=member).balance == 0
+    assert LedgerEntry.objects.filter(kind="expire").count() == 1
+    assert ledger_reconcile() == []
