@@ -410,3 +410,66 @@ def store_create(*, code: str, name: str, region: str = "", active: bool = True)
     store.full_clean()
     store.save()
     return store
+
+
+@transaction.atomic
+def members_ensure_by_ref(
+    *,
+    refs: dict[str, dict[str, Any]],
+    channel: str = Member.Channel.IMPORT,
+    enrolled_at: datetime | None = None,
+) -> dict[str, Member]:
+    """Members keyed by their id in a source system (external_ref), enrolled in bulk if missing.
+
+    `refs` maps external_ref -> optional fields (country, first_name...). Returns ref -> Member.
+    Used by historical imports, where thousands of customers arrive at once.
+    """
+    found = {m.external_ref: m for m in Member.objects.filter(external_ref__in=list(refs))}
+    missing = [ref for ref in refs if ref not in found]
+    if missing:
+        now = timezone.now()
+        numbers = set()
+        while len(numbers) < len(missing):
+            numbers.add(new_member_number())
+        taken = set(
+            Member.objects.filter(member_number__in=numbers).values_list("member_number", flat=True)
+        )
+        numbers -= taken
+        while len(numbers) < len(missing):
+            candidate = new_member_number()
+            if not Member.objects.filter(member_number=candidate).exists():
+                numbers.add(candidate)
+        codes = set()
+        while len(codes) < len(missing):
+            codes.add(new_referral_code())
+        codes -= set(
+            Member.objects.filter(referral_code__in=codes).values_list("referral_code", flat=True)
+        )
+        while len(codes) < len(missing):
+            codes.add(_unique_value("referral_code", new_referral_code))
+        created = Member.objects.bulk_create(
+            Member(
+                member_number=number,
+                referral_code=code,
+                external_ref=ref,
+                enrolment_channel=channel,
+                enrolled_at=refs[ref].get("enrolled_at") or enrolled_at or now,
+                status_changed_at=now,
+                country=refs[ref].get("country", ""),
+                first_name=refs[ref].get("first_name", ""),
+                last_name=refs[ref].get("last_name", ""),
+            )
+            for ref, number, code in zip(missing, sorted(numbers), sorted(codes), strict=True)
+        )
+        Consent.objects.bulk_create(
+            Consent(member=m, channel=c, granted=False, changed_at=now, source=channel)
+            for m in created
+            for c in CONSENT_CHANNELS
+        )
+        MemberEvent.objects.bulk_create(
+            MemberEvent(member=m, kind=MemberEvent.Kind.ENROLLED, detail={"channel": channel})
+            for m in created
+        )
+        for member in created:
+            found[member.external_ref] = member
+    return found

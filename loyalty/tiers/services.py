@@ -220,6 +220,14 @@ def tier_evaluate_member(*, member: Member, actor: Any = None) -> TierAssignment
     threshold, move the member there now (reason "threshold") and give that tier's entry gift.
     A member who requalifies for the current tier during a grace period keeps it. Returns the
     current row (None when the programme has no tiers)."""
+    try:
+        return _evaluate_member(member=member, actor=actor)
+    except TierChangedConcurrently:
+        # a member without a row got one from a concurrent writer: judge again against it
+        return _evaluate_member(member=member, actor=actor)
+
+
+def _evaluate_member(*, member: Member, actor: Any) -> TierAssignment | None:
     ladder = tier_ladder_checked()
     if not ladder:
         return None

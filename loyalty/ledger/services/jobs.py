@@ -5,12 +5,11 @@ statements per batch; no Python loop issues a query per lot. All are idempotent 
 twice at once (the second run waits on the account locks, then finds nothing left to do).
 """
 
-from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.db import transaction
+from django.db import connections, transaction
 from django.db.models import F, Max, Sum
 from django.utils import timezone
 
@@ -56,20 +55,23 @@ def points_expire_due(*, as_of: datetime | None = None, batch: int = BATCH) -> i
 
 @transaction.atomic
 def _expire_batch(account_ids: list[int], as_of: datetime) -> int:
+    """Lock the batch's accounts, then a constant number of statements whatever the lot count:
+    one aggregate, one bulk insert of entries (one per account), one INSERT ... SELECT of the
+    allocations, one UPDATE of the lots, one bulk update of the accounts."""
     accounts = {a.pk: a for a in lock_accounts(account_ids)}
-    lots = list(
-        PointsLot.objects.filter(
-            account_id__in=account_ids, remaining__gt=0, expires_at__lte=as_of
-        ).order_by("account_id", "pk")
+    # re-read under the locks: a run that got here first has already emptied these lots
+    due = PointsLot.objects.filter(
+        account_id__in=account_ids, remaining__gt=0, expires_at__lte=as_of
     )
-    if not lots:
+    per_account = {
+        row["account_id"]: int(row["points"])
+        for row in due.order_by().values("account_id").annotate(points=Sum("remaining"))
+    }
+    if not per_account:
         return 0
-    per_account: dict[int, int] = defaultdict(int)
-    for lot in lots:
-        per_account[lot.account_id] += lot.remaining
     key_suffix = as_of.isoformat()
     entries = []
-    for account_id, points in per_account.items():
+    for account_id, points in sorted(per_account.items()):
         account = accounts[account_id]
         account.balance -= points
         entries.append(
@@ -85,17 +87,40 @@ def _expire_batch(account_ids: list[int], as_of: datetime) -> int:
             )
         )
     LedgerEntry.objects.bulk_create(entries)
-    entry_by_account = {e.account_id: e for e in entries}
-    LotAllocation.objects.bulk_create(
-        LotAllocation(entry=entry_by_account[lot.account_id], lot=lot, points=lot.remaining)
-        for lot in lots
-    )
-    PointsLot.objects.filter(pk__in=[lot.pk for lot in lots]).update(remaining=0)
+    entry_ids = [e.pk for e in entries]
+    if None in entry_ids:  # a backend that does not return ids from a bulk insert
+        entry_ids = list(
+            LedgerEntry.objects.filter(
+                idempotency_key__in=[e.idempotency_key for e in entries],
+                account_id__in=list(per_account),
+            ).values_list("pk", flat=True)
+        )
+    _allocate_due_lots(due, entry_ids)
+    due.update(remaining=0)
     now = timezone.now()
-    for account in accounts.values():
-        account.updated_at = now
+    for account_id in per_account:
+        accounts[account_id].updated_at = now
     PointsAccount.objects.bulk_update([accounts[a] for a in per_account], ["balance", "updated_at"])
     return sum(per_account.values())
+
+
+def _allocate_due_lots(due: Any, entry_ids: list[int]) -> None:
+    """One allocation per expiring lot, written by the database (INSERT ... SELECT)."""
+    lots_sql, lots_params = due.values("pk").query.get_compiler(using=due.db).as_sql()
+    connection = connections[due.db]
+    quote = connection.ops.quote_name
+    allocation = quote(LotAllocation._meta.db_table)
+    lot = quote(PointsLot._meta.db_table)
+    entry = quote(LedgerEntry._meta.db_table)
+    placeholders = ", ".join(["%s"] * len(entry_ids))
+    sql = (
+        f"INSERT INTO {allocation} (entry_id, lot_id, points) "
+        f"SELECT e.id, l.id, l.remaining FROM {lot} l "
+        f"JOIN {entry} e ON e.account_id = l.account_id "
+        f"WHERE e.id IN ({placeholders}) AND l.id IN ({lots_sql})"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*entry_ids, *lots_params])
 
 
 def points_release_pending(*, as_of: datetime | None = None, since: datetime | None = None) -> int:

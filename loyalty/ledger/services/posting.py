@@ -80,7 +80,9 @@ def _create_entry(
         balance_after=locked.balance + amount,
         **fields,
     )
-    entry.full_clean(exclude=["account", "reverses", "created_by"])
+    # Field checks only: the database enforces every constraint of the entry (and Django would
+    # spend one query per CheckConstraint to repeat them on this hot path).
+    entry.full_clean(exclude=["account", "reverses", "created_by"], validate_constraints=False)
     entry.save()
     return entry
 

@@ -152,7 +152,13 @@ def _lock_for(member: Any) -> PointsAccount | None:
 
 def _insert(txn: Transaction, lines: list[LineInput]) -> Transaction | None:
     """Insert the transaction, or return None if a concurrent request inserted it first."""
-    txn.full_clean(exclude=["member", "store", "original", "created_by"], validate_unique=False)
+    # Field checks only: constraints (and the unique external id) are the database's job here,
+    # and a lost race on the external id is the IntegrityError handled just below.
+    txn.full_clean(
+        exclude=["member", "store", "original", "created_by"],
+        validate_unique=False,
+        validate_constraints=False,
+    )
     try:
         with transaction.atomic():
             txn.save()
