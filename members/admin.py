@@ -9,6 +9,7 @@ from unfold.admin import ModelAdmin, TabularInline
 from unfold.contrib.import_export.forms import ExportForm, ImportForm
 
 from loyalty.core.exceptions import ApplicationError
+from members.admin_import import SkipBadRowsAdminMixin
 from members.models import Consent, ConsentEvent, Member, MemberEvent, Store
 from members.resources import MemberResource, StoreResource
 from members.services import (
@@ -78,9 +79,8 @@ class StoreAdmin(ModelAdmin, ImportExportModelAdmin):
 
 
 @admin.register(Member)
-class MemberAdmin(ModelAdmin, ImportExportModelAdmin):
+class MemberAdmin(SkipBadRowsAdminMixin, ModelAdmin, ImportExportModelAdmin):
     resource_classes = [MemberResource]
-    import_form_class = ImportForm
     export_form_class = ExportForm
     list_display = (
         "member_number",
@@ -140,6 +140,44 @@ class MemberAdmin(ModelAdmin, ImportExportModelAdmin):
     )
     inlines = [ConsentInline, ConsentEventInline, MemberEventInline]
     actions = ["suspend_members", "reactivate_members", "export_member_data", "erase_members"]
+
+    def get_urls(self) -> list:
+        from django.urls import path
+
+        urls = super().get_urls()
+        extra = [
+            path(
+                "import/skipped/<str:token>/",
+                self.admin_site.admin_view(self.skipped_rows_view),
+                name="members_member_import_skipped",
+            )
+        ]
+        return extra + urls
+
+    def import_action(self, request: HttpRequest, **kwargs: object) -> HttpResponse:
+        response = super().import_action(request, **kwargs)
+        result = (
+            getattr(response, "context_data", {}).get("result")
+            if hasattr(response, "context_data")
+            else None
+        )
+        skipped = getattr(result, "_skipped_bad_rows", None) if result is not None else None
+        if skipped:
+            from django.urls import reverse
+            from django.utils.html import format_html
+
+            token = self.remember_skipped(request, skipped)
+            url = reverse("admin:members_member_import_skipped", args=[token])
+            response.context_data["skipped_bad_rows"] = skipped
+            messages.warning(
+                request,
+                format_html(
+                    '{} bad row(s) will be skipped. <a href="{}">Download the skipped rows (CSV)</a>.',
+                    len(skipped),
+                    url,
+                ),
+            )
+        return response
 
     @admin.display(description="Name", ordering="last_name")
     def full_name(self, member: Member) -> str:

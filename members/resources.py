@@ -11,6 +11,7 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 from import_export import fields, resources, widgets
 
+from members.admin_import import SkipBadRowsMixin
 from members.identifiers import (
     is_valid_member_number,
     new_member_number,
@@ -47,7 +48,7 @@ class StoreResource(resources.ModelResource):
         use_transactions = True
 
 
-class MemberResource(resources.ModelResource):
+class MemberResource(SkipBadRowsMixin, resources.ModelResource):
     home_store = fields.Field(
         attribute="home_store",
         column_name="home_store",

@@ -128,3 +128,40 @@ def test_suspend_action(client, superuser):
 
     member.refresh_from_db()
     assert member.status == Member.Status.SUSPENDED
+
+
+def test_skip_bad_rows_imports_the_good_ones_and_offers_the_bad_ones(client, superuser):
+    client.force_login(superuser)
+    csv = (
+        "member_number,first_name,last_name,email,phone,home_store\n"
+        ",Good,One,good1@example.com,,\n"
+        ",Bad,Mail,not-an-email,,\n"
+        ",Good,Two,good2@example.com,,\n"
+    )
+    preview = client.post(
+        IMPORT_URL,
+        {
+            "resource": "0",
+            "format": "0",
+            "skip_bad_rows": "on",
+            "import_file": SimpleUploadedFile("m.csv", csv.encode(), content_type="text/csv"),
+        },
+    )
+
+    assert not preview.context["result"].has_validation_errors()
+    assert preview.context["confirm_form"].initial["skip_bad_rows"] is True
+    download = next(
+        m.message for m in preview.context["messages"] if "Download the skipped rows" in m.message
+    )
+    url = download.split('href="')[1].split('"')[0]
+    skipped = client.get(url)
+    assert skipped.status_code == 200
+    assert "\n2,email: Enter a valid e-mail address." in skipped.content.decode()
+
+    client.post(
+        reverse("admin:members_member_process_import"), preview.context["confirm_form"].initial
+    )
+    assert set(Member.objects.values_list("email", flat=True)) == {
+        "good1@example.com",
+        "good2@example.com",
+    }

@@ -1,0 +1,109 @@
+"""Admin import of members: optional 'skip bad rows', with the skipped rows downloadable.
+
+By default a file with any bad row cannot be confirmed (nothing is written). With "skip bad rows"
+ticked, bad rows are reported as skipped, the good ones can be confirmed, and the skipped rows
+(with their row number and reason) are offered as a CSV download.
+"""
+
+import csv
+import io
+import uuid
+from typing import Any
+
+from django import forms
+from django.http import HttpRequest, HttpResponse
+from import_export.forms import ConfirmImportForm
+from import_export.results import RowResult
+from unfold.contrib.import_export.forms import ImportForm
+
+SESSION_KEY = "members_import_skipped"
+
+
+def _neutralise(value: Any) -> Any:
+    """A cell starting with = + - @ would run as a formula in a spreadsheet: prefix it."""
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@"):
+        return "'" + value
+    return value
+
+
+class MemberImportForm(ImportForm):
+    skip_bad_rows = forms.BooleanField(
+        required=False,
+        label="Skip bad rows",
+        help_text="Import the good rows and download the bad ones, instead of refusing the file.",
+    )
+
+
+class MemberConfirmImportForm(ConfirmImportForm):
+    skip_bad_rows = forms.BooleanField(required=False, widget=forms.HiddenInput())
+
+
+class SkipBadRowsMixin:
+    """Resource side: with skip_bad_rows, an invalid row becomes a skipped row, remembered."""
+
+    def __init__(self, *args: Any, skip_bad_rows: bool = False, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.skip_bad_rows = skip_bad_rows
+        self.skipped_rows: list[dict[str, Any]] = []
+
+    def import_data(self, *args: Any, **kwargs: Any) -> Any:
+        result = super().import_data(*args, **kwargs)  # type: ignore[misc]
+        result._skipped_bad_rows = self.skipped_rows  # read by the admin to offer the download
+        return result
+
+    def import_row(self, row: Any, instance_loader: Any, **kwargs: Any) -> RowResult:
+        result = super().import_row(row, instance_loader, **kwargs)  # type: ignore[misc]
+        if self.skip_bad_rows and result.import_type == RowResult.IMPORT_TYPE_INVALID:
+            error = result.validation_error
+            reasons = (
+                "; ".join(
+                    f"{field}: {', '.join(msgs)}" for field, msgs in error.message_dict.items()
+                )
+                if hasattr(error, "error_dict")
+                else "; ".join(error.messages)
+            )
+            self.skipped_rows.append(
+                {"row": kwargs.get("row_number"), "reason": reasons, **dict(row)}
+            )
+            result.import_type = RowResult.IMPORT_TYPE_SKIP
+            result.validation_error = None
+        return result
+
+
+class SkipBadRowsAdminMixin:
+    """Admin side: pass the option through preview and confirm; serve the skipped rows."""
+
+    import_form_class = MemberImportForm
+    confirm_form_class = MemberConfirmImportForm
+
+    def get_import_resource_kwargs(self, request: HttpRequest, **kwargs: Any) -> dict[str, Any]:
+        form = kwargs.get("form")
+        resource_kwargs = super().get_import_resource_kwargs(request, **kwargs)  # type: ignore[misc]
+        if form is not None and getattr(form, "cleaned_data", None):
+            resource_kwargs["skip_bad_rows"] = bool(form.cleaned_data.get("skip_bad_rows"))
+        return resource_kwargs
+
+    def get_confirm_form_initial(self, request: HttpRequest, import_form: Any) -> dict[str, Any]:
+        initial = super().get_confirm_form_initial(request, import_form)  # type: ignore[misc]
+        if import_form is not None:
+            initial["skip_bad_rows"] = bool(import_form.cleaned_data.get("skip_bad_rows"))
+        return initial
+
+    def remember_skipped(self, request: HttpRequest, rows: list[dict[str, Any]]) -> str:
+        token = uuid.uuid4().hex
+        request.session[SESSION_KEY] = {"token": token, "rows": rows[:10_000]}
+        return token
+
+    def skipped_rows_view(self, request: HttpRequest, token: str) -> HttpResponse:
+        stored = request.session.get(SESSION_KEY) or {}
+        if stored.get("token") != token:
+            return HttpResponse("These skipped rows are no longer available.", status=404)
+        rows = stored["rows"]
+        buffer = io.StringIO()
+        columns = list(dict.fromkeys(key for row in rows for key in row))
+        writer = csv.DictWriter(buffer, fieldnames=columns)
+        writer.writeheader()
+        writer.writerows({k: _neutralise(v) for k, v in row.items()} for row in rows)
+        response = HttpResponse(buffer.getvalue(), content_type="text/csv")
+        response["Content-Disposition"] = 'attachment; filename="skipped-rows.csv"'
+        return response
