@@ -158,3 +158,28 @@ def test_points_past_expiry_cannot_be_spent_before_the_job_runs(programme, membe
     assert points_expire_due(as_of=timezone.now()) == 10
     assert account_balance(member=member).balance == 4
     assert ledger_reconcile() == []
+
+
+def test_expiry_is_set_based_the_query_count_does_not_grow_with_the_lots(programme):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from tests.factories.members import MemberFactory
+
+    few, many = MemberFactory(), MemberFactory()
+    old = utc(2025, 1, 10)
+    for n in range(2):
+        points_earn(member=few, points=1, idempotency_key=f"f{n}", occurred_at=old)
+    for n in range(40):
+        points_earn(member=many, points=1, idempotency_key=f"m{n}", occurred_at=old)
+
+    with CaptureQueriesContext(connection) as first:
+        assert points_expire_due(as_of=utc(2026, 2, 1, 0)) == 42
+    for n in range(3):
+        points_earn(member=few, points=1, idempotency_key=f"f2{n}", occurred_at=utc(2025, 2, 10))
+    with CaptureQueriesContext(connection) as second:
+        assert points_expire_due(as_of=utc(2026, 3, 1, 0)) == 3
+
+    assert len(first.captured_queries) == len(second.captured_queries)
+    assert LedgerEntry.objects.filter(kind="expire").count() == 3
+    assert ledger_reconcile() == []

@@ -1,7 +1,7 @@
 """Nightly and hourly jobs: expiry, pending release notices, expiry warnings, reconciliation.
 
 Each works in batches of accounts: lock the batch (pk order), then a handful of set-based
-statements per batch; no Python loop issues a query per lot. All are idempotent and safe to run
+statements per batch; expiry never loads or loops over lots in Python. All are idempotent and safe to run
 twice at once (the second run waits on the account locks, then finds nothing left to do).
 """
 
