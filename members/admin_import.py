@@ -16,14 +16,9 @@ from import_export.forms import ConfirmImportForm
 from import_export.results import RowResult
 from unfold.contrib.import_export.forms import ImportForm
 
+from loyalty.core.csvsafe import neutralise
+
 SESSION_KEY = "members_import_skipped"
-
-
-def _neutralise(value: Any) -> Any:
-    """A cell starting with = + - @ would run as a formula in a spreadsheet: prefix it."""
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@"):
-        return "'" + value
-    return value
 
 
 class MemberImportForm(ImportForm):
@@ -103,7 +98,7 @@ class SkipBadRowsAdminMixin:
         columns = list(dict.fromkeys(key for row in rows for key in row))
         writer = csv.DictWriter(buffer, fieldnames=columns)
         writer.writeheader()
-        writer.writerows({k: _neutralise(v) for k, v in row.items()} for row in rows)
+        writer.writerows({k: neutralise(v) for k, v in row.items()} for row in rows)
         response = HttpResponse(buffer.getvalue(), content_type="text/csv")
         response["Content-Disposition"] = 'attachment; filename="skipped-rows.csv"'
         return response

@@ -13,6 +13,7 @@ from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 from unfold.admin import ModelAdmin, StackedInline, TabularInline
 
+from loyalty.core.csvsafe import neutralise
 from loyalty.core.exceptions import ApplicationError
 from loyalty.ledger.models import (
     EarningRule,
@@ -230,15 +231,10 @@ class LedgerEntryAdmin(ReadOnlyMixin, ModelAdmin):
                     e.balance_after,
                     e.source_type,
                     e.source_id,
-                    _safe(e.reason),
+                    neutralise(e.reason),
                 ]
             )
         return response
-
-
-def _safe(value: str) -> str:
-    """Neutralise spreadsheet formulas in exported text (=, +, -, @ at the start)."""
-    return "'" + value if value[:1] in ("=", "+", "-", "@") else value
 
 
 class PointsAccountInline(ReadOnlyMixin, StackedInline):
