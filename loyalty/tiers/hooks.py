@@ -35,4 +35,8 @@ def tier_upgrade_after_posting(*, transaction: Transaction, result: Any) -> None
         return
     from loyalty.tiers.services import tier_evaluate_member
 
-    tier_evaluate_member(member=transaction.member, actor=transaction.created_by)
+    tier_evaluate_member(
+        member=transaction.member,
+        actor=transaction.created_by,
+        imported=transaction.channel == Transaction.Channel.IMPORT,  # no gifts for history
+    )

@@ -215,19 +215,22 @@ def tier_assign(
 
 
 @transaction.atomic
-def tier_evaluate_member(*, member: Member, actor: Any = None) -> TierAssignment | None:
+def tier_evaluate_member(
+    *, member: Member, actor: Any = None, imported: bool = False
+) -> TierAssignment | None:
     """Upgrade only: if the qualifying value in the current window meets a higher tier's
     threshold, move the member there now (reason "threshold") and give that tier's entry gift.
-    A member who requalifies for the current tier during a grace period keeps it. Returns the
-    current row (None when the programme has no tiers)."""
+    A member who requalifies for the current tier during a grace period keeps it. With
+    `imported` (historical transactions loaded by an import) the reason is "import" and no gift
+    is given. Returns the current row (None when the programme has no tiers)."""
     try:
-        return _evaluate_member(member=member, actor=actor)
+        return _evaluate_member(member=member, actor=actor, imported=imported)
     except TierChangedConcurrently:
         # a member without a row got one from a concurrent writer: judge again against it
-        return _evaluate_member(member=member, actor=actor)
+        return _evaluate_member(member=member, actor=actor, imported=imported)
 
 
-def _evaluate_member(*, member: Member, actor: Any) -> TierAssignment | None:
+def _evaluate_member(*, member: Member, actor: Any, imported: bool) -> TierAssignment | None:
     ladder = tier_ladder_checked()
     if not ladder:
         return None
@@ -244,16 +247,17 @@ def _evaluate_member(*, member: Member, actor: Any) -> TierAssignment | None:
             )
         return current
     is_upgrade = reached.rank > ladder[0].rank
+    reason = Reason.THRESHOLD if is_upgrade else Reason.ENROLMENT
     row = _open(
         member_id=member.pk,
         tier=reached,
         previous=current,
-        reason=Reason.THRESHOLD if is_upgrade else Reason.ENROLMENT,
+        reason=Reason.IMPORT if imported else reason,
         now=timezone.now(),
         value=value,
         actor=actor,
     )
-    if is_upgrade:
+    if is_upgrade and not imported:
         _give_gift(member=member, tier=reached, actor=actor)
     return row
 

@@ -5,7 +5,7 @@ from io import StringIO
 import pytest
 from django.core.management import call_command
 
-from loyalty.tiers.models import TierAssignment
+from loyalty.tiers.models import Tier, TierAssignment
 from loyalty.tiers.selectors import tier_current_assignment
 from loyalty.tiers.services import tier_assign, tier_recalculate
 from tests.factories.ledger import earn
@@ -116,3 +116,21 @@ def test_inconsistent_ladder_is_a_clear_command_error(ladder, population):
 
     with pytest.raises(Exception, match="higher threshold"):
         call_command("recalculate_tiers", "--dry-run", stdout=StringIO(), stderr=StringIO())
+
+
+def test_demo_ladder_loads_idempotently(programme):
+    from loyalty.tiers import demo
+
+    MemberFactory.create_batch(3)
+    out = StringIO()
+    demo.load(stdout=out)
+    demo.load(stdout=out)
+
+    assert list(Tier.objects.values_list("code", flat=True)) == [
+        "member",
+        "silver",
+        "gold",
+        "platinum",
+    ]
+    assert TierAssignment.objects.filter(valid_to__isnull=True).count() == 3
+    assert TierAssignment.objects.count() == 3

@@ -138,3 +138,12 @@ def test_no_tiers_defined_leaves_purchases_alone(programme, clock):
 
     assert result.points_earned == 50
     assert not TierAssignment.objects.exists()
+
+
+def test_imported_history_upgrades_with_reason_import_and_no_gift(ladder, enrolled, clock):
+    clock.set(at(date(2025, 3, 1)))
+    earn(enrolled, "600.00", when=clock.now, channel="import")
+
+    row = current(enrolled)
+    assert (row.tier.code, row.reason) == ("gold", TierAssignment.Reason.IMPORT)
+    assert not LedgerEntry.objects.filter(source_type="tier_gift").exists()
