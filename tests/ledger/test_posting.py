@@ -13,6 +13,7 @@ from loyalty.ledger.services import (
     ledger_reconcile,
     points_adjust,
     points_earn,
+    points_expire_due,
     points_redeem,
 )
 from tests.factories.ledger import earn
@@ -109,6 +110,28 @@ def test_cancelled_redemption_restores_the_exact_lots(programme, member):
     assert account_balance(member=member).available == 20
     with pytest.raises(EntryAlreadyReversed):
         ledger_entry_reverse(entry=redeem, reason="again", idempotency_key="other")
+    assert ledger_reconcile() == []
+
+
+def test_cancelled_redemption_never_refills_a_lot_past_its_expiry(programme, member):
+    old = points_earn(member=member, points=10, idempotency_key="old")
+    redeem = points_redeem(
+        member=member, points=6, source_type="reward", source_id="9", idempotency_key="r"
+    )
+    now = timezone.now()
+    # time passes: the old lot's expiry goes by and the nightly job expires its remainder
+    PointsLot.objects.filter(entry=old).update(
+        available_from=now - timedelta(days=2), expires_at=now - timedelta(days=1)
+    )
+    assert points_expire_due(as_of=now) == 4
+
+    refund = ledger_entry_reverse(entry=redeem, reason="voucher cancelled")
+
+    fresh = PointsLot.objects.get(entry=refund)
+    assert PointsLot.objects.get(entry=old).remaining == 0
+    assert (fresh.remaining, fresh.expires_at > timezone.now()) == (6, True)
+    assert points_expire_due(as_of=timezone.now()) == 0
+    assert account_balance(member=member).available == 6
     assert ledger_reconcile() == []
 
 

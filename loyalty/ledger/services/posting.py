@@ -195,7 +195,10 @@ def _post_locked(
 
 
 def _restore(entry: LedgerEntry, original: LedgerEntry, points: int, now: datetime) -> None:
-    """Give points back to the lots the original debit took them from (a cancelled redemption)."""
+    """Give points back to the lots the original debit took them from (a cancelled redemption).
+
+    A lot whose expiry has passed meanwhile gets nothing back (it must never expire twice): those
+    points go to a fresh lot, available now, expiring by the policy as any refund does."""
     allocations = list(original.allocations.select_related("lot").order_by("pk"))
     restored: list[LotAllocation] = []
     lots = []
@@ -203,6 +206,8 @@ def _restore(entry: LedgerEntry, original: LedgerEntry, points: int, now: dateti
         if not points:
             break
         lot = allocation.lot
+        if lot.expires_at is not None and lot.expires_at <= now:
+            continue
         give = min(allocation.points, points, lot.amount - lot.remaining)
         if give <= 0:
             continue
@@ -212,9 +217,14 @@ def _restore(entry: LedgerEntry, original: LedgerEntry, points: int, now: dateti
         restored.append(LotAllocation(entry=entry, lot=lot, points=give))
     PointsLot.objects.bulk_update(lots, ["remaining"])
     LotAllocation.objects.bulk_create(restored)
-    if points:  # the original lots cannot hold it (should not happen): a fresh lot, available now
+    if points:
         PointsLot.objects.create(
-            account=entry.account, entry=entry, amount=points, remaining=points, available_from=now
+            account=entry.account,
+            entry=entry,
+            amount=points,
+            remaining=points,
+            available_from=now,
+            expires_at=expiry_for(programme_settings_get(), now),
         )
 
 
