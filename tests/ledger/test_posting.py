@@ -170,3 +170,21 @@ def test_paid_with_points_part_earns_nothing(programme, member):
     assert result.points_earned == 15
     assert result.transaction.amount_paid_with_points == Decimal("5.00")
     assert account_balance(member=member).balance == 100 - 50 + 15
+
+
+@pytest.mark.parametrize("points", [0, -3])
+def test_non_positive_points_are_a_field_error_and_change_nothing(programme, member, points):
+    from loyalty.ledger.services import points_opening_balance
+
+    for call in (
+        lambda: points_earn(member=member, points=points, idempotency_key="e"),
+        lambda: points_redeem(
+            member=member, points=points, source_type="t", source_id="1", idempotency_key="r"
+        ),
+        lambda: points_opening_balance(member=member, points=points, idempotency_key="o"),
+    ):
+        with pytest.raises(ValidationError) as excinfo:
+            call()
+        assert "points" in excinfo.value.message_dict
+
+    assert not LedgerEntry.objects.exists()

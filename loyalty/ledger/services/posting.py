@@ -4,6 +4,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Q, Sum
 from django.utils import timezone
@@ -110,7 +111,7 @@ def _post_locked(
 
     Returns None only under the cap return policy when nothing at all could be taken back."""
     if amount == 0:
-        raise ValueError("a ledger entry moves at least one point")
+        raise ValidationError({"amount": ["A ledger entry moves at least one point."]})
     existing = LedgerEntry.objects.filter(account=locked, idempotency_key=idempotency_key).first()
     if existing is not None:
         return existing
@@ -289,7 +290,7 @@ def points_earn(
 ) -> LedgerEntry:
     """Credit points outside a purchase (campaign bonus, tier gift, referral...). Idempotent."""
     if points <= 0:
-        raise ValueError("points_earn credits a positive number of points")
+        raise ValidationError({"points": ["Credit a positive whole number of points."]})
     programme = programme_settings_get()
     occurred_at = occurred_at or timezone.now()
     start, expiry = credit_lot_times(programme, occurred_at, pending=pending)
@@ -323,7 +324,7 @@ def points_redeem(
 ) -> LedgerEntry:
     """Spend available points (never pending ones). Raises InsufficientPoints; idempotent."""
     if points <= 0:
-        raise ValueError("redeem a positive number of points")
+        raise ValidationError({"points": ["Redeem a positive whole number of points."]})
     account = account_get_or_create(member=member)
     return _post_locked(
         lock_account(account.pk),
@@ -343,8 +344,6 @@ def points_adjust(
 ) -> LedgerEntry:
     """A manual correction by staff: attributed, with a mandatory reason. A negative adjustment
     may take pending points too but never more than the member has."""
-    from django.core.exceptions import ValidationError
-
     errors = {}
     if not reason or not reason.strip():
         errors["reason"] = ["Say why the points are adjusted."]
@@ -382,6 +381,8 @@ def points_opening_balance(
     expires_at: datetime | None = None,
 ) -> LedgerEntry:
     """Carry a balance over from another system (available at once, expiry per policy unless given)."""
+    if points <= 0:
+        raise ValidationError({"points": ["An opening balance is a positive number of points."]})
     programme = programme_settings_get()
     now = timezone.now()
     account = account_get_or_create(member=member)
