@@ -26,6 +26,33 @@ from members.services import (
 NAME = {"max_length": 100, "required": False, "allow_blank": True}
 
 
+class ProfileInputSerializer(serializers.Serializer):
+    """The profile fields members can be enrolled with and updated by (validation only)."""
+
+    first_name = serializers.CharField(**NAME)
+    last_name = serializers.CharField(**NAME)
+    email = serializers.CharField(max_length=254, required=False, allow_blank=True, allow_null=True)
+    phone = serializers.CharField(max_length=40, required=False, allow_blank=True, allow_null=True)
+    birth_date = serializers.DateField(required=False, allow_null=True)
+    street = serializers.CharField(max_length=200, required=False, allow_blank=True)
+    city = serializers.CharField(max_length=100, required=False, allow_blank=True)
+    postcode = serializers.CharField(max_length=20, required=False, allow_blank=True)
+    country = serializers.CharField(max_length=2, required=False, allow_blank=True)
+    home_store = serializers.SlugRelatedField(
+        slug_field="code", queryset=Store.objects.all(), required=False, allow_null=True
+    )
+    interests = serializers.ListField(
+        child=serializers.CharField(max_length=40), required=False, max_length=50
+    )
+    consents = serializers.DictField(child=serializers.BooleanField(), required=False)
+
+    def validate_consents(self, value: dict) -> dict:
+        unknown = set(value) - set(Consent.Channel.values)
+        if unknown:
+            raise serializers.ValidationError(f"Unknown channels: {', '.join(sorted(unknown))}.")
+        return value
+
+
 class MemberFilter(django_filters.FilterSet):
     status = django_filters.ChoiceFilter(choices=Member.Status.choices)
     store = django_filters.CharFilter(field_name="home_store__code", lookup_expr="iexact")
@@ -79,39 +106,11 @@ class MemberListApi(ApiAuthMixin, APIView):
             raise serializers.ValidationError(filterset.errors)
         return paginate(view=self, queryset=filterset.qs, serializer_class=MemberSerializer)
 
-    class InputSerializer(serializers.Serializer):
-        first_name = serializers.CharField(**NAME)
-        last_name = serializers.CharField(**NAME)
-        email = serializers.CharField(
-            max_length=254, required=False, allow_blank=True, allow_null=True
-        )
-        phone = serializers.CharField(
-            max_length=40, required=False, allow_blank=True, allow_null=True
-        )
-        birth_date = serializers.DateField(required=False, allow_null=True)
-        street = serializers.CharField(max_length=200, required=False, allow_blank=True)
-        city = serializers.CharField(max_length=100, required=False, allow_blank=True)
-        postcode = serializers.CharField(max_length=20, required=False, allow_blank=True)
-        country = serializers.CharField(max_length=2, required=False, allow_blank=True)
-        home_store = serializers.SlugRelatedField(
-            slug_field="code", queryset=Store.objects.all(), required=False, allow_null=True
-        )
+    class InputSerializer(ProfileInputSerializer):
         channel = serializers.ChoiceField(
             choices=Member.Channel.choices, default=Member.Channel.API
         )
-        consents = serializers.DictField(child=serializers.BooleanField(), required=False)
         referral_code = serializers.CharField(max_length=12, required=False, allow_blank=True)
-        interests = serializers.ListField(
-            child=serializers.CharField(max_length=40), required=False, max_length=50
-        )
-
-        def validate_consents(self, value: dict) -> dict:
-            unknown = set(value) - set(Consent.Channel.values)
-            if unknown:
-                raise serializers.ValidationError(
-                    f"Unknown channels: {', '.join(sorted(unknown))}."
-                )
-            return value
 
         def validate(self, attrs: dict) -> dict:
             if not any(attrs.get(f) for f in ("first_name", "last_name", "email", "phone")):
@@ -129,35 +128,8 @@ class MemberListApi(ApiAuthMixin, APIView):
 
 
 class MemberDetailApi(ApiAuthMixin, APIView):
-    class InputSerializer(serializers.Serializer):
-        first_name = serializers.CharField(max_length=100, required=False, allow_blank=True)
-        last_name = serializers.CharField(max_length=100, required=False, allow_blank=True)
-        email = serializers.CharField(
-            max_length=254, required=False, allow_blank=True, allow_null=True
-        )
-        phone = serializers.CharField(
-            max_length=40, required=False, allow_blank=True, allow_null=True
-        )
-        birth_date = serializers.DateField(required=False, allow_null=True)
-        street = serializers.CharField(max_length=200, required=False, allow_blank=True)
-        city = serializers.CharField(max_length=100, required=False, allow_blank=True)
-        postcode = serializers.CharField(max_length=20, required=False, allow_blank=True)
-        country = serializers.CharField(max_length=2, required=False, allow_blank=True)
-        home_store = serializers.SlugRelatedField(
-            slug_field="code", queryset=Store.objects.all(), required=False, allow_null=True
-        )
-        interests = serializers.ListField(
-            child=serializers.CharField(max_length=40), required=False, max_length=50
-        )
-        consents = serializers.DictField(child=serializers.BooleanField(), required=False)
-
-        def validate_consents(self, value: dict) -> dict:
-            unknown = set(value) - set(Consent.Channel.values)
-            if unknown:
-                raise serializers.ValidationError(
-                    f"Unknown channels: {', '.join(sorted(unknown))}."
-                )
-            return value
+    class InputSerializer(ProfileInputSerializer):
+        pass
 
     @extend_schema(operation_id="members_retrieve", responses={200: MemberSerializer})
     def get(self, request: Request, member_id: int) -> Response:
