@@ -15,8 +15,12 @@ from members.identifiers import (
 )
 from members.models import Member, Store
 
+MAX_ID = 2**63 - 1  # larger ids cannot exist and would overflow the database driver
+
 
 def member_get(*, member_id: int) -> Member:
+    if not isinstance(member_id, int) or not 0 < member_id <= MAX_ID:
+        raise MemberNotFound()
     try:
         return Member.objects.select_related("home_store", "referred_by").get(pk=member_id)
     except (Member.DoesNotExist, ValueError, TypeError):

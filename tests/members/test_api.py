@@ -178,3 +178,10 @@ def test_stores_list_and_create(staff_client):
 
 def test_members_api_requires_authentication(api_client):
     assert api_client.get(LIST).status_code == 401
+
+
+@pytest.mark.parametrize("member_id", [0, 2**63, 10**30])
+def test_out_of_range_ids_are_404_not_500(staff_client, member_id):
+    response = staff_client.get(f"/api/v1/members/{member_id}/")
+
+    assert response.status_code == 404
