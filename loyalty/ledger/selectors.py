@@ -121,3 +121,25 @@ def member_ledger_export(member: Any) -> dict[str, Any]:
             for t in Transaction.objects.filter(member=member).order_by("occurred_at", "id")
         ],
     }
+
+
+def ledger_adjustment_list(
+    *,
+    actor: Any = None,
+    member: Any = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+) -> QuerySet[LedgerEntry]:
+    """Every manual change by staff (domain invariant 7): who, when, how many points and why."""
+    entries = LedgerEntry.objects.filter(kind=LedgerEntry.Kind.ADJUST).select_related(
+        "created_by", "account__member"
+    )
+    if actor is not None:
+        entries = entries.filter(created_by=actor)
+    if member is not None:
+        entries = entries.filter(account__member=member)
+    if since:
+        entries = entries.filter(effective_at__gte=since)
+    if until:
+        entries = entries.filter(effective_at__lt=until)
+    return entries.order_by("-effective_at", "-id")

@@ -188,3 +188,19 @@ def test_non_positive_points_are_a_field_error_and_change_nothing(programme, mem
         assert "points" in excinfo.value.message_dict
 
     assert not LedgerEntry.objects.exists()
+
+
+def test_staff_adjustments_are_attributed_and_can_be_listed(
+    programme, member, staff_user, superuser
+):
+    from loyalty.ledger.selectors import ledger_adjustment_list
+
+    points_adjust(member=member, points=8, reason="goodwill", actor=staff_user, idempotency_key="a")
+    points_adjust(member=member, points=-3, reason="typo", actor=superuser, idempotency_key="b")
+    earn(member, "10")
+
+    listed = [(e.created_by.username, e.amount, e.reason) for e in ledger_adjustment_list()]
+    by_staff = [e.amount for e in ledger_adjustment_list(actor=staff_user, member=member)]
+
+    assert listed == [("boss", -3, "typo"), ("staff", 8, "goodwill")]
+    assert by_staff == [8]
