@@ -1,10 +1,14 @@
 """How tiers plug into the ledger's earning engine (registered in TiersConfig.ready())."""
 
+import logging
 from typing import Any
 
 from loyalty.ledger.models import Transaction
 from loyalty.ledger.rules import Contribution, EarningContext
-from loyalty.tiers.models import TierAssignment
+from loyalty.tiers.exceptions import TierConfigurationError
+from loyalty.tiers.models import Tier, TierAssignment
+
+logger = logging.getLogger(__name__)
 
 
 def tier_multiplier_contributor(ctx: EarningContext) -> list[Contribution]:
@@ -16,9 +20,9 @@ def tier_multiplier_contributor(ctx: EarningContext) -> list[Contribution]:
         .filter(member_id=ctx.member.pk, valid_to__isnull=True)
         .first()
     )
-    if current is None:
+    tier = current.tier if current else Tier.objects.order_by("rank").first()  # entry tier
+    if tier is None:
         return []
-    tier = current.tier
     return [
         Contribution(
             source=f"tier:{tier.code}",
@@ -35,8 +39,13 @@ def tier_upgrade_after_posting(*, transaction: Transaction, result: Any) -> None
         return
     from loyalty.tiers.services import tier_evaluate_member
 
-    tier_evaluate_member(
-        member=transaction.member,
-        actor=transaction.created_by,
-        imported=transaction.channel == Transaction.Channel.IMPORT,  # no gifts for history
-    )
+    try:
+        tier_evaluate_member(
+            member=transaction.member,
+            actor=transaction.created_by,
+            imported=transaction.channel == Transaction.Channel.IMPORT,  # no gifts for history
+        )
+    except TierConfigurationError as exc:
+        # a broken ladder must not stop the tills: the purchase posts, the upgrade waits for
+        # the next purchase or the nightly job once staff fix the tiers
+        logger.error("tier upgrade skipped for member %s: %s", transaction.member_id, exc)

@@ -8,7 +8,7 @@ from django.db import IntegrityError
 
 from loyalty.ledger.models import LedgerEntry
 from loyalty.ledger.services import points_redeem
-from loyalty.tiers.models import TierAssignment
+from loyalty.tiers.models import Tier, TierAssignment
 from loyalty.tiers.qualifying import qualifying_values
 from loyalty.tiers.selectors import tier_current_assignment, tier_policy_get
 from loyalty.tiers.services import tier_evaluate_member
@@ -147,3 +147,26 @@ def test_imported_history_upgrades_with_reason_import_and_no_gift(ladder, enroll
     row = current(enrolled)
     assert (row.tier.code, row.reason) == ("gold", TierAssignment.Reason.IMPORT)
     assert not LedgerEntry.objects.filter(source_type="tier_gift").exists()
+
+
+def test_entry_tier_multiplier_applies_before_any_assignment(ladder, enrolled, clock):
+    entry = ladder["member"]
+    entry.earn_multiplier = Decimal("2.00")
+    entry.save()
+
+    result = buy(clock, enrolled, "10.00", date(2025, 3, 1))
+
+    assert result.points_earned == 20
+    assert {"source": "tier:member", "name": "Member tier", "multiplier": "2.00"} in (
+        result.entries[0].rules
+    )
+
+
+def test_a_broken_ladder_does_not_stop_purchases(ladder, enrolled, clock, caplog):
+    Tier.objects.filter(code="gold").update(threshold=Decimal("50"))  # below Silver
+
+    result = buy(clock, enrolled, "600.00", date(2025, 3, 1))
+
+    assert result.created and result.points_earned == 600
+    assert current(enrolled) is None
+    assert "tier upgrade skipped" in caplog.text
