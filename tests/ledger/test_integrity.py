@@ -131,3 +131,29 @@ def test_reconcile_command_exit_code(programme, member):
     with pytest.raises(SystemExit) as excinfo:
         call_command("reconcile_ledger")
     assert excinfo.value.code == 1
+
+
+def test_reconcile_walks_accounts_in_chunks_and_finds_each_drift(programme):
+    from tests.factories.members import MemberFactory
+
+    members = MemberFactory.create_batch(7)
+    for m in members:
+        earn(m, "10")
+    drifted = [members[1], members[5]]
+    with connection.cursor() as cursor:  # one cached balance, one lot: two kinds of drift
+        cursor.execute(
+            "UPDATE ledger_pointsaccount SET balance = balance - 1 WHERE member_id = %s",
+            [drifted[0].pk],
+        )
+        cursor.execute(
+            "UPDATE ledger_pointslot SET remaining = remaining - 2 WHERE account_id IN "
+            "(SELECT id FROM ledger_pointsaccount WHERE member_id = %s)",
+            [drifted[1].pk],
+        )
+
+    mismatches = ledger_reconcile(chunk=3)
+
+    assert [(m.member_id, m.cached_balance, m.lots_minus_debt) for m in mismatches] == [
+        (drifted[0].pk, 9, 10),
+        (drifted[1].pk, 10, 8),
+    ]
