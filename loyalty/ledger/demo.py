@@ -44,7 +44,6 @@ def load(*, stdout: Any) -> None:
     programme = programme_settings_get()
     for spec in RULES:
         EarningRule.objects.get_or_create(name=spec["name"], defaults=spec)
-    rng = random.Random(4242)
     now = timezone.now()
     members = list(Member.objects.filter(external_ref__startswith="demo-").order_by("pk"))
     existing = set(
@@ -54,6 +53,7 @@ def load(*, stdout: Any) -> None:
     )
     created = 0
     for member in members:
+        rng = random.Random(f"demo-{member.member_number}")  # same history on every run
         purchases = int(rng.paretovariate(1.3)) - 1  # a long tail: most buy little, a few a lot
         for n in range(min(purchases, 25)):
             external_id = f"DEMO-{member.pk}-{n}"
@@ -62,6 +62,7 @@ def load(*, stdout: Any) -> None:
             )
             when = min(when, now - timedelta(hours=1))
             amount = Decimal(str(round(rng.lognormvariate(3.3, 0.8), 2))).max(Decimal("1.00"))
+            returned = rng.random() < 0.05
             if external_id in existing:
                 continue
             channel = "web" if member.home_store and member.home_store.code == "WEB" else "store"
@@ -74,7 +75,7 @@ def load(*, stdout: Any) -> None:
                 store=member.home_store,
             )
             created += 1
-            if rng.random() < 0.05:
+            if returned:
                 return_record(
                     channel=channel,
                     external_id=f"{external_id}-R",
