@@ -187,6 +187,10 @@ class MemberAdmin(SkipBadRowsAdminMixin, ModelAdmin, ImportExportModelAdmin):
         # enrolment runs through member_enroll (card number, consents, history): clerk screen/API
         return False
 
+    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        # a member with history is never deleted: erasure anonymises it (see the erase action)
+        return False
+
     def save_model(self, request: HttpRequest, obj: Member, form: object, change: bool) -> None:
         from members.services import member_update
 

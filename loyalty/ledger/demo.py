@@ -92,6 +92,7 @@ def load(*, stdout: Any) -> None:
                 source_type="demo",
                 source_id="gift",
                 idempotency_key="demo-redeem",
+                reason="demo gift",
             )
         except InsufficientPoints:  # a demo member without 50 available points skips it
             continue
