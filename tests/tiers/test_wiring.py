@@ -1,0 +1,31 @@
+from datetime import date
+
+import pytest
+
+from loyalty.core.periodic import REGISTRY
+from loyalty.ledger import rules
+from loyalty.tiers import hooks
+from loyalty.tiers.selectors import tier_current_assignment
+from loyalty.tiers.tasks import tier_period_end_evaluate_task
+from tests.factories.members import MemberFactory
+from tests.tiers.conftest import at
+
+
+def test_tiers_plug_into_the_ledger_and_the_scheduler():
+    assert hooks.tier_multiplier_contributor in rules.CONTRIBUTORS
+    assert hooks.tier_upgrade_after_posting in rules.AFTER_POSTING_HOOKS
+    spec = REGISTRY["Tier period end"]
+    assert spec.task == "loyalty.tiers.tasks.tier_period_end_evaluate_task"
+    assert spec.crontab == "40 0 * * *"
+
+
+@pytest.mark.django_db
+def test_nightly_task_runs_the_job(ladder, clock):
+    member = MemberFactory()
+    clock.set(at(date(2025, 5, 5)))
+
+    summary = tier_period_end_evaluate_task.delay().get()
+
+    assert summary["as_of"] == "2025-05-05"
+    assert summary["entry_assigned"] == 1
+    assert tier_current_assignment(member_id=member.pk).tier.code == "member"
