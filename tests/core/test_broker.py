@@ -9,15 +9,26 @@ from loyalty.core.tasks import ping_task
 pytestmark = pytest.mark.broker
 
 
+def _forget_backend() -> None:
+    # Celery caches the result backend on first use (earlier tests made it the disabled one):
+    # drop it so the next use reads result_backend again.
+    app._backend_cache = None
+    vars(app._local).pop("backend", None)
+
+
 @pytest.fixture
 def live_worker(settings):
     previous = (app.conf.task_always_eager, app.conf.result_backend)
     app.conf.task_always_eager = False
     # results travel back through the same Redis as the tasks
     app.conf.result_backend = settings.CELERY_BROKER_URL
-    with start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=10):
-        yield
-    app.conf.task_always_eager, app.conf.result_backend = previous
+    _forget_backend()
+    try:
+        with start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=10):
+            yield
+    finally:
+        app.conf.task_always_eager, app.conf.result_backend = previous
+        _forget_backend()
 
 
 def test_task_goes_through_redis_to_a_worker_and_back(live_worker):
