@@ -10,7 +10,10 @@ class TiersConfig(AppConfig):
         from loyalty.core.periodic import PeriodicTaskSpec, register
         from loyalty.ledger import rules
         from loyalty.tiers import hooks
+        from loyalty.tiers.selectors import member_tier_export
+        from members import hooks as member_hooks
 
+        member_hooks.register_privacy_section("tiers", member_tier_export)
         rules.register_contributor(hooks.tier_multiplier_contributor)
         rules.register_after_posting_hook(hooks.tier_upgrade_after_posting)
         register(

@@ -120,3 +120,23 @@ def tier_current_by_member(*, member_ids: list[int]) -> dict[int, Tier]:
         member_id__in=member_ids, valid_to__isnull=True
     )
     return {row.member_id: row.tier for row in rows}
+
+
+def member_tier_export(member: Any) -> dict[str, Any]:
+    """The tiers' section of a member's privacy export: the tier history."""
+    return {
+        "history": [
+            {
+                "tier": row.tier.code,
+                "previous_tier": row.previous_tier.code if row.previous_tier else None,
+                "reason": row.reason,
+                "note": row.note,
+                "valid_from": row.valid_from.isoformat(),
+                "valid_to": row.valid_to.isoformat() if row.valid_to else None,
+                "qualifying_value": str(row.qualifying_value)
+                if row.qualifying_value is not None
+                else None,
+            }
+            for row in tier_history(member_id=member.pk).order_by("valid_from", "id")
+        ]
+    }

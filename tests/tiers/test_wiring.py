@@ -29,3 +29,21 @@ def test_nightly_task_runs_the_job(ladder, clock):
     assert summary["as_of"] == "2025-05-05"
     assert summary["entry_assigned"] == 1
     assert tier_current_assignment(member_id=member.pk).tier.code == "member"
+
+
+@pytest.mark.django_db
+def test_privacy_export_has_the_tier_history(ladder, clock):
+    from members.services import member_privacy_export
+    from tests.factories.ledger import earn
+
+    member = MemberFactory()
+    clock.set(at(date(2025, 3, 1)))
+    earn(member, "20", when=clock.now)
+    earn(member, "100", when=clock.now)
+
+    data = member_privacy_export(member=member)
+
+    assert [(h["tier"], h["reason"]) for h in data["tiers"]["history"]] == [
+        ("member", "enrolment"),
+        ("silver", "threshold"),
+    ]
