@@ -42,7 +42,7 @@ from loyalty.tiers.qualifying import (
     values_in_windows,
 )
 from loyalty.tiers.selectors import tier_policy_get
-from loyalty.tiers.windows import last_period_end
+from loyalty.tiers.windows import last_period_end, period_end_for
 from members.exceptions import MemberNotActive
 from members.models import Member
 
@@ -260,6 +260,45 @@ def _evaluate_member(*, member: Member, actor: Any, imported: bool) -> TierAssig
     if is_upgrade and not imported:
         _give_gift(member=member, tier=reached, actor=actor)
     return row
+
+
+@transaction.atomic
+def tier_member_merge(*, source: Member, target: Member, actor: Any = None) -> None:
+    """Members' merge hook (inside the merge transaction): the duplicate's current row is closed
+    and the survivor keeps the better of the two tiers. A tier taken over from the duplicate is
+    protected like a manual tier until the survivor's next period end, then judged on the
+    survivor's own qualifying value. Idempotent: a second call finds no current row to move."""
+    rows = {
+        row.member_id: row
+        for row in TierAssignment.objects.select_for_update(of=("self",))
+        .select_related("tier")
+        .filter(member_id__in=[source.pk, target.pk], valid_to__isnull=True)
+        .order_by("member_id")
+    }
+    moving, keeping = rows.get(source.pk), rows.get(target.pk)
+    if moving is None:
+        return
+    now = timezone.now()
+    model_update(instance=moving, fields=["valid_to"], data={"valid_to": now})
+    if keeping is not None and keeping.tier.rank >= moving.tier.rank:
+        return
+    zone = programme_zone()
+    policy = tier_policy_get()
+    period_end = period_end_for(
+        policy.window,
+        today=local_today(zone),
+        enrolled_on=target.enrolled_at.astimezone(zone).date(),
+    )
+    _open(
+        member_id=target.pk,
+        tier=moving.tier,
+        previous=keeping,
+        reason=Reason.MANUAL,
+        now=now,
+        actor=actor,
+        note=f"kept from merged member {source.member_number}",
+        manual_until=period_end,
+    )
 
 
 # ------------------------------------------------------------------------------ period-end job

@@ -47,3 +47,42 @@ def test_privacy_export_has_the_tier_history(ladder, clock):
         ("member", "enrolment"),
         ("silver", "threshold"),
     ]
+
+
+@pytest.mark.django_db
+def test_merge_keeps_the_better_tier_until_the_next_period_end(ladder, clock, superuser):
+    from members.services import member_merge
+    from tests.factories.ledger import earn
+
+    clock.set(at(date(2025, 3, 1)))
+    survivor, duplicate = MemberFactory(), MemberFactory()
+    earn(survivor, "20", when=clock.now)
+    earn(duplicate, "600", when=clock.now)
+
+    member_merge(source=duplicate, target=survivor, actor=superuser)
+
+    row = tier_current_assignment(member_id=survivor.pk)
+    assert (row.tier.code, row.reason, row.manual_until, row.previous_tier.code) == (
+        "gold",
+        "manual",
+        date(2026, 1, 1),
+        "member",
+    )
+    assert tier_current_assignment(member_id=duplicate.pk) is None
+
+
+@pytest.mark.django_db
+def test_merge_into_a_higher_tier_changes_nothing_for_the_survivor(ladder, clock, superuser):
+    from members.services import member_merge
+    from tests.factories.ledger import earn
+
+    clock.set(at(date(2025, 3, 1)))
+    survivor, duplicate = MemberFactory(), MemberFactory()
+    earn(survivor, "600", when=clock.now)
+    earn(duplicate, "150", when=clock.now)
+    before = tier_current_assignment(member_id=survivor.pk)
+
+    member_merge(source=duplicate, target=survivor, actor=superuser)
+
+    assert tier_current_assignment(member_id=survivor.pk) == before
+    assert tier_current_assignment(member_id=duplicate.pk) is None
