@@ -165,3 +165,21 @@ def test_skip_bad_rows_imports_the_good_ones_and_offers_the_bad_ones(client, sup
         "good1@example.com",
         "good2@example.com",
     }
+
+
+def test_export_honours_the_admin_filters(rf, superuser):
+    from django.contrib import admin as django_admin
+
+    from members.resources import MemberResource
+    from tests.factories.members import MemberFactory
+
+    MemberFactory(last_name="Kept", status=Member.Status.SUSPENDED)
+    MemberFactory(last_name="Filtered", status=Member.Status.ACTIVE)
+    request = rf.get("/admin/members/member/export/", {"status__exact": "suspended"})
+    request.user = superuser
+    model_admin = django_admin.site._registry[Member]
+
+    queryset = model_admin.get_export_queryset(request)
+    exported = MemberResource().export(queryset=queryset)
+
+    assert [row["last_name"] for row in exported.dict] == ["Kept"]
