@@ -29,3 +29,6 @@ if settings.DEBUG:
     from django.conf.urls.static import static
 
     urlpatterns += static(settings.MEDIA_URL, document_root=settings.MEDIA_ROOT)
+
+handler404 = "loyalty.core.api.handlers.not_found"
+handler500 = "loyalty.core.api.handlers.error"

@@ -37,7 +37,7 @@ class StoreSerializer(serializers.ModelSerializer):
 
 
 class MemberSerializer(serializers.ModelSerializer):
-    home_store = serializers.SlugRelatedField(slug_field="code", read_only=True)
+    home_store = serializers.SlugRelatedField(slug_field="code", read_only=True, allow_null=True)
     consents = serializers.SerializerMethodField()
 
     class Meta:

@@ -8,6 +8,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from loyalty.core.api.mixins import ApiAuthMixin, paginate
+from loyalty.core.api.pagination import paginated
 from members.api.serializers import MemberSerializer, StoreSerializer
 from members.models import Consent, Member, Store
 from members.selectors import member_get, member_list, member_lookup
@@ -96,7 +97,7 @@ class MemberListApi(ApiAuthMixin, APIView):
             OpenApiParameter("limit", int),
             OpenApiParameter("offset", int),
         ],
-        responses={200: MemberSerializer(many=True)},
+        responses={200: paginated(MemberSerializer)},
     )
     def get(self, request: Request) -> Response:
         filterset = MemberFilter(
@@ -231,7 +232,7 @@ class MemberEraseApi(ApiAuthMixin, APIView):
 class StoreListApi(ApiAuthMixin, APIView):
     @extend_schema(
         operation_id="stores_list",
-        responses={200: StoreSerializer(many=True)},
+        responses={200: paginated(StoreSerializer)},
         parameters=[OpenApiParameter("limit", int), OpenApiParameter("offset", int)],
     )
     def get(self, request: Request) -> Response:

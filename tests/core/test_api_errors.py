@@ -115,3 +115,17 @@ def test_django_validation_error_becomes_field_errors():
 
 def test_unknown_exception_is_left_to_become_a_500():
     assert exception_handler(RuntimeError("boom"), _context()) is None
+
+
+def test_unmatched_api_path_is_a_json_404(staff_client):
+    response = staff_client.get("/api/v1/members/-1/")
+
+    assert response.status_code == 404
+    assert response.json() == {"code": "not_found", "message": "Not found.", "extra": {}}
+
+
+def test_unmatched_page_outside_the_api_stays_html(client):
+    response = client.get("/no-such-page/")
+
+    assert response.status_code == 404
+    assert response["Content-Type"].startswith("text/html")

@@ -145,3 +145,12 @@ def test_production_profile_passes_deploy_check_without_warnings():
 
     assert result.returncode == 0, result.stdout + result.stderr
     assert "no issues" in result.stdout
+
+
+def test_paged_lists_are_documented_with_their_page_shape(client):
+    document = yaml.safe_load(client.get("/api/schema/").content)
+
+    page = document["components"]["schemas"]["PaginatedMemberList"]
+    assert set(page["properties"]) == {"count", "next", "previous", "results"}
+    listed = document["paths"]["/api/v1/members/"]["get"]["responses"]["200"]
+    assert listed["content"]["application/json"]["schema"]["$ref"].endswith("/PaginatedMemberList")

@@ -10,6 +10,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from loyalty.core.api.mixins import ApiAuthMixin, paginate
+from loyalty.core.api.pagination import paginated
 from loyalty.ledger.exceptions import OriginalTransactionNotFound
 from loyalty.ledger.models import LedgerEntry, Transaction
 from loyalty.ledger.selectors import account_balance, account_statement, transaction_get
@@ -309,7 +310,7 @@ class StatementApi(ApiAuthMixin, APIView):
             OpenApiParameter("limit", int),
             OpenApiParameter("offset", int),
         ],
-        responses={200: EntrySerializer(many=True)},
+        responses={200: paginated(EntrySerializer)},
     )
     def get(self, request: Request, member_id: int) -> Response:
         member = member_get(member_id=member_id)
