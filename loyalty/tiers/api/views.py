@@ -8,6 +8,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from loyalty.core.api.mixins import ApiAuthMixin, paginate
+from loyalty.core.api.pagination import paginated
 from loyalty.tiers.exceptions import NoTiersDefined
 from loyalty.tiers.models import Tier, TierAssignment
 from loyalty.tiers.selectors import tier_history, tier_ladder, tier_member_progress
@@ -112,7 +113,7 @@ class TierHistoryApi(ApiAuthMixin, APIView):
     @extend_schema(
         operation_id="member_tier_history",
         parameters=[OpenApiParameter("limit", int), OpenApiParameter("offset", int)],
-        responses={200: AssignmentSerializer(many=True)},
+        responses={200: paginated(AssignmentSerializer)},
     )
     def get(self, request: Request, member_id: int) -> Response:
         member = member_get(member_id=member_id)
