@@ -7,12 +7,13 @@ import uuid
 from django import forms
 from django.contrib import admin, messages
 from django.db.models import QuerySet
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 from unfold.admin import ModelAdmin, StackedInline, TabularInline
 
+from loyalty.core.admin_mixins import SingletonAdminMixin
 from loyalty.core.csvsafe import neutralise
 from loyalty.core.exceptions import ApplicationError
 from loyalty.ledger.models import (
@@ -41,7 +42,7 @@ class ReadOnlyMixin:
 
 
 @admin.register(ProgrammeSettings)
-class ProgrammeSettingsAdmin(ModelAdmin):
+class ProgrammeSettingsAdmin(SingletonAdminMixin, ModelAdmin):
     fieldsets = (
         ("Programme", {"fields": ("name", "currency", "time_zone")}),
         (
@@ -62,20 +63,6 @@ class ProgrammeSettingsAdmin(ModelAdmin):
         ),
         ("Value and returns", {"fields": ("point_value", "return_policy")}),
     )
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return not ProgrammeSettings.objects.exists()
-
-    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return False
-
-    def changelist_view(
-        self, request: HttpRequest, extra_context: dict | None = None
-    ) -> HttpResponse:
-        programme, _ = ProgrammeSettings.objects.get_or_create(pk=1)
-        return HttpResponseRedirect(
-            reverse("admin:ledger_programmesettings_change", args=[programme.pk])
-        )
 
 
 @admin.register(EarningRule)

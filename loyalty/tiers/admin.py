@@ -5,13 +5,13 @@ from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
-from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html
 from unfold.admin import ModelAdmin, StackedInline, TabularInline
 
+from loyalty.core.admin_mixins import SingletonAdminMixin
 from loyalty.core.exceptions import ApplicationError
 from loyalty.tiers.models import Tier, TierAssignment, TierPolicy
 from loyalty.tiers.selectors import tier_member_progress
@@ -106,20 +106,8 @@ class TierAdmin(ModelAdmin):
 
 
 @admin.register(TierPolicy)
-class TierPolicyAdmin(ModelAdmin):
+class TierPolicyAdmin(SingletonAdminMixin, ModelAdmin):
     fields = ("basis", "window", "grace_days", "one_tier_down")
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return not TierPolicy.objects.exists()
-
-    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return False
-
-    def changelist_view(
-        self, request: HttpRequest, extra_context: dict | None = None
-    ) -> HttpResponse:
-        policy, _ = TierPolicy.objects.get_or_create(pk=1)
-        return HttpResponseRedirect(reverse("admin:tiers_tierpolicy_change", args=[policy.pk]))
 
 
 @admin.register(TierAssignment)

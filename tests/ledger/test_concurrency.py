@@ -1,10 +1,8 @@
 """Races on PostgreSQL: row locks keep balances exact and effects single."""
 
-import threading
 from decimal import Decimal
 
 import pytest
-from django.db import connections
 from django.utils import timezone
 
 from loyalty.ledger.exceptions import InsufficientPoints
@@ -17,32 +15,11 @@ from loyalty.ledger.services import (
     points_redeem,
     purchase_record,
 )
+from tests.concurrency import run_threads
 from tests.factories.ledger import ProgrammeSettingsFactory
 from tests.factories.members import MemberFactory
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
-
-
-def run_threads(count, work):
-    """Start `count` threads at once; each gets its own connection, closed at the end."""
-    barrier = threading.Barrier(count)
-    outcomes: list = [None] * count
-
-    def target(index):
-        try:
-            barrier.wait()
-            outcomes[index] = ("ok", work(index))
-        except Exception as exc:  # collected and asserted on by the test
-            outcomes[index] = ("error", exc)
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=target, args=(i,)) for i in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    return outcomes
 
 
 def test_twenty_threads_redeeming_and_earning_keep_the_ledger_exact():

@@ -1,41 +1,19 @@
 """Races on PostgreSQL: one current tier per member, one gift, whoever writes first."""
 
-import threading
 from datetime import date
 
 import pytest
-from django.db import connections
 
 from loyalty.ledger.models import LedgerEntry
 from loyalty.ledger.services import points_earn
 from loyalty.tiers.models import TierAssignment
 from loyalty.tiers.services import tier_evaluate_member, tier_period_end_evaluate
+from tests.concurrency import run_threads
 from tests.factories.ledger import ProgrammeSettingsFactory, earn
 from tests.factories.members import MemberFactory
 from tests.factories.tiers import TierPolicyFactory, standard_ladder
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
-
-
-def run_threads(count, work):
-    barrier = threading.Barrier(count)
-    outcomes: list = [None] * count
-
-    def target(index):
-        try:
-            barrier.wait()
-            outcomes[index] = ("ok", work(index))
-        except Exception as exc:  # collected and asserted on by the test
-            outcomes[index] = ("error", exc)
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=target, args=(i,)) for i in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    return outcomes
 
 
 @pytest.fixture
