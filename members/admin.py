@@ -1,6 +1,8 @@
 import json
 
+from django import forms
 from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
@@ -10,6 +12,7 @@ from unfold.contrib.import_export.forms import ExportForm, ImportForm
 
 from loyalty.core.exceptions import ApplicationError
 from members.admin_import import SkipBadRowsAdminMixin
+from members.identifiers import normalize_email, normalize_phone
 from members.models import Consent, ConsentEvent, Member, MemberEvent, Store
 from members.resources import MemberResource, StoreResource
 from members.services import (
@@ -78,10 +81,44 @@ class StoreAdmin(ModelAdmin, ImportExportModelAdmin):
     search_fields = ("code", "name", "region")
 
 
+class MemberAdminForm(forms.ModelForm):
+    """Normalises contact data like the services do, so mistakes are form errors, not crashes."""
+
+    class Meta:
+        model = Member
+        fields = (
+            "first_name",
+            "last_name",
+            "email",
+            "phone",
+            "birth_date",
+            "street",
+            "city",
+            "postcode",
+            "country",
+            "home_store",
+            "interests",
+            "external_ref",
+        )
+
+    def clean_email(self) -> str | None:
+        try:
+            return normalize_email(self.cleaned_data.get("email"))
+        except ValidationError as exc:
+            raise forms.ValidationError(exc.messages) from exc
+
+    def clean_phone(self) -> str | None:
+        try:
+            return normalize_phone(self.cleaned_data.get("phone"))
+        except ValidationError as exc:
+            raise forms.ValidationError(exc.messages) from exc
+
+
 @admin.register(Member)
 class MemberAdmin(SkipBadRowsAdminMixin, ModelAdmin, ImportExportModelAdmin):
     resource_classes = [MemberResource]
     export_form_class = ExportForm
+    form = MemberAdminForm
     list_display = (
         "member_number",
         "full_name",

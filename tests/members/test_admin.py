@@ -183,3 +183,31 @@ def test_export_honours_the_admin_filters(rf, superuser):
     exported = MemberResource().export(queryset=queryset)
 
     assert [row["last_name"] for row in exported.dict] == ["Kept"]
+
+
+def test_member_form_reports_bad_contact_as_form_errors(client, superuser):
+    client.force_login(superuser)
+    member = member_enroll(first_name="Jane", email="jane@example.com")
+    other = member_enroll(first_name="Bob", phone="07911 123456")
+    url = reverse("admin:members_member_change", args=[member.pk])
+    page = client.get(url)
+    data = {
+        key: value
+        for key, value in page.context["adminform"].form.initial.items()
+        if value is not None and key in page.context["adminform"].form.fields
+    }
+    data.update({"first_name": "Jane", "email": "jane@example.com", "interests": "[]"})
+    data["home_store"] = ""
+    inline_management = {
+        f"{prefix}-{suffix}": value
+        for prefix in ("points_account", "consents", "consent_events", "events", "tier_assignments")
+        for suffix, value in (("TOTAL_FORMS", "0"), ("INITIAL_FORMS", "0"))
+    }
+
+    bad = client.post(url, {**data, **inline_management, "phone": "12"})
+    taken = client.post(url, {**data, **inline_management, "phone": other.phone})
+
+    assert bad.status_code == 200 and "Enter a valid phone number." in bad.content.decode()
+    assert taken.status_code == 200
+    member.refresh_from_db()
+    assert member.phone is None
