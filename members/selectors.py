@@ -54,7 +54,11 @@ def member_lookup(*, query: str, limit: int = 10, store: Store | None = None) ->
     query = " ".join(query.split())
     if not query:
         return []
-    qs = Member.objects.select_related("home_store").filter(erased_at__isnull=True)
+    qs = (
+        Member.objects.select_related("home_store")
+        .prefetch_related("consents")  # the API shows consents per match
+        .filter(erased_at__isnull=True)
+    )
     if store is not None:
         qs = qs.filter(home_store=store)
 

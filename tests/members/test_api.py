@@ -185,3 +185,13 @@ def test_out_of_range_ids_are_404_not_500(staff_client, member_id):
     response = staff_client.get(f"/api/v1/members/{member_id}/")
 
     assert response.status_code == 404
+
+
+def test_lookup_does_not_query_per_member(staff_client, django_assert_max_num_queries):
+    for _ in range(15):
+        MemberFactory(last_name="Quercus")
+
+    with django_assert_max_num_queries(6):
+        response = staff_client.get(reverse("members:lookup"), {"q": "quer", "limit": 15})
+
+    assert len(response.json()) == 15
