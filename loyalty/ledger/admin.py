@@ -13,7 +13,7 @@ from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 from unfold.admin import ModelAdmin, StackedInline, TabularInline
 
-from loyalty.core.admin_mixins import SingletonAdminMixin
+from loyalty.core.admin_mixins import ReadOnlyAdminMixin, SingletonAdminMixin
 from loyalty.core.csvsafe import neutralise
 from loyalty.core.exceptions import ApplicationError
 from loyalty.ledger.models import (
@@ -28,17 +28,6 @@ from loyalty.ledger.selectors import account_balance
 from loyalty.ledger.services import points_adjust
 from members.admin import MemberAdmin
 from members.models import Member
-
-
-class ReadOnlyMixin:
-    def has_add_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return False
 
 
 @admin.register(ProgrammeSettings)
@@ -101,7 +90,7 @@ class EarningRuleAdmin(ModelAdmin):
     )
 
 
-class TransactionLineInline(ReadOnlyMixin, TabularInline):
+class TransactionLineInline(ReadOnlyAdminMixin, TabularInline):
     model = TransactionLine
     fields = ("sku", "category", "quantity", "unit_price", "amount")
     readonly_fields = fields
@@ -109,7 +98,7 @@ class TransactionLineInline(ReadOnlyMixin, TabularInline):
 
 
 @admin.register(Transaction)
-class TransactionAdmin(ReadOnlyMixin, ModelAdmin):
+class TransactionAdmin(ReadOnlyAdminMixin, ModelAdmin):
     list_display = (
         "occurred_at",
         "kind",
@@ -159,7 +148,7 @@ class TransactionAdmin(ReadOnlyMixin, ModelAdmin):
 
 
 @admin.register(LedgerEntry)
-class LedgerEntryAdmin(ReadOnlyMixin, ModelAdmin):
+class LedgerEntryAdmin(ReadOnlyAdminMixin, ModelAdmin):
     list_display = (
         "effective_at",
         "member_number",
@@ -224,7 +213,7 @@ class LedgerEntryAdmin(ReadOnlyMixin, ModelAdmin):
         return response
 
 
-class PointsAccountInline(ReadOnlyMixin, StackedInline):
+class PointsAccountInline(ReadOnlyAdminMixin, StackedInline):
     model = PointsAccount
     fields = ("points_summary", "recent_entries")
     readonly_fields = fields

@@ -11,24 +11,13 @@ from django.utils import timezone
 from django.utils.html import format_html
 from unfold.admin import ModelAdmin, StackedInline, TabularInline
 
-from loyalty.core.admin_mixins import SingletonAdminMixin
+from loyalty.core.admin_mixins import ReadOnlyAdminMixin, SingletonAdminMixin
 from loyalty.core.exceptions import ApplicationError
 from loyalty.tiers.models import Tier, TierAssignment, TierPolicy
 from loyalty.tiers.selectors import tier_member_progress
 from loyalty.tiers.services import tier_assign
 from members.admin import MemberAdmin
 from members.models import Member
-
-
-class ReadOnlyMixin:
-    def has_add_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return False
 
 
 class TierForm(forms.ModelForm):
@@ -111,7 +100,7 @@ class TierPolicyAdmin(SingletonAdminMixin, ModelAdmin):
 
 
 @admin.register(TierAssignment)
-class TierAssignmentAdmin(ReadOnlyMixin, ModelAdmin):
+class TierAssignmentAdmin(ReadOnlyAdminMixin, ModelAdmin):
     list_display = (
         "member",
         "tier",
@@ -131,7 +120,7 @@ class TierAssignmentAdmin(ReadOnlyMixin, ModelAdmin):
     show_full_result_count = False
 
 
-class TierPanelInline(ReadOnlyMixin, StackedInline):
+class TierPanelInline(ReadOnlyAdminMixin, StackedInline):
     """The member's current tier with progress (the open assignment row)."""
 
     model = TierAssignment
@@ -172,7 +161,7 @@ class TierPanelInline(ReadOnlyMixin, StackedInline):
         return "; ".join(parts)
 
 
-class TierHistoryInline(ReadOnlyMixin, TabularInline):
+class TierHistoryInline(ReadOnlyAdminMixin, TabularInline):
     model = TierAssignment
     fk_name = "member"
     fields = ("tier", "previous_tier", "reason", "note", "valid_from", "valid_to", "actor")
