@@ -5,3 +5,15 @@ class RewardsConfig(AppConfig):
     name = "rewards"
     label = "rewards"
     verbose_name = "Rewards"
+
+    def ready(self) -> None:
+        from loyalty.core.periodic import PeriodicTaskSpec, register
+
+        register(
+            PeriodicTaskSpec(
+                "Expire vouchers",
+                "rewards.tasks.vouchers_expire_due_task",
+                "15 0 * * *",
+                "Every night at 00:15, expire vouchers past their date (refund if the reward says so).",
+            )
+        )

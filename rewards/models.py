@@ -1,1 +1,432 @@
-"""Rewards: models arrive with their issue."""
+"""Rewards catalogue, redemptions and vouchers.
+
+Invariants (constraints below; the rest is kept by rewards.services under the account lock):
+- A reward costs at least one point; its kind decides which benefit fields are set (amount off
+  needs an amount, percent off a percentage in (0, 100], a free product its SKU, a tier-restricted
+  reward its minimum tier). Stock, when counted, never goes below zero: it is decremented with a
+  conditional UPDATE inside the redeeming transaction, so concurrent redemptions cannot oversell.
+- Every redemption spends its points through exactly one ledger REDEEM entry; a cancellation
+  refunds that entry (into the lots it consumed) exactly once.
+- Every redemption has exactly one voucher. A voucher code is unique, from an alphabet without
+  0/O/1/I, with a check character; a used voucher has a use time and an order reference or a
+  staff reason; a used voucher is never cancelled.
+- Partner codes in a pool are handed out at most once (a code row points at its voucher).
+"""
+
+from decimal import Decimal
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import FileExtensionValidator, MaxValueValidator, MinValueValidator
+from django.db import models
+from django.db.models import Q
+
+from loyalty.core.models import BaseModel
+
+MONEY = {"max_digits": 12, "decimal_places": 2}
+POSITIVE_MONEY = [MinValueValidator(Decimal("0.01")), MaxValueValidator(Decimal("9999999999.99"))]
+
+
+class RewardsSettings(BaseModel):
+    """Single row (pk=1): paying with points at the till, vouchers, stock alerts."""
+
+    points_payment_minimum = models.PositiveIntegerField(
+        default=100, help_text="Fewest points a member may use to pay part of a bill."
+    )
+    points_payment_step = models.PositiveIntegerField(
+        default=1,
+        validators=[MinValueValidator(1)],
+        help_text="Points are used in multiples of this step (e.g. 100 = whole pounds at 1p).",
+    )
+    voucher_undo_window_days = models.PositiveIntegerField(
+        default=30, help_text="Days after use during which a refunded order may undo a voucher."
+    )
+    low_stock_email = models.EmailField(
+        blank=True, help_text="Who is told when a reward runs low (empty: the ADMINS setting)."
+    )
+
+    class Meta:
+        verbose_name = "rewards settings"
+        verbose_name_plural = "rewards settings"
+        constraints = [
+            models.CheckConstraint(condition=Q(pk=1), name="rewards_rewardssettings_single_row"),
+            models.CheckConstraint(
+                condition=Q(points_payment_step__gte=1),
+                name="rewards_rewardssettings_step_positive",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return "Rewards settings"
+
+
+class RewardQuerySet(models.QuerySet):
+    def live(self, at: "models.DateTimeField | object") -> "RewardQuerySet":
+        """Active and inside the validity window at `at`."""
+        return self.filter(active=True).filter(
+            Q(available_from__isnull=True) | Q(available_from__lte=at),
+            Q(available_until__isnull=True) | Q(available_until__gt=at),
+        )
+
+
+class Reward(BaseModel):
+    class Kind(models.TextChoices):
+        AMOUNT_OFF = "amount_off", "Amount off"
+        PERCENT_OFF = "percent_off", "Percent off"
+        FREE_PRODUCT = "free_product", "Free product"
+        GIFT = "gift", "Gift"
+        EXPERIENCE = "experience", "Experience"
+        PARTNER_CODE = "partner_code", "Partner voucher (code pool)"
+
+    class Visibility(models.TextChoices):
+        PUBLIC = "public", "Public"
+        FEATURED = "featured", "Featured"
+        TIER = "tier", "Tier members only"
+        HIDDEN = "hidden", "Hidden (staff only)"
+
+    class LimitPeriod(models.TextChoices):
+        DAY = "day", "Per day"
+        WEEK = "week", "Per week"
+        MONTH = "month", "Per month"
+        YEAR = "year", "Per year"
+
+    code = models.SlugField(
+        max_length=40, unique=True, help_text="Stable reference for tills, imports and the API."
+    )
+    name = models.CharField(max_length=120)
+    description = models.TextField(blank=True)
+    image = models.FileField(
+        upload_to="rewards/",
+        blank=True,
+        validators=[FileExtensionValidator(["jpg", "jpeg", "png", "webp", "gif"])],
+    )
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    points_cost = models.PositiveIntegerField(
+        validators=[MinValueValidator(1), MaxValueValidator(100_000_000)]
+    )
+    amount_off = models.DecimalField(
+        **MONEY, null=True, blank=True, validators=POSITIVE_MONEY, help_text="Amount off kind."
+    )
+    percent_off = models.DecimalField(
+        max_digits=5,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(Decimal("0.01")), MaxValueValidator(Decimal("100"))],
+    )
+    max_discount = models.DecimalField(
+        **MONEY,
+        null=True,
+        blank=True,
+        validators=POSITIVE_MONEY,
+        help_text="Cap of a percent-off discount (optional).",
+    )
+    product_sku = models.CharField(max_length=64, blank=True, help_text="Free product kind.")
+    active = models.BooleanField(default=True)
+    available_from = models.DateTimeField(null=True, blank=True)
+    available_until = models.DateTimeField(null=True, blank=True)
+    visibility = models.CharField(
+        max_length=10, choices=Visibility.choices, default=Visibility.PUBLIC
+    )
+    min_tier = models.ForeignKey(
+        "tiers.Tier",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        help_text="Tier-restricted rewards: members in this tier or above.",
+    )
+    stock = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Left to redeem; empty means unlimited."
+    )
+    low_stock_threshold = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Tell staff when the stock falls to this level."
+    )
+    low_stock_alerted_at = models.DateTimeField(null=True, blank=True, editable=False)
+    limit_per_member = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Most times one member may redeem it (ever)."
+    )
+    limit_per_period = models.PositiveIntegerField(null=True, blank=True)
+    limit_period = models.CharField(
+        max_length=10, choices=LimitPeriod.choices, blank=True, default=""
+    )
+    voucher_valid_days = models.PositiveIntegerField(
+        default=30, validators=[MinValueValidator(1), MaxValueValidator(3650)]
+    )
+    refund_points_on_expiry = models.BooleanField(
+        default=False, help_text="Give the points back when a voucher expires unused."
+    )
+    sort_order = models.IntegerField(default=0)
+
+    objects = RewardQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["sort_order", "points_cost", "name"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(
+                    kind__in=[
+                        "amount_off",
+                        "percent_off",
+                        "free_product",
+                        "gift",
+                        "experience",
+                        "partner_code",
+                    ]
+                ),
+                name="rewards_reward_kind_valid",
+            ),
+            models.CheckConstraint(
+                condition=Q(visibility__in=["public", "featured", "tier", "hidden"]),
+                name="rewards_reward_visibility_valid",
+            ),
+            models.CheckConstraint(
+                condition=Q(limit_period__in=["", "day", "week", "month", "year"]),
+                name="rewards_reward_limit_period_valid",
+            ),
+            models.CheckConstraint(
+                condition=Q(points_cost__gte=1), name="rewards_reward_points_cost_positive"
+            ),
+            models.CheckConstraint(
+                condition=~Q(kind="amount_off") | Q(amount_off__gt=0),
+                name="rewards_reward_amount_off_set",
+            ),
+            models.CheckConstraint(
+                condition=~Q(kind="percent_off") | Q(percent_off__gt=0, percent_off__lte=100),
+                name="rewards_reward_percent_off_set",
+            ),
+            models.CheckConstraint(
+                condition=~Q(kind="free_product") | ~Q(product_sku=""),
+                name="rewards_reward_product_sku_set",
+            ),
+            models.CheckConstraint(
+                condition=~Q(visibility="tier") | Q(min_tier__isnull=False),
+                name="rewards_reward_tier_visibility_has_tier",
+            ),
+            models.CheckConstraint(
+                condition=(Q(limit_per_period__isnull=True) & Q(limit_period=""))
+                | (Q(limit_per_period__gte=1) & ~Q(limit_period="")),
+                name="rewards_reward_period_limit_complete",
+            ),
+            models.CheckConstraint(
+                condition=Q(available_from__isnull=True)
+                | Q(available_until__isnull=True)
+                | Q(available_until__gt=models.F("available_from")),
+                name="rewards_reward_window_ordered",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def clean(self) -> None:
+        errors: dict[str, str] = {}
+        if self.kind == self.Kind.AMOUNT_OFF and not self.amount_off:
+            errors["amount_off"] = "An amount-off reward needs the amount."
+        if self.kind == self.Kind.PERCENT_OFF and not self.percent_off:
+            errors["percent_off"] = "A percent-off reward needs the percentage."
+        if self.kind == self.Kind.FREE_PRODUCT and not self.product_sku.strip():
+            errors["product_sku"] = "A free-product reward needs the product's SKU."
+        if self.visibility == self.Visibility.TIER and self.min_tier_id is None:
+            errors["min_tier"] = "Choose the lowest tier that may redeem it."
+        if bool(self.limit_per_period) != bool(self.limit_period):
+            errors["limit_period"] = "Give both the number per period and the period, or neither."
+        if (
+            self.available_from
+            and self.available_until
+            and self.available_until <= self.available_from
+        ):
+            errors["available_until"] = "The end must be after the start."
+        if errors:
+            raise ValidationError(errors)
+
+    @property
+    def benefit(self) -> str:
+        """What the voucher gives, in words for a clerk or a member."""
+        if self.kind == self.Kind.AMOUNT_OFF:
+            return f"{self.amount_off} off"
+        if self.kind == self.Kind.PERCENT_OFF:
+            cap = f" (up to {self.max_discount})" if self.max_discount else ""
+            return f"{self.percent_off.normalize():f}% off{cap}"  # type: ignore[union-attr]
+        if self.kind == self.Kind.FREE_PRODUCT:
+            return f"Free product {self.product_sku}"
+        if self.kind == self.Kind.PARTNER_CODE:
+            return f"Partner voucher: {self.name}"
+        return self.name
+
+
+class RewardCode(BaseModel):
+    """One partner code of a reward's pool, handed out at most once."""
+
+    reward = models.ForeignKey(Reward, on_delete=models.PROTECT, related_name="codes")
+    code = models.CharField(max_length=100)
+    voucher = models.OneToOneField(
+        "rewards.Voucher",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="partner_code_row",
+    )
+    batch = models.CharField(max_length=100, blank=True, help_text="The uploaded file's name.")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["reward", "code"], name="rewards_rewardcode_unique"),
+        ]
+        indexes = [
+            models.Index(
+                fields=["reward"],
+                condition=Q(voucher__isnull=True),
+                name="rewards_code_free_idx",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.reward.code}: {self.code}"
+
+
+class Redemption(BaseModel):
+    class Kind(models.TextChoices):
+        REWARD = "reward", "Catalogue reward"
+        POINTS_PAYMENT = "points_payment", "Paid with points"
+
+    class Status(models.TextChoices):
+        COMPLETED = "completed", "Completed"
+        CANCELLED = "cancelled", "Cancelled"
+
+    class Channel(models.TextChoices):
+        STORE = "store", "Store"
+        WEB = "web", "Web shop"
+        APP = "app", "App"
+        API = "api", "API"
+        ADMIN = "admin", "Admin"
+
+    member = models.ForeignKey("members.Member", on_delete=models.PROTECT, related_name="+")
+    reward = models.ForeignKey(
+        Reward, null=True, blank=True, on_delete=models.PROTECT, related_name="redemptions"
+    )
+    kind = models.CharField(max_length=20, choices=Kind.choices, default=Kind.REWARD)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.COMPLETED)
+    points = models.PositiveIntegerField()
+    value = models.DecimalField(
+        **MONEY, null=True, blank=True, help_text="Money value of points paid at the till."
+    )
+    channel = models.CharField(max_length=10, choices=Channel.choices, default=Channel.API)
+    store = models.ForeignKey(
+        "members.Store", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    idempotency_key = models.CharField(max_length=200, blank=True, default="")
+    ledger_entry = models.OneToOneField(
+        "ledger.LedgerEntry",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="redemption",
+    )
+    refund_entry = models.OneToOneField(
+        "ledger.LedgerEntry",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="refunded_redemption",
+    )
+    cancelled_at = models.DateTimeField(null=True, blank=True)
+    cancel_reason = models.CharField(max_length=300, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(kind__in=["reward", "points_payment"]),
+                name="rewards_redemption_kind_valid",
+            ),
+            models.CheckConstraint(
+                condition=Q(status__in=["completed", "cancelled"]),
+                name="rewards_redemption_status_valid",
+            ),
+            models.CheckConstraint(
+                condition=Q(channel__in=["store", "web", "app", "api", "admin"]),
+                name="rewards_redemption_channel_valid",
+            ),
+            models.CheckConstraint(
+                condition=Q(points__gte=1), name="rewards_redemption_points_positive"
+            ),
+            models.CheckConstraint(
+                condition=~Q(kind="reward") | Q(reward__isnull=False),
+                name="rewards_redemption_reward_set",
+            ),
+            models.CheckConstraint(
+                condition=~Q(status="cancelled") | Q(cancelled_at__isnull=False),
+                name="rewards_redemption_cancel_time_set",
+            ),
+            models.UniqueConstraint(
+                fields=["member", "idempotency_key"],
+                condition=~Q(idempotency_key=""),
+                name="rewards_redemption_idempotency_unique",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["member", "reward", "status"], name="rewards_red_member_idx"),
+        ]
+
+    def __str__(self) -> str:
+        what = self.reward.name if self.reward_id and self.reward else "points payment"
+        return f"#{self.pk} {what} ({self.points} pts)"
+
+
+class Voucher(BaseModel):
+    class Status(models.TextChoices):
+        ISSUED = "issued", "Issued"
+        USED = "used", "Used"
+        EXPIRED = "expired", "Expired"
+        CANCELLED = "cancelled", "Cancelled"
+
+    redemption = models.OneToOneField(Redemption, on_delete=models.PROTECT, related_name="voucher")
+    member = models.ForeignKey("members.Member", on_delete=models.PROTECT, related_name="+")
+    code = models.CharField(max_length=20, unique=True)
+    partner_code = models.CharField(max_length=100, blank=True)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.ISSUED)
+    expires_at = models.DateTimeField()
+    used_at = models.DateTimeField(null=True, blank=True)
+    order_ref = models.CharField(max_length=100, blank=True)
+    used_channel = models.CharField(max_length=10, blank=True)
+    used_store = models.ForeignKey(
+        "members.Store", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    used_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    note = models.CharField(max_length=300, blank=True, help_text="Staff reason, undo reason.")
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(status__in=["issued", "used", "expired", "cancelled"]),
+                name="rewards_voucher_status_valid",
+            ),
+            models.CheckConstraint(
+                condition=~Q(status="used")
+                | (Q(used_at__isnull=False) & (~Q(order_ref="") | ~Q(note=""))),
+                name="rewards_voucher_used_has_reference",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["member", "status"], name="rewards_voucher_member_idx"),
+            models.Index(
+                fields=["expires_at"],
+                condition=Q(status="issued"),
+                name="rewards_voucher_due_idx",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.display_code
+
+    @property
+    def display_code(self) -> str:
+        """XXXX-XXXX-XXXX: easier to read aloud and type."""
+        return "-".join(self.code[i : i + 4] for i in range(0, len(self.code), 4))

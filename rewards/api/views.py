@@ -1,0 +1,367 @@
+"""Rewards API: catalogue, redeem, pay with points, cancel, and voucher check/consume/undo."""
+
+from decimal import Decimal
+from typing import Any
+
+from django.utils import timezone
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import serializers, status
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from loyalty.core.api.mixins import ApiAuthMixin, paginate
+from loyalty.core.api.pagination import paginated
+from loyalty.ledger.api.views import (
+    IDEMPOTENCY_HEADER,
+    BalanceSerializer,
+    MemberRefMixin,
+    resolve_member,
+)
+from loyalty.ledger.selectors import account_balance
+from members.models import Store
+from members.selectors import member_get
+from rewards.models import Redemption, Reward, Voucher
+from rewards.selectors import (
+    redemption_get,
+    reward_catalogue_for_member,
+    reward_get,
+    reward_list_public,
+    voucher_check,
+    voucher_list_for_member,
+)
+from rewards.services import (
+    points_payment_create,
+    redemption_cancel,
+    redemption_create,
+    voucher_consume,
+    voucher_consume_undo,
+)
+
+CODE_PATH = OpenApiParameter(
+    "code", str, location=OpenApiParameter.PATH, description="Voucher code (dashes optional)."
+)
+CHANNELS = Redemption.Channel.choices
+
+
+def _store(code: str | None) -> Store | None:
+    if not code:
+        return None
+    store = Store.objects.filter(code=code.upper()).first()
+    if store is None:
+        raise serializers.ValidationError({"store": [f"Unknown store {code!r}."]})
+    return store
+
+
+class RewardSerializer(serializers.ModelSerializer):
+    min_tier = serializers.SlugRelatedField(slug_field="code", read_only=True, allow_null=True)
+    benefit = serializers.CharField(read_only=True)
+
+    class Meta:
+        model = Reward
+        fields = [
+            "id",
+            "code",
+            "name",
+            "description",
+            "kind",
+            "benefit",
+            "points_cost",
+            "amount_off",
+            "percent_off",
+            "max_discount",
+            "product_sku",
+            "visibility",
+            "min_tier",
+            "stock",
+            "available_from",
+            "available_until",
+            "voucher_valid_days",
+        ]
+
+
+class VoucherSerializer(serializers.Serializer):
+    code = serializers.CharField(source="display_code")
+    status = serializers.ChoiceField(choices=Voucher.Status.choices)
+    partner_code = serializers.CharField()
+    expires_at = serializers.DateTimeField()
+    used_at = serializers.DateTimeField(allow_null=True)
+    order_ref = serializers.CharField()
+    reward = serializers.SerializerMethodField()
+    points = serializers.IntegerField(source="redemption.points")
+    redemption_id = serializers.IntegerField()
+
+    def get_reward(self, voucher: Voucher) -> str | None:
+        reward = voucher.redemption.reward
+        return reward.code if reward else None
+
+
+class RedemptionSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    kind = serializers.ChoiceField(choices=Redemption.Kind.choices)
+    status = serializers.ChoiceField(choices=Redemption.Status.choices)
+    member_id = serializers.IntegerField()
+    reward = serializers.SerializerMethodField()
+    points = serializers.IntegerField()
+    value = serializers.DecimalField(max_digits=12, decimal_places=2, allow_null=True)
+    channel = serializers.CharField()
+    created_at = serializers.DateTimeField()
+    cancelled_at = serializers.DateTimeField(allow_null=True)
+    voucher = VoucherSerializer()
+
+    def get_reward(self, redemption: Redemption) -> str | None:
+        return redemption.reward.code if redemption.reward_id and redemption.reward else None
+
+
+class RedemptionResultSerializer(serializers.Serializer):
+    created = serializers.BooleanField(help_text="False when this replays an earlier request.")
+    redemption = RedemptionSerializer()
+    balance = BalanceSerializer()
+
+
+def _redemption_response(redemption: Redemption, *, created: bool) -> Response:
+    redemption = redemption_get(redemption_id=redemption.pk)
+    data = {
+        "created": created,
+        "redemption": redemption,
+        "balance": account_balance(member=redemption.member),
+    }
+    return Response(
+        RedemptionResultSerializer(data).data,
+        status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
+    )
+
+
+def _created(redemption: Redemption, since: Any) -> bool:
+    return redemption.created_at >= since
+
+
+class RewardListApi(ApiAuthMixin, APIView):
+    """The public catalogue: live rewards that are not hidden."""
+
+    @extend_schema(operation_id="rewards_list", responses=paginated(RewardSerializer))
+    def get(self, request: Request) -> Response:
+        return paginate(view=self, queryset=reward_list_public(), serializer_class=RewardSerializer)
+
+
+class MemberCatalogueApi(ApiAuthMixin, APIView):
+    """What one member can redeem now and what they are close to, most relevant first."""
+
+    class OutputSerializer(serializers.Serializer):
+        reward = RewardSerializer()
+        can_redeem = serializers.BooleanField()
+        reason_code = serializers.CharField(allow_null=True)
+        reason = serializers.CharField(allow_null=True)
+        points_short = serializers.IntegerField()
+
+    @extend_schema(operation_id="rewards_member_catalogue", responses=OutputSerializer(many=True))
+    def get(self, request: Request, member_id: int) -> Response:
+        member = member_get(member_id=member_id)
+        items = reward_catalogue_for_member(member=member)
+        return Response(self.OutputSerializer(items, many=True).data)
+
+
+class RedemptionCreateApi(ApiAuthMixin, APIView):
+    """Spend points on a reward and get a voucher. Replays with the same Idempotency-Key are
+    harmless. 409: out of stock, limit reached, not enough points; 403: not eligible."""
+
+    class InputSerializer(MemberRefMixin):
+        reward = serializers.CharField(max_length=40, help_text="Reward code or id.")
+        channel = serializers.ChoiceField(choices=CHANNELS, default=Redemption.Channel.API)
+        store = serializers.CharField(max_length=20, required=False, allow_blank=True)
+
+    @extend_schema(
+        operation_id="redemptions_create",
+        request=InputSerializer,
+        parameters=[IDEMPOTENCY_HEADER],
+        responses={201: RedemptionResultSerializer, 200: RedemptionResultSerializer},
+    )
+    def post(self, request: Request) -> Response:
+        serializer = self.InputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        member = resolve_member(data)
+        reward = reward_get(reference=data["reward"])
+        key = request.headers.get("Idempotency-Key", "")[:200]
+        before = timezone.now()
+        redemption = redemption_create(
+            member=member,
+            reward=reward,
+            actor=request.user,
+            channel=data["channel"],
+            store=_store(data.get("store")),
+            idempotency_key=key,
+        )
+        return _redemption_response(redemption, created=_created(redemption, before))
+
+
+class PointsPaymentCreateApi(ApiAuthMixin, APIView):
+    """Pay part of a bill with points (give points or amount). The voucher is used at once."""
+
+    class InputSerializer(MemberRefMixin):
+        order_ref = serializers.CharField(max_length=100)
+        points = serializers.IntegerField(min_value=1, max_value=10**9, required=False)
+        amount = serializers.DecimalField(
+            max_digits=11,
+            decimal_places=2,
+            min_value=Decimal("0.01"),
+            max_value=Decimal("999999999.99"),
+            required=False,
+        )
+        channel = serializers.ChoiceField(choices=CHANNELS, default=Redemption.Channel.STORE)
+        store = serializers.CharField(max_length=20, required=False, allow_blank=True)
+
+        def validate(self, attrs: dict) -> dict:
+            if ("points" in attrs) == ("amount" in attrs):
+                raise serializers.ValidationError(
+                    {"points": ["Give either points or amount, not both."]}
+                )
+            return attrs
+
+    @extend_schema(
+        operation_id="points_payments_create",
+        request=InputSerializer,
+        parameters=[IDEMPOTENCY_HEADER],
+        responses={201: RedemptionResultSerializer, 200: RedemptionResultSerializer},
+    )
+    def post(self, request: Request) -> Response:
+        serializer = self.InputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        before = timezone.now()
+        redemption = points_payment_create(
+            member=resolve_member(data),
+            order_ref=data["order_ref"],
+            points=data.get("points"),
+            amount=data.get("amount"),
+            actor=request.user,
+            channel=data["channel"],
+            store=_store(data.get("store")),
+            idempotency_key=request.headers.get("Idempotency-Key", "")[:200],
+        )
+        return _redemption_response(redemption, created=_created(redemption, before))
+
+
+class RedemptionCancelApi(ApiAuthMixin, APIView):
+    """Cancel a redemption whose voucher is unused: points back to their lots, stock restored."""
+
+    class InputSerializer(serializers.Serializer):
+        reason = serializers.CharField(max_length=300)
+
+    @extend_schema(
+        operation_id="redemptions_cancel",
+        request=InputSerializer,
+        responses={200: RedemptionResultSerializer},
+    )
+    def post(self, request: Request, redemption_id: int) -> Response:
+        serializer = self.InputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        redemption = redemption_cancel(
+            redemption=redemption_get(redemption_id=redemption_id),
+            reason=serializer.validated_data["reason"],
+            actor=request.user,
+        )
+        return _redemption_response(redemption, created=False)
+
+
+class MemberVoucherListApi(ApiAuthMixin, APIView):
+    """A member's vouchers, newest first; filter by status."""
+
+    class FilterSerializer(serializers.Serializer):
+        status = serializers.ChoiceField(choices=Voucher.Status.choices, required=False)
+
+    @extend_schema(
+        operation_id="member_vouchers_list",
+        parameters=[FilterSerializer],
+        responses=paginated(VoucherSerializer),
+    )
+    def get(self, request: Request, member_id: int) -> Response:
+        filters = self.FilterSerializer(data=request.query_params)
+        filters.is_valid(raise_exception=True)
+        member = member_get(member_id=member_id)
+        vouchers = voucher_list_for_member(
+            member=member, status=filters.validated_data.get("status")
+        )
+        return paginate(view=self, queryset=vouchers, serializer_class=VoucherSerializer)
+
+
+class VoucherCheckOutputSerializer(serializers.Serializer):
+    code = serializers.CharField()
+    status = serializers.ChoiceField(choices=Voucher.Status.choices)
+    valid = serializers.BooleanField(help_text="True when it can be consumed now.")
+    member_id = serializers.IntegerField()
+    member_number = serializers.CharField()
+    member_name = serializers.CharField()
+    reward_code = serializers.CharField(allow_null=True)
+    reward_name = serializers.CharField()
+    benefit = serializers.CharField()
+    partner_code = serializers.CharField()
+    points = serializers.IntegerField()
+    expires_at = serializers.DateTimeField()
+    used_at = serializers.DateTimeField(allow_null=True)
+    order_ref = serializers.CharField()
+    message = serializers.CharField()
+
+
+class VoucherCheckApi(ApiAuthMixin, APIView):
+    """Look a code up: valid, used, expired or cancelled; whose; what it gives."""
+
+    @extend_schema(
+        operation_id="vouchers_check",
+        parameters=[CODE_PATH],
+        responses=VoucherCheckOutputSerializer,
+    )
+    def get(self, request: Request, code: str) -> Response:
+        return Response(VoucherCheckOutputSerializer(voucher_check(code=code)).data)
+
+
+class VoucherConsumeApi(ApiAuthMixin, APIView):
+    """Use a voucher for an order. The same order twice is harmless; another order gets 409."""
+
+    class InputSerializer(serializers.Serializer):
+        order_ref = serializers.CharField(max_length=100)
+        channel = serializers.ChoiceField(choices=CHANNELS, default=Redemption.Channel.STORE)
+        store = serializers.CharField(max_length=20, required=False, allow_blank=True)
+
+    @extend_schema(
+        operation_id="vouchers_consume",
+        parameters=[CODE_PATH],
+        request=InputSerializer,
+        responses=VoucherCheckOutputSerializer,
+    )
+    def post(self, request: Request, code: str) -> Response:
+        serializer = self.InputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        voucher = voucher_consume(
+            code=code,
+            order_ref=data["order_ref"],
+            actor=request.user,
+            channel=data["channel"],
+            store=_store(data.get("store")),
+        )
+        return Response(VoucherCheckOutputSerializer(voucher_check(code=voucher.code)).data)
+
+
+class VoucherUndoApi(ApiAuthMixin, APIView):
+    """The order was refunded within the window: the voucher is usable again (points paid at the
+    till go back to the member instead)."""
+
+    class InputSerializer(serializers.Serializer):
+        order_ref = serializers.CharField(max_length=100)
+        reason = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
+
+    @extend_schema(
+        operation_id="vouchers_undo",
+        parameters=[CODE_PATH],
+        request=InputSerializer,
+        responses=VoucherCheckOutputSerializer,
+    )
+    def post(self, request: Request, code: str) -> Response:
+        serializer = self.InputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        voucher = voucher_consume_undo(
+            code=code, order_ref=data["order_ref"], reason=data["reason"], actor=request.user
+        )
+        return Response(VoucherCheckOutputSerializer(voucher_check(code=voucher.code)).data)

@@ -1,0 +1,79 @@
+from loyalty.core.exceptions import ApplicationError
+
+
+class RewardNotAvailable(ApplicationError):
+    code = "reward_not_available"
+    http_status = 409
+    default_message = "This reward cannot be redeemed now (inactive or outside its dates)."
+
+
+class RewardNotEligible(ApplicationError):
+    code = "reward_not_eligible"
+    http_status = 403
+    default_message = "This member may not redeem this reward."
+
+
+class RewardOutOfStock(ApplicationError):
+    code = "reward_out_of_stock"
+    http_status = 409
+    default_message = "This reward is out of stock."
+
+
+class RewardLimitReached(ApplicationError):
+    code = "reward_limit_reached"
+    http_status = 409
+    default_message = "This member has already redeemed this reward as often as allowed."
+
+
+class RewardNotFound(ApplicationError):
+    code = "reward_not_found"
+    http_status = 404
+    default_message = "No such reward."
+
+
+class RedemptionNotFound(ApplicationError):
+    code = "redemption_not_found"
+    http_status = 404
+    default_message = "No such redemption."
+
+
+class VoucherNotFound(ApplicationError):
+    code = "voucher_not_found"
+    http_status = 404
+    default_message = "No voucher has this code. Check the code and type it again."
+
+
+class VoucherNotValid(ApplicationError):
+    code = "voucher_not_valid"
+    http_status = 409
+    default_message = "This voucher cannot be used."
+
+
+class VoucherUsedForOtherOrder(ApplicationError):
+    code = "voucher_used_for_other_order"
+    http_status = 409
+    default_message = "This voucher was already used for another order."
+
+
+class VoucherUndoWindowPassed(ApplicationError):
+    code = "voucher_undo_window_passed"
+    http_status = 409
+    default_message = "The voucher was used too long ago to undo."
+
+
+class VoucherAlreadyUsed(ApplicationError):
+    code = "voucher_already_used"
+    http_status = 409
+    default_message = "The voucher was already used; the redemption cannot be cancelled."
+
+
+class PointsPaymentInvalid(ApplicationError):
+    code = "points_payment_invalid"
+    http_status = 400
+    default_message = "These points cannot be used to pay."
+
+
+class IdempotencyConflict(ApplicationError):
+    code = "idempotency_conflict"
+    http_status = 409
+    default_message = "This idempotency key was already used for a different request."

@@ -1,0 +1,256 @@
+"""Rewards reads: the catalogue a member sees, voucher checks for tills, lists for the admin."""
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from django.db.models import Count, Q, QuerySet
+from django.utils import timezone
+
+from loyalty.ledger.policy import programme_settings_get
+from loyalty.ledger.selectors import account_balance
+from loyalty.tiers.selectors import tier_current_assignment
+from members.models import Member
+from rewards.codes import voucher_code_normalize
+from rewards.exceptions import RewardNotFound, VoucherNotFound
+from rewards.models import Redemption, Reward, RewardsSettings, Voucher
+
+
+def rewards_settings_get() -> RewardsSettings:
+    instance, _ = RewardsSettings.objects.get_or_create(pk=1)
+    return instance
+
+
+def period_start(period: str, now: datetime) -> datetime:
+    """Start of the day/week (Monday)/month/year containing `now`, in the programme's zone."""
+    zone = ZoneInfo(programme_settings_get().time_zone)
+    local = now.astimezone(zone).replace(hour=0, minute=0, second=0, microsecond=0)
+    if period == Reward.LimitPeriod.WEEK:
+        local -= timedelta(days=local.weekday())
+    elif period == Reward.LimitPeriod.MONTH:
+        local = local.replace(day=1)
+    elif period == Reward.LimitPeriod.YEAR:
+        local = local.replace(month=1, day=1)
+    return local
+
+
+def member_tier_rank(*, member: Member) -> int | None:
+    assignment = tier_current_assignment(member_id=member.pk)
+    return assignment.tier.rank if assignment else None
+
+
+def reward_get(*, reference: str | int) -> Reward:
+    """By code (tills, API) or by id."""
+    reward = None
+    text = str(reference).strip()
+    if text.isdigit() and len(text) < 19:
+        reward = Reward.objects.select_related("min_tier").filter(pk=int(text)).first()
+    if reward is None:
+        reward = Reward.objects.select_related("min_tier").filter(code=text[:40]).first()
+    if reward is None:
+        raise RewardNotFound(f"No reward {text[:40]!r}.", extra={"reward": text[:40]})
+    return reward
+
+
+def reward_list_public(*, now: datetime | None = None) -> QuerySet[Reward]:
+    """What the catalogue shows to anyone: live, not hidden."""
+    now = now or timezone.now()
+    return (
+        Reward.objects.live(now)
+        .exclude(visibility=Reward.Visibility.HIDDEN)
+        .select_related("min_tier")
+        .order_by("-visibility", "sort_order", "points_cost", "name")
+    )
+
+
+def reward_list_with_counts() -> QuerySet[Reward]:
+    """Admin list: stock, redemptions and free partner codes per reward, in one query."""
+    return Reward.objects.select_related("min_tier").annotate(
+        redeemed=Count(
+            "redemptions",
+            filter=Q(redemptions__status=Redemption.Status.COMPLETED),
+            distinct=True,
+        ),
+        codes_left=Count("codes", filter=Q(codes__voucher__isnull=True), distinct=True),
+    )
+
+
+@dataclass(frozen=True)
+class CatalogueItem:
+    reward: Reward
+    can_redeem: bool
+    reason_code: str | None
+    reason: str | None
+    points_short: int
+
+
+def reward_catalogue_for_member(
+    *, member: Member, now: datetime | None = None
+) -> list[CatalogueItem]:
+    """The rewards a member may see, each saying whether it can be redeemed now and, if not, why
+    (points short, limit reached, out of stock). Redeemable first (featured, then the most
+    valuable they can afford), then those closest in points. A fixed number of queries."""
+    now = now or timezone.now()
+    available = account_balance(member=member, as_of=now).available
+    rank = member_tier_rank(member=member)
+    rewards = [
+        reward
+        for reward in reward_list_public(now=now)
+        if reward.min_tier_id is None or (rank is not None and rank >= reward.min_tier.rank)  # type: ignore[union-attr]
+    ]
+    ids = [reward.pk for reward in rewards]
+    completed = Redemption.objects.filter(
+        member=member, reward_id__in=ids, status=Redemption.Status.COMPLETED
+    )
+    total_by_reward = dict(
+        completed.values_list("reward_id").annotate(n=Count("pk")).values_list("reward_id", "n")
+    )
+    period_counts: dict[tuple[int, str], int] = {}
+    for period in {r.limit_period for r in rewards if r.limit_period}:
+        start = period_start(period, now)
+        for reward_id, n in (
+            completed.filter(created_at__gte=start)
+            .values_list("reward_id")
+            .annotate(n=Count("pk"))
+            .values_list("reward_id", "n")
+        ):
+            period_counts[(reward_id, period)] = n
+    codes_left = dict(
+        Reward.objects.filter(pk__in=ids, kind=Reward.Kind.PARTNER_CODE)
+        .annotate(n=Count("codes", filter=Q(codes__voucher__isnull=True)))
+        .values_list("pk", "n")
+    )
+    active = member.status == Member.Status.ACTIVE
+    items = []
+    for reward in rewards:
+        short = max(reward.points_cost - available, 0)
+        code, why = None, None
+        if not active:
+            code, why = "member_not_active", "The member is not active."
+        elif reward.limit_per_member is not None and (
+            total_by_reward.get(reward.pk, 0) >= reward.limit_per_member
+        ):
+            code, why = "reward_limit_reached", "Already redeemed as often as allowed."
+        elif reward.limit_per_period and (
+            period_counts.get((reward.pk, reward.limit_period), 0) >= reward.limit_per_period
+        ):
+            code, why = "reward_limit_reached", f"Already redeemed this {reward.limit_period}."
+        elif (reward.stock is not None and reward.stock <= 0) or (
+            reward.kind == Reward.Kind.PARTNER_CODE and not codes_left.get(reward.pk)
+        ):
+            code, why = "reward_out_of_stock", "Out of stock."
+        elif short:
+            code, why = "insufficient_points", f"{short} more points needed."
+        items.append(CatalogueItem(reward, code is None, code, why, short))
+
+    def relevance(item: CatalogueItem) -> tuple:
+        featured = item.reward.visibility == Reward.Visibility.FEATURED
+        if item.can_redeem:
+            return (0, not featured, -item.reward.points_cost, item.reward.pk)
+        if item.reason_code == "insufficient_points":
+            return (1, item.points_short, item.reward.pk)
+        return (2, item.reward.points_cost, item.reward.pk)
+
+    return sorted(items, key=relevance)
+
+
+@dataclass(frozen=True)
+class VoucherCheck:
+    code: str
+    status: str
+    valid: bool
+    member_id: int
+    member_number: str
+    member_name: str
+    reward_code: str | None
+    reward_name: str
+    benefit: str
+    partner_code: str
+    points: int
+    expires_at: datetime
+    used_at: datetime | None
+    order_ref: str
+    message: str
+
+
+def voucher_status_now(voucher: Voucher, now: datetime) -> str:
+    """An issued voucher past its date is expired even before the nightly job marks it."""
+    if voucher.status == Voucher.Status.ISSUED and voucher.expires_at <= now:
+        return Voucher.Status.EXPIRED
+    return voucher.status
+
+
+def voucher_check(*, code: str, now: datetime | None = None) -> VoucherCheck:
+    """What a till needs to know about a code, in one query. Raises VoucherNotFound."""
+    now = now or timezone.now()
+    normal = voucher_code_normalize(code)
+    voucher = (
+        Voucher.objects.select_related("member", "redemption", "redemption__reward")
+        .filter(code=normal)
+        .first()
+        if normal
+        else None
+    )
+    if voucher is None:
+        raise VoucherNotFound(extra={"code": str(code)[:40]})
+    status = voucher_status_now(voucher, now)
+    reward = voucher.redemption.reward
+    benefit = (
+        reward.benefit if reward is not None else f"Paid {voucher.redemption.value} with points"
+    )
+    messages = {
+        Voucher.Status.ISSUED: f"Valid until {voucher.expires_at:%Y-%m-%d}: {benefit}.",
+        Voucher.Status.USED: f"Already used for order {voucher.order_ref or '(none)'}"
+        + (f" on {voucher.used_at:%Y-%m-%d}." if voucher.used_at else "."),
+        Voucher.Status.EXPIRED: f"Expired on {voucher.expires_at:%Y-%m-%d}.",
+        Voucher.Status.CANCELLED: "Cancelled; the points were given back.",
+    }
+    member = voucher.member
+    return VoucherCheck(
+        code=voucher.display_code,
+        status=status,
+        valid=status == Voucher.Status.ISSUED,
+        member_id=member.pk,
+        member_number=member.member_number,
+        member_name=f"{member.first_name} {member.last_name}".strip(),
+        reward_code=reward.code if reward else None,
+        reward_name=reward.name if reward else "Points payment",
+        benefit=benefit,
+        partner_code=voucher.partner_code if status == Voucher.Status.ISSUED else "",
+        points=voucher.redemption.points,
+        expires_at=voucher.expires_at,
+        used_at=voucher.used_at,
+        order_ref=voucher.order_ref,
+        message=messages[status],  # type: ignore[index]
+    )
+
+
+def voucher_list_for_member(*, member: Member, status: str | None = None) -> QuerySet[Voucher]:
+    vouchers = Voucher.objects.select_related("redemption", "redemption__reward").filter(
+        member=member
+    )
+    if status:
+        vouchers = vouchers.filter(status=status)
+    return vouchers.order_by("-created_at", "-pk")
+
+
+def redemption_get(*, redemption_id: int) -> Any:
+    from rewards.exceptions import RedemptionNotFound
+
+    if not 0 < redemption_id < 2**63:
+        raise RedemptionNotFound(extra={"redemption": redemption_id})
+    redemption = (
+        Redemption.objects.select_related("member", "reward", "voucher")
+        .filter(pk=redemption_id)
+        .first()
+    )
+    if redemption is None:
+        raise RedemptionNotFound(extra={"redemption": redemption_id})
+    return redemption
+
+
+def redemption_list_for_export() -> QuerySet[Redemption]:
+    return Redemption.objects.select_related(
+        "member", "reward", "voucher", "store", "created_by"
+    ).order_by("pk")

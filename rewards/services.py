@@ -1,0 +1,696 @@
+"""Rewards writes: redeem, pay with points, cancel, consume and undo vouchers, expire, alert.
+
+Lock order everywhere: the member's points account first, then the reward row (stock), then the
+voucher row. Two redemptions of one member are serialised by the account lock (limits and points
+are checked under it); redemptions of one reward by many members are serialised only for the
+instant of the conditional stock UPDATE, so the stock can never be oversold.
+"""
+
+import logging
+from datetime import datetime, timedelta
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.mail import send_mail
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from loyalty.core import events
+from loyalty.core.services import model_update
+from loyalty.ledger.locks import lock_account
+from loyalty.ledger.models import LedgerEntry
+from loyalty.ledger.policy import programme_settings_get
+from loyalty.ledger.services import account_get_or_create, ledger_entry_reverse, points_redeem
+from members.exceptions import MemberNotActive
+from members.models import Member, Store
+from rewards.codes import voucher_code_generate, voucher_code_normalize
+from rewards.exceptions import (
+    IdempotencyConflict,
+    PointsPaymentInvalid,
+    RedemptionNotFound,
+    RewardLimitReached,
+    RewardNotAvailable,
+    RewardNotEligible,
+    RewardOutOfStock,
+    VoucherAlreadyUsed,
+    VoucherNotFound,
+    VoucherNotValid,
+    VoucherUndoWindowPassed,
+    VoucherUsedForOtherOrder,
+)
+from rewards.models import Redemption, Reward, RewardCode, RewardsSettings, Voucher
+from rewards.selectors import (
+    member_tier_rank,
+    period_start,
+    rewards_settings_get,
+)
+
+logger = logging.getLogger(__name__)
+
+
+def _user(actor: Any) -> Any:
+    return actor if getattr(actor, "is_authenticated", False) else None
+
+
+def _require_active(member: Member) -> None:
+    if member.status != Member.Status.ACTIVE:
+        raise MemberNotActive(
+            f"Member {member.member_number} is {member.get_status_display().lower()}; "
+            "only active members can redeem.",
+            extra={"status": member.status},
+        )
+
+
+def reward_check_eligible(*, member: Member, reward: Reward, now: datetime) -> None:
+    """Status, dates and tier: what does not depend on the member's counts (no lock needed)."""
+    _require_active(member)
+    live = Reward.objects.live(now).filter(pk=reward.pk).exists()
+    if not live:
+        raise RewardNotAvailable(
+            f"“{reward.name}” cannot be redeemed now.", extra={"reward": reward.code}
+        )
+    if reward.visibility == Reward.Visibility.HIDDEN:
+        raise RewardNotEligible(
+            f"“{reward.name}” is not offered to members.", extra={"reward": reward.code}
+        )
+    if reward.min_tier_id is not None:
+        rank = member_tier_rank(member=member)
+        needed = reward.min_tier.rank  # type: ignore[union-attr]
+        if rank is None or rank < needed:
+            raise RewardNotEligible(
+                f"“{reward.name}” is for {reward.min_tier.name} members and above.",  # type: ignore[union-attr]
+                extra={"reward": reward.code, "min_tier": reward.min_tier.code},  # type: ignore[union-attr]
+            )
+
+
+def _check_limits(*, member: Member, reward: Reward, now: datetime) -> None:
+    taken = Redemption.objects.filter(
+        member=member, reward=reward, status=Redemption.Status.COMPLETED
+    )
+    if reward.limit_per_member is not None and taken.count() >= reward.limit_per_member:
+        raise RewardLimitReached(
+            f"Member already redeemed “{reward.name}” {reward.limit_per_member} time(s), the most allowed.",
+            extra={"limit": reward.limit_per_member, "period": None},
+        )
+    if reward.limit_per_period and reward.limit_period:
+        start = period_start(reward.limit_period, now)
+        if taken.filter(created_at__gte=start).count() >= reward.limit_per_period:
+            raise RewardLimitReached(
+                f"Member already redeemed “{reward.name}” {reward.limit_per_period} time(s) "
+                f"this {reward.limit_period}, the most allowed.",
+                extra={"limit": reward.limit_per_period, "period": reward.limit_period},
+            )
+
+
+def _take_stock(reward: Reward) -> int | None:
+    """Decrement counted stock atomically; returns what is left (None: unlimited)."""
+    if reward.stock is None:
+        return None
+    # conditional UPDATE: the row lock it takes lasts to commit, so concurrent redeemers queue
+    # here and the last one sees 0 and is refused; a later rollback restores the unit.
+    updated = Reward.objects.filter(pk=reward.pk, stock__gt=0).update(stock=F("stock") - 1)
+    if not updated:
+        raise RewardOutOfStock(f"“{reward.name}” is out of stock.", extra={"reward": reward.code})
+    return Reward.objects.filter(pk=reward.pk).values_list("stock", flat=True).get()
+
+
+def _take_partner_code(reward: Reward) -> RewardCode:
+    code = (
+        RewardCode.objects.select_for_update(skip_locked=True)
+        .filter(reward=reward, voucher__isnull=True)
+        .order_by("pk")
+        .first()
+    )
+    if code is None:
+        raise RewardOutOfStock(
+            f"“{reward.name}” has no partner codes left.", extra={"reward": reward.code}
+        )
+    return code
+
+
+def _issue_voucher(
+    redemption: Redemption, *, expires_at: datetime, partner_code: str = "", **fields: Any
+) -> Voucher:
+    for _ in range(5):  # 55 random bits: a collision is astronomically rare, but never a 500
+        try:
+            with transaction.atomic():
+                return Voucher.objects.create(
+                    redemption=redemption,
+                    member_id=redemption.member_id,
+                    code=voucher_code_generate(),
+                    partner_code=partner_code,
+                    expires_at=expires_at,
+                    **fields,
+                )
+        except IntegrityError:
+            continue
+    raise RuntimeError("could not draw a unique voucher code")
+
+
+def _replay(
+    member: Member, key: str, *, reward: Reward | None, kind: str, points: int | None = None
+) -> Redemption | None:
+    if not key:
+        return None
+    existing = (
+        Redemption.objects.select_related("voucher", "reward")
+        .filter(member=member, idempotency_key=key)
+        .first()
+    )
+    if existing is None:
+        return None
+    same = existing.kind == kind and existing.reward_id == (reward.pk if reward else None)
+    if points is not None:
+        same = same and existing.points == points
+    if not same:
+        raise IdempotencyConflict(extra={"redemption": existing.pk})
+    return existing
+
+
+def _low_stock_check(reward: Reward, left: int | None) -> None:
+    threshold = reward.low_stock_threshold
+    if left is None or threshold is None or left > threshold or reward.low_stock_alerted_at:
+        return
+    from rewards.tasks import reward_low_stock_alert_task
+
+    transaction.on_commit(lambda: reward_low_stock_alert_task.delay(reward.pk))
+
+
+@transaction.atomic(durable=True)
+def redemption_create(
+    *,
+    member: Member,
+    reward: Reward,
+    actor: Any = None,
+    channel: str = Redemption.Channel.API,
+    store: Store | None = None,
+    idempotency_key: str | None = None,
+) -> Redemption:
+    """Spend the reward's points and issue a voucher, all or nothing.
+
+    Checks, in one transaction under the member's account lock: member active, reward live and
+    visible to the member's tier, limits, stock (conditional UPDATE) and available points.
+    Raises MemberNotActive, RewardNotAvailable, RewardNotEligible, RewardLimitReached,
+    RewardOutOfStock, InsufficientPoints, IdempotencyConflict. Replaying an idempotency key
+    returns the first redemption."""
+    now = timezone.now()
+    key = (idempotency_key or "").strip()
+    account = account_get_or_create(member=member)
+    lock_account(account.pk)
+    replay = _replay(member, key, reward=reward, kind=Redemption.Kind.REWARD)
+    if replay is not None:
+        return replay
+    reward = Reward.objects.select_related("min_tier").get(pk=reward.pk)
+    reward_check_eligible(member=member, reward=reward, now=now)
+    _check_limits(member=member, reward=reward, now=now)
+    left = _take_stock(reward)
+    partner = _take_partner_code(reward) if reward.kind == Reward.Kind.PARTNER_CODE else None
+    redemption = Redemption.objects.create(
+        member=member,
+        reward=reward,
+        kind=Redemption.Kind.REWARD,
+        points=reward.points_cost,
+        channel=channel,
+        store=store,
+        idempotency_key=key,
+        created_by=_user(actor),
+    )
+    redemption.ledger_entry = points_redeem(
+        member=member,
+        points=reward.points_cost,
+        source_type="redemption",
+        source_id=str(redemption.pk),
+        idempotency_key=f"redemption:{redemption.pk}",
+        actor=actor,
+        reason=f"Redeemed “{reward.name}”",
+    )
+    redemption.save(update_fields=["ledger_entry", "updated_at"])
+    voucher = _issue_voucher(
+        redemption,
+        expires_at=now + timedelta(days=reward.voucher_valid_days),
+        partner_code=partner.code if partner else "",
+    )
+    if partner is not None:
+        partner.voucher = voucher
+        partner.save(update_fields=["voucher", "updated_at"])
+    _low_stock_check(reward, left)
+    events.publish(
+        "voucher.issued",
+        {
+            "voucher": voucher.display_code,
+            "member_id": member.pk,
+            "member_number": member.member_number,
+            "reward": reward.code,
+            "points": redemption.points,
+            "expires_at": voucher.expires_at.isoformat(),
+        },
+    )
+    return redemption
+
+
+def points_payment_quote(*, points: int | None, amount: Decimal | None) -> tuple[int, Decimal]:
+    """Points and money value of a till payment; raises PointsPaymentInvalid with the reason."""
+    rules = rewards_settings_get()
+    point_value = programme_settings_get().point_value
+    if (points is None) == (amount is None):
+        raise PointsPaymentInvalid("Give either the points or the amount to pay, not both.")
+    if point_value <= 0:
+        raise PointsPaymentInvalid("Points have no money value in this programme.")
+    if amount is not None:
+        exact = amount / point_value
+        if exact != exact.to_integral_value():
+            raise PointsPaymentInvalid(
+                f"{amount} is not a whole number of points at {point_value} per point.",
+                extra={"point_value": str(point_value)},
+            )
+        points = int(exact)
+    assert points is not None
+    if points < rules.points_payment_minimum:
+        raise PointsPaymentInvalid(
+            f"Use at least {rules.points_payment_minimum} points to pay.",
+            extra={"minimum": rules.points_payment_minimum},
+        )
+    if points % rules.points_payment_step:
+        raise PointsPaymentInvalid(
+            f"Use points in steps of {rules.points_payment_step}.",
+            extra={"step": rules.points_payment_step},
+        )
+    value = (point_value * points).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+    return points, value
+
+
+@transaction.atomic(durable=True)
+def points_payment_create(
+    *,
+    member: Member,
+    order_ref: str,
+    points: int | None = None,
+    amount: Decimal | None = None,
+    actor: Any = None,
+    channel: str = Redemption.Channel.STORE,
+    store: Store | None = None,
+    idempotency_key: str | None = None,
+) -> Redemption:
+    """Pay part of a bill with points at the programme's point value: a redemption whose voucher
+    is consumed at once against `order_ref`. Raises PointsPaymentInvalid, MemberNotActive,
+    InsufficientPoints, IdempotencyConflict."""
+    order_ref = (order_ref or "").strip()
+    if not order_ref:
+        raise ValidationError({"order_ref": ["Give the order or receipt reference."]})
+    _require_active(member)
+    points, value = points_payment_quote(points=points, amount=amount)
+    now = timezone.now()
+    key = (idempotency_key or "").strip()
+    account = account_get_or_create(member=member)
+    lock_account(account.pk)
+    replay = _replay(member, key, reward=None, kind=Redemption.Kind.POINTS_PAYMENT, points=points)
+    if replay is not None:
+        return replay
+    redemption = Redemption.objects.create(
+        member=member,
+        kind=Redemption.Kind.POINTS_PAYMENT,
+        points=points,
+        value=value,
+        channel=channel,
+        store=store,
+        idempotency_key=key,
+        created_by=_user(actor),
+    )
+    redemption.ledger_entry = points_redeem(
+        member=member,
+        points=points,
+        source_type="points_payment",
+        source_id=str(redemption.pk),
+        idempotency_key=f"redemption:{redemption.pk}",
+        actor=actor,
+        reason=f"Paid {value} with points (order {order_ref})",
+    )
+    redemption.save(update_fields=["ledger_entry", "updated_at"])
+    _issue_voucher(
+        redemption,
+        expires_at=now,
+        status=Voucher.Status.USED,
+        used_at=now,
+        order_ref=order_ref,
+        used_channel=channel,
+        used_store=store,
+        used_by=_user(actor),
+    )
+    return redemption
+
+
+def _refund(redemption: Redemption, *, reason: str, actor: Any, now: datetime) -> None:
+    """Points back into the lots they came from, stock back; caller holds the account lock."""
+    entry = LedgerEntry.objects.get(pk=redemption.ledger_entry_id)
+    redemption.refund_entry = ledger_entry_reverse(
+        entry=entry,
+        reason=reason,
+        actor=actor,
+        idempotency_key=f"redemption-refund:{redemption.pk}",
+    )
+    if redemption.reward_id is not None:
+        Reward.objects.filter(pk=redemption.reward_id, stock__isnull=False).update(
+            stock=F("stock") + 1
+        )
+    redemption.status = Redemption.Status.CANCELLED
+    redemption.cancelled_at = now
+    redemption.cancel_reason = reason[:300]
+    redemption.save(
+        update_fields=["status", "cancelled_at", "cancel_reason", "refund_entry", "updated_at"]
+    )
+
+
+def _lock_redemption(redemption_id: int) -> Redemption:
+    try:
+        return (
+            Redemption.objects.select_for_update(of=("self",))
+            .select_related("reward", "member")
+            .get(pk=redemption_id)
+        )
+    except Redemption.DoesNotExist:
+        raise RedemptionNotFound(extra={"redemption": redemption_id}) from None
+
+
+def _lock_voucher(voucher_id: int) -> Voucher:
+    return (
+        Voucher.objects.select_for_update(of=("self",))
+        .select_related("redemption", "redemption__reward")
+        .get(pk=voucher_id)
+    )
+
+
+@transaction.atomic(durable=True)
+def redemption_cancel(*, redemption: Redemption, reason: str, actor: Any = None) -> Redemption:
+    """Cancel an unused voucher's redemption: the points go back to the lots they came from and
+    the stock is restored. Idempotent (a cancelled redemption is returned as is).
+    Raises VoucherAlreadyUsed when the voucher was used, ValidationError without a reason."""
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValidationError({"reason": ["Say why the redemption is cancelled."]})
+    account = account_get_or_create(member=redemption.member)
+    lock_account(account.pk)
+    redemption = _lock_redemption(redemption.pk)
+    if redemption.status == Redemption.Status.CANCELLED:
+        return redemption
+    voucher = _lock_voucher(redemption.voucher.pk)
+    if voucher.status == Voucher.Status.USED:
+        raise VoucherAlreadyUsed(
+            f"Voucher {voucher.display_code} was used on {voucher.used_at:%Y-%m-%d}; "
+            "undo its use first if the order was refunded.",
+            extra={"voucher": voucher.display_code, "order_ref": voucher.order_ref},
+        )
+    now = timezone.now()
+    if voucher.status == Voucher.Status.EXPIRED and voucher.note.startswith("refunded"):
+        raise VoucherNotValid("The points of this expired voucher were already given back.")
+    _refund(redemption, reason=reason, actor=actor, now=now)
+    voucher.status = Voucher.Status.CANCELLED
+    voucher.note = reason[:300]
+    voucher.save(update_fields=["status", "note", "updated_at"])
+    return redemption
+
+
+def voucher_find(*, code: str) -> Voucher:
+    normal = voucher_code_normalize(code)
+    voucher = (
+        Voucher.objects.filter(code=normal).only("pk", "member_id").first() if normal else None
+    )
+    if voucher is None:
+        raise VoucherNotFound(extra={"code": str(code)[:40]})
+    return voucher
+
+
+def _usable(voucher: Voucher, now: datetime) -> None:
+    if voucher.status == Voucher.Status.ISSUED and voucher.expires_at <= now:
+        raise VoucherNotValid(
+            f"Voucher {voucher.display_code} expired on {voucher.expires_at:%Y-%m-%d}.",
+            extra={"status": Voucher.Status.EXPIRED},
+        )
+    if voucher.status in (Voucher.Status.EXPIRED, Voucher.Status.CANCELLED):
+        raise VoucherNotValid(
+            f"Voucher {voucher.display_code} is {voucher.get_status_display().lower()}.",
+            extra={"status": voucher.status},
+        )
+
+
+@transaction.atomic(durable=True)
+def voucher_consume(
+    *,
+    code: str,
+    order_ref: str,
+    actor: Any = None,
+    channel: str = Redemption.Channel.STORE,
+    store: Store | None = None,
+) -> Voucher:
+    """Use a voucher against an order. Idempotent for the same order; refused for another one.
+    Raises VoucherNotFound, VoucherNotValid, VoucherUsedForOtherOrder."""
+    order_ref = (order_ref or "").strip()
+    if not order_ref:
+        raise ValidationError({"order_ref": ["Give the order or receipt reference."]})
+    voucher = _lock_voucher(voucher_find(code=code).pk)  # two tills: the second waits here
+    if voucher.status == Voucher.Status.USED:
+        if voucher.order_ref == order_ref:
+            return voucher
+        raise VoucherUsedForOtherOrder(
+            f"Voucher {voucher.display_code} was already used for order {voucher.order_ref}.",
+            extra={"order_ref": voucher.order_ref},
+        )
+    now = timezone.now()
+    _usable(voucher, now)
+    voucher.status = Voucher.Status.USED
+    voucher.used_at = now
+    voucher.order_ref = order_ref[:100]
+    voucher.used_channel = channel
+    voucher.used_store = store
+    voucher.used_by = _user(actor)
+    voucher.save(
+        update_fields=[
+            "status",
+            "used_at",
+            "order_ref",
+            "used_channel",
+            "used_store",
+            "used_by",
+            "updated_at",
+        ]
+    )
+    events.publish(
+        "voucher.consumed",
+        {
+            "voucher": voucher.display_code,
+            "member_id": voucher.member_id,
+            "order_ref": voucher.order_ref,
+            "used_at": now.isoformat(),
+        },
+    )
+    return voucher
+
+
+@transaction.atomic(durable=True)
+def voucher_mark_used(*, voucher: Voucher, reason: str, actor: Any) -> Voucher:
+    """Staff record a use that did not go through a till (e.g. a gift handed over by hand)."""
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValidationError({"reason": ["Say why the voucher is marked as used."]})
+    voucher = _lock_voucher(voucher.pk)
+    if voucher.status == Voucher.Status.USED:
+        return voucher
+    now = timezone.now()
+    _usable(voucher, now)
+    voucher.status = Voucher.Status.USED
+    voucher.used_at = now
+    voucher.used_channel = Redemption.Channel.ADMIN
+    voucher.used_by = _user(actor)
+    voucher.note = reason[:300]
+    voucher.save(
+        update_fields=["status", "used_at", "used_channel", "used_by", "note", "updated_at"]
+    )
+    return voucher
+
+
+@transaction.atomic(durable=True)
+def voucher_consume_undo(
+    *, code: str, order_ref: str, reason: str = "", actor: Any = None
+) -> Voucher:
+    """The order was refunded: the voucher can be used again (catalogue reward), or, for points
+    paid at the till, the points go back to the member. Only within the undo window and only for
+    the order it was used for. Idempotent: undoing twice changes nothing more."""
+    order_ref = (order_ref or "").strip()
+    found = voucher_find(code=code)
+    account = account_get_or_create(member=Member.objects.get(pk=found.member_id))
+    lock_account(account.pk)
+    voucher = _lock_voucher(found.pk)
+    redemption = voucher.redemption
+    undo_note = f"undone: {reason}".strip()[:300] if reason else "undone: order refunded"
+    if voucher.status != Voucher.Status.USED:
+        if voucher.note.startswith("undone") and voucher.order_ref == order_ref:
+            return voucher  # already undone for this order
+        raise VoucherNotValid(
+            f"Voucher {voucher.display_code} is not used, so there is nothing to undo.",
+            extra={"status": voucher.status},
+        )
+    if voucher.order_ref != order_ref:
+        raise VoucherUsedForOtherOrder(
+            f"Voucher {voucher.display_code} was used for order {voucher.order_ref}, "
+            f"not {order_ref}.",
+            extra={"order_ref": voucher.order_ref},
+        )
+    now = timezone.now()
+    window = timedelta(days=rewards_settings_get().voucher_undo_window_days)
+    if voucher.used_at is None or voucher.used_at + window < now:
+        raise VoucherUndoWindowPassed(
+            f"Voucher {voucher.display_code} was used more than {window.days} days ago.",
+            extra={"used_at": voucher.used_at.isoformat() if voucher.used_at else None},
+        )
+    if redemption.kind == Redemption.Kind.POINTS_PAYMENT:
+        redemption = _lock_redemption(redemption.pk)
+        _refund(redemption, reason=undo_note, actor=actor, now=now)
+        voucher.status = Voucher.Status.CANCELLED
+    else:
+        voucher.status = Voucher.Status.ISSUED
+        voucher.used_at = None
+        voucher.used_by = None
+        voucher.used_channel = ""
+        voucher.used_store = None
+    voucher.note = undo_note
+    voucher.save(
+        update_fields=[
+            "status",
+            "used_at",
+            "used_by",
+            "used_channel",
+            "used_store",
+            "note",
+            "updated_at",
+        ]
+    )
+    return voucher
+
+
+@transaction.atomic(durable=True)
+def voucher_expire_one(*, voucher_id: int, now: datetime) -> bool:
+    """Expire one due voucher; give its points back if the reward says so. Safe to re-run."""
+    found = Voucher.objects.filter(pk=voucher_id).values("member_id").first()
+    if found is None:
+        return False
+    account = account_get_or_create(member=Member.objects.get(pk=found["member_id"]))
+    lock_account(account.pk)
+    voucher = _lock_voucher(voucher_id)
+    if voucher.status != Voucher.Status.ISSUED or voucher.expires_at > now:
+        return False
+    redemption = voucher.redemption
+    voucher.status = Voucher.Status.EXPIRED
+    reward = redemption.reward
+    if reward is not None and reward.refund_points_on_expiry:
+        redemption = _lock_redemption(redemption.pk)
+        _refund(redemption, reason="voucher expired unused", actor=None, now=now)
+        voucher.note = "refunded on expiry"
+    voucher.save(update_fields=["status", "note", "updated_at"])
+    return True
+
+
+def vouchers_expire_due(*, as_of: datetime | None = None, batch: int = 1000) -> int:
+    """Expire every issued voucher past its date, one short transaction each (no long locks)."""
+    now = as_of or timezone.now()
+    expired = 0
+    due = Voucher.objects.filter(status=Voucher.Status.ISSUED, expires_at__lte=now)
+    last = 0
+    while True:
+        ids = list(due.filter(pk__gt=last).order_by("pk").values_list("pk", flat=True)[:batch])
+        if not ids:
+            return expired
+        for voucher_id in ids:
+            expired += voucher_expire_one(voucher_id=voucher_id, now=now)
+        last = ids[-1]
+
+
+@transaction.atomic
+def reward_low_stock_alert(*, reward_id: int) -> bool:
+    """Mail staff once when a reward's stock reaches its threshold (again after a restock)."""
+    reward = Reward.objects.select_for_update().filter(pk=reward_id).first()
+    if reward is None or reward.low_stock_threshold is None or reward.stock is None:
+        return False
+    if reward.stock > reward.low_stock_threshold or reward.low_stock_alerted_at is not None:
+        return False
+    rules = rewards_settings_get()
+    recipients = (
+        [rules.low_stock_email] if rules.low_stock_email else [a[1] for a in settings.ADMINS]
+    )
+    if recipients:
+        send_mail(
+            subject=f"Low stock: {reward.name} ({reward.stock} left)",
+            message=(
+                f"The reward “{reward.name}” ({reward.code}) has {reward.stock} left "
+                f"(alert level {reward.low_stock_threshold}). Restock it in the admin."
+            ),
+            from_email=None,
+            recipient_list=recipients,
+        )
+    else:
+        logger.warning(
+            "reward %s is low on stock (%s left); no recipient", reward.code, reward.stock
+        )
+    reward.low_stock_alerted_at = timezone.now()
+    reward.save(update_fields=["low_stock_alerted_at", "updated_at"])
+    return True
+
+
+@transaction.atomic
+def reward_restock(*, reward: Reward, quantity: int, actor: Any = None) -> Reward:
+    """Add stock (F update, safe beside concurrent redemptions) and re-arm the low-stock alert."""
+    if quantity <= 0:
+        raise ValidationError({"quantity": ["Add at least one unit."]})
+    Reward.objects.filter(pk=reward.pk).update(
+        stock=F("stock") + quantity, low_stock_alerted_at=None
+    )
+    reward.refresh_from_db()
+    return reward
+
+
+@transaction.atomic
+def reward_codes_upload(*, reward: Reward, codes: list[str], batch: str = "") -> dict[str, Any]:
+    """Add partner codes to a reward's pool. Returns {added, duplicates, errors: [(row, msg)]}.
+    Blank and over-long rows are reported; codes already in the pool are skipped."""
+    if reward.kind != Reward.Kind.PARTNER_CODE:
+        raise ValidationError({"reward": ["Only partner-voucher rewards have a code pool."]})
+    errors: list[tuple[int, str]] = []
+    wanted: dict[str, int] = {}
+    for row, raw in enumerate(codes, start=1):
+        code = (raw or "").strip()
+        if not code:
+            errors.append((row, "empty code"))
+        elif len(code) > 100:
+            errors.append((row, "longer than 100 characters"))
+        elif any(ord(ch) < 32 for ch in code):
+            errors.append((row, "contains control characters"))
+        elif code in wanted:
+            errors.append((row, f"repeats row {wanted[code]}"))
+        else:
+            wanted[code] = row
+    existing = set(
+        RewardCode.objects.filter(reward=reward, code__in=list(wanted)).values_list(
+            "code", flat=True
+        )
+    )
+    fresh = [
+        RewardCode(reward=reward, code=c, batch=batch[:100]) for c in wanted if c not in existing
+    ]
+    RewardCode.objects.bulk_create(fresh, batch_size=1000)
+    return {"added": len(fresh), "duplicates": len(existing), "errors": errors}
+
+
+def rewards_settings_update(*, data: dict[str, Any]) -> RewardsSettings:
+    instance = rewards_settings_get()
+    instance, _ = model_update(
+        instance=instance,
+        fields=[
+            "points_payment_minimum",
+            "points_payment_step",
+            "voucher_undo_window_days",
+            "low_stock_email",
+        ],
+        data=data,
+    )
+    return instance
