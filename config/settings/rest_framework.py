@@ -37,5 +37,11 @@ SPECTACULAR_SETTINGS = {
         "MemberStatusEnum": "members.models.Member.Status",
         "TransactionChannelEnum": "loyalty.ledger.models.Transaction.Channel",
         "LedgerEntryKindEnum": "loyalty.ledger.models.LedgerEntry.Kind",
+        "RedemptionChannelEnum": "rewards.models.Redemption.Channel",
+        "RedemptionStatusEnum": "rewards.models.Redemption.Status",
+        "RedemptionKindEnum": "rewards.models.Redemption.Kind",
+        "VoucherStatusEnum": "rewards.models.Voucher.Status",
+        "RewardKindEnum": "rewards.models.Reward.Kind",
+        "RewardVisibilityEnum": "rewards.models.Reward.Visibility",
     },
 }
