@@ -338,6 +338,10 @@ class Redemption(BaseModel):
 
     class Meta:
         ordering = ["-created_at", "-pk"]
+        permissions = [
+            ("cancel_redemption", "Can cancel redemptions and mark vouchers used"),
+            ("export_redemption", "Can export redemptions"),
+        ]
         constraints = [
             models.CheckConstraint(
                 condition=Q(kind__in=["reward", "points_payment"]),

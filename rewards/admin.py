@@ -1,0 +1,500 @@
+"""Rewards admin: the catalogue with stock and redemption counts, partner-code upload, and
+redemptions/vouchers with filters, actions that go through the services, and a CSV export."""
+
+import csv
+import io
+
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import get_object_or_404
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils.html import format_html
+from import_export.admin import ImportExportModelAdmin
+from unfold.admin import ModelAdmin
+from unfold.contrib.import_export.forms import ExportForm, ImportForm
+
+from loyalty.core.admin_mixins import ReadOnlyAdminMixin, SingletonAdminMixin
+from loyalty.core.csvsafe import neutralise
+from loyalty.core.exceptions import ApplicationError
+from rewards.models import Redemption, Reward, RewardCode, RewardsSettings, Voucher
+from rewards.resources import RewardResource
+from rewards.selectors import redemption_list_for_export, reward_list_with_counts
+from rewards.services import (
+    redemption_cancel,
+    reward_codes_upload,
+    reward_restock,
+    voucher_mark_used,
+)
+
+MAX_CODES_FILE = 5 * 1024 * 1024
+
+
+def _errors(exc: Exception) -> str:
+    if isinstance(exc, ApplicationError):
+        return exc.message
+    if isinstance(exc, ValidationError):
+        return "; ".join(exc.messages)
+    raise exc
+
+
+@admin.register(RewardsSettings)
+class RewardsSettingsAdmin(SingletonAdminMixin, ModelAdmin):
+    fieldsets = (
+        (
+            "Paying with points at the till",
+            {"fields": ("points_payment_minimum", "points_payment_step")},
+        ),
+        ("Vouchers", {"fields": ("voucher_undo_window_days",)}),
+        ("Stock alerts", {"fields": ("low_stock_email",)}),
+    )
+
+
+class CodesUploadForm(forms.Form):
+    file = forms.FileField(
+        help_text="CSV or text: one code per line (a header line 'code' is skipped)."
+    )
+
+    def clean_file(self) -> list[str]:
+        upload = self.cleaned_data["file"]
+        if upload.size > MAX_CODES_FILE:
+            raise forms.ValidationError("The file is larger than 5 MB; split it.")
+        try:
+            text = upload.read().decode("utf-8-sig")
+        except UnicodeDecodeError:
+            raise forms.ValidationError("The file is not UTF-8 text.") from None
+        rows = [row[0] if row else "" for row in csv.reader(io.StringIO(text))]
+        if rows and rows[0].strip().lower() == "code":
+            rows = rows[1:]
+        if not rows:
+            raise forms.ValidationError("The file holds no codes.")
+        return rows
+
+
+class RestockForm(forms.Form):
+    quantity = forms.IntegerField(min_value=1, max_value=10_000_000)
+
+
+@admin.register(Reward)
+class RewardAdmin(ImportExportModelAdmin, ModelAdmin):
+    resource_classes = [RewardResource]
+    import_form_class = ImportForm
+    export_form_class = ExportForm
+    list_display = (
+        "name",
+        "code",
+        "kind",
+        "points_cost",
+        "visibility",
+        "active",
+        "stock_display",
+        "redeemed",
+        "window",
+    )
+    list_filter = ("active", "kind", "visibility", "min_tier")
+    search_fields = ("name", "code", "product_sku")
+    list_select_related = ("min_tier",)
+    readonly_fields = ("low_stock_alerted_at", "pool")
+    actions = ("activate", "deactivate")
+    fieldsets = (
+        (None, {"fields": ("code", "name", "description", "image", "active", "sort_order")}),
+        (
+            "Benefit",
+            {"fields": ("kind", "amount_off", "percent_off", "max_discount", "product_sku")},
+        ),
+        (
+            "Cost and validity",
+            {
+                "fields": (
+                    "points_cost",
+                    "available_from",
+                    "available_until",
+                    "voucher_valid_days",
+                    "refund_points_on_expiry",
+                )
+            },
+        ),
+        (
+            "Who may redeem",
+            {
+                "fields": (
+                    "visibility",
+                    "min_tier",
+                    "limit_per_member",
+                    "limit_per_period",
+                    "limit_period",
+                )
+            },
+        ),
+        ("Stock", {"fields": ("stock", "low_stock_threshold", "low_stock_alerted_at", "pool")}),
+    )
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet:
+        return reward_list_with_counts()
+
+    @admin.display(description="Stock")
+    def stock_display(self, reward: Reward) -> str:
+        if reward.kind == Reward.Kind.PARTNER_CODE:
+            return f"{reward.codes_left} codes"  # type: ignore[attr-defined]
+        return "unlimited" if reward.stock is None else str(reward.stock)
+
+    @admin.display(description="Redeemed", ordering="redeemed")
+    def redeemed(self, reward: Reward) -> int:
+        return reward.redeemed  # type: ignore[attr-defined]
+
+    @admin.display(description="Available")
+    def window(self, reward: Reward) -> str:
+        start = f"{reward.available_from:%d %b %Y}" if reward.available_from else "now"
+        end = f"{reward.available_until:%d %b %Y}" if reward.available_until else "open"
+        return f"{start} to {end}"
+
+    @admin.display(description="Partner codes / restock")
+    def pool(self, reward: Reward) -> str:
+        if not reward.pk:
+            return "Save the reward first."
+        links = []
+        if reward.kind == Reward.Kind.PARTNER_CODE:
+            left = reward.codes.filter(voucher__isnull=True).count()
+            url = reverse("admin:rewards_reward_upload_codes", args=[reward.pk])
+            links.append(
+                format_html('{} codes left. <a href="{}">Upload codes (CSV)</a>', left, url)
+            )
+        if reward.stock is not None:
+            url = reverse("admin:rewards_reward_restock", args=[reward.pk])
+            links.append(format_html('<a href="{}">Add stock</a>', url))
+        return format_html(" &middot; ".join(["{}"] * len(links)), *links) if links else "—"
+
+    @admin.action(description="Activate selected rewards")
+    def activate(self, request: HttpRequest, queryset: QuerySet) -> None:
+        count = Reward.objects.filter(pk__in=queryset.values("pk")).update(active=True)
+        self.message_user(request, f"{count} reward(s) active.", level=messages.SUCCESS)
+
+    @admin.action(description="Deactivate selected rewards")
+    def deactivate(self, request: HttpRequest, queryset: QuerySet) -> None:
+        count = Reward.objects.filter(pk__in=queryset.values("pk")).update(active=False)
+        self.message_user(request, f"{count} reward(s) withdrawn.", level=messages.SUCCESS)
+
+    def get_urls(self) -> list:
+        own = [
+            path(
+                "<int:reward_id>/upload-codes/",
+                self.admin_site.admin_view(self.upload_codes_view),
+                name="rewards_reward_upload_codes",
+            ),
+            path(
+                "<int:reward_id>/restock/",
+                self.admin_site.admin_view(self.restock_view),
+                name="rewards_reward_restock",
+            ),
+        ]
+        return own + super().get_urls()
+
+    def _page(
+        self, request: HttpRequest, reward: Reward, title: str, form: forms.Form, **extra: object
+    ) -> HttpResponse:
+        return TemplateResponse(
+            request,
+            "admin/rewards/reward_form_page.html",
+            {
+                **self.admin_site.each_context(request),
+                "title": title,
+                "reward": reward,
+                "form": form,
+                "opts": self.model._meta,
+                **extra,
+            },
+        )
+
+    def upload_codes_view(self, request: HttpRequest, reward_id: int) -> HttpResponse:
+        reward = get_object_or_404(Reward, pk=reward_id)
+        if not self.has_change_permission(request, reward):
+            return HttpResponse(status=403)
+        form = CodesUploadForm(request.POST or None, request.FILES or None)
+        report = None
+        if request.method == "POST" and form.is_valid():
+            try:
+                report = reward_codes_upload(
+                    reward=reward,
+                    codes=form.cleaned_data["file"],
+                    batch=request.FILES["file"].name,
+                )
+            except ValidationError as exc:
+                form.add_error(None, "; ".join(exc.messages))
+            else:
+                self.message_user(
+                    request,
+                    f"Added {report['added']} code(s); {report['duplicates']} already in the pool; "
+                    f"{len(report['errors'])} row(s) refused.",
+                    level=messages.WARNING if report["errors"] else messages.SUCCESS,
+                )
+        return self._page(
+            request,
+            reward,
+            f"Upload partner codes: {reward.name}",
+            form,
+            report=report,
+            multipart=True,
+        )
+
+    def restock_view(self, request: HttpRequest, reward_id: int) -> HttpResponse:
+        reward = get_object_or_404(Reward, pk=reward_id)
+        if not self.has_change_permission(request, reward):
+            return HttpResponse(status=403)
+        form = RestockForm(request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            if reward.stock is None:
+                form.add_error(None, "This reward has unlimited stock.")
+            else:
+                reward = reward_restock(
+                    reward=reward, quantity=form.cleaned_data["quantity"], actor=request.user
+                )
+                self.message_user(
+                    request,
+                    f"Stock of {reward.name} is now {reward.stock}.",
+                    level=messages.SUCCESS,
+                )
+                return HttpResponseRedirect(
+                    reverse("admin:rewards_reward_change", args=[reward.pk])
+                )
+        return self._page(request, reward, f"Add stock: {reward.name}", form)
+
+
+@admin.register(RewardCode)
+class RewardCodeAdmin(ReadOnlyAdminMixin, ModelAdmin):
+    list_display = ("code", "reward", "batch", "voucher", "created_at")
+    list_filter = ("reward", ("voucher", admin.EmptyFieldListFilter))
+    search_fields = ("code",)
+    list_select_related = ("reward", "voucher")
+
+
+class ReasonForm(forms.Form):
+    reason = forms.CharField(max_length=300, help_text="Kept with the record and your name.")
+
+
+def _reason_action(
+    modeladmin: ModelAdmin,
+    request: HttpRequest,
+    queryset: QuerySet,
+    *,
+    action: str,
+    title: str,
+    apply: object,
+) -> HttpResponse | None:
+    """An action that asks for a reason on an intermediate page, then calls the service per row."""
+    form = ReasonForm(request.POST if "apply" in request.POST else None)
+    if "apply" in request.POST and form.is_valid():
+        done = 0
+        for obj in queryset:
+            try:
+                apply(obj, form.cleaned_data["reason"])  # type: ignore[operator]
+                done += 1
+            except (ApplicationError, ValidationError) as exc:
+                modeladmin.message_user(request, f"{obj}: {_errors(exc)}", level=messages.ERROR)
+        if done:
+            modeladmin.message_user(request, f"{title}: {done} done.", level=messages.SUCCESS)
+        return None
+    return TemplateResponse(
+        request,
+        "admin/rewards/reason_action.html",
+        {
+            **modeladmin.admin_site.each_context(request),
+            "title": title,
+            "form": form,
+            "objects": queryset,
+            "action": action,
+            "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
+            "opts": modeladmin.model._meta,
+        },
+    )
+
+
+@admin.register(Redemption)
+class RedemptionAdmin(ReadOnlyAdminMixin, ModelAdmin):
+    list_display = (
+        "id",
+        "created_at",
+        "member_link",
+        "what",
+        "points",
+        "value",
+        "status",
+        "channel",
+        "store",
+        "voucher_code",
+    )
+    list_filter = (
+        "status",
+        "kind",
+        "channel",
+        "reward",
+        ("created_at", admin.DateFieldListFilter),
+        "store",
+    )
+    search_fields = ("member__member_number", "voucher__code", "reward__code", "reward__name")
+    list_select_related = ("member", "reward", "voucher", "store")
+    date_hierarchy = "created_at"
+    actions = ("cancel_redemptions", "export_csv")
+    show_full_result_count = False
+
+    @admin.display(description="Member", ordering="member__member_number")
+    def member_link(self, redemption: Redemption) -> str:
+        url = reverse("admin:members_member_change", args=[redemption.member_id])
+        return format_html('<a href="{}">{}</a>', url, redemption.member.member_number)
+
+    @admin.display(description="Reward")
+    def what(self, redemption: Redemption) -> str:
+        return redemption.reward.name if redemption.reward else "Paid with points"
+
+    @admin.display(description="Voucher")
+    def voucher_code(self, redemption: Redemption) -> str:
+        voucher = getattr(redemption, "voucher", None)
+        return f"{voucher.display_code} ({voucher.status})" if voucher else "—"
+
+    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+    @admin.action(description="Cancel (points back, stock restored)", permissions=["cancel"])
+    def cancel_redemptions(self, request: HttpRequest, queryset: QuerySet) -> HttpResponse | None:
+        return _reason_action(
+            self,
+            request,
+            queryset.select_related("member"),
+            action="cancel_redemptions",
+            title="Cancel redemptions",
+            apply=lambda r, reason: redemption_cancel(
+                redemption=r, reason=reason, actor=request.user
+            ),
+        )
+
+    def has_cancel_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("rewards.cancel_redemption")
+
+    @admin.action(description="Export selected redemptions as CSV", permissions=["export"])
+    def export_csv(self, request: HttpRequest, queryset: QuerySet) -> HttpResponse:
+        return redemptions_csv(redemption_list_for_export().filter(pk__in=queryset.values("pk")))
+
+    def has_export_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("rewards.export_redemption")
+
+
+def redemptions_csv(queryset: QuerySet) -> HttpResponse:
+    response = HttpResponse(content_type="text/csv")
+    response["Content-Disposition"] = 'attachment; filename="redemptions.csv"'
+    writer = csv.writer(response)
+    writer.writerow(
+        [
+            "id",
+            "created_at",
+            "member_number",
+            "kind",
+            "reward_code",
+            "reward_name",
+            "points",
+            "value",
+            "status",
+            "channel",
+            "store",
+            "voucher",
+            "voucher_status",
+            "order_ref",
+            "cancelled_at",
+            "cancel_reason",
+        ]
+    )
+    for r in queryset.iterator(chunk_size=2000):
+        voucher = getattr(r, "voucher", None)
+        writer.writerow(
+            [
+                r.pk,
+                r.created_at.isoformat(),
+                r.member.member_number,
+                r.kind,
+                r.reward.code if r.reward else "",
+                neutralise(r.reward.name) if r.reward else "",
+                r.points,
+                r.value if r.value is not None else "",
+                r.status,
+                r.channel,
+                r.store.code if r.store else "",
+                voucher.display_code if voucher else "",
+                voucher.status if voucher else "",
+                neutralise(voucher.order_ref) if voucher else "",
+                r.cancelled_at.isoformat() if r.cancelled_at else "",
+                neutralise(r.cancel_reason),
+            ]
+        )
+    return response
+
+
+@admin.register(Voucher)
+class VoucherAdmin(ReadOnlyAdminMixin, ModelAdmin):
+    list_display = (
+        "display_code",
+        "member_link",
+        "reward_name",
+        "status",
+        "expires_at",
+        "used_at",
+        "order_ref",
+    )
+    list_filter = (
+        "status",
+        ("expires_at", admin.DateFieldListFilter),
+        ("used_at", admin.DateFieldListFilter),
+        "redemption__reward",
+    )
+    search_fields = ("code", "order_ref", "member__member_number", "partner_code")
+    list_select_related = ("member", "redemption__reward")
+    actions = ("mark_used", "cancel")
+    show_full_result_count = False
+
+    def get_search_results(
+        self, request: HttpRequest, queryset: QuerySet, search_term: str
+    ) -> tuple:
+        # staff type codes as printed (with dashes): search the stored form too
+        from rewards.codes import voucher_code_normalize
+
+        normal = voucher_code_normalize(search_term)
+        if normal:
+            return queryset.filter(code=normal), False
+        return super().get_search_results(request, queryset, search_term)
+
+    @admin.display(description="Member", ordering="member__member_number")
+    def member_link(self, voucher: Voucher) -> str:
+        url = reverse("admin:members_member_change", args=[voucher.member_id])
+        return format_html('<a href="{}">{}</a>', url, voucher.member.member_number)
+
+    @admin.display(description="Reward")
+    def reward_name(self, voucher: Voucher) -> str:
+        reward = voucher.redemption.reward
+        return reward.name if reward else f"Paid {voucher.redemption.value} with points"
+
+    @admin.action(description="Mark used (with a reason)", permissions=["cancel"])
+    def mark_used(self, request: HttpRequest, queryset: QuerySet) -> HttpResponse | None:
+        return _reason_action(
+            self,
+            request,
+            queryset,
+            action="mark_used",
+            title="Mark vouchers used",
+            apply=lambda v, reason: voucher_mark_used(voucher=v, reason=reason, actor=request.user),
+        )
+
+    @admin.action(description="Cancel (points back)", permissions=["cancel"])
+    def cancel(self, request: HttpRequest, queryset: QuerySet) -> HttpResponse | None:
+        return _reason_action(
+            self,
+            request,
+            queryset.select_related("redemption__member"),
+            action="cancel",
+            title="Cancel vouchers",
+            apply=lambda v, reason: redemption_cancel(
+                redemption=v.redemption, reason=reason, actor=request.user
+            ),
+        )
+
+    def has_cancel_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("rewards.cancel_redemption")
