@@ -1,0 +1,103 @@
+"""Demo catalogue (idempotent): a few rewards of each kind, a partner pool, and some redemptions
+by demo members who have the points, so the admin, the clerk screen and the API show real data."""
+
+from decimal import Decimal
+from typing import Any
+
+from loyalty.core.exceptions import ApplicationError
+from loyalty.ledger.models import PointsAccount
+from loyalty.tiers.models import Tier
+from members.models import Member
+from rewards.models import Redemption, Reward, RewardCode, RewardsSettings
+from rewards.services import redemption_create, reward_codes_upload
+
+CATALOGUE = [
+    # code, name, kind, cost, extra fields
+    (
+        "coffee",
+        "Free coffee",
+        "free_product",
+        150,
+        {"product_sku": "COFFEE-REG", "visibility": "featured"},
+    ),
+    ("five-off", "£5 off your next shop", "amount_off", 500, {"amount_off": Decimal("5.00")}),
+    (
+        "ten-percent",
+        "10% off (up to £20)",
+        "percent_off",
+        800,
+        {"percent_off": Decimal("10"), "max_discount": Decimal("20.00")},
+    ),
+    (
+        "tote",
+        "Canvas tote bag",
+        "gift",
+        1200,
+        {"stock": 25, "low_stock_threshold": 5, "limit_per_member": 1},
+    ),
+    (
+        "cinema",
+        "Cinema ticket (partner)",
+        "partner_code",
+        2000,
+        {"limit_per_period": 2, "limit_period": "month"},
+    ),
+    (
+        "chef-table",
+        "Chef's table evening",
+        "experience",
+        5000,
+        {"stock": 4, "visibility": "tier", "min_tier": "gold"},
+    ),
+]
+
+
+def load(stdout: Any) -> None:
+    RewardsSettings.objects.get_or_create(
+        pk=1, defaults={"points_payment_minimum": 100, "points_payment_step": 50}
+    )
+    created = 0
+    for code, name, kind, cost, extra in CATALOGUE:
+        extra = dict(extra)
+        if "min_tier" in extra:
+            extra["min_tier"] = Tier.objects.filter(code=extra["min_tier"]).first()
+            if extra["min_tier"] is None:
+                extra.pop("min_tier")
+                extra["visibility"] = "public"
+        _, was_created = Reward.objects.get_or_create(
+            code=code,
+            defaults={
+                "name": name,
+                "kind": kind,
+                "points_cost": cost,
+                "description": name,
+                **extra,
+            },
+        )
+        created += was_created
+    cinema = Reward.objects.get(code="cinema")
+    if not RewardCode.objects.filter(reward=cinema).exists():
+        reward_codes_upload(
+            reward=cinema, codes=[f"CINE-DEMO-{n:04d}" for n in range(1, 41)], batch="demo"
+        )
+    redeemed = 0
+    already = Redemption.objects.filter(idempotency_key__startswith="demo:").exists()
+    rich = (
+        PointsAccount.objects.filter(member__status=Member.Status.ACTIVE, balance__gte=200)
+        .select_related("member")
+        .order_by("-balance")[: 0 if already else 10]
+    )
+    for account, reward_code in zip(
+        rich, ["coffee", "five-off", "coffee", "tote"] * 3, strict=False
+    ):
+        try:
+            redemption_create(
+                member=account.member,
+                reward=Reward.objects.get(code=reward_code),
+                channel="store",
+                idempotency_key=f"demo:{reward_code}",
+            )
+            redeemed += 1
+        except ApplicationError:
+            continue  # pending points, a limit: fine for a demo
+    stdout.write(f"rewards: {created} new rewards, {redeemed} demo redemptions")
