@@ -14,12 +14,13 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
 from import_export.admin import ImportExportModelAdmin
-from unfold.admin import ModelAdmin
+from unfold.admin import ModelAdmin, TabularInline
 from unfold.contrib.import_export.forms import ExportForm, ImportForm
 
 from loyalty.core.admin_mixins import ReadOnlyAdminMixin, SingletonAdminMixin
 from loyalty.core.csvsafe import neutralise
 from loyalty.core.exceptions import ApplicationError
+from members.admin import MemberAdmin
 from rewards.models import Redemption, Reward, RewardCode, RewardsSettings, Voucher
 from rewards.resources import RewardResource
 from rewards.selectors import redemption_list_for_export, reward_list_with_counts
@@ -498,3 +499,27 @@ class VoucherAdmin(ReadOnlyAdminMixin, ModelAdmin):
 
     def has_cancel_permission(self, request: HttpRequest) -> bool:
         return request.user.has_perm("rewards.cancel_redemption")
+
+
+class MemberVoucherInline(ReadOnlyAdminMixin, TabularInline):
+    """The member page lists their latest vouchers (members cannot import rewards)."""
+
+    model = Voucher
+    fk_name = "member"
+    fields = ("display_code", "reward_name", "status", "expires_at", "used_at", "order_ref")
+    readonly_fields = fields
+    verbose_name_plural = "Vouchers"
+    can_delete = False
+    show_change_link = True
+    max_num = 0
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet:
+        return super().get_queryset(request).select_related("redemption__reward")
+
+    @admin.display(description="Reward")
+    def reward_name(self, voucher: Voucher) -> str:
+        reward = voucher.redemption.reward
+        return reward.name if reward else f"Paid {voucher.redemption.value} with points"
+
+
+MemberAdmin.inlines = [*MemberAdmin.inlines, MemberVoucherInline]

@@ -180,3 +180,11 @@ def test_reward_import_reports_bad_rows_and_writes_nothing(admin_client, program
     assert response.status_code == 200
     assert "needs the amount" in response.content.decode()
     assert not Reward.objects.exists()
+
+
+def test_member_page_lists_the_members_vouchers(admin_client, funded):
+    voucher = redemption_create(member=funded, reward=RewardFactory(name="Tea for two")).voucher
+    response = admin_client.get(reverse("admin:members_member_change", args=[funded.pk]))
+    assert response.status_code == 200
+    body = response.content.decode()
+    assert voucher.display_code in body and "Tea for two" in body
