@@ -5,7 +5,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Case, Count, Q, QuerySet, Value, When
 from django.utils import timezone
 
 from loyalty.ledger.policy import programme_settings_get
@@ -60,7 +60,12 @@ def reward_list_public(*, now: datetime | None = None) -> QuerySet[Reward]:
         Reward.objects.live(now)
         .exclude(visibility=Reward.Visibility.HIDDEN)
         .select_related("min_tier")
-        .order_by("-visibility", "sort_order", "points_cost", "name")
+        .annotate(
+            featured_first=Case(
+                When(visibility=Reward.Visibility.FEATURED, then=Value(0)), default=Value(1)
+            )
+        )
+        .order_by("featured_first", "sort_order", "points_cost", "name")
     )
 
 

@@ -224,9 +224,10 @@ def test_member_vouchers_are_paged_and_filtered(admin_api_client, funded):
     assert bad.status_code == 400
 
 
-def test_the_public_catalogue_lists_live_rewards(admin_api_client, programme):
-    RewardFactory(code="live")
+def test_the_public_catalogue_lists_live_rewards_featured_first(admin_api_client, programme):
+    RewardFactory(code="live", points_cost=10)
+    RewardFactory(code="star", points_cost=500, visibility=Reward.Visibility.FEATURED)
     RewardFactory(code="off", active=False)
     RewardFactory(code="hidden", visibility=Reward.Visibility.HIDDEN)
     codes = [r["code"] for r in admin_api_client.get(BASE).json()["results"]]
-    assert codes == ["live"]
+    assert codes == ["star", "live"]
