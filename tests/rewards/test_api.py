@@ -231,3 +231,23 @@ def test_the_public_catalogue_lists_live_rewards_featured_first(admin_api_client
     RewardFactory(code="hidden", visibility=Reward.Visibility.HIDDEN)
     codes = [r["code"] for r in admin_api_client.get(BASE).json()["results"]]
     assert codes == ["star", "live"]
+
+
+def test_catalogue_query_count_does_not_grow_with_the_catalogue(
+    admin_api_client, funded, django_assert_max_num_queries
+):
+    def count_queries() -> int:
+        from django.db import connection
+        from django.test.utils import CaptureQueriesContext
+
+        with CaptureQueriesContext(connection) as ctx:
+            assert admin_api_client.get(f"{BASE}members/{funded.pk}/catalogue/").status_code == 200
+        return len(ctx.captured_queries)
+
+    RewardFactory(limit_per_period=1, limit_period=Reward.LimitPeriod.MONTH)
+    few = count_queries()
+    for n in range(20):
+        RewardFactory(points_cost=10 * (n + 1), kind=Reward.Kind.PARTNER_CODE if n % 2 else "gift")
+    assert count_queries() == few
+    with django_assert_max_num_queries(15):
+        admin_api_client.get(f"{BASE}members/{funded.pk}/catalogue/")
