@@ -49,6 +49,7 @@ INSTALLED_APPS = [
     "rewards",
     "campaigns",
     "analytics",
+    "loyalty.clerk",  # the till screen, on top of all of them
 ]
 
 MIDDLEWARE = [

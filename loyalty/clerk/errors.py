@@ -1,0 +1,107 @@
+"""Errors in words a clerk understands.
+
+The services raise ApplicationError subclasses (with a `code` and details in `extra`) and
+Django ValidationErrors (per field). The API renders them as JSON; the clerk screen turns them
+into a sentence on the page, or an error under the form field it concerns.
+"""
+
+from collections.abc import Callable
+from typing import Any
+
+from django import forms
+from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
+
+from loyalty.core.exceptions import ApplicationError
+
+
+def _status(extra: dict[str, Any]) -> str:
+    return str(extra.get("status") or "not active")
+
+
+_MESSAGES: dict[str, Callable[[ApplicationError], str]] = {
+    "member_not_found": lambda e: "No such member, or the member belongs to another store.",
+    "member_not_active": lambda e: (
+        f"This member's account is {_status(e.extra)}: no points can be earned or spent. "
+        "A manager can reactivate it in the back office."
+    ),
+    "member_erased": lambda e: "This member's personal data was erased; the card cannot be used.",
+    "duplicate_member": lambda e: (
+        f"{e.message} Search for that member instead of enrolling them again."
+    ),
+    "invalid_card_number": lambda e: (
+        "That card number is not valid (a digit is wrong). Scan or type it again."
+    ),
+    "insufficient_points": lambda e: (
+        f"Not enough points: {e.extra['available']} available, {e.extra['requested']} needed."
+        if {"available", "requested"} <= e.extra.keys()
+        else "Not enough points available."
+    ),
+    "return_exceeds_purchase": lambda e: (
+        "That is more than is left to return on this purchase: "
+        f"{e.extra.get('purchase_amount', '?')} bought, "
+        f"{e.extra.get('already_returned', '0')} already returned."
+    ),
+    "transaction_conflict": lambda e: (
+        "This receipt number was already recorded for a different purchase "
+        f"(amount {e.extra.get('amount', '?')}). Check the receipt number."
+    ),
+    "original_transaction_not_found": lambda e: "That purchase was not found for this member.",
+    "reward_not_found": lambda e: "That reward no longer exists. Open the member again.",
+    "reward_not_available": lambda e: (
+        "This reward cannot be redeemed now (it is switched off or outside its dates)."
+    ),
+    "reward_not_eligible": lambda e: "This reward is not open to this member's tier.",
+    "reward_out_of_stock": lambda e: "This reward is out of stock.",
+    "reward_limit_reached": lambda e: (
+        "This member has already redeemed this reward as often as allowed."
+    ),
+    "voucher_not_found": lambda e: (
+        f"No voucher has the code {e.extra.get('code', '')}. Check the code and type it again."
+    ),
+    "idempotency_conflict": lambda e: (
+        "This form was already sent with other values. Open the member again and retry."
+    ),
+}
+
+
+# Codes whose service messages speak of ids and transactions: always reworded for the till.
+_ALWAYS_REWORDED = {
+    "member_not_found",
+    "invalid_card_number",
+    "duplicate_member",
+    "transaction_conflict",
+    "return_exceeds_purchase",
+    "original_transaction_not_found",
+    "reward_not_found",
+    "voucher_not_found",
+    "idempotency_conflict",
+}
+
+
+def clerk_message(exc: ApplicationError) -> str:
+    """One sentence for the clerk. A service message written for this very case (it names the
+    reward, the tier, the voucher, the points rule) is kept; generic ones are reworded."""
+    render = _MESSAGES.get(exc.code)
+    specific = exc.message != type(exc).default_message
+    if render is not None and (exc.code in _ALWAYS_REWORDED or not specific):
+        return render(exc)
+    return exc.message
+
+
+def add_validation_errors(
+    form: forms.Form, exc: ValidationError, *, field_map: dict[str, str] | None = None
+) -> None:
+    """Put a service's ValidationError on the form: known fields under the field, the rest at
+    the top. `field_map` renames service fields to form fields."""
+    field_map = field_map or {}
+    if hasattr(exc, "error_dict"):
+        for field, errors in exc.message_dict.items():
+            name = field_map.get(field, field)
+            target = name if name in form.fields else None
+            for message in errors:
+                if target is None and field not in (NON_FIELD_ERRORS, "__all__"):
+                    message = f"{field.replace('_', ' ').capitalize()}: {message}"
+                form.add_error(target, message)
+    else:
+        for message in exc.messages:
+            form.add_error(None, message)

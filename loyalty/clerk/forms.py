@@ -1,0 +1,173 @@
+"""The clerk screen's forms: input checks only; the rules live in the services."""
+
+import secrets
+from decimal import Decimal
+
+from django import forms
+from django.core.validators import RegexValidator
+
+from members.identifiers import is_valid_member_number
+
+TOKEN = RegexValidator(r"^[0-9a-f]{32}$", "This form is out of date. Open the member again.")
+
+
+def new_token() -> str:
+    """A one-off key per rendered form: sending the form twice records the action once."""
+    return secrets.token_hex(16)
+
+
+class ClerkForm(forms.Form):
+    """Field ids are prefixed per form: one page holds several forms with an `amount`."""
+
+    id_prefix = "f"
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("auto_id", f"{self.id_prefix}-%s")
+        super().__init__(*args, **kwargs)
+
+
+class TokenForm(ClerkForm):
+    token = forms.CharField(widget=forms.HiddenInput, validators=[TOKEN])
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if not self.is_bound:
+            self.initial.setdefault("token", new_token())
+
+
+def money_field(label: str, *, required: bool = True, help_text: str = "") -> forms.DecimalField:
+    return forms.DecimalField(
+        label=label,
+        required=required,
+        min_value=Decimal("0.01"),
+        max_digits=12,
+        decimal_places=2,
+        help_text=help_text,
+        error_messages={
+            "invalid": "Type an amount such as 12.50.",
+            "min_value": "The amount must be more than zero.",
+            "max_decimal_places": "At most 2 decimals (pence).",
+            "max_digits": "That amount is too large.",
+        },
+        widget=forms.NumberInput(attrs={"step": "0.01", "inputmode": "decimal"}),
+    )
+
+
+class SearchForm(ClerkForm):
+    id_prefix = "search"
+
+    q = forms.CharField(required=False, max_length=120, strip=True)
+
+
+class PurchaseForm(TokenForm):
+    id_prefix = "purchase"
+
+    amount = money_field("Amount paid")
+    receipt = forms.CharField(
+        label="Receipt number",
+        required=False,
+        max_length=64,
+        help_text="Optional. The same receipt is never recorded twice.",
+    )
+
+    def clean_amount(self) -> Decimal:
+        amount = self.cleaned_data["amount"]
+        whole = amount == amount.to_integral_value()
+        if whole and is_valid_member_number(str(int(amount))):
+            # a card scanned while the cursor was in the amount box
+            raise forms.ValidationError(
+                "That looks like a card number, not an amount. To serve another member, "
+                "press F2 and scan the card again."
+            )
+        return amount
+
+
+class ReturnForm(TokenForm):
+    id_prefix = "return"
+
+    purchase = forms.IntegerField(
+        min_value=1,
+        error_messages={"required": "Choose the purchase being returned."},
+    )
+    amount = money_field(
+        "Amount returned", required=False, help_text="Leave empty to return all that is left."
+    )
+
+
+class RedeemForm(TokenForm):
+    id_prefix = "redeem"
+
+    reward = forms.IntegerField(min_value=1)
+
+
+class PointsPaymentForm(TokenForm):
+    id_prefix = "pay"
+
+    order_ref = forms.CharField(label="Order or receipt number", max_length=100)
+    points = forms.IntegerField(
+        label="Points to use",
+        required=False,
+        min_value=1,
+        error_messages={"invalid": "Type a whole number of points."},
+        widget=forms.NumberInput(attrs={"inputmode": "numeric"}),
+    )
+    amount = money_field("or amount to pay with points", required=False)
+
+    def clean(self):
+        data = super().clean()
+        if data.get("points") is None and data.get("amount") is None and not self.errors:
+            raise forms.ValidationError("Type either the points to use or the amount to pay.")
+        if data.get("points") is not None and data.get("amount") is not None:
+            raise forms.ValidationError("Type the points or the amount, not both.")
+        return data
+
+
+class ConsentForm(ClerkForm):
+    id_prefix = "consent"
+
+    email = forms.BooleanField(label="E-mail", required=False)
+    sms = forms.BooleanField(label="SMS", required=False)
+    push = forms.BooleanField(label="App notifications", required=False)
+
+
+class EnrolForm(TokenForm):
+    id_prefix = "enrol"
+
+    first_name = forms.CharField(label="First name", max_length=100, required=False)
+    last_name = forms.CharField(label="Last name", max_length=100, required=False)
+    email = forms.CharField(
+        label="E-mail",
+        max_length=254,
+        required=False,
+        widget=forms.EmailInput(attrs={"autocomplete": "off"}),
+    )
+    phone = forms.CharField(
+        label="Phone",
+        max_length=30,
+        required=False,
+        widget=forms.TextInput(attrs={"inputmode": "tel", "autocomplete": "off"}),
+    )
+    consent_email = forms.BooleanField(label="May we send offers by e-mail?", required=False)
+    consent_sms = forms.BooleanField(label="May we send offers by SMS?", required=False)
+    consent_push = forms.BooleanField(label="May we send app notifications?", required=False)
+
+    def clean(self):
+        data = super().clean()
+        if not (data.get("first_name") or data.get("last_name")):
+            self.add_error("first_name", "Type the member's name.")
+        if not (data.get("email") or data.get("phone")):
+            self.add_error("email", "Type an e-mail address or a phone number (or both).")
+        return data
+
+
+class VoucherCheckForm(ClerkForm):
+    id_prefix = "voucher"
+
+    code = forms.CharField(label="Voucher code", max_length=40)
+
+
+class VoucherConsumeForm(ClerkForm):
+    id_prefix = "use"
+
+    code = forms.CharField(widget=forms.HiddenInput, max_length=40)
+    order_ref = forms.CharField(label="Order or receipt number", max_length=100)

@@ -1,0 +1,476 @@
+"""The clerk screen: thin views over the apps' services and selectors.
+
+Every view needs a logged-in user with `members.use_clerk_screen` (superusers pass). Reads go
+through loyalty.clerk.selectors; writes call the owning app's service and turn its errors into
+words (loyalty.clerk.errors). A successful action is stored as a short confirmation in the
+session and the browser is redirected (post/redirect/get), so reloading never sends it again;
+each form also carries a one-off token that the services use as their idempotency key, so a
+double click records the action once.
+"""
+
+from decimal import Decimal
+from typing import Any
+
+from django.contrib.auth import views as auth_views
+from django.contrib.auth.mixins import LoginRequiredMixin, PermissionRequiredMixin
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import render
+from django.urls import reverse, reverse_lazy
+from django.utils import timezone
+from django.utils.http import urlencode
+from django.views import View
+
+from loyalty.clerk import forms
+from loyalty.clerk.errors import add_validation_errors, clerk_message
+from loyalty.clerk.formatting import format_money, format_points
+from loyalty.clerk.selectors import (
+    clerk_member_card,
+    clerk_member_get,
+    clerk_member_search,
+    clerk_members,
+    clerk_purchase_get,
+    clerk_store,
+)
+from loyalty.core.exceptions import ApplicationError
+from loyalty.ledger.policy import programme_settings_get
+from loyalty.ledger.selectors import account_balance
+from loyalty.ledger.services import purchase_record, return_record
+from members.exceptions import MemberNotFound
+from members.models import Member
+from members.services import consent_set, member_enroll
+from rewards.selectors import reward_get, voucher_check
+from rewards.services import points_payment_create, redemption_create, voucher_consume
+
+PERMISSION = "members.use_clerk_screen"
+FLASH = "clerk_flash"
+ENROLLED = "clerk_enrolled"
+CHANNEL = "store"
+
+
+class ClerkLoginView(auth_views.LoginView):
+    template_name = "clerk/login.html"
+    next_page = reverse_lazy("clerk:home")
+    redirect_authenticated_user = True
+
+
+class ClerkLogoutView(auth_views.LogoutView):
+    next_page = reverse_lazy("clerk:login")
+
+
+class ClerkView(LoginRequiredMixin, PermissionRequiredMixin, View):
+    login_url = reverse_lazy("clerk:login")
+    permission_required = PERMISSION
+
+    def handle_no_permission(self) -> HttpResponse:
+        if self.request.user.is_authenticated:
+            return render(self.request, "clerk/forbidden.html", status=403)
+        return super().handle_no_permission()
+
+    def page(self, template: str, context: dict[str, Any], status: int = 200) -> HttpResponse:
+        context.setdefault("store", clerk_store(user=self.request.user))
+        return render(self.request, template, context, status=status)
+
+    def flash(self, where: str, *, title: str, lines: list[str] = (), **extra: Any) -> None:
+        self.request.session[FLASH] = {"where": where, "title": title, "lines": list(lines)} | extra
+
+    def take_flash(self, where: str) -> dict[str, Any] | None:
+        flash = self.request.session.get(FLASH)
+        if flash and flash.get("where") == where:
+            del self.request.session[FLASH]
+            return flash
+        return None
+
+    def member_or_none(self, member_id: int) -> Member | None:
+        try:
+            return clerk_member_get(user=self.request.user, member_id=member_id)
+        except MemberNotFound:
+            return None
+
+    def not_found(self) -> HttpResponse:
+        return self.page("clerk/not_found.html", {}, status=404)
+
+
+def _see_other(url: str) -> HttpResponseRedirect:
+    response = HttpResponseRedirect(url)
+    response.status_code = 303
+    return response
+
+
+# --- finding a member -----------------------------------------------------------------------
+
+
+class HomeView(ClerkView):
+    """The search page. Enter on an exact card number (a scanner) opens the member at once."""
+
+    def get(self, request: HttpRequest) -> HttpResponse:
+        form = forms.SearchForm(request.GET)
+        query = form.cleaned_data["q"] if form.is_valid() else ""
+        result = clerk_member_search(user=request.user, query=query)
+        if result.open_member is not None:
+            return HttpResponseRedirect(member_url(result.open_member.pk))
+        return self.page("clerk/home.html", {"result": result, "flash": self.take_flash("home")})
+
+
+class SearchView(ClerkView):
+    """The results list only, for the search box's as-you-type requests (htmx)."""
+
+    def get(self, request: HttpRequest) -> HttpResponse:
+        form = forms.SearchForm(request.GET)
+        query = form.cleaned_data["q"] if form.is_valid() else ""
+        result = clerk_member_search(user=request.user, query=query)
+        return render(request, "clerk/_results.html", {"result": result})
+
+
+def _autofocus(form: forms.forms.Form) -> None:
+    """Put the cursor in the form's first field with an error, or its first visible field."""
+    names = [name for name, f in form.fields.items() if not f.widget.is_hidden]
+    wrong = [name for name in names if name in form.errors]
+    if wrong or names:
+        form.fields[(wrong or names)[0]].widget.attrs["autofocus"] = True
+
+
+def member_url(member_id: int) -> str:
+    return reverse("clerk:member", args=[member_id])
+
+
+# --- the member card and its actions --------------------------------------------------------
+
+
+class MemberView(ClerkView):
+    def get(self, request: HttpRequest, member_id: int) -> HttpResponse:
+        member = self.member_or_none(member_id)
+        if member is None:
+            return self.not_found()
+        return self.render_member(member, flash=self.take_flash(f"member:{member.pk}"))
+
+    def render_member(
+        self, member: Member, *, status: int = 200, flash: dict | None = None, **bound: Any
+    ) -> HttpResponse:
+        card = clerk_member_card(member=member)
+        focus = next(iter(bound.values()), None)
+        context = {
+            "card": card,
+            "member": member,
+            "flash": flash,
+            "purchase_form": bound.get("purchase_form") or forms.PurchaseForm(),
+            "return_form": bound.get("return_form") or forms.ReturnForm(),
+            "redeem_form": bound.get("redeem_form") or forms.RedeemForm(),
+            "pay_form": bound.get("pay_form") or forms.PointsPaymentForm(),
+            "consent_form": bound.get("consent_form") or forms.ConsentForm(initial=card.consents),
+            "point_value": programme_settings_get().point_value,
+        }
+        _autofocus(focus or context["purchase_form"])
+        return self.page("clerk/member.html", context, status=status)
+
+
+class MemberActionView(MemberView):
+    """POST one action for a member: validate, call the service, confirm or explain."""
+
+    form_class: type[forms.forms.Form]
+    form_name: str
+    field_map: dict[str, str] = {}
+
+    def post(self, request: HttpRequest, member_id: int) -> HttpResponse:
+        member = self.member_or_none(member_id)
+        if member is None:
+            return self.not_found()
+        form = self.form_class(request.POST)
+        if form.is_valid():
+            try:
+                self.perform(member, form.cleaned_data)
+            except ApplicationError as exc:
+                form.add_error(None, clerk_message(exc))
+            except ValidationError as exc:
+                add_validation_errors(form, exc, field_map=self.field_map)
+            else:
+                return _see_other(member_url(member.pk) + "#result")
+        return self.render_member(member, status=400, **{self.form_name: form})
+
+    def perform(self, member: Member, data: dict[str, Any]) -> None:
+        raise NotImplementedError
+
+    def balance_line(self, member: Member) -> str:
+        balance = account_balance(member=member)
+        line = f"New balance: {format_points(balance.available)} available"
+        if balance.pending:
+            line += f", {format_points(balance.pending)} pending"
+        return line + "."
+
+
+class PurchaseView(MemberActionView):
+    form_class = forms.PurchaseForm
+    form_name = "purchase_form"
+    field_map = {"occurred_at": "amount"}
+
+    def perform(self, member: Member, data: dict[str, Any]) -> None:
+        receipt = data["receipt"].strip()
+        currency = programme_settings_get().currency
+        result = purchase_record(
+            member=member,
+            channel=CHANNEL,
+            external_id=receipt or f"clerk-{data['token']}",
+            occurred_at=timezone.now(),
+            amount=data["amount"],
+            store=clerk_store(user=self.request.user),
+            actor=self.request.user,
+        )
+        amount = format_money(data["amount"], currency)
+        if not result.created:
+            title = f"Already recorded: this purchase of {amount} was recorded before."
+            lines = ["No points were added again."]
+        else:
+            title = f"Purchase of {amount} recorded" + (
+                f" (receipt {receipt})." if receipt else "."
+            )
+            earned = f"Points earned: {format_points(result.points_earned)}"
+            if result.points_pending:
+                earned += " (pending until the return period ends)"
+            lines = [earned + "."]
+        lines.append(self.balance_line(member))
+        self.flash(f"member:{member.pk}", title=title, lines=lines, tone="good")
+
+
+class ReturnView(MemberActionView):
+    form_class = forms.ReturnForm
+    form_name = "return_form"
+
+    def perform(self, member: Member, data: dict[str, Any]) -> None:
+        row = clerk_purchase_get(member=member, purchase_id=data["purchase"])
+        purchase = row.transaction
+        currency = programme_settings_get().currency
+        amount = data["amount"] or row.returnable
+        if amount <= 0:
+            raise ValidationError({"purchase": ["This purchase was already fully returned."]})
+        result = return_record(
+            channel=CHANNEL,
+            external_id=f"clerk-return-{data['token']}",
+            occurred_at=timezone.now(),
+            amount=amount,
+            original=purchase,
+            member=member,
+            store=clerk_store(user=self.request.user),
+            actor=self.request.user,
+        )
+        what = purchase.external_id if not purchase.external_id.startswith("clerk-") else None
+        title = f"Return of {format_money(amount, currency)} recorded" + (
+            f" against receipt {what}."
+            if what
+            else f" against the purchase of {timezone.localtime(purchase.occurred_at):%d %b %Y}."
+        )
+        lines = [f"Points taken back: {format_points(result.points_reversed)}."]
+        if result.points_refunded:
+            lines.append(
+                f"Points given back (they paid for the returned goods): "
+                f"{format_points(result.points_refunded)}."
+            )
+        if not result.created:
+            title = "Already recorded: this return was recorded before."
+        lines.append(self.balance_line(member))
+        self.flash(f"member:{member.pk}", title=title, lines=lines, tone="good")
+
+
+class RedeemView(MemberActionView):
+    form_class = forms.RedeemForm
+    form_name = "redeem_form"
+
+    def perform(self, member: Member, data: dict[str, Any]) -> None:
+        reward = reward_get(reference=data["reward"])
+        redemption = redemption_create(
+            member=member,
+            reward=reward,
+            actor=self.request.user,
+            channel=CHANNEL,
+            store=clerk_store(user=self.request.user),
+            idempotency_key=f"clerk-redeem-{data['token']}",
+        )
+        voucher = redemption.voucher
+        lines = [
+            f"{format_points(redemption.points)} spent.",
+            f"Valid until {timezone.localtime(voucher.expires_at):%d %b %Y}.",
+        ]
+        if voucher.partner_code:
+            lines.insert(0, f"Partner code: {voucher.partner_code}")
+        lines.append(self.balance_line(member))
+        self.flash(
+            f"member:{member.pk}",
+            title=f"Redeemed “{reward.name}”. Give the member this voucher code:",
+            lines=lines,
+            code=voucher.display_code,
+            tone="good",
+        )
+
+
+class PointsPaymentView(MemberActionView):
+    form_class = forms.PointsPaymentForm
+    form_name = "pay_form"
+
+    def perform(self, member: Member, data: dict[str, Any]) -> None:
+        redemption = points_payment_create(
+            member=member,
+            order_ref=data["order_ref"],
+            points=data["points"],
+            amount=data["amount"],
+            actor=self.request.user,
+            channel=CHANNEL,
+            store=clerk_store(user=self.request.user),
+            idempotency_key=f"clerk-pay-{data['token']}",
+        )
+        currency = programme_settings_get().currency
+        value = format_money(redemption.value or Decimal("0"), currency)
+        self.flash(
+            f"member:{member.pk}",
+            title=f"Paid {value} of order {data['order_ref']} with "
+            f"{format_points(redemption.points)}.",
+            lines=[
+                f"Take {value} off the bill; the member pays the rest.",
+                self.balance_line(member),
+            ],
+            tone="good",
+        )
+
+
+class ConsentView(MemberActionView):
+    form_class = forms.ConsentForm
+    form_name = "consent_form"
+
+    def perform(self, member: Member, data: dict[str, Any]) -> None:
+        with transaction.atomic():
+            for channel in ("email", "sms", "push"):
+                consent_set(
+                    member=member,
+                    channel=channel,
+                    granted=data[channel],
+                    source=CHANNEL,
+                    actor=self.request.user,
+                )
+        labels = {"email": "e-mail", "sms": "SMS", "push": "app notifications"}
+        said = ", ".join(f"{labels[c]} {'yes' if data[c] else 'no'}" for c in labels)
+        self.flash(f"member:{member.pk}", title=f"Marketing consent saved: {said}.", tone="good")
+
+
+# --- enrolment ------------------------------------------------------------------------------
+
+
+class EnrolView(ClerkView):
+    def get(self, request: HttpRequest) -> HttpResponse:
+        return self.page("clerk/enrol.html", {"form": forms.EnrolForm()})
+
+    def post(self, request: HttpRequest) -> HttpResponse:
+        form = forms.EnrolForm(request.POST)
+        if form.is_valid():
+            data = form.cleaned_data
+            done = request.session.get(ENROLLED, {})
+            if data["token"] in done:  # the same form sent twice: show the member once
+                return _see_other(member_url(done[data["token"]]))
+            try:
+                member = member_enroll(
+                    first_name=data["first_name"],
+                    last_name=data["last_name"],
+                    email=data["email"] or None,
+                    phone=data["phone"] or None,
+                    home_store=clerk_store(user=request.user),
+                    channel=Member.Channel.STORE,
+                    consents={
+                        "email": data["consent_email"],
+                        "sms": data["consent_sms"],
+                        "push": data["consent_push"],
+                    },
+                    actor=request.user,
+                )
+            except ApplicationError as exc:
+                form.add_error(None, clerk_message(exc))
+            except ValidationError as exc:
+                add_validation_errors(form, exc)
+            else:
+                request.session[ENROLLED] = {data["token"]: member.pk}
+                self.flash(
+                    f"member:{member.pk}",
+                    title=f"Welcome, {member.full_name}! Enrolled with card number "
+                    f"{member.member_number}.",
+                    lines=["Hand over a card, or read the number to the member."],
+                    tone="good",
+                )
+                return _see_other(member_url(member.pk) + "#result")
+        return self.page("clerk/enrol.html", {"form": form}, status=400)
+
+
+# --- vouchers -------------------------------------------------------------------------------
+
+
+class VoucherView(ClerkView):
+    """Check a voucher code, then use it against an order."""
+
+    def get(self, request: HttpRequest) -> HttpResponse:
+        flash = self.take_flash("voucher")
+        if "code" not in request.GET:
+            context = {"form": forms.VoucherCheckForm(), "flash": flash}
+            return self.page("clerk/voucher.html", context)
+        form = forms.VoucherCheckForm(request.GET)
+        return self.show_check(form, flash=flash)
+
+    def show_check(
+        self,
+        form: forms.VoucherCheckForm,
+        *,
+        flash: dict | None = None,
+        consume_form: forms.VoucherConsumeForm | None = None,
+        status: int = 200,
+    ) -> HttpResponse:
+        check = None
+        member_visible = False
+        if form.is_valid():
+            try:
+                check = voucher_check(code=form.cleaned_data["code"])
+            except ApplicationError as exc:
+                form.add_error("code", clerk_message(exc))
+                status = 404 if status == 200 else status
+            else:
+                member_visible = (
+                    clerk_members(user=self.request.user).filter(pk=check.member_id).exists()
+                )
+        elif status == 200:
+            status = 400
+        if check is not None and consume_form is None:
+            consume_form = forms.VoucherConsumeForm(initial={"code": check.code})
+        if check is not None and check.valid:
+            _autofocus(consume_form)
+        context = {
+            "form": form,
+            "check": check,
+            "consume_form": consume_form,
+            "member_visible": member_visible,
+            "flash": flash,
+        }
+        return self.page("clerk/voucher.html", context, status=status)
+
+    def post(self, request: HttpRequest) -> HttpResponse:
+        consume_form = forms.VoucherConsumeForm(request.POST)
+        code = request.POST.get("code", "")
+        if consume_form.is_valid():
+            data = consume_form.cleaned_data
+            try:
+                voucher = voucher_consume(
+                    code=data["code"],
+                    order_ref=data["order_ref"],
+                    actor=request.user,
+                    channel=CHANNEL,
+                    store=clerk_store(user=request.user),
+                )
+            except ApplicationError as exc:
+                consume_form.add_error(None, clerk_message(exc))
+            except ValidationError as exc:
+                add_validation_errors(consume_form, exc)
+            else:
+                self.flash(
+                    "voucher",
+                    title=f"Voucher {voucher.display_code} used for order {voucher.order_ref}.",
+                    lines=["Give the member what the voucher offers (see below)."],
+                    tone="good",
+                )
+                return _see_other(
+                    reverse("clerk:voucher") + "?" + urlencode({"code": voucher.display_code})
+                )
+        check_form = forms.VoucherCheckForm({"code": code})
+        return self.show_check(check_form, consume_form=consume_form, status=400)
