@@ -355,7 +355,9 @@ class ConsentView(MemberActionView):
 
 class EnrolView(ClerkView):
     def get(self, request: HttpRequest) -> HttpResponse:
-        return self.page("clerk/enrol.html", {"form": forms.EnrolForm()})
+        form = forms.EnrolForm()
+        _autofocus(form)
+        return self.page("clerk/enrol.html", {"form": form})
 
     def post(self, request: HttpRequest) -> HttpResponse:
         form = forms.EnrolForm(request.POST)
@@ -393,6 +395,7 @@ class EnrolView(ClerkView):
                     tone="good",
                 )
                 return _see_other(member_url(member.pk) + "#result")
+        _autofocus(form)
         return self.page("clerk/enrol.html", {"form": form}, status=400)
 
 

@@ -1,0 +1,117 @@
+"""The clerk flows in a real browser (Debian chromium through Playwright): a scanner typing a
+card number and Enter, a purchase and the new balance, a reward and its voucher code, a wrong
+card number, and the whole purchase done with the keyboard only."""
+
+import pytest
+
+from loyalty.ledger.models import Transaction
+from loyalty.ledger.services import points_earn
+from members.identifiers import luhn_check_digit
+from rewards.models import Voucher
+from tests.factories.members import MemberFactory
+from tests.factories.rewards import RewardFactory
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+def login(page, live_server):
+    page.goto(f"{live_server.url}/clerk/login/")
+    page.fill("input[name=username]", "till")
+    page.fill("input[name=password]", "till-pass-123")
+    page.keyboard.press("Enter")
+    page.wait_for_url(f"{live_server.url}/clerk/")
+
+
+def test_scanning_a_card_opens_the_member(live_server, page, clerk_user, member):
+    login(page, live_server)
+    # the search box has the focus: a keyboard-wedge scanner types the number, then Enter
+    page.keyboard.type(member.member_number, delay=5)
+    page.keyboard.press("Enter")
+
+    page.wait_for_url(f"**/clerk/members/{member.pk}/")
+    assert page.locator("h1").inner_text() == "Ada Lovelace"
+    assert page.locator(".card-number").inner_text() == member.member_number
+    assert page.locator("svg.barcode").count() == 1
+
+
+def test_a_wrong_card_number_shows_a_clear_message(live_server, page, clerk_user, member):
+    payload = "987654321"
+    wrong = payload + luhn_check_digit(payload)
+    login(page, live_server)
+    page.keyboard.type(wrong, delay=5)
+    page.keyboard.press("Enter")
+
+    notice = page.locator(".notice")
+    notice.wait_for()
+    assert notice.inner_text() == (
+        f"No member with card number {wrong}. Check the number or search by name, phone or e-mail."
+    )
+    assert page.url.endswith(f"/clerk/?q={wrong}")
+
+
+def test_recording_a_purchase_shows_the_new_balance(live_server, page, clerk_user, member):
+    points_earn(member=member, points=100, idempotency_key="seed")
+    login(page, live_server)
+    page.goto(f"{live_server.url}/clerk/members/{member.pk}/")
+    assert page.get_by_test_id("available-points").inner_text() == "100"
+
+    page.get_by_label("Amount paid (GBP)").fill("25.00")
+    page.get_by_label("Receipt number", exact=True).fill("R-2001")
+    page.get_by_role("button", name="Record purchase").click()
+
+    result = page.locator("#result")
+    result.wait_for()
+    assert "Purchase of £25.00 recorded (receipt R-2001)." in result.inner_text()
+    assert "New balance: 125 points available." in result.inner_text()
+    assert page.get_by_test_id("available-points").inner_text() == "125"
+    assert Transaction.objects.get().external_id == "R-2001"
+
+
+def test_redeeming_a_reward_shows_the_voucher_code(live_server, page, clerk_user, member):
+    points_earn(member=member, points=1000, idempotency_key="seed")
+    RewardFactory(name="Free coffee", points_cost=150)
+    login(page, live_server)
+    page.goto(f"{live_server.url}/clerk/members/{member.pk}/")
+
+    page.locator(".offer", has_text="Free coffee").get_by_role("button", name="Redeem").click()
+
+    code = page.locator("#result .voucher-code")
+    code.wait_for()
+    voucher = Voucher.objects.get()
+    assert code.inner_text() == voucher.display_code
+    assert float(code.evaluate("e => parseFloat(getComputedStyle(e).fontSize)")) >= 32
+    assert page.get_by_test_id("available-points").inner_text() == "850"
+
+
+def test_keyboard_only_find_a_member_and_record_a_purchase(live_server, page, clerk_user, member):
+    MemberFactory(first_name="Adam", last_name="Smith")
+    requested: list[str] = []
+    page.on("request", lambda request: requested.append(request.url))
+    login(page, live_server)
+
+    # as you type: the results appear without pressing Enter (htmx)
+    page.keyboard.type("Lovel", delay=20)
+    page.locator("#results a.result").first.wait_for()
+    page.keyboard.press("Tab")  # the Find button
+    page.keyboard.press("Tab")  # the first result
+    assert page.evaluate("document.activeElement.className") == "result"
+    page.keyboard.press("Enter")
+    page.wait_for_url(f"**/clerk/members/{member.pk}/")
+
+    # the amount box has the cursor: type, Tab to the receipt, Tab to the button, Enter
+    assert page.evaluate("document.activeElement.id") == "purchase-amount"
+    page.keyboard.type("12.50")
+    page.keyboard.press("Tab")
+    page.keyboard.type("R-3001")
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.textContent.trim()") == "Record purchase"
+    page.keyboard.press("Enter")
+
+    page.locator("#result").wait_for()
+    assert "New balance: 12 points available." in page.locator("#result").inner_text()
+    txn = Transaction.objects.get()
+    assert (txn.external_id, str(txn.amount)) == ("R-3001", "12.50")
+    # htmx and the styles come from our own static files: nothing leaves the machine
+    assert any(url.endswith("/static/vendor/htmx/htmx.min.js") for url in requested)
+    own = live_server.url.split("://", 1)[1]
+    assert [url for url in requested if url.split("://", 1)[1].split("/")[0] != own] == []
