@@ -167,7 +167,8 @@ def _tier_view(member: Member, today: date) -> TierView | None:
     if nxt is None or nxt.threshold <= 0:
         percent = 100
     else:
-        percent = int(min(progress.qualifying_value / nxt.threshold, 1) * 100)
+        ratio = Decimal(progress.qualifying_value) / Decimal(nxt.threshold)
+        percent = int(min(ratio, Decimal(1)) * 100)
     return TierView(
         name=progress.tier.name,
         next_name=nxt.name if nxt else None,

@@ -8,6 +8,7 @@ each form also carries a one-off token that the services use as their idempotenc
 double click records the action once.
 """
 
+from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -51,19 +52,19 @@ CHANNEL = "store"
 
 class ClerkLoginView(auth_views.LoginView):
     template_name = "clerk/login.html"
-    next_page = reverse_lazy("clerk:home")
+    next_page = "clerk:home"
     redirect_authenticated_user = True
 
 
 class ClerkLogoutView(auth_views.LogoutView):
-    next_page = reverse_lazy("clerk:login")
+    next_page = "clerk:login"
 
 
 class ClerkView(LoginRequiredMixin, PermissionRequiredMixin, View):
     login_url = reverse_lazy("clerk:login")
     permission_required = PERMISSION
 
-    def handle_no_permission(self) -> HttpResponse:
+    def handle_no_permission(self) -> HttpResponse:  # type: ignore[override]
         if self.request.user.is_authenticated:
             return render(self.request, "clerk/forbidden.html", status=403)
         return super().handle_no_permission()
@@ -72,7 +73,7 @@ class ClerkView(LoginRequiredMixin, PermissionRequiredMixin, View):
         context.setdefault("store", clerk_store(user=self.request.user))
         return render(self.request, template, context, status=status)
 
-    def flash(self, where: str, *, title: str, lines: list[str] = (), **extra: Any) -> None:
+    def flash(self, where: str, *, title: str, lines: Sequence[str] = (), **extra: Any) -> None:
         self.request.session[FLASH] = {"where": where, "title": title, "lines": list(lines)} | extra
 
     def take_flash(self, where: str) -> dict[str, Any] | None:
@@ -146,22 +147,29 @@ class MemberView(ClerkView):
         return self.render_member(member, flash=self.take_flash(f"member:{member.pk}"))
 
     def render_member(
-        self, member: Member, *, status: int = 200, flash: dict | None = None, **bound: Any
+        self,
+        member: Member,
+        *,
+        status: int = 200,
+        flash: dict | None = None,
+        bound: dict[str, Any] | None = None,
     ) -> HttpResponse:
+        """The member page; `bound` holds the form just sent (with its errors) by name."""
+        bound = bound or {}
         card = clerk_member_card(member=member)
-        focus = next(iter(bound.values()), None)
-        context = {
+        purchase_form = bound.get("purchase_form") or forms.PurchaseForm()
+        _autofocus(next(iter(bound.values()), purchase_form))
+        context: dict[str, Any] = {
             "card": card,
             "member": member,
             "flash": flash,
-            "purchase_form": bound.get("purchase_form") or forms.PurchaseForm(),
+            "purchase_form": purchase_form,
             "return_form": bound.get("return_form") or forms.ReturnForm(),
             "redeem_form": bound.get("redeem_form") or forms.RedeemForm(),
             "pay_form": bound.get("pay_form") or forms.PointsPaymentForm(),
             "consent_form": bound.get("consent_form") or forms.ConsentForm(initial=card.consents),
             "point_value": programme_settings_get().point_value,
         }
-        _autofocus(focus or context["purchase_form"])
         return self.page("clerk/member.html", context, status=status)
 
 
@@ -186,7 +194,7 @@ class MemberActionView(MemberView):
                 add_validation_errors(form, exc, field_map=self.field_map)
             else:
                 return _see_other(member_url(member.pk) + "#result")
-        return self.render_member(member, status=400, **{self.form_name: form})
+        return self.render_member(member, status=400, bound={self.form_name: form})
 
     def perform(self, member: Member, data: dict[str, Any]) -> None:
         raise NotImplementedError
@@ -437,7 +445,7 @@ class VoucherView(ClerkView):
             status = 400
         if check is not None and consume_form is None:
             consume_form = forms.VoucherConsumeForm(initial={"code": check.code})
-        if check is not None and check.valid:
+        if check is not None and check.valid and consume_form is not None:
             _autofocus(consume_form)
         context = {
             "form": form,

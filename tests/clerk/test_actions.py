@@ -429,3 +429,51 @@ def test_voucher_errors_in_words(clerk, voucher):
     other = clerk.post(reverse("clerk:voucher"), {"code": voucher.code, "order_ref": "R-2"})
     assert other.status_code == 400
     assert "was already used for order R-1" in text(other)
+
+
+# --- what the card says ---------------------------------------------------------------------
+
+
+def test_card_shows_tier_progress_birthday_and_pending_points(clerk, programme, member):
+    from datetime import date
+
+    from django.utils import timezone
+
+    from tests.factories.tiers import TierPolicyFactory, standard_ladder
+
+    TierPolicyFactory()
+    standard_ladder()
+    programme.pending_days = 14
+    programme.save()
+    today = timezone.localdate()
+    member.birth_date = date(1990, today.month, min(today.day, 28))
+    member.save()
+
+    response = clerk.post(url("purchase", member), {"amount": "60.00", "token": TOKEN})
+
+    page = text(follow(clerk, response))
+    assert "Points earned: 60 points (pending until the return period ends)." in page
+    assert "New balance: 0 points available, 60 points pending." in page
+    assert "60 pending" in page
+    assert "Birthday this month" in page
+    assert "Member → Silver" in page
+    assert "60 of 100 qualifying points: 40 points more for Silver" in page
+    assert 'aria-valuenow="60"' in response.client.get(url("member", member)).content.decode()
+
+
+def test_generic_service_messages_are_reworded_specific_ones_kept():
+    from loyalty.clerk.errors import clerk_message
+    from loyalty.ledger.exceptions import InsufficientPoints, TransactionConflict
+    from members.exceptions import MemberNotActive
+    from rewards.exceptions import RewardNotEligible
+
+    assert clerk_message(MemberNotActive(extra={"status": "closed"})).startswith(
+        "This member's account is closed"
+    )
+    assert clerk_message(RewardNotEligible("“Spa day” is for Gold members and above.")) == (
+        "“Spa day” is for Gold members and above."
+    )
+    assert clerk_message(InsufficientPoints()) == "Not enough points available."
+    assert "Check the receipt number" in clerk_message(
+        TransactionConflict("external id clash", extra={"amount": "5.00"})
+    )

@@ -20,6 +20,8 @@ def login(page, live_server):
     page.fill("input[name=password]", "till-pass-123")
     page.keyboard.press("Enter")
     page.wait_for_url(f"{live_server.url}/clerk/")
+    # the search box has the cursor as soon as the page is ready (autofocus)
+    page.wait_for_function("document.activeElement && document.activeElement.id === 'q'")
 
 
 def test_scanning_a_card_opens_the_member(live_server, page, clerk_user, member):
@@ -99,7 +101,7 @@ def test_keyboard_only_find_a_member_and_record_a_purchase(live_server, page, cl
     page.wait_for_url(f"**/clerk/members/{member.pk}/")
 
     # the amount box has the cursor: type, Tab to the receipt, Tab to the button, Enter
-    assert page.evaluate("document.activeElement.id") == "purchase-amount"
+    page.wait_for_function("document.activeElement.id === 'purchase-amount'")
     page.keyboard.type("12.50")
     page.keyboard.press("Tab")
     page.keyboard.type("R-3001")
