@@ -11,8 +11,11 @@ Formats:
   member_ref (a member's external_ref) or member_number, occurred_at (ISO 8601 with offset),
   amount, store (code), original_external_id (returns).
 
-Points are computed by the rules engine, never copied. Every transaction goes through
-purchase_record/return_record, so a second import of the same file adds nothing.
+Points are computed by the rules engine, never copied. The online-retail format takes the bulk
+path (loyalty/ledger/bulk.py: the same postings computed in memory, written with COPY) unless
+`bulk_blockers()` names a reason, or per_invoice is asked for; then, and for the generic format,
+every transaction goes through purchase_record/return_record. Either way a second import of the
+same file adds nothing.
 """
 
 import csv
@@ -27,9 +30,17 @@ from typing import IO, Any
 from zoneinfo import ZoneInfo
 
 from django.core.exceptions import ValidationError
+from django.db import transaction
 from django.utils.dateparse import parse_datetime
 
 from loyalty.core.exceptions import ApplicationError
+from loyalty.ledger.bulk import (
+    BulkPoster,
+    advisory_lock,
+    bulk_blockers,
+    not_active_message,
+    validate,
+)
 from loyalty.ledger.models import Transaction
 from loyalty.ledger.services import LineInput, purchase_record, return_record
 from members.models import Member, Store
@@ -205,13 +216,21 @@ def read_online_retail(handle: IO[str], report: TransactionImportReport) -> Iter
 
 
 class TransactionImporter:
-    def __init__(self, *, batch_size: int = 500, actor: Any = None):
+    def __init__(self, *, batch_size: int = 500, actor: Any = None, per_invoice: bool = False):
         self.batch_size = batch_size
         self.actor = actor
+        self.per_invoice = per_invoice
         self.report = TransactionImportReport()
         self.stores: dict[str, Store] = {}
+        self.mode = "per-invoice"
+        self.fallback_reasons: list[str] = []
 
     def run_online_retail(self, handle: IO[str], progress: Any = None) -> TransactionImportReport:
+        if not self.per_invoice:
+            self.fallback_reasons = bulk_blockers()
+            if not self.fallback_reasons:
+                self.mode = "bulk"
+                return self._online_retail_bulk(handle, progress)
         batch: list[Invoice] = []
         for invoice in read_online_retail(handle, self.report):
             batch.append(invoice)
@@ -220,6 +239,89 @@ class TransactionImporter:
                 batch = []
         if batch:
             self._online_retail_batch(batch, progress)
+        return self.report
+
+    def _online_retail_bulk(self, handle: IO[str], progress: Any) -> TransactionImportReport:
+        """All invoices at once (loyalty/ledger/bulk.py); members enrolled per batch of
+        batch_size invoices exactly as the per-invoice path enrols them."""
+        invoices = []
+        for invoice in read_online_retail(handle, self.report):
+            invoices.append(invoice)
+            if progress is not None:
+                progress.update(len(invoice.rows))
+        with transaction.atomic():
+            advisory_lock()
+            numbers = [i.number for i in invoices]
+            known: set[str] = set()
+            for offset in range(0, len(numbers), 5000):
+                known.update(
+                    Transaction.objects.filter(
+                        channel=Transaction.Channel.IMPORT,
+                        external_id__in=numbers[offset : offset + 5000],
+                    ).values_list("external_id", flat=True)
+                )
+            members: dict[str, Member] = {}
+            for offset in range(0, len(invoices), self.batch_size):
+                batch = invoices[offset : offset + self.batch_size]
+                refs = {
+                    i.customer: {
+                        "country": COUNTRY_CODES.get(i.country, ""),
+                        "enrolled_at": i.occurred_at,
+                    }
+                    for i in batch
+                    if i.customer and i.number not in known and i.kind != "adjustment"
+                }
+                if not refs:
+                    continue
+                before = Member.objects.filter(external_ref__in=list(refs)).count()
+                ensured = members_ensure_by_ref(refs=refs)
+                self.report.members_enrolled += len(ensured) - before
+                members.update(ensured)
+            todo: list[tuple[Invoice, Decimal, Member | None]] = []
+            for invoice in invoices:
+                if invoice.number in known:
+                    self.report.already_imported += 1
+                    continue
+                if invoice.kind == "adjustment":
+                    self._skip(invoice, "accounting adjustment (A invoice), not a sale")
+                    continue
+                amount = (
+                    invoice.amount if invoice.kind == "purchase" else -invoice.amount
+                ).quantize(CENT)
+                if amount <= 0:
+                    self._skip(
+                        invoice, f"{invoice.kind} with a total of {amount} (nothing to record)"
+                    )
+                    continue
+                member = members.get(invoice.customer) if invoice.customer else None
+                problem = validate(amount, invoice.occurred_at) or (
+                    not_active_message(member) if invoice.kind == "purchase" else None
+                )
+                if problem:
+                    self._skip(invoice, problem)
+                    continue
+                todo.append((invoice, amount, member))
+            poster = BulkPoster(members={m.pk: m for _, _, m in todo if m is not None})
+            poster.lock_accounts()
+            for invoice, amount, member in todo:
+                txn = poster.post(
+                    kind=invoice.kind,
+                    external_id=invoice.number,
+                    occurred_at=invoice.occurred_at,
+                    amount=amount,
+                    member=member,
+                    lines=invoice.lines,
+                )
+                if invoice.kind == "purchase":
+                    self.report.purchases += 1
+                    self.report.points_earned += txn["points_earned"]
+                else:
+                    self.report.returns += 1
+                    self.report.points_reversed += txn["points_reversed"]
+                if member is None:
+                    self.report.anonymous += 1
+            poster.write()
+        self.report.skipped.sort(key=lambda row: row.row_number)
         return self.report
 
     def _skip(self, invoice: Invoice, reason: str) -> None:

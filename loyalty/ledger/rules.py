@@ -79,6 +79,11 @@ Contributor = Callable[[EarningContext], list[Contribution]]
 AfterPostingHook = Callable[..., None]
 CONTRIBUTORS: list[Contributor] = []
 AFTER_POSTING_HOOKS: list[AfterPostingHook] = []
+# Bulk paths (the transaction import) cannot call per-purchase contributors and hooks that read
+# and write the database one purchase at a time. An app that registers them can also register a
+# simulator class that reproduces them in memory for a whole import (loyalty/ledger/bulk.py
+# describes the interface); a bulk path runs only when every contributor and hook is covered.
+BULK_SIMULATORS: list[tuple[type, tuple[Callable, ...]]] = []
 
 
 def register_contributor(contributor: Contributor) -> None:
@@ -90,6 +95,11 @@ def register_after_posting_hook(hook: AfterPostingHook) -> None:
     """hook(transaction=..., result=...) runs inside the posting transaction, after the entries."""
     if hook not in AFTER_POSTING_HOOKS:
         AFTER_POSTING_HOOKS.append(hook)
+
+
+def register_bulk_simulator(simulator: type, *, covers: tuple[Callable, ...]) -> None:
+    if all(existing is not simulator for existing, _ in BULK_SIMULATORS):
+        BULK_SIMULATORS.append((simulator, covers))
 
 
 def _matches(rule: EarningRule, ctx: EarningContext) -> bool:
@@ -153,8 +163,11 @@ def evaluate(
     rules: list[EarningRule] | None = None,
     earned_today: int = 0,
     earned_this_month: int = 0,
+    contributions: list[Contribution] | None = None,
 ) -> EarnResult:
-    """Run the engine; pure apart from reading the active rules when `rules` is not given."""
+    """Run the engine; pure apart from reading the active rules when `rules` is not given and
+    calling the registered contributors when `contributions` is not given (bulk paths pass
+    what their simulators computed)."""
     if rules is None:
         rules = list(EarningRule.objects.filter(active=True).order_by("priority", "id"))
     rules = [rule for rule in rules if rule.active and _matches(rule, ctx)]
@@ -212,7 +225,8 @@ def evaluate(
             )
     raw = base * factor + extra * factor
 
-    contributions = [c for contributor in CONTRIBUTORS for c in contributor(ctx)]
+    if contributions is None:
+        contributions = [c for contributor in CONTRIBUTORS for c in contributor(ctx)]
     for contribution in contributions:
         if contribution.multiplier is not None and contribution.multiplier != 1:
             raw *= contribution.multiplier

@@ -18,6 +18,12 @@ class TiersConfig(AppConfig):
         member_hooks.register_merge_hook(tier_member_merge)
         rules.register_contributor(hooks.tier_multiplier_contributor)
         rules.register_after_posting_hook(hooks.tier_upgrade_after_posting)
+        from loyalty.tiers.bulk import TierBulkSimulator
+
+        rules.register_bulk_simulator(
+            TierBulkSimulator,
+            covers=(hooks.tier_multiplier_contributor, hooks.tier_upgrade_after_posting),
+        )
         register(
             PeriodicTaskSpec(
                 "Tier period end",

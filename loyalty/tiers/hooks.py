@@ -21,6 +21,11 @@ def tier_multiplier_contributor(ctx: EarningContext) -> list[Contribution]:
         .first()
     )
     tier = current.tier if current else Tier.objects.order_by("rank").first()  # entry tier
+    return tier_contributions(tier)
+
+
+def tier_contributions(tier: Tier | None) -> list[Contribution]:
+    """What a member holding `tier` gets from the earning engine (also used by the bulk import)."""
     if tier is None:
         return []
     return [

@@ -30,12 +30,21 @@ class Command(BaseCommand):
             "--skipped", type=Path, help="report of skipped rows (default: PATH.skipped.csv)"
         )
         parser.add_argument("--batch-size", type=int, default=500)
+        parser.add_argument(
+            "--per-invoice",
+            action="store_true",
+            help="online-retail: post every invoice through the services one by one (slow; the "
+            "default bulk path gives the same result and falls back to this by itself when it "
+            "cannot)",
+        )
 
     def handle(self, *args, **options) -> None:
         path: Path = options["path"]
         if not path.is_file():
             raise CommandError(f"No such file: {path}")
-        importer = TransactionImporter(batch_size=options["batch_size"])
+        importer = TransactionImporter(
+            batch_size=options["batch_size"], per_invoice=options["per_invoice"]
+        )
         started = time.monotonic()
         try:
             with (
@@ -49,6 +58,15 @@ class Command(BaseCommand):
         except (ValueError, UnicodeDecodeError) as exc:
             raise CommandError(str(exc)) from exc
         elapsed = time.monotonic() - started
+        if options["format"] == "online-retail":
+            if importer.mode == "bulk":
+                self.stdout.write(
+                    "bulk path (same postings as the per-invoice path, written with COPY)"
+                )
+            elif importer.fallback_reasons:
+                self.stdout.write(
+                    "per-invoice path, because: " + "; ".join(importer.fallback_reasons)
+                )
         self.stdout.write(
             f"{report.rows} rows in {elapsed:.1f}s: {report.purchases} purchases, {report.returns} returns "
             f"({report.anonymous} anonymous), {report.already_imported} already imported, "
