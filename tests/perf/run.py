@@ -1,0 +1,703 @@
+"""The benchmark suite (`make bench`, `make bench BENCH_ARGS=--quick`). PostgreSQL only.
+
+Every figure is reported next to a ceiling measured in the same run on the same server (pgbench
+TPC-B and select-only, a plain COPY of the same member file), because absolute times on a shared
+2-core machine drift. Steps:
+
+  1. fresh databases: loyalty_bench (the suite), loyalty_bench_pgbench (pgbench's scratch),
+     loyalty_bench_retail (the real-dataset import);
+  2. generate_benchmark_data (quick: 100k members / 1M purchases; full: 1M / 10M);
+  3. ceilings: pgbench -c 2 -j 2 (TPC-B) and pgbench -S -c 2 -j 2, median of --repeats runs;
+  4. sections (SECTIONS below; add one by appending a function): earn through the API under
+     gunicorn with wrk, clerk lookup, member import, real-dataset transaction import, nightly
+     jobs, KPI/dashboard;
+  5. a table printed, written to var/bench/<mode>.md and into docs/performance.md between the
+     markers of the mode.
+
+A section that cannot run (no data, app not built yet, tool missing) says so in the table; a
+section that fails reports the error and the suite goes on.
+"""
+
+import argparse
+import csv
+import json
+import os
+import platform
+import re
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.parse
+import urllib.request
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+SERVER = os.environ.get("BENCH_PG", "postgres://postgres@127.0.0.1:5432")
+DB, PGBENCH_DB, RETAIL_DB = "loyalty_bench", "loyalty_bench_pgbench", "loyalty_bench_retail"
+RETAIL_FILE = ROOT.parent / "shared" / "data" / "online_retail.csv.gz"
+UV = shutil.which("uv") or str(Path.home() / ".local" / "bin" / "uv")
+PORT = int(os.environ.get("BENCH_PORT", "8765"))
+PERF = Path(__file__).resolve().parent
+
+
+@dataclass
+class Row:
+    section: str
+    measure: str
+    value: str
+    ceiling: str = ""
+    ratio: str = ""
+    target: str = ""
+    status: str = ""  # met / not met / not run / not built yet / failed
+
+
+@dataclass
+class Bench:
+    quick: bool
+    members: int
+    transactions: int
+    duration: int
+    repeats: int
+    rows: list[Row] = field(default_factory=list)
+    ceilings: dict[str, float] = field(default_factory=dict)
+    commands: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    def add(self, *args: str, **kwargs: str) -> None:
+        row = Row(*args, **kwargs)
+        self.rows.append(row)
+        print(f"  {row.section} | {row.measure}: {row.value} {row.ratio} {row.status}", flush=True)
+
+
+# ------------------------------------------------------------------------------------ helpers
+def url(db: str) -> str:
+    return f"{SERVER}/{db}"
+
+
+def env_for(db: str) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(
+        DATABASE_URL=url(db),
+        DEBUG="False",
+        DJANGO_SETTINGS_MODULE="config.settings.local",
+        CONN_MAX_AGE="600",
+        LOG_LEVEL="WARNING",
+    )
+    return env
+
+
+def run(
+    cmd: list[str], *, env: dict | None = None, log: Bench | None = None, input: bytes | None = None
+) -> tuple[float, str]:
+    if log is not None:
+        log.commands.append(" ".join(cmd))
+    started = time.perf_counter()
+    done = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, input=input)
+    seconds = time.perf_counter() - started
+    if done.returncode != 0:
+        raise RuntimeError(f"{' '.join(cmd[:4])}... failed: {done.stderr.decode()[-800:]}")
+    return seconds, done.stdout.decode()
+
+
+def manage(db: str, *args: str, bench: Bench | None = None) -> tuple[float, str]:
+    return run([UV, "run", "--frozen", "python", "manage.py", *args], env=env_for(db), log=bench)
+
+
+def pg_args() -> list[str]:
+    match = re.match(r"postgres(?:ql)?://(?:(\w+)@)?([\w.]+)(?::(\d+))?", SERVER)
+    user, host, port = match.groups() if match else ("postgres", "127.0.0.1", "5432")
+    return ["-h", host, "-p", port or "5432", "-U", user or "postgres"]
+
+
+def fresh(db: str) -> None:
+    subprocess.run(["dropdb", *pg_args(), "--if-exists", db], check=True, capture_output=True)
+    subprocess.run(["createdb", *pg_args(), db], check=True, capture_output=True)
+
+
+def psql(db: str, sql: str) -> str:
+    done = subprocess.run(
+        ["psql", *pg_args(), "-At", "-d", db, "-c", sql], check=True, capture_output=True
+    )
+    return done.stdout.decode().strip()
+
+
+def median(values: list[float]) -> float:
+    return statistics.median(values) if values else float("nan")
+
+
+def fmt(value: float, unit: str = "") -> str:
+    if value != value:  # nan
+        return "-"
+    if value >= 100:
+        return f"{value:,.0f}{unit}"
+    return f"{value:.2f}{unit}" if value < 10 else f"{value:.1f}{unit}"
+
+
+# ---------------------------------------------------------------------------------- ceilings
+def pgbench_tps(args: list[str], seconds: int) -> float:
+    out = subprocess.run(
+        ["pgbench", *pg_args(), "-n", "-c", "2", "-j", "2", "-T", str(seconds), *args, PGBENCH_DB],
+        check=True,
+        capture_output=True,
+    ).stdout.decode()
+    match = re.search(r"tps = ([\d.]+)", out)
+    return float(match.group(1)) if match else float("nan")
+
+
+def ceilings(b: Bench) -> None:
+    fresh(PGBENCH_DB)
+    subprocess.run(
+        ["pgbench", *pg_args(), "-i", "-q", "-s", "10", PGBENCH_DB], check=True, capture_output=True
+    )
+    b.commands.append(f"pgbench -i -s 10 {PGBENCH_DB}")
+    b.commands.append(f"pgbench -n -c 2 -j 2 -T {b.duration} [-S] {PGBENCH_DB}")
+    b.ceilings["tpcb"] = median([pgbench_tps([], b.duration) for _ in range(b.repeats)])
+    b.ceilings["select"] = median([pgbench_tps(["-S"], b.duration) for _ in range(b.repeats)])
+    b.add("ceiling", "pgbench TPC-B, 2 clients (TPS)", fmt(b.ceilings["tpcb"]))
+    b.add("ceiling", "pgbench -S select-only, 2 clients (TPS)", fmt(b.ceilings["select"]))
+
+
+# ------------------------------------------------------------------------------- wrk + server
+class Server:
+    def __init__(self, db: str):
+        self.db = db
+        self.proc: subprocess.Popen | None = None
+
+    def __enter__(self) -> "Server":
+        self.proc = subprocess.Popen(
+            [
+                UV,
+                "run",
+                "--frozen",
+                "gunicorn",
+                "config.wsgi",
+                "-w",
+                "4",
+                "-b",
+                f"127.0.0.1:{PORT}",
+                "--log-level",
+                "warning",
+            ],
+            cwd=ROOT,
+            env=env_for(self.db),
+            start_new_session=True,
+        )
+        for _ in range(120):
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{PORT}/healthz", timeout=2)
+                return self
+            except OSError:
+                time.sleep(0.5)
+        raise RuntimeError("gunicorn did not answer /healthz")
+
+    def __exit__(self, *exc: object) -> None:
+        if self.proc is not None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            self.proc.wait(timeout=30)
+
+
+def wrk(b: Bench, script: Path, path: str, extra_env: dict[str, str]) -> dict[str, float]:
+    env = dict(os.environ, **extra_env)
+    cmd = [
+        "wrk",
+        "-t",
+        "2",
+        "-c",
+        "16",
+        "-d",
+        f"{b.duration}s",
+        "--latency",
+        "-s",
+        str(script),
+        f"http://127.0.0.1:{PORT}{path}",
+    ]
+    out = subprocess.run(cmd, env=env, check=True, capture_output=True).stdout.decode()
+
+    def ms(label: str) -> float:
+        match = re.search(rf"^\s+{label}%\s+([\d.]+)(us|ms|s)\s*$", out, re.M)
+        if not match:
+            return float("nan")
+        value, unit = float(match.group(1)), match.group(2)
+        return value / 1000 if unit == "us" else value * 1000 if unit == "s" else value
+
+    rps = re.search(r"Requests/sec:\s+([\d.]+)", out)
+    bad = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    total = re.search(r"(\d+) requests in", out)
+    return {
+        "rps": float(rps.group(1)) if rps else float("nan"),
+        "p50": ms("50"),
+        "p99": ms("99"),
+        "errors": float(bad.group(1)) if bad else 0.0,
+        "requests": float(total.group(1)) if total else 0.0,
+    }
+
+
+def wrk_median(b: Bench, script: Path, path: str, env: dict[str, str]) -> dict[str, float]:
+    runs = [wrk(b, script, path, env) for _ in range(b.repeats)]
+    b.commands.append(
+        f"wrk -t 2 -c 16 -d {b.duration}s --latency -s {script.relative_to(ROOT)} http://127.0.0.1:{PORT}{path}"
+    )
+    return {k: median([r[k] for r in runs]) for k in runs[0]} | {
+        "errors": sum(r["errors"] for r in runs),
+        "requests": sum(r["requests"] for r in runs),
+    }
+
+
+def api_token(b: Bench) -> str:
+    _, out = manage(
+        DB,
+        "shell",
+        "-c",
+        "from django.contrib.auth import get_user_model;"
+        "from rest_framework.authtoken.models import Token;"
+        "u,_=get_user_model().objects.get_or_create(username='bench',defaults={'is_staff':True});"
+        "print(Token.objects.get_or_create(user=u)[0].key)",
+    )
+    b.notes.append(
+        "The API is called with a DRF token (no Api-Key authentication is committed yet; "
+        "switch earn.lua's header when it is)."
+    )
+    return out.strip().splitlines()[-1]
+
+
+# ---------------------------------------------------------------------------------- sections
+def section_earn(b: Bench) -> None:
+    token = api_token(b)
+    lo, hi = map(int, psql(DB, "SELECT min(id), max(id) FROM members_member").split("|"))
+    hot = int(
+        psql(DB, "SELECT member_id FROM ledger_pointsaccount ORDER BY lifetime_earned DESC LIMIT 1")
+    )
+    before = int(psql(DB, "SELECT count(*) FROM ledger_transaction"))
+    common = {
+        "BENCH_TOKEN": token,
+        "BENCH_LO": str(lo),
+        "BENCH_HI": str(hi),
+        "BENCH_RUN": str(int(time.time())),
+    }
+    with Server(DB):
+        spread = wrk_median(b, PERF / "earn.lua", "/api/v1/ledger/purchases/", common)
+        hot_run = wrk_median(
+            b,
+            PERF / "earn.lua",
+            "/api/v1/ledger/purchases/",
+            common | {"BENCH_HOT": str(hot), "BENCH_RUN": f"h{int(time.time())}"},
+        )
+    ratio = spread["rps"] / b.ceilings["tpcb"]
+    b.add(
+        "earn",
+        f"POST purchase, spread over {hi - lo + 1:,} members (req/s)",
+        fmt(spread["rps"]),
+        fmt(b.ceilings["tpcb"]),
+        f"{ratio:.2f} x",
+        ">= 0.25 x TPC-B",
+        "met" if ratio >= 0.25 else "not met",
+    )
+    b.add(
+        "earn",
+        "p50 / p99 latency, 16 connections (ms)",
+        f"{fmt(spread['p50'])} / {fmt(spread['p99'])}",
+        target="p99 <= 50 ms",
+        status="met" if spread["p99"] <= 50 else "not met",
+    )
+    hot_ratio = hot_run["rps"] / spread["rps"] if spread["rps"] else float("nan")
+    b.add(
+        "earn",
+        "POST purchase, one hot member (req/s)",
+        fmt(hot_run["rps"]),
+        fmt(spread["rps"]),
+        f"{hot_ratio:.2f} x spread",
+        ">= 0.8 x spread",
+        "met" if hot_ratio >= 0.8 else "not met",
+    )
+    after = int(psql(DB, "SELECT count(*) FROM ledger_transaction"))
+    ok = spread["requests"] + hot_run["requests"] - spread["errors"] - hot_run["errors"]
+    _, rec = manage(DB, "reconcile_ledger")
+    lost = "every account reconciles" not in rec
+    b.add(
+        "earn",
+        "non-2xx answers / transactions written vs 2xx / reconcile",
+        f"{int(spread['errors'] + hot_run['errors'])} / {after - before:,} vs {int(ok):,} / {'MISMATCH' if lost else 'ok'}",
+        target="no lost update, no duplicate",
+        status="met" if not lost and after - before == ok else "not met",
+    )
+
+
+def section_lookup(b: Bench) -> None:
+    token = api_token(b)
+    sample = psql(
+        DB,
+        "SELECT member_number, phone, email, last_name FROM members_member TABLESAMPLE SYSTEM (1) LIMIT 2000",
+    )
+    rows = [line.split("|") for line in sample.splitlines()]
+    kinds = {
+        "card number": [r[0] for r in rows],
+        "phone": [r[1] for r in rows],
+        "e-mail": [r[2] for r in rows],
+        "name prefix": [r[3][:4] for r in rows],
+    }
+    with Server(DB):
+        for kind, queries in kinds.items():
+            with tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False) as handle:
+                handle.write("\n".join(urllib.parse.quote(q) for q in queries) + "\n")
+            result = wrk_median(
+                b,
+                PERF / "lookup.lua",
+                "/api/v1/members/lookup/",
+                {"BENCH_TOKEN": token, "BENCH_QUERIES": handle.name},
+            )
+            os.unlink(handle.name)
+            ratio = result["rps"] / b.ceilings["select"]
+            b.add(
+                "clerk lookup",
+                f"{kind}: p50 / p99 (ms), req/s",
+                f"{fmt(result['p50'])} / {fmt(result['p99'])}, {fmt(result['rps'])}",
+                fmt(b.ceilings["select"]),
+                f"{ratio:.3f} x -S",
+                "p99 <= 20 ms",
+                "met" if result["p99"] <= 20 else "not met",
+            )
+            if result["errors"]:
+                b.notes.append(f"lookup {kind}: {int(result['errors'])} non-2xx answers")
+
+
+def member_file(path: Path, rows: int, offset: int) -> None:
+    sys.path.insert(0, str(ROOT))
+    from members.identifiers import luhn_check_digit
+
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(
+            ["member_number", "first_name", "last_name", "email", "phone", "city", "country"]
+        )
+        for i in range(offset, offset + rows):
+            payload = f"9{i:08d}"
+            writer.writerow(
+                [
+                    payload + luhn_check_digit(payload),
+                    "Ann",
+                    f"Import{i}",
+                    f"import{i}@example.com",
+                    f"+4478{i:08d}",
+                    "Leeds",
+                    "GB",
+                ]
+            )
+
+
+def copy_ceiling(path: Path) -> float:
+    import psycopg
+
+    columns = "member_number, first_name, last_name, email, phone, city, country"
+    with psycopg.connect(url(DB)) as conn:
+        with conn.cursor() as cur:
+            cur.execute(
+                "SELECT column_name, data_type FROM information_schema.columns WHERE table_name = "
+                "'members_member' AND is_nullable = 'NO' AND column_default IS NULL AND column_name <> ALL(%s)",
+                [[c.strip() for c in columns.split(",")]],
+            )
+            defaults = {
+                name: (
+                    "substr(md5(random()::text), 1, 12)"
+                    if name == "referral_code"
+                    else "now()"
+                    if "time" in kind
+                    else "'[]'"
+                    if kind == "jsonb"
+                    else "''"
+                )
+                for name, kind in cur.fetchall()
+            }
+            for name, expr in defaults.items():
+                cur.execute(f"ALTER TABLE members_member ALTER COLUMN {name} SET DEFAULT {expr}")
+            started = time.perf_counter()
+            with (
+                cur.copy(
+                    f"COPY members_member ({columns}) FROM STDIN WITH (FORMAT csv, HEADER true)"
+                ) as copy,
+                path.open("rb") as handle,
+            ):
+                while block := handle.read(1 << 20):
+                    copy.write(block)
+            seconds = time.perf_counter() - started
+        conn.rollback()  # the ceiling leaves nothing behind
+    return seconds
+
+
+def section_member_import(b: Bench) -> None:
+    sizes = [100_000] if b.quick else [100_000, 1_000_000]
+    for n, offset in zip(sizes, (0, 10_000_000), strict=False):
+        with tempfile.TemporaryDirectory() as folder:
+            path = Path(folder) / f"members-{n}.csv"
+            member_file(path, n, offset)
+            ceiling = median([copy_ceiling(path) for _ in range(b.repeats)])
+            fresh_s, _ = manage(DB, "import_members", str(path), bench=b)
+            again_s, _ = manage(DB, "import_members", str(path), bench=b)
+        copy_rate, fresh_rate, again_rate = n / ceiling, n / fresh_s, n / again_s
+        b.add(
+            "member import",
+            f"{n:,} rows, fresh (rows/s)",
+            fmt(fresh_rate),
+            fmt(copy_rate) + " (COPY)",
+            f"{fresh_rate / copy_rate:.3f} x",
+            ">= 0.15 x COPY",
+            "met" if fresh_rate / copy_rate >= 0.15 else "not met",
+        )
+        b.add(
+            "member import",
+            f"{n:,} rows, re-import unchanged (rows/s)",
+            fmt(again_rate),
+            fmt(fresh_rate) + " (fresh)",
+            f"{again_rate / fresh_rate:.2f} x",
+            ">= 1 x fresh",
+            "met" if again_rate >= fresh_rate else "not met",
+        )
+    b.add(
+        "admin import",
+        "10,000 rows vs django-import-export defaults",
+        "-",
+        status="not run",
+        target=">= 10 x",
+    )
+    b.notes.append(
+        "The admin import comparison (django-import-export) is not automated in this suite yet."
+    )
+
+
+def section_retail(b: Bench) -> None:
+    if not RETAIL_FILE.is_file():
+        b.add("transaction import", "real dataset", "-", status="not run", target="< 60 s")
+        b.notes.append(f"{RETAIL_FILE} is absent: the real-dataset import was skipped.")
+        return
+    fresh(RETAIL_DB)
+    manage(RETAIL_DB, "migrate", "--noinput")
+    first, out = manage(
+        RETAIL_DB, "import_transactions", str(RETAIL_FILE), "--format", "online-retail", bench=b
+    )
+    again, _ = manage(
+        RETAIL_DB, "import_transactions", str(RETAIL_FILE), "--format", "online-retail", bench=b
+    )
+    _, rec = manage(RETAIL_DB, "reconcile_ledger", bench=b)
+    summary = next((line for line in out.splitlines() if " rows in " in line), "")
+    b.add(
+        "transaction import",
+        "541,909 lines, end to end incl. points (s)",
+        fmt(first),
+        target="< 60 s",
+        status="met" if first < 60 else "not met",
+    )
+    b.add(
+        "transaction import",
+        "second import of the same file (s)",
+        fmt(again),
+        status="",
+    )
+    b.add(
+        "transaction import",
+        "reconcile after both",
+        "ok" if "every account reconciles" in rec else "MISMATCH",
+    )
+    b.notes.append(f"transaction import: {summary}")
+
+
+def section_jobs(b: Bench) -> None:
+    _, out = run([UV, "run", "--frozen", "python", str(PERF / "jobs.py")], env=env_for(DB), log=b)
+    data = json.loads(out.strip().splitlines()[-1])
+    entries = data["entries"]
+    targets = {"expiry": 1_000_000, "tier period end": 1_000_000}
+    for job in data["jobs"]:
+        rate = entries / job["seconds"] if job["seconds"] else float("nan")
+        target = targets.get(job["job"])
+        b.add(
+            "nightly jobs",
+            f"{job['job']} on {entries:,} entries (s, rows/s)",
+            f"{fmt(job['seconds'])}, {fmt(rate)}",
+            target=f">= {target:,} rows/s" if target else "",
+            status=("failed: " + job["error"])
+            if job["error"]
+            else ("met" if rate >= target else "not met")
+            if target
+            else "",
+        )
+    b.add("nightly jobs", "KPI snapshot", "-", status="not built yet", target=">= 1,000,000 rows/s")
+
+
+def section_kpi(b: Bench) -> None:
+    sys.path.insert(0, str(ROOT))
+    try:
+        import analytics.api.urls as kpi_urls
+    except ImportError:
+        kpi_urls = None
+    if kpi_urls is None or not getattr(kpi_urls, "urlpatterns", None):
+        b.add(
+            "dashboard / KPI",
+            "time to first byte per KPI endpoint and the dashboard",
+            "-",
+            target="< 1 s each",
+            status="not built yet",
+        )
+        return
+    b.add(
+        "dashboard / KPI",
+        "KPI endpoints exist but this suite does not measure them yet",
+        "-",
+        target="< 1 s each",
+        status="not run",
+    )
+
+
+SECTIONS = [
+    ("earn", section_earn),
+    ("lookup", section_lookup),
+    ("member import", section_member_import),
+    ("transaction import", section_retail),
+    ("nightly jobs", section_jobs),
+    ("kpi", section_kpi),
+]
+
+
+# ------------------------------------------------------------------------------------ report
+def machine() -> str:
+    mem = next(
+        (
+            line.split()[1]
+            for line in Path("/proc/meminfo").read_text().splitlines()
+            if line.startswith("MemTotal")
+        ),
+        "0",
+    )
+    pg = psql("postgres", "SHOW server_version")
+    import django
+
+    return (
+        f"{os.cpu_count()} cores ({platform.processor() or platform.machine()}), "
+        f"{int(mem) / 1024 / 1024:.0f} GiB RAM, PostgreSQL {pg}, Python {platform.python_version()}, "
+        f"Django {django.get_version()}, load average before the run {os.getloadavg()[0]:.2f}"
+    )
+
+
+def table(b: Bench, started: datetime, seconds: float) -> str:
+    mode = "quick" if b.quick else "full"
+    lines = [
+        f"<!-- bench:{mode}:start -->",
+        f"### Last {mode} run: {started:%Y-%m-%d %H:%M} UTC ({seconds / 60:.1f} min)",
+        "",
+        f"Machine: {machine()}.",
+        f"Data: {b.members:,} members, {b.transactions:,} purchases (generate_benchmark_data --seed 1); "
+        f"each load figure is the median of {b.repeats} runs of {b.duration} s.",
+        "",
+        "| section | measure | value | ceiling (same run) | ratio | target | status |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    lines += [
+        f"| {r.section} | {r.measure} | {r.value} | {r.ceiling} | {r.ratio} | {r.target} | {r.status} |"
+        for r in b.rows
+    ]
+    if b.notes:
+        lines += ["", *[f"- {note}" for note in b.notes]]
+    lines += [
+        "",
+        "Commands:",
+        "",
+        "```sh",
+        f"make bench BENCH_ARGS={'--quick' if b.quick else ''}".rstrip("="),
+        *dict.fromkeys(b.commands),
+        "```",
+        f"<!-- bench:{mode}:end -->",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def write_docs(text: str, mode: str) -> None:
+    path = ROOT / "docs" / "performance.md"
+    doc = path.read_text() if path.exists() else "# Performance\n"
+    start, end = f"<!-- bench:{mode}:start -->", f"<!-- bench:{mode}:end -->"
+    if start in doc and end in doc:
+        doc = doc[: doc.index(start)] + text + doc[doc.index(end) + len(end) + 1 :]
+    else:
+        doc = doc.rstrip("\n") + "\n\n" + text
+    path.write_text(doc)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument(
+        "--quick", action="store_true", help="100k members / 1M purchases, short runs"
+    )
+    parser.add_argument("--members", type=int)
+    parser.add_argument("--transactions", type=int)
+    parser.add_argument("--duration", type=int, help="seconds per load run")
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--only", nargs="*", help=f"sections: {', '.join(n for n, _ in SECTIONS)}")
+    parser.add_argument(
+        "--reuse", action="store_true", help="keep loyalty_bench as it is (no regeneration)"
+    )
+    parser.add_argument("--no-docs", action="store_true", help="do not touch docs/performance.md")
+    args = parser.parse_args()
+    for tool in ("pgbench", "psql", "createdb", "wrk"):
+        if shutil.which(tool) is None:
+            sys.exit(f"{tool} is missing (wrk: apt-get install -y wrk)")
+    b = Bench(
+        quick=args.quick,
+        members=args.members or (100_000 if args.quick else 1_000_000),
+        transactions=args.transactions or (1_000_000 if args.quick else 10_000_000),
+        duration=args.duration or (5 if args.quick else 15),
+        repeats=args.repeats,
+    )
+    started, t0 = datetime.now(tz=UTC), time.perf_counter()
+    if not args.reuse:
+        print(
+            f"fresh {DB} and {b.members:,} members / {b.transactions:,} purchases ...", flush=True
+        )
+        fresh(DB)
+        manage(DB, "migrate", "--noinput", bench=b)
+        seconds, out = manage(
+            DB,
+            "generate_benchmark_data",
+            "--members",
+            str(b.members),
+            "--transactions",
+            str(b.transactions),
+            "--seed",
+            "1",
+            bench=b,
+        )
+        entries = int(psql(DB, "SELECT count(*) FROM ledger_ledgerentry"))
+        b.add(
+            "data",
+            "generate_benchmark_data, end to end (s)",
+            fmt(seconds),
+            target="minutes for 1M / 10M",
+            status=out.strip().splitlines()[-1].split(" in ")[0] + f"; {entries:,} entries",
+        )
+    print("ceilings ...", flush=True)
+    ceilings(b)
+    for name, section in SECTIONS:
+        if args.only and name not in args.only:
+            continue
+        print(f"{name} ...", flush=True)
+        try:
+            section(b)
+        except Exception as exc:
+            b.add(
+                name,
+                "section failed",
+                "-",
+                status=f"failed: {exc.__class__.__name__}: {str(exc)[:300]}",
+            )
+    text = table(b, started, time.perf_counter() - t0)
+    print("\n" + text)
+    out = ROOT / "var" / "bench"
+    out.mkdir(parents=True, exist_ok=True)
+    (out / f"{'quick' if b.quick else 'full'}.md").write_text(text)
+    if not args.no_docs:
+        write_docs(text, "quick" if b.quick else "full")
+
+
+if __name__ == "__main__":
+    main()
