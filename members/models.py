@@ -204,3 +204,36 @@ class MemberEvent(BaseModel):
                 name="members_memberevent_kind_valid",
             ),
         ]
+
+
+class StaffProfile(BaseModel):
+    """Ties a staff user to a store: the till they work at and, when restricted, the only
+    store whose members they may see (admin member list, clerk screen)."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="staff_profile"
+    )
+    store = models.ForeignKey(
+        Store, null=True, blank=True, on_delete=models.PROTECT, related_name="staff_profiles"
+    )
+    restricted_to_store = models.BooleanField(
+        default=False,
+        help_text="Only members whose home store is this store are visible to this user.",
+    )
+
+    class Meta:
+        permissions = [("use_clerk_screen", "Can use the clerk screen")]
+        constraints = [
+            # A restriction without a store would hide every member: say so instead.
+            models.CheckConstraint(
+                condition=Q(restricted_to_store=False) | Q(store__isnull=False),
+                name="members_staffprofile_restricted_needs_store",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} @ {self.store or 'all stores'}"
+
+    def clean(self) -> None:
+        if self.restricted_to_store and self.store_id is None:
+            raise ValidationError({"store": "Choose the store this user is restricted to."})

@@ -13,7 +13,7 @@ from members.identifiers import (
     normalize_email,
     normalize_phone,
 )
-from members.models import Member, Store
+from members.models import Member, StaffProfile, Store
 
 MAX_ID = 2**63 - 1  # larger ids cannot exist and would overflow the database driver
 
@@ -39,6 +39,44 @@ def member_get_by_number(*, member_number: str) -> Member:
 
 def member_list(*, store: Store | None = None) -> QuerySet[Member]:
     qs = Member.objects.select_related("home_store")
+    if store is not None:
+        qs = qs.filter(home_store=store)
+    return qs
+
+
+def staff_store_for(*, user: Any) -> Store | None:
+    """The store a staff user works at (their StaffProfile), or None when they have none."""
+    if user is None or not getattr(user, "is_authenticated", False) or not user.pk:
+        return None
+    profile = StaffProfile.objects.select_related("store").filter(user_id=user.pk).first()
+    return profile.store if profile is not None else None
+
+
+def staff_restricted_store(*, user: Any) -> Store | None:
+    """The only store whose members this user may see, or None when they may see all stores.
+
+    Superusers are never restricted; a profile restricted to a store limits everyone else.
+    """
+    if user is None or not getattr(user, "is_authenticated", False) or not user.pk:
+        return None
+    if user.is_superuser:
+        return None
+    profile = (
+        StaffProfile.objects.select_related("store")
+        .filter(user_id=user.pk, restricted_to_store=True)
+        .first()
+    )
+    return profile.store if profile is not None else None
+
+
+def member_list_for_staff(*, user: Any) -> QuerySet[Member]:
+    """The members a staff user may see: all of them for superusers and unrestricted staff,
+    only those whose home store is theirs for a clerk restricted to a store. An anonymous or
+    inactive user sees nothing."""
+    if user is None or not getattr(user, "is_authenticated", False) or not user.is_active:
+        return Member.objects.none()
+    qs = member_list()
+    store = staff_restricted_store(user=user)
     if store is not None:
         qs = qs.filter(home_store=store)
     return qs
