@@ -15,6 +15,7 @@ from members.admin_import import SkipBadRowsAdminMixin
 from members.identifiers import normalize_email, normalize_phone
 from members.models import Consent, ConsentEvent, Member, MemberEvent, Store
 from members.resources import MemberResource, StoreResource
+from members.selectors import member_list_for_staff
 from members.services import (
     member_erase,
     member_privacy_export,
@@ -216,6 +217,13 @@ class MemberAdmin(SkipBadRowsAdminMixin, ModelAdmin, ImportExportModelAdmin):
             )
         return response
 
+    def get_queryset(self, request: HttpRequest) -> QuerySet:
+        # A clerk restricted to a store sees (and exports, and opens) only that store's members;
+        # another store's member is "not found", exactly like a member that does not exist.
+        qs = member_list_for_staff(user=request.user)
+        ordering = self.get_ordering(request)
+        return qs.order_by(*ordering) if ordering else qs
+
     @admin.display(description="Name", ordering="last_name")
     def full_name(self, member: Member) -> str:
         return member.full_name
@@ -252,17 +260,17 @@ class MemberAdmin(SkipBadRowsAdminMixin, ModelAdmin, ImportExportModelAdmin):
         if done:
             self.message_user(request, f"{done} member(s) updated.", level=messages.SUCCESS)
 
-    @admin.action(description="Suspend selected members")
+    @admin.action(description="Suspend selected members", permissions=["change"])
     def suspend_members(self, request: HttpRequest, queryset: QuerySet) -> None:
         self._each(
             request, queryset, member_suspend, reason=f"suspended in the admin by {request.user}"
         )
 
-    @admin.action(description="Reactivate selected members")
+    @admin.action(description="Reactivate selected members", permissions=["change"])
     def reactivate_members(self, request: HttpRequest, queryset: QuerySet) -> None:
         self._each(request, queryset, member_reactivate, reason="reactivated in the admin")
 
-    @admin.action(description="Export personal data (JSON)")
+    @admin.action(description="Export personal data (JSON)", permissions=["export"])
     def export_member_data(self, request: HttpRequest, queryset: QuerySet) -> HttpResponse:
         data = [member_privacy_export(member=m, actor=request.user) for m in queryset[:100]]
         response = HttpResponse(
@@ -271,7 +279,7 @@ class MemberAdmin(SkipBadRowsAdminMixin, ModelAdmin, ImportExportModelAdmin):
         response["Content-Disposition"] = 'attachment; filename="member-data.json"'
         return response
 
-    @admin.action(description="Erase personal data (irreversible)")
+    @admin.action(description="Erase personal data (irreversible)", permissions=["change"])
     def erase_members(self, request: HttpRequest, queryset: QuerySet) -> HttpResponse | None:
         if request.POST.get("confirm") == "yes":
             self._each(request, queryset, member_erase)

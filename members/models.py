@@ -25,6 +25,7 @@ class Store(BaseModel):
 
     class Meta:
         ordering = ["code"]
+        permissions = [("import_store", "Can import stores"), ("export_store", "Can export stores")]
 
     def __str__(self) -> str:
         return f"{self.code} {self.name}"
@@ -75,6 +76,10 @@ class Member(BaseModel):
 
     class Meta:
         ordering = ["-enrolled_at", "-id"]
+        permissions = [
+            ("import_member", "Can import members"),
+            ("export_member", "Can export members and their personal data"),
+        ]
         constraints = [
             models.UniqueConstraint(
                 fields=["email"],

@@ -162,6 +162,10 @@ class Reward(BaseModel):
 
     class Meta:
         ordering = ["sort_order", "points_cost", "name"]
+        permissions = [
+            ("import_reward", "Can import the rewards catalogue"),
+            ("export_reward", "Can export the rewards catalogue"),
+        ]
         constraints = [
             models.CheckConstraint(
                 condition=Q(

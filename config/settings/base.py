@@ -50,11 +50,13 @@ INSTALLED_APPS = [
     "campaigns",
     "analytics",
     "loyalty.clerk",  # the till screen, on top of all of them
+    "loyalty.integrations",  # API clients with scoped keys, request log, webhooks
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    "loyalty.integrations.middleware.ApiRequestLogMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -100,7 +102,14 @@ else:
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Cache --------------------------------------------------------------------------------
-CACHES = {"default": env.cache_url("CACHE_URL", default="locmemcache://loyalty")}
+# CACHE_URL wins; else a Redis broker doubles as the cache (API key rate limits must be shared
+# by every worker process); else local memory (one process: the embedded mode).
+_cache_url = env.str("CACHE_URL", default="")
+_broker_url = env.str("CELERY_BROKER_URL", default="")
+if not _cache_url and _broker_url.startswith(("redis://", "rediss://")):
+    _cache_url = _broker_url
+CACHES = {"default": env.cache_url_config(_cache_url or "locmemcache://loyalty")}
+CACHES["default"].setdefault("KEY_PREFIX", "loyalty")
 
 # --- Auth ---------------------------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [
@@ -145,6 +154,10 @@ LOGGING = {
 # Cells starting with = + - @ are prefixed so a spreadsheet never runs them as formulas.
 IMPORT_EXPORT_ESCAPE_FORMULAE_ON_EXPORT = True
 IMPORT_EXPORT_SKIP_ADMIN_LOG = False
+# Import and export buttons need <app>.import_<model> / <app>.export_<model> (see
+# loyalty/core/roles.py): a clerk who may view members may not export them.
+IMPORT_EXPORT_IMPORT_PERMISSION_CODE = "import"
+IMPORT_EXPORT_EXPORT_PERMISSION_CODE = "export"
 
 # --- Programme defaults -------------------------------------------------------------------
 # Region used to read phone numbers written without a country code.

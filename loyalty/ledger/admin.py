@@ -176,7 +176,10 @@ class LedgerEntryAdmin(ReadOnlyAdminMixin, ModelAdmin):
             return format_html('<a href="{}">{} {}</a>', url, entry.source_type, entry.source_id)
         return f"{entry.source_type} {entry.source_id}".strip()
 
-    @admin.action(description="Export selected entries as CSV")
+    def has_export_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("ledger.export_ledgerentry")
+
+    @admin.action(description="Export selected entries as CSV", permissions=["export"])
     def export_csv(self, request: HttpRequest, queryset: QuerySet) -> HttpResponse:
         response = HttpResponse(content_type="text/csv")
         response["Content-Disposition"] = 'attachment; filename="ledger-entries.csv"'
@@ -272,7 +275,13 @@ class AdjustPointsForm(forms.Form):
         return self.cleaned_data["points"]
 
 
-@admin.action(description="Adjust points (with a reason)")
+def has_adjust_points_permission(modeladmin: ModelAdmin, request: HttpRequest) -> bool:
+    return request.user.has_perm("ledger.adjust_points")
+
+
+# Offered only to users holding ledger.adjust_points (clerks do not): Django drops the action
+# from the list and refuses a posted action name it did not offer.
+@admin.action(description="Adjust points (with a reason)", permissions=["adjust_points"])
 def adjust_points(
     modeladmin: ModelAdmin, request: HttpRequest, queryset: QuerySet
 ) -> HttpResponse | None:
@@ -319,4 +328,5 @@ def adjust_points(
 # The member page shows points and offers the adjustment (members cannot import the ledger).
 MemberAdmin.inlines = [PointsAccountInline, *MemberAdmin.inlines]
 MemberAdmin.actions = [*MemberAdmin.actions, adjust_points]
+MemberAdmin.has_adjust_points_permission = has_adjust_points_permission  # type: ignore[attr-defined]
 assert admin.site.is_registered(Member)

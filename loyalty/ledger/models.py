@@ -196,7 +196,10 @@ class LedgerEntry(models.Model):
     class Meta:
         verbose_name_plural = "ledger entries"
         ordering = ["-effective_at", "-id"]
-        permissions = [("adjust_points", "Can adjust members' points with a reason")]
+        permissions = [
+            ("adjust_points", "Can adjust members' points with a reason"),
+            ("export_ledgerentry", "Can export ledger entries"),
+        ]
         constraints = [
             models.CheckConstraint(condition=~Q(amount=0), name="ledger_entry_amount_non_zero"),
             models.CheckConstraint(
