@@ -16,6 +16,7 @@ end
 
 function init(args)
   math.randomseed(os.time() * 1000 + thread_id)
+  stamp = tostring(os.time()) .. tostring(math.random(1000, 9999))  -- new ids on every run
 end
 
 wrk.method = "POST"
@@ -28,6 +29,6 @@ function request()
   if hot == 0 then member = math.random(lo, hi) end
   local body = string.format(
     '{"member_id": %d, "channel": "api", "external_id": "b%s-%d-%d", "amount": "%d.%02d"}',
-    member, run, thread_id, counter, math.random(1, 200), math.random(0, 99))
+    member, run .. stamp, thread_id, counter, math.random(1, 200), math.random(0, 99))
   return wrk.format(nil, nil, nil, body)
 end
