@@ -416,7 +416,7 @@ def copy_ceiling(path: Path) -> float:
         with conn.cursor() as cur:
             cur.execute(
                 "SELECT column_name, data_type FROM information_schema.columns WHERE table_name = "
-                "'members_member' AND is_nullable = 'NO' AND column_default IS NULL AND column_name <> ALL(%s)",
+                "'members_member' AND is_nullable = 'NO' AND is_identity = 'NO' AND column_default IS NULL AND column_name <> ALL(%s)",
                 [[c.strip() for c in columns.split(",")]],
             )
             defaults = {
