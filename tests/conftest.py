@@ -55,8 +55,25 @@ def superuser(django_user_model: Any) -> Any:
     )
 
 
+def grant_api_permissions(user: Any) -> None:
+    """The model permissions the API scopes map to (loyalty/integrations/scopes.py)."""
+    from django.contrib.auth.models import Permission
+    from django.db.models import Q
+
+    from loyalty.integrations.scopes import SCOPE_PERMISSIONS
+
+    wanted = Q(pk__in=[])
+    for perms in SCOPE_PERMISSIONS.values():
+        for perm in perms:
+            app_label, codename = perm.split(".")
+            wanted |= Q(content_type__app_label=app_label, codename=codename)
+    user.user_permissions.add(*Permission.objects.filter(wanted))
+
+
 @pytest.fixture
 def staff_client(staff_user: Any) -> APIClient:
+    """A staff user's token client, holding the permissions the API scopes need."""
+    grant_api_permissions(staff_user)
     client = APIClient()
     token, _ = Token.objects.get_or_create(user=staff_user)
     client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")

@@ -4,7 +4,9 @@ from .base import *  # noqa: F403
 
 DEBUG = False
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+# Local memory unless CACHE_URL asks for Redis (to run the rate-limit tests against it).
+if not env.str("CACHE_URL", default="").startswith(("redis://", "rediss://")):  # noqa: F405
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 # Tests call tasks in-process; the broker test switches this off for its own worker.
 CELERY_TASK_ALWAYS_EAGER = True

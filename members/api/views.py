@@ -9,6 +9,7 @@ from rest_framework.views import APIView
 
 from loyalty.core.api.mixins import ApiAuthMixin, paginate
 from loyalty.core.api.pagination import paginated
+from loyalty.integrations.scopes import MEMBERS_READ, MEMBERS_WRITE
 from members.api.serializers import MemberSerializer, StoreSerializer
 from members.models import Consent, Member, Store
 from members.selectors import member_get, member_list, member_lookup
@@ -84,6 +85,8 @@ def _member_out(member: Member) -> dict:
 class MemberListApi(ApiAuthMixin, APIView):
     """Members, filtered and paged. `q` searches like the clerk lookup."""
 
+    required_scope = {"GET": MEMBERS_READ, "POST": MEMBERS_WRITE}
+
     @extend_schema(
         operation_id="members_list",
         parameters=[
@@ -129,6 +132,8 @@ class MemberListApi(ApiAuthMixin, APIView):
 
 
 class MemberDetailApi(ApiAuthMixin, APIView):
+    required_scope = {"GET": MEMBERS_READ, "PATCH": MEMBERS_WRITE}
+
     class InputSerializer(ProfileInputSerializer):
         pass
 
@@ -156,6 +161,8 @@ class MemberDetailApi(ApiAuthMixin, APIView):
 class MemberStatusChangeApi(ApiAuthMixin, APIView):
     """Suspend, reactivate or close a member; the reason is kept in the member's history."""
 
+    required_scope = MEMBERS_WRITE
+
     actions = {"suspend": member_suspend, "reactivate": member_reactivate, "close": member_close}
 
     class InputSerializer(serializers.Serializer):
@@ -181,6 +188,8 @@ class MemberStatusChangeApi(ApiAuthMixin, APIView):
 class MemberLookupApi(ApiAuthMixin, APIView):
     """The clerk search: card number (check digit verified), phone, e-mail or name start."""
 
+    required_scope = MEMBERS_READ
+
     class FilterSerializer(serializers.Serializer):
         q = serializers.CharField(max_length=100)
         limit = serializers.IntegerField(min_value=1, max_value=50, default=10)
@@ -200,6 +209,8 @@ class MemberLookupApi(ApiAuthMixin, APIView):
 
 
 class MemberPrivacyExportApi(ApiAuthMixin, APIView):
+    required_scope = MEMBERS_READ
+
     @extend_schema(
         operation_id="members_privacy_export",
         request=None,
@@ -211,6 +222,8 @@ class MemberPrivacyExportApi(ApiAuthMixin, APIView):
 
 
 class MemberEraseApi(ApiAuthMixin, APIView):
+    required_scope = MEMBERS_WRITE
+
     class InputSerializer(serializers.Serializer):
         confirm = serializers.BooleanField()
 
@@ -230,6 +243,8 @@ class MemberEraseApi(ApiAuthMixin, APIView):
 
 
 class StoreListApi(ApiAuthMixin, APIView):
+    required_scope = {"GET": MEMBERS_READ, "POST": None}  # creating stores: staff only
+
     @extend_schema(
         operation_id="stores_list",
         responses={200: paginated(StoreSerializer)},

@@ -12,6 +12,7 @@ from rest_framework.views import APIView
 
 from loyalty.core.api.mixins import ApiAuthMixin, paginate
 from loyalty.core.api.pagination import paginated
+from loyalty.integrations.scopes import MEMBERS_READ, REWARDS_REDEEM, VOUCHERS_CONSUME
 from loyalty.ledger.api.views import (
     IDEMPOTENCY_HEADER,
     BalanceSerializer,
@@ -139,6 +140,8 @@ def _created(redemption: Redemption, since: Any) -> bool:
 class RewardListApi(ApiAuthMixin, APIView):
     """The public catalogue: live rewards that are not hidden."""
 
+    required_scope = REWARDS_REDEEM
+
     @extend_schema(operation_id="rewards_list", responses=paginated(RewardSerializer))
     def get(self, request: Request) -> Response:
         return paginate(view=self, queryset=reward_list_public(), serializer_class=RewardSerializer)
@@ -146,6 +149,8 @@ class RewardListApi(ApiAuthMixin, APIView):
 
 class MemberCatalogueApi(ApiAuthMixin, APIView):
     """What one member can redeem now and what they are close to, most relevant first."""
+
+    required_scope = REWARDS_REDEEM
 
     class OutputSerializer(serializers.Serializer):
         reward = RewardSerializer()
@@ -164,6 +169,8 @@ class MemberCatalogueApi(ApiAuthMixin, APIView):
 class RedemptionCreateApi(ApiAuthMixin, APIView):
     """Spend points on a reward and get a voucher. Replays with the same Idempotency-Key are
     harmless. 409: out of stock, limit reached, not enough points; 403: not eligible."""
+
+    required_scope = REWARDS_REDEEM
 
     class InputSerializer(MemberRefMixin):
         reward = serializers.CharField(max_length=40, help_text="Reward code or id.")
@@ -197,6 +204,8 @@ class RedemptionCreateApi(ApiAuthMixin, APIView):
 
 class PointsPaymentCreateApi(ApiAuthMixin, APIView):
     """Pay part of a bill with points (give points or amount). The voucher is used at once."""
+
+    required_scope = REWARDS_REDEEM
 
     class InputSerializer(MemberRefMixin):
         order_ref = serializers.CharField(max_length=100)
@@ -245,6 +254,8 @@ class PointsPaymentCreateApi(ApiAuthMixin, APIView):
 class RedemptionCancelApi(ApiAuthMixin, APIView):
     """Cancel a redemption whose voucher is unused: points back to their lots, stock restored."""
 
+    required_scope = REWARDS_REDEEM
+
     class InputSerializer(serializers.Serializer):
         reason = serializers.CharField(max_length=300)
 
@@ -266,6 +277,8 @@ class RedemptionCancelApi(ApiAuthMixin, APIView):
 
 class MemberVoucherListApi(ApiAuthMixin, APIView):
     """A member's vouchers, newest first; filter by status."""
+
+    required_scope = MEMBERS_READ
 
     class FilterSerializer(serializers.Serializer):
         status = serializers.ChoiceField(choices=Voucher.Status.choices, required=False)
@@ -306,6 +319,8 @@ class VoucherCheckOutputSerializer(serializers.Serializer):
 class VoucherCheckApi(ApiAuthMixin, APIView):
     """Look a code up: valid, used, expired or cancelled; whose; what it gives."""
 
+    required_scope = VOUCHERS_CONSUME
+
     @extend_schema(
         operation_id="vouchers_check",
         parameters=[CODE_PATH],
@@ -317,6 +332,8 @@ class VoucherCheckApi(ApiAuthMixin, APIView):
 
 class VoucherConsumeApi(ApiAuthMixin, APIView):
     """Use a voucher for an order. The same order twice is harmless; another order gets 409."""
+
+    required_scope = VOUCHERS_CONSUME
 
     class InputSerializer(serializers.Serializer):
         order_ref = serializers.CharField(max_length=100)
@@ -346,6 +363,8 @@ class VoucherConsumeApi(ApiAuthMixin, APIView):
 class VoucherUndoApi(ApiAuthMixin, APIView):
     """The order was refunded within the window: the voucher is usable again (points paid at the
     till go back to the member instead)."""
+
+    required_scope = VOUCHERS_CONSUME
 
     class InputSerializer(serializers.Serializer):
         order_ref = serializers.CharField(max_length=100)

@@ -20,6 +20,8 @@ pytestmark = pytest.mark.django_db
 def tier_staff(django_user_model):
     user = django_user_model.objects.create_user(username="tiers", password="x", is_staff=True)
     user.user_permissions.add(Permission.objects.get(codename="set_tier"))
+    # reading a member's tier history is the members:read scope (members.view_member)
+    user.user_permissions.add(Permission.objects.get(codename="view_member"))
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=user).key}")
     client.user = user

@@ -9,6 +9,7 @@ from rest_framework.views import APIView
 from loyalty.core.api.mixins import ApiAuthMixin, PublicApiMixin
 from loyalty.core.exceptions import ApplicationError
 from loyalty.core.selectors import health_report
+from loyalty.integrations.scopes import AUTHENTICATED
 
 
 class InvalidCredentials(ApplicationError):
@@ -41,6 +42,8 @@ class TokenCreateApi(PublicApiMixin, APIView):
 
 
 class WhoAmIApi(ApiAuthMixin, APIView):
+    required_scope = AUTHENTICATED
+
     class OutputSerializer(serializers.Serializer):
         id = serializers.IntegerField()
         username = serializers.CharField()

@@ -11,6 +11,7 @@ from rest_framework.views import APIView
 
 from loyalty.core.api.mixins import ApiAuthMixin, paginate
 from loyalty.core.api.pagination import paginated
+from loyalty.integrations.scopes import MEMBERS_READ, TRANSACTIONS_WRITE
 from loyalty.ledger.exceptions import OriginalTransactionNotFound
 from loyalty.ledger.models import LedgerEntry, Transaction
 from loyalty.ledger.selectors import account_balance, account_statement, transaction_get
@@ -143,6 +144,8 @@ def _posting_response(result: Any) -> Response:
 class PurchaseCreateApi(ApiAuthMixin, APIView):
     """Report a purchase; a member earns points by the rules. Replays are harmless."""
 
+    required_scope = TRANSACTIONS_WRITE
+
     class InputSerializer(MemberRefMixin):
         channel = serializers.ChoiceField(choices=Transaction.Channel.choices)
         external_id = serializers.CharField(max_length=64, required=False)
@@ -182,6 +185,8 @@ class PurchaseCreateApi(ApiAuthMixin, APIView):
 
 class ReturnCreateApi(ApiAuthMixin, APIView):
     """Report a return, against its purchase (original_external_id) or alone (base rate)."""
+
+    required_scope = TRANSACTIONS_WRITE
 
     class InputSerializer(MemberRefMixin):
         channel = serializers.ChoiceField(choices=Transaction.Channel.choices)
@@ -233,6 +238,8 @@ class ReturnCreateApi(ApiAuthMixin, APIView):
 class EarnQuoteApi(ApiAuthMixin, APIView):
     """What a basket would earn, without recording anything."""
 
+    required_scope = TRANSACTIONS_WRITE
+
     class InputSerializer(MemberRefMixin):
         channel = serializers.ChoiceField(choices=Transaction.Channel.choices)
         store = serializers.CharField(max_length=20, required=False, allow_blank=True)
@@ -273,6 +280,8 @@ class EarnQuoteApi(ApiAuthMixin, APIView):
 
 
 class BalanceApi(ApiAuthMixin, APIView):
+    required_scope = MEMBERS_READ
+
     @extend_schema(operation_id="member_balance", responses={200: BalanceSerializer})
     def get(self, request: Request, member_id: int) -> Response:
         balance = account_balance(member=member_get(member_id=member_id))
@@ -298,6 +307,8 @@ class EntrySerializer(serializers.ModelSerializer):
 
 
 class StatementApi(ApiAuthMixin, APIView):
+    required_scope = MEMBERS_READ
+
     class FilterSerializer(serializers.Serializer):
         kind = serializers.ChoiceField(choices=LedgerEntry.Kind.choices, required=False)
         since = AwareDateTimeField(required=False)
@@ -329,6 +340,8 @@ class CanAdjustPoints(BasePermission):
 
 class AdjustmentCreateApi(ApiAuthMixin, APIView):
     """A manual points correction by staff, with a reason; idempotent on its key."""
+
+    required_scope = None  # staff only: no API key adjusts points
 
     extra_permission_classes = (CanAdjustPoints,)
 

@@ -9,6 +9,7 @@ from rest_framework.views import APIView
 
 from loyalty.core.api.mixins import ApiAuthMixin, paginate
 from loyalty.core.api.pagination import paginated
+from loyalty.integrations.scopes import MEMBERS_READ
 from loyalty.tiers.exceptions import NoTiersDefined
 from loyalty.tiers.models import Tier, TierAssignment
 from loyalty.tiers.selectors import tier_history, tier_ladder, tier_member_progress
@@ -67,6 +68,8 @@ class AssignmentSerializer(serializers.ModelSerializer):
 class TierListApi(ApiAuthMixin, APIView):
     """The tier ladder, lowest first, with thresholds and benefits."""
 
+    required_scope = MEMBERS_READ
+
     @extend_schema(operation_id="tiers_list", responses={200: TierSerializer(many=True)})
     def get(self, request: Request) -> Response:
         return Response(TierSerializer(tier_ladder(), many=True).data)
@@ -75,6 +78,8 @@ class TierListApi(ApiAuthMixin, APIView):
 class TierMemberProgressApi(ApiAuthMixin, APIView):
     """A member's tier and progress: qualifying value in the window, what is needed for the
     next tier and to keep this one, and when the window ends."""
+
+    required_scope = MEMBERS_READ
 
     class OutputSerializer(serializers.Serializer):
         member_id = serializers.IntegerField()
@@ -110,6 +115,8 @@ class TierMemberProgressApi(ApiAuthMixin, APIView):
 class TierHistoryApi(ApiAuthMixin, APIView):
     """Every tier change of a member, newest first."""
 
+    required_scope = MEMBERS_READ
+
     @extend_schema(
         operation_id="member_tier_history",
         parameters=[OpenApiParameter("limit", int), OpenApiParameter("offset", int)],
@@ -135,6 +142,8 @@ class CanSetTier(BasePermission):
 class TierAssignApi(ApiAuthMixin, APIView):
     """Staff set a member's tier by hand, with a reason and an optional end date of the
     protection from downgrades."""
+
+    required_scope = None  # staff only: no API key sets tiers by hand
 
     extra_permission_classes = (CanSetTier,)
 

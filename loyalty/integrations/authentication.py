@@ -1,0 +1,55 @@
+"""`Authorization: Api-Key <key>`: machine-to-machine clients (POS, web shop, apps).
+
+Keys are looked up by their public prefix and compared by hash in constant time. The request's
+user is the client's service account (so ledger entries and member events are attributed to the
+client) and `request.auth` is the ApiClient. Models are imported lazily: this module is imported
+by loyalty.core.api.mixins, which may be imported before the app registry is ready.
+"""
+
+import hmac
+from typing import Any
+
+from django.utils import timezone
+from rest_framework import exceptions
+from rest_framework.authentication import BaseAuthentication, get_authorization_header
+from rest_framework.request import Request
+
+KEYWORD = "Api-Key"
+
+
+class ApiKeyAuthentication(BaseAuthentication):
+    keyword = KEYWORD
+
+    def authenticate(self, request: Request) -> tuple[Any, Any] | None:
+        header = get_authorization_header(request).split()
+        if not header or header[0].decode("latin-1").lower() != self.keyword.lower():
+            return None  # not ours: token or session authentication may take it
+        if len(header) != 2:
+            raise exceptions.AuthenticationFailed("Give the key after 'Api-Key', with no spaces.")
+        try:
+            key = header[1].decode()
+        except UnicodeError:
+            raise exceptions.AuthenticationFailed("Invalid API key.") from None
+        return self.authenticate_key(request, key)
+
+    def authenticate_key(self, request: Request, key: str) -> tuple[Any, Any]:
+        from loyalty.integrations.models import ApiClient
+        from loyalty.integrations.services import api_client_touch, key_hash, key_split
+
+        prefix = key_split(key)
+        client = (
+            ApiClient.objects.select_related("user", "store").filter(prefix=prefix).first()
+            if prefix
+            else None
+        )
+        if client is None or not hmac.compare_digest(client.key_hash, key_hash(key)):
+            raise exceptions.AuthenticationFailed("Invalid API key.")
+        # The request log records refused calls of a known key too (a revoked key still in use).
+        request._request.api_client_id = client.pk
+        if client.revoked_at is not None:
+            raise exceptions.AuthenticationFailed("This API key has been revoked.")
+        api_client_touch(client=client, now=timezone.now())
+        return client.user, client
+
+    def authenticate_header(self, request: Request) -> str:
+        return self.keyword

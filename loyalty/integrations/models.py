@@ -1,0 +1,195 @@
+"""API clients (machine-to-machine keys), their request log, and webhooks.
+
+Invariants:
+- A key is stored only as sha256(key) and shown once, at creation; `prefix` (unique, public)
+  finds the row and identifies the key in the admin and the request log.
+- A revoked client (revoked_at set) authenticates nothing; revocation is never undone.
+- Scopes and webhook event types are subsets of their fixed vocabularies (scopes.SCOPES,
+  loyalty.core.events.EVENT_TYPES), checked in clean() since JSON lists have no CHECK here.
+- A WebhookDelivery is the durable outbox record of one event for one subscription: created in
+  the transaction that follows the publisher's commit, sent at least once until delivered or out
+  of attempts; a delivered row is never sent again (the send claims the row with a conditional
+  UPDATE, so a sweep and a worker never send it twice at once).
+"""
+
+import uuid
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import MinValueValidator
+from django.db import models
+from django.db.models import Q
+
+from loyalty.core.events import EVENT_TYPES
+from loyalty.core.models import BaseModel
+from loyalty.integrations.scopes import SCOPES
+
+DEFAULT_RATE_PER_MINUTE = 600
+
+
+class ApiClientQuerySet(models.QuerySet):
+    def active(self) -> "ApiClientQuerySet":
+        return self.filter(revoked_at__isnull=True)
+
+
+class ApiClient(BaseModel):
+    """A system (POS, web shop, app) calling the API with its own key."""
+
+    # Lets permission classes recognise `request.auth` without importing this module.
+    is_api_client = True
+
+    name = models.CharField(max_length=100)
+    prefix = models.CharField(
+        max_length=12, unique=True, editable=False, help_text="Public part of the key."
+    )
+    key_hash = models.CharField(max_length=64, editable=False)
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="api_client",
+        editable=False,
+        help_text="Service account the client's writes are attributed to (cannot log in).",
+    )
+    scopes = models.JSONField(default=list, blank=True)
+    store = models.ForeignKey(
+        "members.Store",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="api_clients",
+        help_text="If set, the key reports for this store only.",
+    )
+    channel = models.CharField(
+        max_length=10,
+        blank=True,
+        default="",
+        help_text="If set, the key reports through this channel only.",
+    )
+    rate_limit_per_minute = models.PositiveIntegerField(
+        default=DEFAULT_RATE_PER_MINUTE, validators=[MinValueValidator(1)]
+    )
+    last_used_at = models.DateTimeField(null=True, blank=True, editable=False)
+    revoked_at = models.DateTimeField(null=True, blank=True, editable=False)
+    notes = models.TextField(blank=True, default="")
+
+    objects = ApiClientQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = "API client"
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(rate_limit_per_minute__gte=1),
+                name="integrations_apiclient_rate_positive",
+            ),
+            models.CheckConstraint(
+                condition=Q(channel__in=["", "store", "web", "app", "import", "api"]),
+                name="integrations_apiclient_channel_valid",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix})"
+
+    @property
+    def is_revoked(self) -> bool:
+        return self.revoked_at is not None
+
+    def clean(self) -> None:
+        from loyalty.ledger.models import Transaction
+
+        errors = {}
+        if not isinstance(self.scopes, list) or set(self.scopes) - set(SCOPES):
+            errors["scopes"] = f"Choose among: {', '.join(SCOPES)}."
+        if self.channel and self.channel not in Transaction.Channel.values:
+            errors["channel"] = f"Choose among: {', '.join(Transaction.Channel.values)}."
+        if errors:
+            raise ValidationError(errors)
+
+
+class ApiRequestLog(models.Model):
+    """One row per API request made with a key: written by one INSERT, pruned by a task."""
+
+    client = models.ForeignKey(ApiClient, on_delete=models.CASCADE, related_name="requests")
+    method = models.CharField(max_length=8)
+    route = models.CharField(max_length=200, help_text="URL pattern, e.g. api/v1/ledger/purchases/")
+    path = models.CharField(max_length=255)
+    status_code = models.PositiveSmallIntegerField()
+    latency_ms = models.PositiveIntegerField()
+    created_at = models.DateTimeField(db_index=True)
+
+    class Meta:
+        verbose_name = "API request"
+        indexes = [models.Index(fields=["client", "-created_at"], name="integrations_log_client")]
+
+    def __str__(self) -> str:
+        return f"{self.method} {self.path} {self.status_code}"
+
+
+class WebhookSubscription(BaseModel):
+    client = models.ForeignKey(ApiClient, on_delete=models.CASCADE, related_name="webhooks")
+    target_url = models.URLField(max_length=500)
+    event_types = models.JSONField(default=list)
+    secret = models.CharField(max_length=64, editable=False)
+    active = models.BooleanField(default=True)
+
+    class Meta:
+        verbose_name = "webhook subscription"
+
+    def __str__(self) -> str:
+        return f"{self.client.name} -> {self.target_url}"
+
+    def clean(self) -> None:
+        if (
+            not isinstance(self.event_types, list)
+            or not self.event_types
+            or set(self.event_types) - set(EVENT_TYPES)
+        ):
+            raise ValidationError({"event_types": f"Choose among: {', '.join(EVENT_TYPES)}."})
+
+
+class WebhookDelivery(BaseModel):
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        DELIVERED = "delivered", "Delivered"
+        FAILED = "failed", "Failed"
+
+    subscription = models.ForeignKey(
+        WebhookSubscription, on_delete=models.CASCADE, related_name="deliveries"
+    )
+    event_id = models.UUIDField(default=uuid.uuid4, db_index=True)
+    event_type = models.CharField(max_length=40)
+    payload = models.JSONField()
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    last_status_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    last_error = models.CharField(max_length=500, blank=True, default="")
+    delivered_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = "webhook delivery"
+        verbose_name_plural = "webhook deliveries"
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(status__in=["pending", "delivered", "failed"]),
+                name="integrations_webhookdelivery_status_valid",
+            ),
+            models.CheckConstraint(
+                condition=~Q(status="delivered") | Q(delivered_at__isnull=False),
+                name="integrations_webhookdelivery_delivered_has_time",
+            ),
+            models.UniqueConstraint(
+                fields=["subscription", "event_id"],
+                name="integrations_webhookdelivery_once_per_event",
+            ),
+        ]
+        indexes = [
+            models.Index(
+                fields=["next_attempt_at"],
+                condition=Q(status="pending"),
+                name="integrations_delivery_due",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.event_type} #{self.pk} ({self.status})"

@@ -1,0 +1,337 @@
+"""Writes of the integrations app: API clients and their keys, the request log, webhooks."""
+
+import hashlib
+import json
+import logging
+import secrets
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import requests
+from django.contrib.auth import get_user_model
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from loyalty.integrations.exceptions import ApiClientRevoked
+from loyalty.integrations.models import (
+    DEFAULT_RATE_PER_MINUTE,
+    ApiClient,
+    ApiRequestLog,
+    WebhookDelivery,
+    WebhookSubscription,
+)
+from loyalty.integrations.signing import signature_make
+
+logger = logging.getLogger(__name__)
+
+KEY_PREFIX = "lk_"
+LAST_USED_RESOLUTION = timedelta(minutes=1)
+# Seconds to wait after attempt n (1-based) before attempt n+1; after the last one: failed.
+WEBHOOK_BACKOFF = (60, 300, 1800, 7200, 21600)
+WEBHOOK_MAX_ATTEMPTS = len(WEBHOOK_BACKOFF) + 1
+WEBHOOK_TIMEOUT = (5, 10)  # connect, read (seconds)
+# While one send is in flight the row is pushed this far ahead, so a sweep does not send it too.
+WEBHOOK_LEASE = timedelta(seconds=60)
+REQUEST_LOG_RETENTION_DAYS = 30
+
+
+# ------------------------------------------------------------------------------------ keys
+
+
+def key_hash(key: str) -> str:
+    """sha256 of the whole key: keys carry 256 random bits, so a fast hash is enough."""
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def key_split(key: str) -> str | None:
+    """The prefix of a well-formed key (lk_<8 hex>_<secret>), else None."""
+    if not key.startswith(KEY_PREFIX) or len(key) < len(KEY_PREFIX) + 9 + 32:
+        return None
+    prefix, sep = key[3:11], key[11]
+    if sep != "_" or any(c not in "0123456789abcdef" for c in prefix):
+        return None
+    return prefix
+
+
+@dataclass
+class CreatedClient:
+    client: ApiClient
+    key: str  # the only time the key exists in clear
+
+
+@transaction.atomic
+def api_client_create(
+    *,
+    name: str,
+    scopes: list[str],
+    store: Any = None,
+    channel: str = "",
+    rate_limit_per_minute: int = DEFAULT_RATE_PER_MINUTE,
+    notes: str = "",
+) -> CreatedClient:
+    """A new client with a fresh key, returned once in clear (only its hash is kept) and a
+    service user its writes are attributed to (inactive, no password: it cannot log in).
+    Raises ValidationError on unknown scopes or channel."""
+    prefix = secrets.token_hex(4)
+    while ApiClient.objects.filter(prefix=prefix).exists():
+        prefix = secrets.token_hex(4)
+    key = f"{KEY_PREFIX}{prefix}_{secrets.token_urlsafe(32)}"
+    client = ApiClient(
+        name=name.strip(),
+        prefix=prefix,
+        key_hash=key_hash(key),
+        scopes=sorted(set(scopes)),
+        store=store,
+        channel=channel,
+        rate_limit_per_minute=rate_limit_per_minute,
+        notes=notes,
+    )
+    client.full_clean(exclude=["user"])
+    user_model = get_user_model()
+    user = user_model.objects.create_user(username=f"api-client-{prefix}", is_active=False)
+    user.first_name = name.strip()[:150]
+    user.save(update_fields=["first_name"])
+    client.user = user
+    client.save()
+    return CreatedClient(client=client, key=key)
+
+
+@transaction.atomic
+def api_client_revoke(*, client: ApiClient) -> ApiClient:
+    """Revoke at once: the next request with the key gets 401. Raises ApiClientRevoked."""
+    updated = ApiClient.objects.filter(pk=client.pk, revoked_at__isnull=True).update(
+        revoked_at=timezone.now(), updated_at=timezone.now()
+    )
+    if not updated:
+        raise ApiClientRevoked(extra={"client": client.prefix})
+    client.refresh_from_db()
+    return client
+
+
+def api_client_touch(*, client: ApiClient, now: datetime) -> None:
+    """Record use at most once a minute per key (a conditional UPDATE, no read)."""
+    if client.last_used_at is not None and now - client.last_used_at < LAST_USED_RESOLUTION:
+        return
+    ApiClient.objects.filter(
+        Q(last_used_at__isnull=True) | Q(last_used_at__lt=now - LAST_USED_RESOLUTION),
+        pk=client.pk,
+    ).update(last_used_at=now)
+    client.last_used_at = now
+
+
+def api_request_log_write(
+    *, client_id: int, method: str, route: str, path: str, status_code: int, latency_ms: int
+) -> None:
+    """One INSERT per keyed request (the earn endpoint is benchmarked: nothing more)."""
+    ApiRequestLog.objects.create(
+        client_id=client_id,
+        method=method[:8],
+        route=route[:200],
+        path=path[:255],
+        status_code=status_code,
+        latency_ms=max(0, latency_ms),
+        created_at=timezone.now(),
+    )
+
+
+def api_request_log_prune(*, days: int = REQUEST_LOG_RETENTION_DAYS, batch: int = 10_000) -> int:
+    """Delete log rows older than `days`, in batches so no statement holds locks for long."""
+    cutoff = timezone.now() - timedelta(days=days)
+    total = 0
+    while True:
+        ids = list(
+            ApiRequestLog.objects.filter(created_at__lt=cutoff).values_list("pk", flat=True)[:batch]
+        )
+        if not ids:
+            return total
+        total += ApiRequestLog.objects.filter(pk__in=ids).delete()[0]
+
+
+# -------------------------------------------------------------------------------- webhooks
+
+
+@dataclass
+class CreatedSubscription:
+    subscription: WebhookSubscription
+    secret: str  # shown once in the admin; kept so deliveries can be signed
+
+
+@transaction.atomic
+def webhook_subscription_create(
+    *, client: ApiClient, target_url: str, event_types: list[str], active: bool = True
+) -> CreatedSubscription:
+    """A subscription with a fresh signing secret. Raises ValidationError on a bad URL/events."""
+    secret = "whsec_" + secrets.token_urlsafe(32)
+    subscription = WebhookSubscription(
+        client=client,
+        target_url=target_url,
+        event_types=list(dict.fromkeys(event_types)),
+        secret=secret,
+        active=active,
+    )
+    subscription.full_clean()
+    subscription.save()
+    return CreatedSubscription(subscription=subscription, secret=secret)
+
+
+def webhook_event_record(event_type: str, payload: dict[str, Any]) -> list[int]:
+    """The events subscriber (runs after the publisher's commit): one delivery row per active
+    subscription to `event_type`, then a Celery task per row. The rows are the outbox: if the
+    broker is down the periodic sweep sends them later."""
+    subscription_ids = [
+        pk
+        for pk, types in WebhookSubscription.objects.filter(
+            active=True, client__revoked_at__isnull=True
+        ).values_list("pk", "event_types")
+        if event_type in (types or [])
+    ]
+    if not subscription_ids:
+        return []
+    event_id = uuid.uuid4()
+    now = timezone.now()
+    with transaction.atomic():
+        rows = WebhookDelivery.objects.bulk_create(
+            WebhookDelivery(
+                subscription_id=pk,
+                event_id=event_id,
+                event_type=event_type,
+                payload=json.loads(json.dumps(payload, cls=DjangoJSONEncoder)),
+                next_attempt_at=now,
+            )
+            for pk in subscription_ids
+        )
+    ids = [row.pk for row in rows]
+    if None in ids:
+        ids = list(WebhookDelivery.objects.filter(event_id=event_id).values_list("pk", flat=True))
+    for pk in ids:
+        webhook_delivery_enqueue(delivery_id=pk)
+    return ids
+
+
+def webhook_delivery_enqueue(*, delivery_id: int) -> bool:
+    """Hand a delivery to Celery; a broker failure is logged, the sweep retries it later."""
+    from loyalty.integrations.tasks import webhook_delivery_send_task
+
+    try:
+        webhook_delivery_send_task.delay(delivery_id)
+    except Exception:
+        logger.warning("could not enqueue webhook delivery %s; the sweep will", delivery_id)
+        return False
+    return True
+
+
+def webhook_body(delivery: WebhookDelivery) -> bytes:
+    """The JSON body: the same bytes on every attempt of one delivery."""
+    document = {
+        "id": str(delivery.event_id),
+        "type": delivery.event_type,
+        "created_at": delivery.created_at.isoformat(),
+        "data": delivery.payload,
+    }
+    return json.dumps(document, separators=(",", ":"), sort_keys=True).encode()
+
+
+def webhook_delivery_send(*, delivery_id: int) -> WebhookDelivery | None:
+    """One attempt: claim the row (pending and due), POST the signed event, record the outcome.
+
+    Returns None when the row is not due or not pending (delivered rows are never sent again;
+    a row another worker is sending is leased). 2xx marks it delivered; anything else (status,
+    timeout, refused connection) schedules the next attempt after WEBHOOK_BACKOFF, and after
+    WEBHOOK_MAX_ATTEMPTS marks it failed."""
+    now = timezone.now()
+    claimed = (
+        WebhookDelivery.objects.filter(pk=delivery_id, status=WebhookDelivery.Status.PENDING)
+        .filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
+        .update(next_attempt_at=now + WEBHOOK_LEASE, attempts=F("attempts") + 1, updated_at=now)
+    )
+    if not claimed:
+        return None
+    delivery = WebhookDelivery.objects.select_related("subscription__client").get(pk=delivery_id)
+    subscription = delivery.subscription
+    status_code: int | None = None
+    if not subscription.active or subscription.client.is_revoked:
+        ok, error = False, "subscription inactive or client revoked"
+        delivery.attempts = WEBHOOK_MAX_ATTEMPTS  # nobody should receive it any more
+    else:
+        body = webhook_body(delivery)
+        timestamp = str(int(time.time()))
+        headers = {
+            "Content-Type": "application/json",
+            "User-Agent": "loyalty-webhooks/1",
+            "X-Loyalty-Event": delivery.event_type,
+            "X-Loyalty-Delivery": str(delivery.pk),
+            "X-Loyalty-Timestamp": timestamp,
+            "X-Loyalty-Signature": signature_make(
+                secret=subscription.secret, timestamp=timestamp, body=body
+            ),
+        }
+        try:
+            response = requests.post(
+                subscription.target_url,
+                data=body,
+                headers=headers,
+                timeout=WEBHOOK_TIMEOUT,
+                allow_redirects=False,
+            )
+            status_code = response.status_code
+            ok = 200 <= status_code < 300
+            error = "" if ok else f"HTTP {status_code}: {response.text[:200]}"
+        except requests.RequestException as exc:
+            ok, error = False, f"{type(exc).__name__}: {exc}"[:500]
+    finished = timezone.now()
+    fields: dict[str, Any] = {
+        "last_status_code": status_code,
+        "last_error": error[:500],
+        "updated_at": finished,
+    }
+    if ok:
+        fields.update(status=WebhookDelivery.Status.DELIVERED, delivered_at=finished)
+        fields["next_attempt_at"] = None
+    elif delivery.attempts >= WEBHOOK_MAX_ATTEMPTS:
+        fields.update(status=WebhookDelivery.Status.FAILED, next_attempt_at=None)
+    else:
+        wait = WEBHOOK_BACKOFF[delivery.attempts - 1]
+        fields["next_attempt_at"] = finished + timedelta(seconds=wait)
+    WebhookDelivery.objects.filter(pk=delivery.pk).update(**fields)
+    delivery.refresh_from_db()
+    return delivery
+
+
+def webhook_deliveries_sweep(*, limit: int = 500) -> int:
+    """Enqueue pending deliveries that are due (the first try never reached a worker, or a
+    retry's time has come). Safe to run often and concurrently: the send claims each row."""
+    due = list(
+        WebhookDelivery.objects.filter(status=WebhookDelivery.Status.PENDING)
+        .filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=timezone.now()))
+        .order_by("next_attempt_at", "pk")
+        .values_list("pk", flat=True)[:limit]
+    )
+    sent = 0
+    for pk in due:
+        if not webhook_delivery_enqueue(delivery_id=pk):
+            break  # the broker is down: the next sweep tries again
+        sent += 1
+    return sent
+
+
+@transaction.atomic
+def webhook_delivery_redeliver(*, delivery: WebhookDelivery) -> WebhookDelivery:
+    """Staff ask for another send (the admin action), delivered or failed alike: the row goes
+    back to pending with a fresh set of attempts. Same event id, so a receiver that already
+    has the event can recognise it."""
+    now = timezone.now()
+    WebhookDelivery.objects.filter(pk=delivery.pk).update(
+        status=WebhookDelivery.Status.PENDING,
+        attempts=0,
+        next_attempt_at=now,
+        delivered_at=None,
+        updated_at=now,
+    )
+    transaction.on_commit(lambda: webhook_delivery_enqueue(delivery_id=delivery.pk))
+    delivery.refresh_from_db()
+    return delivery
