@@ -24,7 +24,13 @@ from loyalty.tiers.selectors import tier_member_progress
 from members.exceptions import InvalidCardNumber, MemberNotFound
 from members.identifiers import MEMBER_NUMBER_LENGTH, looks_like_phone
 from members.models import Member, Store
-from members.selectors import MAX_ID, member_lookup
+from members.selectors import (
+    MAX_ID,
+    member_list_for_staff,
+    member_lookup,
+    staff_restricted_store,
+    staff_store_for,
+)
 from rewards.selectors import CatalogueItem, reward_catalogue_for_member
 
 NEW_MEMBER_DAYS = 30
@@ -38,19 +44,20 @@ ZERO = Decimal("0")
 
 
 def clerk_store(*, user: Any) -> Store | None:
-    """The store a clerk works in (their purchases, redemptions and enrolments are booked
-    there); None when the user is not tied to a store."""
-    return None
+    """The store a clerk works at (their staff profile): purchases, returns, redemptions and
+    enrolments they record are booked there. None when the user has no store."""
+    return staff_store_for(user=user)
 
 
 def clerk_members(*, user: Any) -> QuerySet[Member]:
-    """Members this user may open on the clerk screen."""
-    return Member.objects.select_related("home_store").filter(erased_at__isnull=True)
+    """Members this user may open on the clerk screen: all, or only their store's when their
+    staff profile restricts them to it; never an erased member."""
+    return member_list_for_staff(user=user).filter(erased_at__isnull=True)
 
 
 def clerk_search_store(*, user: Any) -> Store | None:
     """The store the search box is limited to, or None for all stores."""
-    return None
+    return staff_restricted_store(user=user)
 
 
 def clerk_member_get(*, user: Any, member_id: int) -> Member:
