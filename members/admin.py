@@ -10,6 +10,7 @@ from import_export.admin import ImportExportModelAdmin
 from unfold.admin import ModelAdmin, TabularInline
 from unfold.contrib.import_export.forms import ExportForm, ImportForm
 
+from loyalty.core.admin_mixins import AuditedAdminMixin
 from loyalty.core.exceptions import ApplicationError
 from members.admin_import import SkipBadRowsAdminMixin
 from members.identifiers import normalize_email, normalize_phone
@@ -73,7 +74,7 @@ class ConsentFilter(admin.SimpleListFilter):
 
 
 @admin.register(Store)
-class StoreAdmin(ModelAdmin, ImportExportModelAdmin):
+class StoreAdmin(AuditedAdminMixin, ModelAdmin, ImportExportModelAdmin):
     resource_classes = [StoreResource]
     import_form_class = ImportForm
     export_form_class = ExportForm
@@ -116,7 +117,7 @@ class MemberAdminForm(forms.ModelForm):
 
 
 @admin.register(Member)
-class MemberAdmin(SkipBadRowsAdminMixin, ModelAdmin, ImportExportModelAdmin):
+class MemberAdmin(AuditedAdminMixin, SkipBadRowsAdminMixin, ModelAdmin, ImportExportModelAdmin):
     resource_classes = [MemberResource]
     export_form_class = ExportForm
     form = MemberAdminForm

@@ -13,6 +13,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
+from simple_history.models import HistoricalRecords
 
 from loyalty.core.models import BaseModel
 
@@ -22,6 +23,8 @@ class Store(BaseModel):
     name = models.CharField(max_length=120)
     region = models.CharField(max_length=80, blank=True)
     active = models.BooleanField(default=True)
+
+    history = HistoricalRecords()  # audit trail: who changed what, when
 
     class Meta:
         ordering = ["code"]
@@ -73,6 +76,8 @@ class Member(BaseModel):
         max_length=64, blank=True, help_text="Id of the customer in the source system (imports)"
     )
     erased_at = models.DateTimeField(null=True, blank=True)
+
+    history = HistoricalRecords()  # audit trail: who changed what, when
 
     class Meta:
         ordering = ["-enrolled_at", "-id"]

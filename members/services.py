@@ -381,6 +381,24 @@ def member_erase(*, member: Member, actor: Any = None) -> Member:
     Consent.objects.filter(member=member).update(granted=False, source="erased", changed_at=now)
     ConsentEvent.objects.filter(member=member).update(source="erased")
     MemberEvent.objects.filter(member=member).update(detail={})
+    # The audit trail keeps who changed what and when, but not the personal data itself: every
+    # earlier version of the member (and the one just written) is blanked like the member.
+    member.history.update(  # type: ignore[attr-defined]
+        first_name="",
+        last_name="",
+        street="",
+        city="",
+        postcode="",
+        country="",
+        external_ref="",
+        email=None,
+        phone=None,
+        birth_date=None,
+        interests=[],
+        status_reason="",
+        referral_code=member.referral_code,
+        history_change_reason=None,
+    )
     LogEntry.objects.filter(
         content_type=ContentType.objects.get_for_model(Member), object_id=str(member.pk)
     ).update(object_repr=member.member_number, change_message="[]")

@@ -17,7 +17,7 @@ from import_export.admin import ImportExportModelAdmin
 from unfold.admin import ModelAdmin, TabularInline
 from unfold.contrib.import_export.forms import ExportForm, ImportForm
 
-from loyalty.core.admin_mixins import ReadOnlyAdminMixin, SingletonAdminMixin
+from loyalty.core.admin_mixins import AuditedAdminMixin, ReadOnlyAdminMixin, SingletonAdminMixin
 from loyalty.core.csvsafe import neutralise
 from loyalty.core.exceptions import ApplicationError
 from members.admin import MemberAdmin
@@ -43,7 +43,7 @@ def _errors(exc: Exception) -> str:
 
 
 @admin.register(RewardsSettings)
-class RewardsSettingsAdmin(SingletonAdminMixin, ModelAdmin):
+class RewardsSettingsAdmin(AuditedAdminMixin, SingletonAdminMixin, ModelAdmin):
     fieldsets = (
         (
             "Paying with points at the till",
@@ -80,7 +80,7 @@ class RestockForm(forms.Form):
 
 
 @admin.register(Reward)
-class RewardAdmin(ImportExportModelAdmin, ModelAdmin):
+class RewardAdmin(AuditedAdminMixin, ImportExportModelAdmin, ModelAdmin):
     resource_classes = [RewardResource]
     import_form_class = ImportForm
     export_form_class = ExportForm

@@ -20,6 +20,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import FileExtensionValidator, MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
+from simple_history.models import HistoricalRecords
 
 from loyalty.core.models import BaseModel
 
@@ -44,6 +45,8 @@ class RewardsSettings(BaseModel):
     low_stock_email = models.EmailField(
         blank=True, help_text="Who is told when a reward runs low (empty: the ADMINS setting)."
     )
+
+    history = HistoricalRecords()  # audit trail: who changed what, when
 
     class Meta:
         verbose_name = "rewards settings"
@@ -159,6 +162,8 @@ class Reward(BaseModel):
     sort_order = models.IntegerField(default=0)
 
     objects = RewardQuerySet.as_manager()
+
+    history = HistoricalRecords()  # audit trail: who changed what, when
 
     class Meta:
         ordering = ["sort_order", "points_cost", "name"]

@@ -27,6 +27,7 @@ INSTALLED_APPS = [
     "unfold.contrib.filters",
     "unfold.contrib.forms",
     "unfold.contrib.import_export",
+    "unfold.contrib.simple_history",
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
@@ -41,6 +42,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "django_celery_beat",
     "import_export",
+    "simple_history",
     # our apps, in dependency order: core <- members <- ledger <- tiers <- rewards <- campaigns <- analytics
     "loyalty.core",
     "members",
@@ -61,6 +63,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "simple_history.middleware.HistoryRequestMiddleware",  # who made a change, for the audit trail
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -158,6 +161,11 @@ IMPORT_EXPORT_SKIP_ADMIN_LOG = False
 # loyalty/core/roles.py): a clerk who may view members may not export them.
 IMPORT_EXPORT_IMPORT_PERMISSION_CODE = "import"
 IMPORT_EXPORT_EXPORT_PERMISSION_CODE = "export"
+
+# --- Audit trail (django-simple-history) -------------------------------------------------
+# History is read-only: putting an old version back must go through the services, not a
+# "revert" button that saves the row directly.
+SIMPLE_HISTORY_REVERT_DISABLED = True
 
 # --- Programme defaults -------------------------------------------------------------------
 # Region used to read phone numbers written without a country code.

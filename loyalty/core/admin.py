@@ -1,17 +1,29 @@
 """Auth models re-registered with the unfold theme, so users and groups look like the rest.
 
-The user page carries the staff profile inline: the store a clerk works at and whether they
+Also the audit log page (all audited models' changes in one list). The user page carries the
+staff profile inline: the store a clerk works at and whether they
 only see that store's members.
 """
 
+from typing import Any
+
+from django import forms
 from django.contrib import admin
 from django.contrib.auth.admin import GroupAdmin as BaseGroupAdmin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.contrib.auth.models import Group, User
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponse
+from django.template.response import TemplateResponse
+from django.urls import path
 from unfold.admin import ModelAdmin, StackedInline
 from unfold.forms import AdminPasswordChangeForm, UserChangeForm, UserCreationForm
 
+from loyalty.core.audit import audit_log_list, audited_models
+from loyalty.core.models import AuditLog
 from members.models import StaffProfile
+
+AUDIT_LOG_LIMIT = 200
 
 admin.site.unregister(User)
 admin.site.unregister(Group)
@@ -40,3 +52,78 @@ class UserAdmin(BaseUserAdmin, ModelAdmin):
 @admin.register(Group)
 class GroupAdmin(BaseGroupAdmin, ModelAdmin):
     pass
+
+
+class AuditLogFilterForm(forms.Form):
+    model = forms.ChoiceField(required=False, label="Model")
+    user = forms.ModelChoiceField(
+        queryset=User.objects.filter(is_staff=True).order_by("username"),
+        required=False,
+        label="Changed by",
+    )
+    since = forms.DateField(required=False, label="From", widget=forms.DateInput({"type": "date"}))
+    until = forms.DateField(required=False, label="To", widget=forms.DateInput({"type": "date"}))
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["model"].choices = [("", "All models")] + [
+            (m._meta.label_lower, str(m._meta.verbose_name).capitalize()) for m in audited_models()
+        ]
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        if data.get("since") and data.get("until") and data["since"] > data["until"]:
+            raise forms.ValidationError("'From' must not be after 'To'.")
+        return data
+
+
+@admin.register(AuditLog)
+class AuditLogAdmin(ModelAdmin):
+    """One read-only page listing recent changes across all audited models (who, when, what,
+    old -> new), filtered by model, user and dates. Needs core.view_auditlog."""
+
+    def has_view_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return request.user.has_perm("core.view_auditlog")
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+    def get_urls(self) -> list:
+        name = f"{self.opts.app_label}_{self.opts.model_name}_changelist"
+        return [path("", self.admin_site.admin_view(self.changelist_view), name=name)]
+
+    def changelist_view(
+        self, request: HttpRequest, extra_context: dict | None = None
+    ) -> HttpResponse:
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        form = AuditLogFilterForm(request.GET or None)
+        entries = []
+        if not form.is_bound or form.is_valid():
+            data = form.cleaned_data if form.is_bound else {}
+            user = data.get("user")
+            entries = audit_log_list(
+                model_label=data.get("model") or None,
+                user_id=user.pk if user else None,
+                since=data.get("since"),
+                until=data.get("until"),
+                limit=AUDIT_LOG_LIMIT,
+            )
+        return TemplateResponse(
+            request,
+            "admin/core/audit_log.html",
+            {
+                **self.admin_site.each_context(request),
+                "title": "Audit log",
+                "opts": self.opts,
+                "form": form,
+                "entries": entries,
+                "limit": AUDIT_LOG_LIMIT,
+            },
+        )

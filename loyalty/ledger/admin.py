@@ -13,7 +13,11 @@ from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 from unfold.admin import ModelAdmin, StackedInline, TabularInline
 
-from loyalty.core.admin_mixins import ReadOnlyAdminMixin, SingletonAdminMixin
+from loyalty.core.admin_mixins import (
+    AuditedAdminMixin,
+    ReadOnlyAdminMixin,
+    SingletonAdminMixin,
+)
 from loyalty.core.csvsafe import neutralise
 from loyalty.core.exceptions import ApplicationError
 from loyalty.ledger.models import (
@@ -31,7 +35,7 @@ from members.models import Member
 
 
 @admin.register(ProgrammeSettings)
-class ProgrammeSettingsAdmin(SingletonAdminMixin, ModelAdmin):
+class ProgrammeSettingsAdmin(AuditedAdminMixin, SingletonAdminMixin, ModelAdmin):
     fieldsets = (
         ("Programme", {"fields": ("name", "currency", "time_zone")}),
         (
@@ -55,7 +59,7 @@ class ProgrammeSettingsAdmin(SingletonAdminMixin, ModelAdmin):
 
 
 @admin.register(EarningRule)
-class EarningRuleAdmin(ModelAdmin):
+class EarningRuleAdmin(AuditedAdminMixin, ModelAdmin):
     list_display = (
         "name",
         "kind",

@@ -24,6 +24,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
+from simple_history.models import HistoricalRecords
 
 from loyalty.core.models import BaseModel
 
@@ -84,6 +85,8 @@ class ProgrammeSettings(BaseModel):
     excluded_categories = models.JSONField(
         default=list, blank=True, help_text="Categories that earn nothing (gift cards, tobacco...)."
     )
+
+    history = HistoricalRecords()  # audit trail: who changed what, when
 
     class Meta:
         verbose_name = "programme settings"
@@ -471,6 +474,8 @@ class EarningRule(BaseModel):
     weekdays = models.JSONField(default=list, blank=True, help_text="0 = Monday ... 6 = Sunday.")
     starts_at = models.DateTimeField(null=True, blank=True)
     ends_at = models.DateTimeField(null=True, blank=True)
+
+    history = HistoricalRecords()  # audit trail: who changed what, when
 
     class Meta:
         ordering = ["priority", "id"]

@@ -11,7 +11,7 @@ from django.utils import timezone
 from django.utils.html import format_html
 from unfold.admin import ModelAdmin, StackedInline, TabularInline
 
-from loyalty.core.admin_mixins import ReadOnlyAdminMixin, SingletonAdminMixin
+from loyalty.core.admin_mixins import AuditedAdminMixin, ReadOnlyAdminMixin, SingletonAdminMixin
 from loyalty.core.exceptions import ApplicationError
 from loyalty.tiers.models import Tier, TierAssignment, TierPolicy
 from loyalty.tiers.selectors import tier_member_progress
@@ -60,7 +60,7 @@ class TierForm(forms.ModelForm):
 
 
 @admin.register(Tier)
-class TierAdmin(ModelAdmin):
+class TierAdmin(AuditedAdminMixin, ModelAdmin):
     form = TierForm
     list_display = (
         "name",
@@ -95,7 +95,7 @@ class TierAdmin(ModelAdmin):
 
 
 @admin.register(TierPolicy)
-class TierPolicyAdmin(SingletonAdminMixin, ModelAdmin):
+class TierPolicyAdmin(AuditedAdminMixin, SingletonAdminMixin, ModelAdmin):
     fields = ("basis", "window", "grace_days", "one_tier_down")
 
 

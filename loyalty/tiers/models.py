@@ -15,6 +15,7 @@ from django.conf import settings
 from django.core.validators import MinValueValidator
 from django.db import models
 from django.db.models import Q
+from simple_history.models import HistoricalRecords
 
 from loyalty.core.models import BaseModel
 from loyalty.tiers.windows import WindowKind
@@ -37,6 +38,8 @@ class TierPolicy(BaseModel):
     one_tier_down = models.BooleanField(
         default=True, help_text="At a period end, drop at most one tier."
     )
+
+    history = HistoricalRecords()  # audit trail: who changed what, when
 
     class Meta:
         verbose_name = "tier policy"
@@ -80,6 +83,8 @@ class Tier(BaseModel):
     birthday_gift = models.BooleanField(default=False)
     exclusive_rewards = models.BooleanField(default=False)
     description = models.TextField(blank=True)
+
+    history = HistoricalRecords()  # audit trail: who changed what, when
 
     class Meta:
         ordering = ["rank"]
