@@ -11,6 +11,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from loyalty.core import events
 from members import hooks
 from members.exceptions import DuplicateMember, InvalidStatusChange, MemberErased
 from members.identifiers import (
@@ -22,6 +23,22 @@ from members.identifiers import (
 from members.models import Consent, ConsentEvent, Member, MemberEvent, Store
 
 User = AbstractBaseUser
+
+
+def _member_event_publish(event_type: str, member: Member, **extra: Any) -> None:
+    """member.enrolled / member.updated, sent after commit: ids only, no personal data."""
+    events.publish(
+        event_type,
+        {
+            "member_id": member.pk,
+            "member_number": member.member_number,
+            "status": member.status,
+            **extra,
+            "occurred_at": timezone.now().isoformat(),
+        },
+    )
+
+
 CONSENT_CHANNELS = [choice for choice, _ in Consent.Channel.choices]
 PROFILE_FIELDS = [
     "first_name",
@@ -172,6 +189,14 @@ def member_enroll(
         detail={"channel": channel, "referred_by": referrer.pk if referrer else None},
         actor=_user(actor),
     )
+    _member_event_publish(
+        "member.enrolled",
+        member,
+        channel=channel,
+        home_store=home_store.code if home_store else None,
+        referred_by=referrer.member_number if referrer else None,
+        enrolled_at=member.enrolled_at.isoformat(),
+    )
     return member
 
 
@@ -201,6 +226,7 @@ def member_update(*, member: Member, data: dict[str, Any], actor: Any = None) ->
     MemberEvent.objects.create(
         member=member, kind=MemberEvent.Kind.UPDATED, detail={"fields": changed}, actor=_user(actor)
     )
+    _member_event_publish("member.updated", member, fields=changed)
     return member
 
 
@@ -255,6 +281,7 @@ def _status_change(*, member: Member, to: str, reason: str, actor: Any) -> Membe
         detail={"from": previous, "to": to, "reason": member.status_reason},
         actor=_user(actor),
     )
+    _member_event_publish("member.updated", member, fields=["status"], previous_status=previous)
     return member
 
 
@@ -405,6 +432,8 @@ def member_erase(*, member: Member, actor: Any = None) -> Member:
     for hook in hooks.ERASE_HOOKS:
         hook(member=member, actor=actor)
     MemberEvent.objects.create(member=member, kind=MemberEvent.Kind.ERASED, actor=_user(actor))
+    # receivers holding a copy of the member's personal data should delete it now
+    _member_event_publish("member.updated", member, fields=["erased"])
     return member
 
 

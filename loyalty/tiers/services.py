@@ -25,6 +25,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
+from loyalty.core import events
 from loyalty.core.services import model_update
 from loyalty.ledger.models import LedgerEntry
 from loyalty.ledger.services import points_earn
@@ -49,6 +50,24 @@ from members.models import Member
 Reason = TierAssignment.Reason
 Progress = Callable[[int], None]
 BATCH = 1000
+
+
+def _tier_changed_publish(
+    *, member_id: int, member_number: str, old: Tier | None, new: Tier, reason: str, at: datetime
+) -> None:
+    """tier.changed, sent after commit (docs/api.md, Webhooks)."""
+    events.publish(
+        "tier.changed",
+        {
+            "member_id": member_id,
+            "member_number": member_number,
+            "from_tier": old.code if old else None,
+            "to_tier": new.code,
+            "direction": "up" if old is None or new.rank > old.rank else "down",
+            "reason": reason,
+            "occurred_at": at.isoformat(),
+        },
+    )
 
 
 # ---------------------------------------------------------------------------------------- ladder
@@ -209,6 +228,15 @@ def tier_assign(
         note=reason.strip(),
         manual_until=manual_until,
     )
+    if current is None or current.tier_id != tier.pk:
+        _tier_changed_publish(
+            member_id=member.pk,
+            member_number=member.member_number,
+            old=current.tier if current else None,
+            new=tier,
+            reason=kind,
+            at=row.valid_from,
+        )
     if give_gift and (current is None or tier.rank > current.tier.rank):
         _give_gift(member=member, tier=tier, actor=actor)
     return row
@@ -256,6 +284,14 @@ def _evaluate_member(*, member: Member, actor: Any, imported: bool) -> TierAssig
         now=timezone.now(),
         value=value,
         actor=actor,
+    )
+    _tier_changed_publish(
+        member_id=member.pk,
+        member_number=member.member_number,
+        old=current.tier if current else None,
+        new=reached,
+        reason=row.reason,
+        at=row.valid_from,
     )
     if is_upgrade and not imported:
         _give_gift(member=member, tier=reached, actor=actor)
@@ -377,6 +413,21 @@ def _replace(
         )
         for pk in still_current
     )
+    numbers = dict(
+        Member.objects.filter(pk__in=[by_id[pk]["member_id"] for pk in still_current]).values_list(
+            "pk", "member_number"
+        )
+    )
+    for pk in still_current:
+        row = by_id[pk]
+        _tier_changed_publish(
+            member_id=row["member_id"],
+            member_number=numbers.get(row["member_id"], ""),
+            old=tiers[row["tier_id"]],
+            new=tiers[row["new_tier_id"]],
+            reason=reason,
+            at=now,
+        )
     return len(still_current)
 
 

@@ -11,6 +11,7 @@ from rest_framework.views import APIView
 
 from loyalty.core.api.mixins import ApiAuthMixin, paginate
 from loyalty.core.api.pagination import paginated
+from loyalty.integrations.permissions import api_client_of
 from loyalty.integrations.scopes import MEMBERS_READ, TRANSACTIONS_WRITE
 from loyalty.ledger.exceptions import OriginalTransactionNotFound
 from loyalty.ledger.models import LedgerEntry, Transaction
@@ -82,9 +83,11 @@ def _lines(data: list[dict]) -> list[LineInput]:
     return [LineInput(**line) for line in data]
 
 
-def _store(code: str | None) -> Store | None:
+def _store(code: str | None, request: Request | None = None) -> Store | None:
     if not code:
-        return None
+        # a store-bound API key reports for its store (naming another is refused with 403)
+        client = api_client_of(request) if request is not None else None
+        return client.store if client is not None else None
     store = Store.objects.filter(code=code.upper()).first()
     if store is None:
         raise serializers.ValidationError({"store": [f"Unknown store {code!r}."]})
@@ -174,7 +177,7 @@ class PurchaseCreateApi(ApiAuthMixin, APIView):
             external_id=_external_id(request, data),
             occurred_at=data.get("occurred_at") or timezone.now(),
             amount=data["amount"],
-            store=_store(data.get("store")),
+            store=_store(data.get("store"), request),
             lines=_lines(data.get("lines", [])),
             points_spent=data["points_spent"],
             customer_ref=data["customer_ref"],
@@ -228,7 +231,7 @@ class ReturnCreateApi(ApiAuthMixin, APIView):
             amount=data["amount"],
             original=original,
             member=member,
-            store=_store(data.get("store")),
+            store=_store(data.get("store"), request),
             lines=_lines(data.get("lines", [])),
             actor=request.user,
         )
@@ -265,7 +268,7 @@ class EarnQuoteApi(ApiAuthMixin, APIView):
             member=resolve_member(data, required=False),
             channel=data["channel"],
             amount=data["amount"],
-            store=_store(data.get("store")),
+            store=_store(data.get("store"), request),
             lines=_lines(data.get("lines", [])),
             points_spent=data["points_spent"],
         )

@@ -13,6 +13,7 @@ from django.db import connections, transaction
 from django.db.models import F, Max, Sum
 from django.utils import timezone
 
+from loyalty.core import events
 from loyalty.ledger.locks import lock_accounts
 from loyalty.ledger.models import (
     LedgerEntry,
@@ -101,6 +102,21 @@ def _expire_batch(account_ids: list[int], as_of: datetime) -> int:
     for account_id in per_account:
         accounts[account_id].updated_at = now
     PointsAccount.objects.bulk_update([accounts[a] for a in per_account], ["balance", "updated_at"])
+    # one event per member and run (not per lot), sent after this batch commits
+    members = PointsAccount.objects.filter(pk__in=list(per_account)).values_list(
+        "pk", "member_id", "member__member_number"
+    )
+    for account_id, member_id, member_number in members:
+        events.publish(
+            "points.expired",
+            {
+                "member_id": member_id,
+                "member_number": member_number,
+                "points": per_account[account_id],
+                "balance": accounts[account_id].balance,
+                "occurred_at": as_of.isoformat(),
+            },
+        )
     return sum(per_account.values())
 
 

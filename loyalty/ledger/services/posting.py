@@ -9,6 +9,7 @@ from django.db import transaction
 from django.db.models import Q, Sum
 from django.utils import timezone
 
+from loyalty.core import events
 from loyalty.ledger.exceptions import EntryAlreadyReversed, InsufficientPoints
 from loyalty.ledger.locks import lock_account
 from loyalty.ledger.models import (
@@ -23,6 +24,23 @@ from loyalty.ledger.policy import expires_at as expiry_for
 from loyalty.ledger.policy import programme_settings_get
 
 Kind = LedgerEntry.Kind
+
+
+def points_event_publish(
+    event_type: str, *, member: Any, points: int, balance: int, occurred_at: datetime, **extra: Any
+) -> None:
+    """Announce points.earned / points.redeemed (sent after commit; docs/api.md, Webhooks)."""
+    events.publish(
+        event_type,
+        {
+            "member_id": member.pk,
+            "member_number": member.member_number,
+            "points": points,
+            "balance": balance,
+            **extra,
+            "occurred_at": occurred_at.isoformat(),
+        },
+    )
 
 
 def account_get_or_create(*, member: Any) -> PointsAccount:
@@ -295,8 +313,10 @@ def points_earn(
     occurred_at = occurred_at or timezone.now()
     start, expiry = credit_lot_times(programme, occurred_at, pending=pending)
     account = account_get_or_create(member=member)
-    return _post_locked(
-        lock_account(account.pk),
+    locked = lock_account(account.pk)
+    before = locked.balance
+    entry = _post_locked(
+        locked,
         amount=points,
         kind=kind,
         idempotency_key=idempotency_key,
@@ -309,6 +329,20 @@ def points_earn(
         available_from=start,
         expires_at=expiry,
     )
+    if locked.balance != before:  # posted now, not a replay of the same key
+        points_event_publish(
+            "points.earned",
+            member=member,
+            points=points,
+            balance=locked.balance,
+            occurred_at=occurred_at,
+            kind=kind,
+            source_type=source_type,
+            source_id=str(source_id),
+            entry_id=entry.pk if entry else None,
+            pending=start > timezone.now(),
+        )
+    return entry
 
 
 @transaction.atomic
@@ -326,8 +360,10 @@ def points_redeem(
     if points <= 0:
         raise ValidationError({"points": ["Redeem a positive whole number of points."]})
     account = account_get_or_create(member=member)
-    return _post_locked(
-        lock_account(account.pk),
+    locked = lock_account(account.pk)
+    before = locked.balance
+    entry = _post_locked(
+        locked,
         amount=-points,
         kind=Kind.REDEEM,
         idempotency_key=idempotency_key,
@@ -336,6 +372,18 @@ def points_redeem(
         actor=actor,
         reason=reason,
     )
+    if locked.balance != before:  # posted now, not a replay of the same key
+        points_event_publish(
+            "points.redeemed",
+            member=member,
+            points=points,
+            balance=locked.balance,
+            occurred_at=entry.effective_at if entry else timezone.now(),
+            source_type=source_type,
+            source_id=str(source_id),
+            entry_id=entry.pk if entry else None,
+        )
+    return entry
 
 
 @transaction.atomic

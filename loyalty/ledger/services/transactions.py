@@ -32,6 +32,7 @@ from loyalty.ledger.services.posting import (
     account_get_or_create,
     credit_lot_times,
     earned_in_period,
+    points_event_publish,
 )
 from members.exceptions import MemberNotActive
 
@@ -308,6 +309,36 @@ def purchase_record(
     result.points_pending = result.points_earned if available > timezone.now() else 0
     txn.points_earned = result.points_earned
     txn.save(update_fields=["eligible_amount", "points_earned", "updated_at"])
+    purchase = {
+        "transaction_id": txn.pk,
+        "channel": channel,
+        "store": store.code if store is not None else None,
+        "external_id": external_id,
+    }
+    if points_spent:
+        points_event_publish(
+            "points.redeemed",
+            member=member,
+            points=points_spent,
+            balance=locked.balance,
+            occurred_at=occurred_at,
+            source_type="purchase",
+            source_id=str(txn.pk),
+            **purchase,
+        )
+    if result.points_earned:
+        points_event_publish(
+            "points.earned",
+            member=member,
+            points=result.points_earned,
+            balance=locked.balance,
+            occurred_at=occurred_at,
+            source_type="purchase",
+            source_id=str(txn.pk),
+            pending=result.points_pending > 0,
+            **purchase,
+        )
+    # after the events above, so a tier gift a hook grants is announced after the purchase
     for hook in engine.AFTER_POSTING_HOOKS:
         hook(transaction=txn, result=result)
     return result
