@@ -67,6 +67,12 @@ class ClerkView(LoginRequiredMixin, PermissionRequiredMixin, View):
     def handle_no_permission(self) -> HttpResponse:  # type: ignore[override]
         if self.request.user.is_authenticated:
             return render(self.request, "clerk/forbidden.html", status=403)
+        if self.request.headers.get("HX-Request"):
+            # an as-you-type search after the session expired: reload the whole page on the
+            # login form instead of drawing it inside the results list
+            response = HttpResponse(status=401)
+            response["HX-Redirect"] = f"{reverse('clerk:login')}?{urlencode({'next': '/clerk/'})}"
+            return response
         return super().handle_no_permission()
 
     def page(self, template: str, context: dict[str, Any], status: int = 200) -> HttpResponse:

@@ -94,3 +94,10 @@ def test_a_member_named_like_a_script_is_shown_as_text(clerk, programme, rules):
         assert "<b>x</b>" not in html
     html = clerk.get(reverse("clerk:member", args=[evil.pk])).content.decode()
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+
+
+def test_search_after_the_session_expired_sends_the_page_to_the_login(client, programme):
+    response = client.get(reverse("clerk:search"), {"q": "ada"}, headers={"HX-Request": "true"})
+    assert response.status_code == 401
+    assert response["HX-Redirect"] == reverse("clerk:login") + "?next=%2Fclerk%2F"
+    assert response.content == b""
