@@ -26,7 +26,8 @@ class ApiKeyRateThrottle(BaseThrottle):
             return True
         now = time.time()
         window = int(now // WINDOW_SECONDS)
-        key = f"integrations:rate:{client.pk}:{window}"
+        # the random prefix, not the pk: ids restart with a fresh database, prefixes do not
+        key = f"integrations:rate:{client.prefix}:{window}"
         cache.add(key, 0, timeout=WINDOW_SECONDS + 5)
         try:
             count = cache.incr(key)

@@ -4,19 +4,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
-from django.core.cache import cache
 from rest_framework.test import APIClient
 
 from tests.factories.integrations import ApiClientFactory
 from tests.factories.ledger import ProgrammeSettingsFactory
 from tests.factories.members import MemberFactory
-
-
-@pytest.fixture(autouse=True)
-def _fresh_cache() -> Iterator[None]:
-    cache.clear()  # rate-limit windows must not leak from one test to the next
-    yield
-    cache.clear()
 
 
 @pytest.fixture
