@@ -10,9 +10,9 @@ class IntegrationsConfig(AppConfig):
         from loyalty.core import events
         from loyalty.core.periodic import PeriodicTaskSpec, register
         from loyalty.integrations import schema  # noqa: F401  (registers the OpenAPI scheme)
-        from loyalty.integrations.services import webhook_event_record
+        from loyalty.integrations.services import webhook_event_subscriber
 
-        events.subscribe(webhook_event_record)
+        events.subscribe(webhook_event_subscriber)
         for spec in (
             PeriodicTaskSpec(
                 "Sweep webhook deliveries",

@@ -45,7 +45,7 @@ class ApiKeyAuthentication(BaseAuthentication):
         if client is None or not hmac.compare_digest(client.key_hash, key_hash(key)):
             raise exceptions.AuthenticationFailed("Invalid API key.")
         # The request log records refused calls of a known key too (a revoked key still in use).
-        request._request.api_client_id = client.pk
+        request._request.api_client_id = client.pk  # type: ignore[attr-defined]
         if client.revoked_at is not None:
             raise exceptions.AuthenticationFailed("This API key has been revoked.")
         api_client_touch(client=client, now=timezone.now())

@@ -213,6 +213,11 @@ def webhook_event_record(event_type: str, payload: dict[str, Any]) -> list[int]:
     return ids
 
 
+def webhook_event_subscriber(event_type: str, payload: dict[str, Any]) -> None:
+    """What loyalty.core.events calls after each commit (see IntegrationsConfig.ready)."""
+    webhook_event_record(event_type, payload)
+
+
 def webhook_delivery_enqueue(*, delivery_id: int) -> bool:
     """Hand a delivery to Celery; a broker failure is logged, the sweep retries it later."""
     from loyalty.integrations.tasks import webhook_delivery_send_task
