@@ -21,7 +21,7 @@ class DuplicateMember(ApplicationError):
 
 class InvalidCardNumber(ApplicationError):
     code = "invalid_card_number"
-    http_status = 400
+    http_status = 422  # well formed, refused by a rule the schema cannot state
     default_message = "That card number is not valid (check digit mismatch); check it and retry."
 
 

@@ -69,7 +69,7 @@ class VoucherAlreadyUsed(ApplicationError):
 
 class PointsPaymentInvalid(ApplicationError):
     code = "points_payment_invalid"
-    http_status = 400
+    http_status = 422  # well formed, refused by a rule the schema cannot state
     default_message = "These points cannot be used to pay."
 
 

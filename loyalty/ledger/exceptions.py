@@ -33,5 +33,5 @@ class OriginalTransactionNotFound(ApplicationError):
 
 class InvalidAmount(ApplicationError):
     code = "invalid_amount"
-    http_status = 400
+    http_status = 422  # well formed, refused by a rule the schema cannot state
     default_message = "The amount is not valid."

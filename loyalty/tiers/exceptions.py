@@ -9,7 +9,7 @@ class TierNotFound(ApplicationError):
 
 class TierConfigurationError(ApplicationError):
     code = "tier_configuration_invalid"
-    http_status = 400
+    http_status = 422  # well formed, refused by a rule the schema cannot state
     default_message = "The tiers are not configured consistently."
 
 

@@ -9,6 +9,7 @@ from rest_framework.views import APIView
 
 from loyalty.core.api.mixins import ApiAuthMixin, paginate
 from loyalty.core.api.pagination import paginated
+from loyalty.core.api.strict import NON_BLANK_TEXT_PATTERN, ConfirmField, StrictSerializer
 from loyalty.integrations.scopes import MEMBERS_READ, MEMBERS_WRITE
 from members.api.serializers import MemberSerializer, StoreSerializer
 from members.models import Consent, Member, Store
@@ -28,7 +29,18 @@ from members.services import (
 NAME = {"max_length": 100, "required": False, "allow_blank": True}
 
 
-class ProfileInputSerializer(serializers.Serializer):
+ConsentsInputSerializer = type(
+    "ConsentsInputSerializer",
+    (StrictSerializer,),
+    {
+        "__doc__": "Marketing consent per channel; channels left out stay as they are.",
+        "__module__": __name__,
+        **{channel: serializers.BooleanField(required=False) for channel in Consent.Channel.values},
+    },
+)
+
+
+class ProfileInputSerializer(StrictSerializer):
     """The profile fields members can be enrolled with and updated by (validation only)."""
 
     first_name = serializers.CharField(**NAME)
@@ -46,13 +58,10 @@ class ProfileInputSerializer(serializers.Serializer):
     interests = serializers.ListField(
         child=serializers.CharField(max_length=40), required=False, max_length=50
     )
-    consents = serializers.DictField(child=serializers.BooleanField(), required=False)
+    consents = ConsentsInputSerializer(required=False)
 
     def validate_consents(self, value: dict) -> dict:
-        unknown = set(value) - set(Consent.Channel.values)
-        if unknown:
-            raise serializers.ValidationError(f"Unknown channels: {', '.join(sorted(unknown))}.")
-        return value
+        return {channel: granted for channel, granted in value.items()}
 
 
 class MemberFilter(django_filters.FilterSet):
@@ -63,15 +72,19 @@ class MemberFilter(django_filters.FilterSet):
     )
     enrolled_after = django_filters.IsoDateTimeFilter(field_name="enrolled_at", lookup_expr="gte")
     enrolled_before = django_filters.IsoDateTimeFilter(field_name="enrolled_at", lookup_expr="lt")
-    email_consent = django_filters.BooleanFilter(method="filter_email_consent")
+    # "true" or "false" exactly: a BooleanFilter would read any other word as "no filter"
+    email_consent = django_filters.ChoiceFilter(
+        choices=[("true", "true"), ("false", "false")], method="filter_email_consent"
+    )
     q = django_filters.CharFilter(method="filter_search", max_length=100)
 
     class Meta:
         model = Member
         fields = ["status", "store", "channel"]
 
-    def filter_email_consent(self, qs: QuerySet, name: str, value: bool) -> QuerySet:
-        return qs.filter(consents__channel=Consent.Channel.EMAIL, consents__granted=value)
+    def filter_email_consent(self, qs: QuerySet, name: str, value: str) -> QuerySet:
+        granted = value == "true"
+        return qs.filter(consents__channel=Consent.Channel.EMAIL, consents__granted=granted)
 
     def filter_search(self, qs: QuerySet, name: str, value: str) -> QuerySet:
         ids = [member.pk for member in member_lookup(query=value, limit=500)]
@@ -93,10 +106,14 @@ class MemberListApi(ApiAuthMixin, APIView):
             OpenApiParameter("status", str, enum=Member.Status.values),
             OpenApiParameter("store", str, description="home store code"),
             OpenApiParameter("channel", str, enum=Member.Channel.values),
-            OpenApiParameter("enrolled_after", str, description="ISO datetime"),
-            OpenApiParameter("enrolled_before", str, description="ISO datetime"),
+            OpenApiParameter("enrolled_after", OpenApiTypes.DATETIME, description="ISO datetime"),
+            OpenApiParameter("enrolled_before", OpenApiTypes.DATETIME, description="ISO datetime"),
             OpenApiParameter("email_consent", bool),
-            OpenApiParameter("q", str, description="card number, phone, e-mail or name start"),
+            OpenApiParameter(
+                "q",
+                {"type": "string", "maxLength": 100},
+                description="card number, phone, e-mail or name start",
+            ),
             OpenApiParameter("limit", int),
             OpenApiParameter("offset", int),
         ],
@@ -111,6 +128,18 @@ class MemberListApi(ApiAuthMixin, APIView):
         return paginate(view=self, queryset=filterset.qs, serializer_class=MemberSerializer)
 
     class InputSerializer(ProfileInputSerializer):
+        # documented: at least one of these four must be given and not blank
+        schema_constraints = {
+            "anyOf": [
+                {
+                    "required": [name],
+                    "properties": {
+                        name: {"type": "string", "minLength": 1, "pattern": NON_BLANK_TEXT_PATTERN}
+                    },
+                }
+                for name in ("first_name", "last_name", "email", "phone")
+            ]
+        }
         channel = serializers.ChoiceField(
             choices=Member.Channel.choices, default=Member.Channel.API
         )
@@ -165,7 +194,7 @@ class MemberStatusChangeApi(ApiAuthMixin, APIView):
 
     actions = {"suspend": member_suspend, "reactivate": member_reactivate, "close": member_close}
 
-    class InputSerializer(serializers.Serializer):
+    class InputSerializer(StrictSerializer):
         action = serializers.ChoiceField(choices=["suspend", "reactivate", "close"])
         reason = serializers.CharField(max_length=255, required=False, allow_blank=True, default="")
 
@@ -224,13 +253,8 @@ class MemberPrivacyExportApi(ApiAuthMixin, APIView):
 class MemberEraseApi(ApiAuthMixin, APIView):
     required_scope = MEMBERS_WRITE
 
-    class InputSerializer(serializers.Serializer):
-        confirm = serializers.BooleanField()
-
-        def validate_confirm(self, value: bool) -> bool:
-            if not value:
-                raise serializers.ValidationError("Erasure is irreversible: send confirm=true.")
-            return value
+    class InputSerializer(StrictSerializer):
+        confirm = ConfirmField(message="Erasure is irreversible: send confirm=true.")
 
     @extend_schema(
         operation_id="members_erase", request=InputSerializer, responses={200: MemberSerializer}
@@ -253,7 +277,7 @@ class StoreListApi(ApiAuthMixin, APIView):
     def get(self, request: Request) -> Response:
         return paginate(view=self, queryset=Store.objects.all(), serializer_class=StoreSerializer)
 
-    class InputSerializer(serializers.Serializer):
+    class InputSerializer(StrictSerializer):
         code = serializers.RegexField(r"^[A-Za-z0-9_-]{1,20}$", max_length=20)
         name = serializers.CharField(max_length=120)
         region = serializers.CharField(max_length=80, required=False, allow_blank=True, default="")

@@ -3,6 +3,7 @@
 from decimal import Decimal
 from typing import Any
 
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.utils import timezone
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
@@ -12,11 +13,14 @@ from rest_framework.views import APIView
 
 from loyalty.core.api.mixins import ApiAuthMixin, paginate
 from loyalty.core.api.pagination import paginated
+from loyalty.core.api.strict import StrictSerializer
 from loyalty.integrations.scopes import MEMBERS_READ, REWARDS_REDEEM, VOUCHERS_CONSUME
 from loyalty.ledger.api.views import (
     IDEMPOTENCY_HEADER,
+    MEMBER_REQUIRED,
     BalanceSerializer,
     MemberRefMixin,
+    idempotency_header,
     resolve_member,
 )
 from loyalty.ledger.selectors import account_balance
@@ -49,8 +53,8 @@ def _store(code: str | None) -> Store | None:
     if not code:
         return None
     store = Store.objects.filter(code=code.upper()).first()
-    if store is None:
-        raise serializers.ValidationError({"store": [f"Unknown store {code!r}."]})
+    if store is None:  # well formed, but no such store: 422
+        raise DjangoValidationError({"store": [f"Unknown store {code!r}."]})
     return store
 
 
@@ -173,6 +177,7 @@ class RedemptionCreateApi(ApiAuthMixin, APIView):
     required_scope = REWARDS_REDEEM
 
     class InputSerializer(MemberRefMixin):
+        schema_constraints = MEMBER_REQUIRED
         reward = serializers.CharField(max_length=40, help_text="Reward code or id.")
         channel = serializers.ChoiceField(choices=CHANNELS, default=Redemption.Channel.API)
         store = serializers.CharField(max_length=20, required=False, allow_blank=True)
@@ -189,7 +194,7 @@ class RedemptionCreateApi(ApiAuthMixin, APIView):
         data = serializer.validated_data
         member = resolve_member(data)
         reward = reward_get(reference=data["reward"])
-        key = request.headers.get("Idempotency-Key", "")[:200]
+        key = idempotency_header(request)
         before = timezone.now()
         redemption = redemption_create(
             member=member,
@@ -208,6 +213,13 @@ class PointsPaymentCreateApi(ApiAuthMixin, APIView):
     required_scope = REWARDS_REDEEM
 
     class InputSerializer(MemberRefMixin):
+        # a member, and exactly one of points or amount
+        schema_constraints = {
+            "allOf": [
+                MEMBER_REQUIRED,
+                {"oneOf": [{"required": ["points"]}, {"required": ["amount"]}]},
+            ]
+        }
         order_ref = serializers.CharField(max_length=100)
         points = serializers.IntegerField(min_value=1, max_value=10**9, required=False)
         amount = serializers.DecimalField(
@@ -246,7 +258,7 @@ class PointsPaymentCreateApi(ApiAuthMixin, APIView):
             actor=request.user,
             channel=data["channel"],
             store=_store(data.get("store")),
-            idempotency_key=request.headers.get("Idempotency-Key", "")[:200],
+            idempotency_key=idempotency_header(request),
         )
         return _redemption_response(redemption, created=_created(redemption, before))
 
@@ -256,7 +268,7 @@ class RedemptionCancelApi(ApiAuthMixin, APIView):
 
     required_scope = REWARDS_REDEEM
 
-    class InputSerializer(serializers.Serializer):
+    class InputSerializer(StrictSerializer):
         reason = serializers.CharField(max_length=300)
 
     @extend_schema(
@@ -280,7 +292,7 @@ class MemberVoucherListApi(ApiAuthMixin, APIView):
 
     required_scope = MEMBERS_READ
 
-    class FilterSerializer(serializers.Serializer):
+    class FilterSerializer(StrictSerializer):
         status = serializers.ChoiceField(choices=Voucher.Status.choices, required=False)
 
     @extend_schema(
@@ -335,7 +347,7 @@ class VoucherConsumeApi(ApiAuthMixin, APIView):
 
     required_scope = VOUCHERS_CONSUME
 
-    class InputSerializer(serializers.Serializer):
+    class InputSerializer(StrictSerializer):
         order_ref = serializers.CharField(max_length=100)
         channel = serializers.ChoiceField(choices=CHANNELS, default=Redemption.Channel.STORE)
         store = serializers.CharField(max_length=20, required=False, allow_blank=True)
@@ -366,7 +378,7 @@ class VoucherUndoApi(ApiAuthMixin, APIView):
 
     required_scope = VOUCHERS_CONSUME
 
-    class InputSerializer(serializers.Serializer):
+    class InputSerializer(StrictSerializer):
         order_ref = serializers.CharField(max_length=100)
         reason = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
 

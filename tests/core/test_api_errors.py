@@ -64,12 +64,12 @@ def test_validation_error_lists_fields(api_client):
     assert body["message"].startswith(("username:", "password:"))
 
 
-def test_wrong_password_is_a_clear_400(api_client, staff_user):
+def test_wrong_password_is_a_clear_401(api_client, staff_user):
     response = api_client.post(
         reverse("auth:token-create"), {"username": "staff", "password": "nope"}, format="json"
     )
 
-    assert response.status_code == 400
+    assert response.status_code == 401
     assert response.json()["code"] == "invalid_credentials"
 
 
@@ -108,7 +108,8 @@ def test_django_validation_error_becomes_field_errors():
 
     response = exception_handler(exc, _context())
 
-    assert response.status_code == 400
+    # raised by a service on well-formed input: 422, told apart from a schema mismatch (400)
+    assert response.status_code == 422
     assert response.data["code"] == "validation_error"
     assert response.data["extra"]["fields"] == {"email": ["Enter a valid e-mail address."]}
 

@@ -55,7 +55,7 @@ def test_enrol_with_bad_fields_lists_each_and_writes_nothing(staff_client):
     response = staff_client.post(
         LIST, {"first_name": "J", "email": "nope", "phone": "12"}, format="json"
     )
-    assert response.status_code == 400
+    assert response.status_code == 422  # well formed, refused by the service's checks
     assert set(response.json()["extra"]["fields"]) == {"email", "phone"}
     assert Member.objects.count() == 0
 
@@ -128,7 +128,7 @@ def test_status_change_needs_a_reason(staff_client):
     done = staff_client.post(url, {"action": "suspend", "reason": "fraud check"}, format="json")
     again = staff_client.post(url, {"action": "suspend", "reason": "x"}, format="json")
 
-    assert missing.status_code == 400 and "reason" in missing.json()["extra"]["fields"]
+    assert missing.status_code == 422 and "reason" in missing.json()["extra"]["fields"]
     assert done.status_code == 200 and done.json()["status"] == "suspended"
     assert again.status_code == 409 and again.json()["code"] == "invalid_status_change"
 
@@ -141,7 +141,7 @@ def test_lookup_endpoint(staff_client):
     missing = staff_client.get(reverse("members:lookup"))
 
     assert [m["id"] for m in found.json()] == [member.pk]
-    assert bad_card.status_code == 400 and bad_card.json()["code"] == "invalid_card_number"
+    assert bad_card.status_code == 422 and bad_card.json()["code"] == "invalid_card_number"
     assert missing.status_code == 400
 
 
@@ -172,7 +172,7 @@ def test_stores_list_and_create(staff_client):
     listed = staff_client.get(reverse("members:stores"))
 
     assert created.status_code == 201 and created.json()["code"] == "BRI01"
-    assert duplicate.status_code == 400 and "code" in duplicate.json()["extra"]["fields"]
+    assert duplicate.status_code == 409 and "code" in duplicate.json()["extra"]["fields"]
     assert listed.json()["results"][0]["code"] == "BRI01"
 
 

@@ -1,7 +1,11 @@
 """The one place where errors become HTTP responses.
 
 Every error leaves the API as {"code", "message", "extra"}; validation failures use
-code "validation_error" with per-field messages under extra.fields. Unknown exceptions are
+code "validation_error" with per-field messages under extra.fields. A request that does not
+match the documented schema is a 400; a well-formed one refused by a rule the schema cannot
+express (a Django ValidationError raised by a service or model, or a code naming a store or
+tier that does not exist) is a 422, so clients and the contract fuzzing can tell them apart;
+a value that must be unique and is taken is a 409. Unknown exceptions are
 left alone so they become a 500 (and get logged), never a disguised 4xx.
 """
 
@@ -27,9 +31,17 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
             status=exc.http_status,
         )
 
+    status_code = None
     if isinstance(exc, DjangoValidationError):
         exc = exceptions.ValidationError(as_serializer_error(exc))
-    elif isinstance(exc, Http404):
+        status_code = 422
+    if isinstance(exc, exceptions.ValidationError):
+        codes = _leaf_codes(exc.get_codes())
+        if codes and codes <= CONFLICT_CODES:
+            status_code = 409
+        elif codes and codes <= UNPROCESSABLE_CODES:
+            status_code = 422
+    if isinstance(exc, Http404):
         exc = exceptions.NotFound()
     elif isinstance(exc, DjangoPermissionDenied):
         exc = exceptions.PermissionDenied()
@@ -44,6 +56,8 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
             if isinstance(response.data, dict)
             else {"non_field_errors": response.data}
         )
+        if status_code:
+            response.status_code = status_code
         response.data = {
             "code": "validation_error",
             "message": _first_message(fields) or "Invalid input.",
@@ -62,6 +76,20 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         "extra": extra,
     }
     return response
+
+
+# DRF's code for a slug or key that names no row: the request is well formed, the row is missing.
+UNPROCESSABLE_CODES = {"does_not_exist"}
+# A value that must be unique and is already taken (a store code, ...): a conflict.
+CONFLICT_CODES = {"unique", "unique_together"}
+
+
+def _leaf_codes(codes: Any) -> set[str]:
+    if isinstance(codes, dict):
+        return set().union(*(_leaf_codes(value) for value in codes.values()))
+    if isinstance(codes, list):
+        return set().union(*(_leaf_codes(value) for value in codes))
+    return {str(codes)}
 
 
 def _first_message(fields: Any) -> str | None:

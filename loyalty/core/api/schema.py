@@ -1,10 +1,14 @@
 """OpenAPI: every operation documents the error shape for the statuses it can answer."""
 
+import inspect
 from typing import Any
 
 from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.utils import OpenApiResponse
 from rest_framework import serializers
+
+from loyalty.core.api.pagination import PAGE_PARAMETER_BOUNDS
+from loyalty.core.api.strict import TEXT_PATTERN, StrictSerializer, request_field_schema
 
 
 class ErrorSerializer(serializers.Serializer):
@@ -21,6 +25,11 @@ _ERRORS = {
     "403": "Authenticated but not allowed.",
     "404": "Not found.",
     "409": "Conflicts with the current state (duplicate, insufficient points, inactive member...).",
+    "422": (
+        "Well-formed but refused by a rule the schema cannot express (code validation_error, "
+        "per-field messages in extra.fields): an unknown store or tier code, a date that must "
+        "be in the future, a reason that an action needs."
+    ),
     "429": "Too many requests; see the Retry-After header.",
 }
 
@@ -39,6 +48,47 @@ class LoyaltyAutoSchema(AutoSchema):
                     OpenApiResponse(ErrorSerializer, description=description), status_code
                 )
         return responses
+
+    def _get_request_body(self, direction: str = "request") -> dict[str, Any] | None:
+        body = super()._get_request_body(direction)
+        if body is None:
+            return None
+        if getattr(self.get_request_serializer(), "schema_constraints", None):
+            body["required"] = True  # its cross-field rule needs keys, so an empty body fails
+        return body
+
+    def _get_parameters(self) -> list[dict[str, Any]]:
+        parameters = super()._get_parameters()
+        for parameter in parameters:
+            bounds = PAGE_PARAMETER_BOUNDS.get(parameter.get("name", ""))
+            if parameter.get("in") == "query" and bounds:
+                parameter["schema"] = {**bounds, **parameter.get("schema", {})}
+            schema = parameter.get("schema", {})
+            if parameter.get("in") == "query" and schema.get("type") == "string":
+                # UnknownQueryParameterMiddleware refuses an empty value and NUL characters
+                schema.setdefault("minLength", 1)
+                if not {"pattern", "format", "enum"} & set(schema):
+                    schema["pattern"] = TEXT_PATTERN
+        return parameters
+
+    def _map_serializer_field(
+        self, field: Any, direction: Any, bypass_extensions: bool = False
+    ) -> dict[str, Any]:
+        schema = super()._map_serializer_field(field, direction, bypass_extensions)
+        if direction == "request":
+            schema = request_field_schema(field, schema)
+        return schema
+
+    def _map_basic_serializer(self, serializer: Any, direction: Any) -> dict[str, Any]:
+        # Inputs say exactly what they accept: StrictSerializer refuses unknown keys, and a
+        # serializer may add the cross-field rules it enforces (anyOf/oneOf of required keys).
+        schema = super()._map_basic_serializer(serializer, direction)
+        if direction == "request" and isinstance(serializer, StrictSerializer):
+            schema["additionalProperties"] = False
+            if schema.get("description") == inspect.getdoc(StrictSerializer):
+                del schema["description"]  # inherited docstring, not the input's own
+            schema.update(getattr(serializer, "schema_constraints", {}))
+        return schema
 
     def get_serializer_name(self, serializer: Any, direction: Any) -> str:
         # Views nest InputSerializer/OutputSerializer (house style); qualify them by the view's

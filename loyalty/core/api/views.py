@@ -1,5 +1,5 @@
 from django.contrib.auth import authenticate
-from drf_spectacular.utils import extend_schema, inline_serializer
+from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.authtoken.models import Token
 from rest_framework.request import Request
@@ -7,6 +7,8 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from loyalty.core.api.mixins import ApiAuthMixin, PublicApiMixin
+from loyalty.core.api.schema import ErrorSerializer
+from loyalty.core.api.strict import StrictSerializer
 from loyalty.core.exceptions import ApplicationError
 from loyalty.core.selectors import health_report
 from loyalty.integrations.scopes import AUTHENTICATED
@@ -14,7 +16,7 @@ from loyalty.integrations.scopes import AUTHENTICATED
 
 class InvalidCredentials(ApplicationError):
     code = "invalid_credentials"
-    http_status = 400
+    http_status = 401  # credentials refused: the request itself was well formed
     default_message = "Unable to log in with the given username and password."
 
 
@@ -23,14 +25,20 @@ class TokenCreateApi(PublicApiMixin, APIView):
 
     throttle_scope = "token"
 
-    class InputSerializer(serializers.Serializer):
+    class InputSerializer(StrictSerializer):
         username = serializers.CharField(max_length=150)
         password = serializers.CharField(max_length=128, trim_whitespace=False)
 
     class OutputSerializer(serializers.Serializer):
         token = serializers.CharField()
 
-    @extend_schema(request=InputSerializer, responses={200: OutputSerializer})
+    @extend_schema(
+        request=InputSerializer,
+        responses={
+            200: OutputSerializer,
+            401: OpenApiResponse(ErrorSerializer, description="Wrong username or password."),
+        },
+    )
     def post(self, request: Request) -> Response:
         serializer = self.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)

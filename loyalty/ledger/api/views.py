@@ -1,6 +1,7 @@
 from decimal import Decimal
 from typing import Any
 
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.utils import timezone
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
@@ -11,6 +12,7 @@ from rest_framework.views import APIView
 
 from loyalty.core.api.mixins import ApiAuthMixin, paginate
 from loyalty.core.api.pagination import paginated
+from loyalty.core.api.strict import NonZeroIntegerField, StrictSerializer
 from loyalty.integrations.permissions import api_client_of
 from loyalty.integrations.scopes import MEMBERS_READ, TRANSACTIONS_WRITE
 from loyalty.ledger.exceptions import OriginalTransactionNotFound
@@ -28,7 +30,7 @@ from members.selectors import member_get, member_get_by_number
 
 IDEMPOTENCY_HEADER = OpenApiParameter(
     "Idempotency-Key",
-    str,
+    {"type": "string", "minLength": 1, "maxLength": 64},
     location=OpenApiParameter.HEADER,
     required=False,
     description="Replaying a request with the same key returns the first result and changes nothing.",
@@ -46,7 +48,11 @@ class AwareDateTimeField(serializers.DateTimeField):
     default_error_messages = {"naive": "Give a UTC offset, e.g. 2026-11-23T10:00:00+00:00."}
 
 
-class MemberRefMixin(serializers.Serializer):
+# For inputs that always need a member: the schema says one of the two references is given.
+MEMBER_REQUIRED = {"anyOf": [{"required": ["member_id"]}, {"required": ["member_number"]}]}
+
+
+class MemberRefMixin(StrictSerializer):
     member_id = serializers.IntegerField(required=False, min_value=1, max_value=2**63 - 1)
     member_number = serializers.CharField(required=False, max_length=20)
 
@@ -57,11 +63,13 @@ def resolve_member(data: dict, *, required: bool = True) -> Any:
     if data.get("member_number"):
         return member_get_by_number(member_number=data["member_number"])
     if required:
-        raise serializers.ValidationError({"member_id": ["Give member_id or member_number."]})
+        # 422: the schema of every input that always needs a member says so (MEMBER_REQUIRED);
+        # a return needs one only when it names no original purchase.
+        raise DjangoValidationError({"member_id": ["Give member_id or member_number."]})
     return None
 
 
-class LineSerializer(serializers.Serializer):
+class LineSerializer(StrictSerializer):
     sku = serializers.CharField(max_length=64)
     category = serializers.CharField(max_length=64, required=False, allow_blank=True, default="")
     quantity = serializers.DecimalField(max_digits=12, decimal_places=3, min_value=Decimal("0.001"))
@@ -89,19 +97,31 @@ def _store(code: str | None, request: Request | None = None) -> Store | None:
         client = api_client_of(request) if request is not None else None
         return client.store if client is not None else None
     store = Store.objects.filter(code=code.upper()).first()
-    if store is None:
-        raise serializers.ValidationError({"store": [f"Unknown store {code!r}."]})
+    if store is None:  # well formed, but no such store: 422
+        raise DjangoValidationError({"store": [f"Unknown store {code!r}."]})
     return store
 
 
+def idempotency_header(request: Request) -> str:
+    """The Idempotency-Key header as documented (1 to 64 characters), or "" when not sent."""
+    value = request.headers.get("Idempotency-Key")
+    if value is None:
+        return ""
+    if not 1 <= len(value) <= 64:
+        raise serializers.ValidationError({"Idempotency-Key": ["Give 1 to 64 characters."]})
+    return value
+
+
 def _external_id(request: Request, data: dict) -> str:
-    value = data.get("external_id") or request.headers.get("Idempotency-Key", "")
+    header = idempotency_header(request)  # checked even when the body names the id
+    value = data.get("external_id") or header
+    # A rule across the body and a header, which OpenAPI cannot state: 422 when broken.
     if not value:
-        raise serializers.ValidationError(
+        raise DjangoValidationError(
             {"external_id": ["Give external_id (or an Idempotency-Key header)."]}
         )
     if len(value) > 64:
-        raise serializers.ValidationError({"external_id": ["At most 64 characters."]})
+        raise DjangoValidationError({"external_id": ["At most 64 characters."]})
     return value
 
 
@@ -192,6 +212,10 @@ class ReturnCreateApi(ApiAuthMixin, APIView):
     required_scope = TRANSACTIONS_WRITE
 
     class InputSerializer(MemberRefMixin):
+        # a return names its purchase, or else the member it belongs to
+        schema_constraints = {
+            "anyOf": [*MEMBER_REQUIRED["anyOf"], {"required": ["original_external_id"]}]
+        }
         channel = serializers.ChoiceField(choices=Transaction.Channel.choices)
         external_id = serializers.CharField(max_length=64, required=False)
         original_channel = serializers.ChoiceField(
@@ -312,7 +336,7 @@ class EntrySerializer(serializers.ModelSerializer):
 class StatementApi(ApiAuthMixin, APIView):
     required_scope = MEMBERS_READ
 
-    class FilterSerializer(serializers.Serializer):
+    class FilterSerializer(StrictSerializer):
         kind = serializers.ChoiceField(choices=LedgerEntry.Kind.choices, required=False)
         since = AwareDateTimeField(required=False)
         until = AwareDateTimeField(required=False)
@@ -349,14 +373,10 @@ class AdjustmentCreateApi(ApiAuthMixin, APIView):
     extra_permission_classes = (CanAdjustPoints,)
 
     class InputSerializer(MemberRefMixin):
-        points = serializers.IntegerField(min_value=-(10**9), max_value=10**9)
+        schema_constraints = MEMBER_REQUIRED
+        points = NonZeroIntegerField(min_value=-(10**9), max_value=10**9)
         reason = serializers.CharField(max_length=255)
         idempotency_key = serializers.CharField(max_length=100, required=False)
-
-        def validate_points(self, value: int) -> int:
-            if value == 0:
-                raise serializers.ValidationError("Adjust by at least one point.")
-            return value
 
     @extend_schema(
         operation_id="adjustments_create",
@@ -368,9 +388,10 @@ class AdjustmentCreateApi(ApiAuthMixin, APIView):
         serializer = self.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
-        key = data.get("idempotency_key") or request.headers.get("Idempotency-Key")
-        if not key:
-            raise serializers.ValidationError(
+        header = idempotency_header(request)
+        key = data.get("idempotency_key") or header
+        if not key:  # body or header: a rule OpenAPI cannot state, so 422
+            raise DjangoValidationError(
                 {"idempotency_key": ["Give idempotency_key or an Idempotency-Key header."]}
             )
         entry = points_adjust(

@@ -9,6 +9,7 @@ from rest_framework.views import APIView
 
 from loyalty.core.api.mixins import ApiAuthMixin, paginate
 from loyalty.core.api.pagination import paginated
+from loyalty.core.api.strict import StrictSerializer
 from loyalty.integrations.scopes import MEMBERS_READ
 from loyalty.tiers.exceptions import NoTiersDefined
 from loyalty.tiers.models import Tier, TierAssignment
@@ -44,8 +45,8 @@ class TierRefSerializer(serializers.Serializer):
 
 class AssignmentSerializer(serializers.ModelSerializer):
     tier = serializers.SlugRelatedField(slug_field="code", read_only=True)
-    previous_tier = serializers.SlugRelatedField(slug_field="code", read_only=True)
-    actor = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    previous_tier = serializers.SlugRelatedField(slug_field="code", read_only=True, allow_null=True)
+    actor = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
 
     class Meta:
         model = TierAssignment
@@ -147,7 +148,7 @@ class TierAssignApi(ApiAuthMixin, APIView):
 
     extra_permission_classes = (CanSetTier,)
 
-    class InputSerializer(serializers.Serializer):
+    class InputSerializer(StrictSerializer):
         tier = serializers.SlugRelatedField(slug_field="code", queryset=Tier.objects.all())
         reason = serializers.CharField(max_length=255)
         manual_until = serializers.DateField(required=False, allow_null=True)
