@@ -5,6 +5,7 @@ in-process, e-mail goes to the console. DATABASE_URL switches to PostgreSQL and
 CELERY_BROKER_URL to a real broker (see README, "Configuration").
 """
 
+from datetime import timedelta
 from pathlib import Path
 
 import environ
@@ -43,6 +44,7 @@ INSTALLED_APPS = [
     "django_celery_beat",
     "import_export",
     "simple_history",
+    "axes",  # login throttling (see "Account security" below)
     # our apps, in dependency order: core <- members <- ledger <- tiers <- rewards <- campaigns <- analytics
     "loyalty.core",
     "members",
@@ -64,8 +66,11 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",  # who made a change, for the audit trail
+    "loyalty.core.middleware.IdleSessionTimeoutMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "loyalty.core.middleware.ContentSecurityPolicyMiddleware",
+    "axes.middleware.AxesMiddleware",  # turns a locked-out login into the lockout page
     "loyalty.core.api.query.UnknownQueryParameterMiddleware",
 ]
 
@@ -118,11 +123,47 @@ CACHES["default"].setdefault("KEY_PREFIX", "loyalty")
 # --- Auth ---------------------------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
-    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {
+        "NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
+        "OPTIONS": {"min_length": 12},
+    },
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 LOGIN_URL = "admin:login"
+# The admin theme's login form carries no "next" field: without this, logging in at
+# /admin/login/ itself would land on Django's default /accounts/profile/ (a 404).
+LOGIN_REDIRECT_URL = "admin:index"
+
+# --- Account security (docs/security.md) -------------------------------------------------
+# django-axes checks every authenticate() call (admin, clerk screen, API token) before the
+# password: 5 failures for one user name from one address lock that pair out for 15 minutes,
+# whether or not the user exists, so the answer says nothing about which names are real.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("AXES_COOLOFF_MINUTES", default=15))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "axes/locked_out.html"
+# The client address is REMOTE_ADDR unless a trusted proxy count is configured (production.py);
+# a client-supplied X-Forwarded-For is never believed on its own.
+AXES_IPWARE_META_PRECEDENCE_ORDER = ("REMOTE_ADDR",)
+# Shared till devices: a session lasts one shift at most, ends with the browser, and is logged
+# out after SESSION_IDLE_TIMEOUT seconds without a request (0 turns the idle check off).
+SESSION_COOKIE_AGE = env.int("SESSION_COOKIE_AGE", default=8 * 3600)
+SESSION_EXPIRE_AT_BROWSER_CLOSE = True
+SESSION_IDLE_TIMEOUT = env.int("SESSION_IDLE_TIMEOUT", default=15 * 60)
+# Sent by loyalty.core.middleware.ContentSecurityPolicyMiddleware when set; production.py sets
+# STRICT_CONTENT_SECURITY_POLICY (only this site's own files; see the comment there).
+STRICT_CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self' 'unsafe-eval'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data:; font-src 'self' data:; connect-src 'self'; object-src 'none'; "
+    "base-uri 'self'; form-action 'self'; frame-ancestors 'none'"
+)
+CONTENT_SECURITY_POLICY: str | None = env.str("CONTENT_SECURITY_POLICY", default="") or None
 
 # --- I18N ---------------------------------------------------------------------------------
 LANGUAGE_CODE = "en-gb"

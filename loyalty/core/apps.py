@@ -25,8 +25,12 @@ class CoreConfig(AppConfig):
     verbose_name = "Core"
 
     def ready(self) -> None:
-        from loyalty.core import periodic  # noqa: F401  (registers the core schedules)
+        from django.contrib.auth.signals import user_logged_in
 
+        from loyalty.core import periodic  # noqa: F401  (registers the core schedules)
+        from loyalty.core.middleware import start_idle_clock
+
+        user_logged_in.connect(start_idle_clock, dispatch_uid="core.start_idle_clock")
         post_migrate.connect(
             _setup_roles_after_migrate, sender=self, dispatch_uid="core.setup_roles"
         )
