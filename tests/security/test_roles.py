@@ -270,3 +270,25 @@ def test_marketing_cannot_adjust_points(client, marketer, programme, my_member):
     client.force_login(marketer)
     page = client.get(reverse("admin:members_member_changelist"))
     assert "adjust_points" not in dict(page.context["action_form"].fields["action"].choices)
+
+
+def test_roles_hold_the_permissions_the_api_scopes_map_to():
+    from loyalty.integrations.scopes import SCOPE_PERMISSIONS
+
+    existing = {
+        f"{p.content_type.app_label}.{p.codename}"
+        for p in Permission.objects.select_related("content_type")
+    }
+
+    def can(role: str, scope: str) -> bool:
+        needed = set(SCOPE_PERMISSIONS[scope]) & existing
+        return bool(needed) and needed <= _perms(role)
+
+    for scope in ("members:read", "transactions:write", "rewards:redeem", "vouchers:consume"):
+        assert can("Store clerk", scope), scope
+    assert not can("Store clerk", "members:write")  # enrolment yes, editing members no
+    assert can("Finance", "members:read") and can("Marketing", "members:read")
+    assert not can("Finance", "transactions:write")
+    for scope in SCOPE_PERMISSIONS:
+        if set(SCOPE_PERMISSIONS[scope]) & existing:
+            assert can("Administrator", scope), scope
