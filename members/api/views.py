@@ -1,5 +1,9 @@
+from datetime import UTC
+from typing import Any
+
 import django_filters
 from django.db.models import QuerySet
+from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
@@ -64,14 +68,26 @@ class ProfileInputSerializer(StrictSerializer):
         return {channel: granted for channel, granted in value.items()}
 
 
+class UtcIsoDateTimeFilter(django_filters.IsoDateTimeFilter):
+    """Compares in UTC: PostgreSQL refuses offsets beyond 15:59 that ISO 8601 allows."""
+
+    def filter(self, qs: QuerySet, value: Any) -> QuerySet:
+        if value is not None and timezone.is_aware(value):
+            try:
+                value = value.astimezone(UTC)
+            except OverflowError:
+                raise serializers.ValidationError({self.field_name: ["Out of range."]}) from None
+        return super().filter(qs, value)
+
+
 class MemberFilter(django_filters.FilterSet):
     status = django_filters.ChoiceFilter(choices=Member.Status.choices)
     store = django_filters.CharFilter(field_name="home_store__code", lookup_expr="iexact")
     channel = django_filters.ChoiceFilter(
         field_name="enrolment_channel", choices=Member.Channel.choices
     )
-    enrolled_after = django_filters.IsoDateTimeFilter(field_name="enrolled_at", lookup_expr="gte")
-    enrolled_before = django_filters.IsoDateTimeFilter(field_name="enrolled_at", lookup_expr="lt")
+    enrolled_after = UtcIsoDateTimeFilter(field_name="enrolled_at", lookup_expr="gte")
+    enrolled_before = UtcIsoDateTimeFilter(field_name="enrolled_at", lookup_expr="lt")
     # "true" or "false" exactly: a BooleanFilter would read any other word as "no filter"
     email_consent = django_filters.ChoiceFilter(
         choices=[("true", "true"), ("false", "false")], method="filter_email_consent"

@@ -1,7 +1,8 @@
 """Contract fuzzing: schemathesis drives every API operation of the OpenAPI schema in-process.
 
 The schema comes from the app itself (drf-spectacular at /api/schema/), requests go through
-Django's WSGI handler, authenticated as a staff superuser token. Every built-in check is on:
+Django's WSGI handler, authenticated as a staff superuser token, then again (lighter) as an API client
+holding every scope (Api-Key). Every built-in check is on:
 no 5xx, every response (status, headers, body) matches the schema, schema-valid requests are
 accepted and schema-invalid ones refused. The seed is fixed and the number of examples per
 operation bounded, so a run is repeatable and takes a few minutes on PostgreSQL.
@@ -27,6 +28,7 @@ pytestmark = pytest.mark.postgres
 
 SEED = 20260917
 MAX_EXAMPLES = 50
+API_KEY_MAX_EXAMPLES = 15  # a second, lighter pass with the other kind of credentials
 
 CONFIG = schemathesis.Config.from_dict(
     {
@@ -124,3 +126,27 @@ def test_every_operation_honours_its_contract(case: Any, auth_headers: dict[str,
     FUZZED_OPERATIONS.add(case.operation.label)
     FIGURES["api cases fuzzed"] += 1
     case.call_and_validate(headers=auth_headers)
+
+
+@pytest.fixture
+def api_key_headers() -> dict[str, str]:
+    """A POS-style client holding every scope; staff-only operations must answer it 403."""
+    from loyalty.integrations.scopes import SCOPES
+    from loyalty.integrations.services import api_client_create
+
+    created = api_client_create(name="fuzzer", scopes=list(SCOPES), rate_limit_per_minute=1_000_000)
+    return {"Authorization": f"Api-Key {created.key}"}
+
+
+@schema.parametrize()
+@hypothesis_settings(
+    max_examples=API_KEY_MAX_EXAMPLES,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+def test_every_operation_honours_its_contract_for_an_api_key(
+    case: Any, api_key_headers: dict[str, str]
+) -> None:
+    FUZZED_OPERATIONS.add(case.operation.label)
+    FIGURES["api cases fuzzed"] += 1
+    case.call_and_validate(headers=api_key_headers)

@@ -78,8 +78,9 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
     return response
 
 
-# DRF's code for a slug or key that names no row: the request is well formed, the row is missing.
-UNPROCESSABLE_CODES = {"does_not_exist"}
+# DRF's codes for a well-formed value that cannot be used: a slug or key naming no row, a
+# valid ISO date-time whose offset takes it outside the years the server can represent.
+UNPROCESSABLE_CODES = {"does_not_exist", "overflow"}
 # A value that must be unique and is already taken (a store code, ...): a conflict.
 CONFLICT_CODES = {"unique", "unique_together"}
 

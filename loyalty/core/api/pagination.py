@@ -5,7 +5,11 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.pagination import LimitOffsetPagination
 
 # How the schema documents the two paging parameters (LoyaltyAutoSchema adds the bounds).
-PAGE_PARAMETER_BOUNDS = {"limit": {"minimum": 1, "maximum": 500}, "offset": {"minimum": 0}}
+MAX_OFFSET = 2_000_000_000
+PAGE_PARAMETER_BOUNDS = {
+    "limit": {"minimum": 1, "maximum": 500},
+    "offset": {"minimum": 0, "maximum": MAX_OFFSET},
+}
 
 
 class DefaultPagination(LimitOffsetPagination):
@@ -22,7 +26,7 @@ class DefaultPagination(LimitOffsetPagination):
         return self._bounded(request, self.limit_query_param, self.default_limit, 1, self.max_limit)
 
     def get_offset(self, request: Any) -> int:
-        return self._bounded(request, self.offset_query_param, 0, 0, None)
+        return self._bounded(request, self.offset_query_param, 0, 0, MAX_OFFSET)
 
     def _bounded(
         self, request: Any, name: str, default: int, minimum: int, maximum: int | None

@@ -22,6 +22,7 @@ from rest_framework import serializers
 UNKNOWN_FIELD = "Unknown field."
 # A NUL byte cannot be stored in PostgreSQL text; DRF refuses it, the schema says so too.
 TEXT_PATTERN = r"^[^\x00]*$"
+NON_EMPTY_TEXT_PATTERN = r"^[^\x00]+$"
 NON_BLANK_TEXT_PATTERN = r"^[^\x00]*[^\s\x00][^\x00]*$"
 
 _JSON_TYPES: list[tuple[type, tuple[type, ...], str]] = [
@@ -183,8 +184,13 @@ def request_field_schema(field: serializers.Field, schema: dict[str, Any]) -> di
         # drf-spectacular adds a RegexValidator's own pattern after this mapping
         and not any(isinstance(v, RegexValidator) for v in field.validators)
     ):
-        blank_ok = not isinstance(field, serializers.CharField) or (
-            field.allow_blank or not field.trim_whitespace
-        )
-        schema = {**schema, "pattern": TEXT_PATTERN if blank_ok else NON_BLANK_TEXT_PATTERN}
+        if not isinstance(field, serializers.CharField):
+            pattern = TEXT_PATTERN
+        elif field.allow_blank or not field.trim_whitespace:
+            # drf-spectacular puts "" in its own oneOf branch for an allow_blank field, so
+            # this branch must not match "" as well
+            pattern = NON_EMPTY_TEXT_PATTERN
+        else:
+            pattern = NON_BLANK_TEXT_PATTERN  # DRF trims, then refuses what is left blank
+        schema = {**schema, "pattern": pattern}
     return schema
