@@ -190,6 +190,10 @@ def request_field_schema(field: serializers.Field, schema: dict[str, Any]) -> di
             # drf-spectacular puts "" in its own oneOf branch for an allow_blank field, so
             # this branch must not match "" as well
             pattern = NON_EMPTY_TEXT_PATTERN
+            if schema.get("default") == "":
+                # it would land in that branch and contradict its pattern; "" is the default
+                # anyway when the key is left out
+                schema = {k: v for k, v in schema.items() if k != "default"}
         else:
             pattern = NON_BLANK_TEXT_PATTERN  # DRF trims, then refuses what is left blank
         schema = {**schema, "pattern": pattern}
