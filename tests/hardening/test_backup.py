@@ -42,7 +42,7 @@ def _balances_over_api(client, members) -> dict[int, int]:
     }
 
 
-@pytest.mark.django_db
+@pytest.mark.django_db(transaction=True)  # the restore replaces pages under no open transaction
 def test_sqlite_backup_then_restore_gives_back_the_same_balances(tmp_path, admin_api_client):
     if connection.vendor != "sqlite":
         pytest.skip("the SQLite path; PostgreSQL has its own test below")
