@@ -50,6 +50,8 @@ from rewards.selectors import (
 
 logger = logging.getLogger(__name__)
 
+MAX_POINTS_PAYMENT = 1_000_000_000
+
 
 def _user(actor: Any) -> Any:
     return actor if getattr(actor, "is_authenticated", False) else None
@@ -268,6 +270,11 @@ def points_payment_quote(*, points: int | None, amount: Decimal | None) -> tuple
             )
         points = int(exact)
     assert points is not None
+    if points > MAX_POINTS_PAYMENT:  # an amount far beyond any balance; keeps the row in range
+        raise PointsPaymentInvalid(
+            f"Use at most {MAX_POINTS_PAYMENT} points in one payment.",
+            extra={"maximum": MAX_POINTS_PAYMENT},
+        )
     if points < rules.points_payment_minimum:
         raise PointsPaymentInvalid(
             f"Use at least {rules.points_payment_minimum} points to pay.",

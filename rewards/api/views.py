@@ -3,7 +3,6 @@
 from decimal import Decimal
 from typing import Any
 
-from django.core.exceptions import ValidationError as DjangoValidationError
 from django.utils import timezone
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
@@ -22,9 +21,9 @@ from loyalty.ledger.api.views import (
     MemberRefMixin,
     idempotency_header,
     resolve_member,
+    store_from_request,
 )
 from loyalty.ledger.selectors import account_balance
-from members.models import Store
 from members.selectors import member_get
 from rewards.models import Redemption, Reward, Voucher
 from rewards.selectors import (
@@ -47,15 +46,6 @@ CODE_PATH = OpenApiParameter(
     "code", str, location=OpenApiParameter.PATH, description="Voucher code (dashes optional)."
 )
 CHANNELS = Redemption.Channel.choices
-
-
-def _store(code: str | None) -> Store | None:
-    if not code:
-        return None
-    store = Store.objects.filter(code=code.upper()).first()
-    if store is None:  # well formed, but no such store: 422
-        raise DjangoValidationError({"store": [f"Unknown store {code!r}."]})
-    return store
 
 
 class RewardSerializer(serializers.ModelSerializer):
@@ -201,7 +191,7 @@ class RedemptionCreateApi(ApiAuthMixin, APIView):
             reward=reward,
             actor=request.user,
             channel=data["channel"],
-            store=_store(data.get("store")),
+            store=store_from_request(data.get("store"), request),
             idempotency_key=key,
         )
         return _redemption_response(redemption, created=_created(redemption, before))
@@ -257,7 +247,7 @@ class PointsPaymentCreateApi(ApiAuthMixin, APIView):
             amount=data.get("amount"),
             actor=request.user,
             channel=data["channel"],
-            store=_store(data.get("store")),
+            store=store_from_request(data.get("store"), request),
             idempotency_key=idempotency_header(request),
         )
         return _redemption_response(redemption, created=_created(redemption, before))
@@ -367,7 +357,7 @@ class VoucherConsumeApi(ApiAuthMixin, APIView):
             order_ref=data["order_ref"],
             actor=request.user,
             channel=data["channel"],
-            store=_store(data.get("store")),
+            store=store_from_request(data.get("store"), request),
         )
         return Response(VoucherCheckOutputSerializer(voucher_check(code=voucher.code)).data)
 

@@ -251,3 +251,20 @@ def test_catalogue_query_count_does_not_grow_with_the_catalogue(
     assert count_queries() == few
     with django_assert_max_num_queries(15):
         admin_api_client.get(f"{BASE}members/{funded.pk}/catalogue/")
+
+
+def test_an_overlong_idempotency_key_is_refused_not_truncated(admin_api_client, funded):
+    response = redeem(admin_api_client, funded, RewardFactory(), HTTP_IDEMPOTENCY_KEY="k" * 65)
+    assert response.status_code == 400
+    assert not Redemption.objects.exists()
+
+
+def test_an_unknown_store_is_refused_and_nothing_is_redeemed(admin_api_client, funded):
+    response = admin_api_client.post(
+        f"{BASE}redemptions/",
+        {"member_id": funded.pk, "reward": RewardFactory().code, "store": "NOPE"},
+        format="json",
+    )
+    assert response.status_code == 422
+    assert "store" in response.json()["extra"]["fields"]
+    assert not Redemption.objects.exists()

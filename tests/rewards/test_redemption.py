@@ -294,6 +294,7 @@ def test_paying_with_points_and_undoing_it_gives_the_points_back_exactly(funded,
         ({"amount": Decimal("0.005")}, "whole number"),
         ({"points": 150, "step": 100}, "steps of 100"),
         ({"points": 100, "amount": Decimal("1")}, "not both"),
+        ({"amount": Decimal("999999999.99")}, "at most"),
     ],
 )
 def test_points_payment_rules(funded, rules, kwargs, message):

@@ -91,7 +91,8 @@ def _lines(data: list[dict]) -> list[LineInput]:
     return [LineInput(**line) for line in data]
 
 
-def _store(code: str | None, request: Request | None = None) -> Store | None:
+def store_from_request(code: str | None, request: Request | None = None) -> Store | None:
+    """The store a body names (422 when unknown), else the store of a store-bound API key."""
     if not code:
         # a store-bound API key reports for its store (naming another is refused with 403)
         client = api_client_of(request) if request is not None else None
@@ -197,7 +198,7 @@ class PurchaseCreateApi(ApiAuthMixin, APIView):
             external_id=_external_id(request, data),
             occurred_at=data.get("occurred_at") or timezone.now(),
             amount=data["amount"],
-            store=_store(data.get("store"), request),
+            store=store_from_request(data.get("store"), request),
             lines=_lines(data.get("lines", [])),
             points_spent=data["points_spent"],
             customer_ref=data["customer_ref"],
@@ -255,7 +256,7 @@ class ReturnCreateApi(ApiAuthMixin, APIView):
             amount=data["amount"],
             original=original,
             member=member,
-            store=_store(data.get("store"), request),
+            store=store_from_request(data.get("store"), request),
             lines=_lines(data.get("lines", [])),
             actor=request.user,
         )
@@ -292,7 +293,7 @@ class EarnQuoteApi(ApiAuthMixin, APIView):
             member=resolve_member(data, required=False),
             channel=data["channel"],
             amount=data["amount"],
-            store=_store(data.get("store"), request),
+            store=store_from_request(data.get("store"), request),
             lines=_lines(data.get("lines", [])),
             points_spent=data["points_spent"],
         )
