@@ -39,7 +39,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 SERVER = os.environ.get("BENCH_PG", "postgres://postgres@127.0.0.1:5432")
-DB, PGBENCH_DB, RETAIL_DB = "loyalty_bench", "loyalty_bench_pgbench", "loyalty_bench_retail"
+# BENCH_DB names the suite's databases, so that two runs on one server don't share data.
+DB = os.environ.get("BENCH_DB", "loyalty_bench")
+PGBENCH_DB, RETAIL_DB = f"{DB}_pgbench", f"{DB}_retail"
 RETAIL_FILE = ROOT.parent / "shared" / "data" / "online_retail.csv.gz"
 UV = shutil.which("uv") or str(Path.home() / ".local" / "bin" / "uv")
 
@@ -653,7 +655,9 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--only", nargs="*", help=f"sections: {', '.join(n for n, _ in SECTIONS)}")
     parser.add_argument(
-        "--reuse", action="store_true", help="keep loyalty_bench as it is (no regeneration)"
+        "--reuse",
+        action="store_true",
+        help="keep the BENCH_DB database (default loyalty_bench) as it is (no regeneration)",
     )
     parser.add_argument("--no-docs", action="store_true", help="do not touch docs/performance.md")
     args = parser.parse_args()
