@@ -9,7 +9,7 @@ nothing. Without skip_bad_rows any bad row means nothing is written (one transac
 import codecs
 import csv
 import io
-from collections.abc import Iterator
+from collections.abc import Iterator, Set
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -20,6 +20,7 @@ from django.db import transaction
 from django.utils import timezone
 from simple_history.utils import bulk_create_with_history, bulk_update_with_history
 
+from loyalty.core import csvsafe
 from members.identifiers import (
     is_valid_member_number,
     new_member_number,
@@ -138,8 +139,18 @@ def _parse_bool(value: str, column: str) -> bool:
     raise ValidationError({column: f"Not a yes/no value: {value!r}."})
 
 
-def clean_row(raw: dict[str, str], stores: dict[str, int]) -> dict[str, Any]:
-    """Validate and normalise one row; raises ValidationError with field errors."""
+def clean_row(
+    raw: dict[str, str],
+    stores: dict[str, int],
+    *,
+    known_emails: Set[str] = frozenset(),
+    known_phones: Set[str] = frozenset(),
+) -> dict[str, Any]:
+    """Validate and normalise one row; raises ValidationError with field errors.
+
+    known_emails / known_phones: values a member already holds, so already normalised (every
+    write path normalises them); a value found there as written is taken as it is.
+    """
     errors: dict[str, str] = {}
     row: dict[str, Any] = {}
     number = raw.get("member_number", "").strip()
@@ -158,9 +169,16 @@ def clean_row(raw: dict[str, str], stores: dict[str, int]) -> dict[str, Any]:
         if len(value) > limit:
             errors[name] = f"Longer than {limit} characters."
         row[name] = value
-    for name, normalize in (("email", normalize_email), ("phone", normalize_phone)):
+    for name, normalize, known in (
+        ("email", normalize_email, known_emails),
+        ("phone", normalize_phone, known_phones),
+    ):
+        value = raw.get(name)
+        if value and known and (stripped := value.strip()) in known:
+            row[name] = stripped
+            continue
         try:
-            row[name] = normalize(raw.get(name))
+            row[name] = normalize(value)
         except ValidationError as exc:
             errors[name] = exc.messages[0]
     birth = raw.get("birth_date", "").strip()
@@ -276,6 +294,7 @@ class MemberImporter:
                 transaction.set_rollback(True)
             else:
                 self.report.written = True
+        self.report.errors.sort(key=lambda e: e.row_number)  # stable: a row's fields keep order
         return self.report
 
     def _check_duplicate_in_file(self, number: int, row: dict[str, Any]) -> None:
@@ -399,7 +418,7 @@ class MemberImporter:
 
 def write_error_report(path: Path, errors: list[RowError]) -> None:
     with path.open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle)
+        writer = csvsafe.writer(handle)
         writer.writerow(["row", "field", "error", "data"])
         for error in errors:
             writer.writerow(

@@ -2,8 +2,10 @@ import sys
 from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
+from django.db import connection
 from tqdm import tqdm
 
+from members.import_copy import CopyMemberImporter
 from members.importing import (
     ImportFileError,
     MemberImporter,
@@ -31,6 +33,11 @@ class Command(BaseCommand):
         )
         parser.add_argument("--dry-run", action="store_true", help="validate only, write nothing")
         parser.add_argument("--batch-size", type=int, default=2000)
+        parser.add_argument(
+            "--orm",
+            action="store_true",
+            help="on PostgreSQL, use the ORM batch path instead of COPY staging (for comparison)",
+        )
 
     def handle(self, *args, **options) -> None:
         path: Path = options["path"]
@@ -40,7 +47,9 @@ class Command(BaseCommand):
             encoding = detect_encoding(path, options["encoding"])
         except LookupError as exc:
             raise CommandError(f"Unknown encoding {options['encoding']!r}") from exc
-        importer = MemberImporter(
+        # PostgreSQL: COPY into a staging table and set-based SQL (members/import_copy.py)
+        use_copy = connection.vendor == "postgresql" and not options["orm"]
+        importer = (CopyMemberImporter if use_copy else MemberImporter)(
             batch_size=options["batch_size"],
             skip_bad_rows=options["skip_bad_rows"],
             dry_run=options["dry_run"],
