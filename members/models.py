@@ -9,13 +9,18 @@ Invariants:
 - a member row is never deleted once it has history: erasure anonymises it instead.
 """
 
+from datetime import date
+
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 from simple_history.models import HistoricalRecords
 
 from loyalty.core.models import BaseModel
+
+BIRTH_DATE_MIN = date(1900, 1, 1)
 
 
 class Store(BaseModel):
@@ -124,6 +129,11 @@ class Member(BaseModel):
 
         if self.member_number and not is_valid_member_number(self.member_number):
             raise ValidationError({"member_number": "Not a valid card number (check digit)."})
+        # the same range as the CSV import: a typo (2999, 1800) is refused, not stored
+        if self.birth_date and not BIRTH_DATE_MIN <= self.birth_date <= timezone.localdate():
+            raise ValidationError(
+                {"birth_date": "Birth date out of range (from 1900-01-01 to today)."}
+            )
 
     @property
     def full_name(self) -> str:

@@ -11,6 +11,7 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 from import_export import fields, resources, widgets
 
+from loyalty.core.csvsafe import NeutraliseExportMixin
 from members.admin_import import SkipBadRowsMixin
 from members.identifiers import (
     is_valid_member_number,
@@ -37,7 +38,7 @@ MEMBER_COLUMNS = (
 )
 
 
-class StoreResource(resources.ModelResource):
+class StoreResource(NeutraliseExportMixin, resources.ModelResource):
     class Meta:
         model = Store
         fields = ("code", "name", "region", "active")
@@ -48,7 +49,7 @@ class StoreResource(resources.ModelResource):
         use_transactions = True
 
 
-class MemberResource(SkipBadRowsMixin, resources.ModelResource):
+class MemberResource(NeutraliseExportMixin, SkipBadRowsMixin, resources.ModelResource):
     home_store = fields.Field(
         attribute="home_store",
         column_name="home_store",

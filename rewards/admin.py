@@ -17,8 +17,8 @@ from import_export.admin import ImportExportModelAdmin
 from unfold.admin import ModelAdmin, TabularInline
 from unfold.contrib.import_export.forms import ExportForm, ImportForm
 
+from loyalty.core import csvsafe
 from loyalty.core.admin_mixins import AuditedAdminMixin, ReadOnlyAdminMixin, SingletonAdminMixin
-from loyalty.core.csvsafe import neutralise
 from loyalty.core.exceptions import ApplicationError
 from members.admin import MemberAdmin
 from rewards.models import Redemption, Reward, RewardCode, RewardsSettings, Voucher
@@ -384,7 +384,7 @@ class RedemptionAdmin(ReadOnlyAdminMixin, ModelAdmin):
 def redemptions_csv(queryset: QuerySet) -> HttpResponse:
     response = HttpResponse(content_type="text/csv")
     response["Content-Disposition"] = 'attachment; filename="redemptions.csv"'
-    writer = csv.writer(response)
+    writer = csvsafe.writer(response)
     writer.writerow(
         [
             "id",
@@ -414,7 +414,7 @@ def redemptions_csv(queryset: QuerySet) -> HttpResponse:
                 r.member.member_number,
                 r.kind,
                 r.reward.code if r.reward else "",
-                neutralise(r.reward.name) if r.reward else "",
+                r.reward.name if r.reward else "",
                 r.points,
                 r.value if r.value is not None else "",
                 r.status,
@@ -422,9 +422,9 @@ def redemptions_csv(queryset: QuerySet) -> HttpResponse:
                 r.store.code if r.store else "",
                 voucher.display_code if voucher else "",
                 voucher.status if voucher else "",
-                neutralise(voucher.order_ref) if voucher else "",
+                voucher.order_ref if voucher else "",
                 r.cancelled_at.isoformat() if r.cancelled_at else "",
-                neutralise(r.cancel_reason),
+                r.cancel_reason,
             ]
         )
     return response

@@ -7,6 +7,7 @@ counters, redemptions and vouchers are never imported: they move only through th
 
 from import_export import fields, resources, widgets
 
+from loyalty.core.csvsafe import NeutraliseExportMixin
 from loyalty.tiers.models import Tier
 from rewards.models import Reward
 
@@ -36,7 +37,7 @@ REWARD_COLUMNS = (
 )
 
 
-class RewardResource(resources.ModelResource):
+class RewardResource(NeutraliseExportMixin, resources.ModelResource):
     min_tier = fields.Field(
         attribute="min_tier",
         column_name="min_tier",

@@ -1,7 +1,6 @@
 """Ledger admin: programme settings and rules editable; transactions and entries read-only;
 balances on the member page; an 'adjust points' action with a mandatory reason."""
 
-import csv
 import uuid
 
 from django import forms
@@ -13,12 +12,12 @@ from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 from unfold.admin import ModelAdmin, StackedInline, TabularInline
 
+from loyalty.core import csvsafe
 from loyalty.core.admin_mixins import (
     AuditedAdminMixin,
     ReadOnlyAdminMixin,
     SingletonAdminMixin,
 )
-from loyalty.core.csvsafe import neutralise
 from loyalty.core.exceptions import ApplicationError
 from loyalty.ledger.models import (
     EarningRule,
@@ -187,7 +186,7 @@ class LedgerEntryAdmin(ReadOnlyAdminMixin, ModelAdmin):
     def export_csv(self, request: HttpRequest, queryset: QuerySet) -> HttpResponse:
         response = HttpResponse(content_type="text/csv")
         response["Content-Disposition"] = 'attachment; filename="ledger-entries.csv"'
-        writer = csv.writer(response)
+        writer = csvsafe.writer(response)
         writer.writerow(
             [
                 "id",
@@ -214,7 +213,7 @@ class LedgerEntryAdmin(ReadOnlyAdminMixin, ModelAdmin):
                     e.balance_after,
                     e.source_type,
                     e.source_id,
-                    neutralise(e.reason),
+                    e.reason,
                 ]
             )
         return response

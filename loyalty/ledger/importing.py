@@ -33,6 +33,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils.dateparse import parse_datetime
 
+from loyalty.core import csvsafe
 from loyalty.core.exceptions import ApplicationError
 from loyalty.ledger.bulk import (
     BulkPoster,
@@ -484,7 +485,7 @@ class TransactionImporter:
 
 def write_skipped(path: Path, skipped: list[SkippedRow]) -> None:
     with path.open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle)
+        writer = csvsafe.writer(handle)
         writer.writerow(["row", "external_id", "reason"])
         for row in skipped:
             writer.writerow([row.row_number, row.external_id, row.reason])

@@ -11,7 +11,9 @@ left alone so they become a 500 (and get logged), never a disguised 4xx.
 
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404
 from rest_framework import exceptions
@@ -29,6 +31,17 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         return Response(
             {"code": exc.code, "message": exc.message, "extra": exc.extra},
             status=exc.http_status,
+        )
+
+    if isinstance(exc, RequestDataTooBig):
+        # Django's own answer would be an HTML 400 page; a client gets the API's error shape
+        return Response(
+            {
+                "code": "request_too_large",
+                "message": "The request body is too large.",
+                "extra": {"max_bytes": settings.DATA_UPLOAD_MAX_MEMORY_SIZE},
+            },
+            status=413,
         )
 
     status_code = None

@@ -18,6 +18,7 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
+from loyalty.core import csvsafe
 from loyalty.core.exceptions import ApplicationError
 from loyalty.ledger.policy import programme_settings_get
 from loyalty.ledger.services import points_adjust, points_opening_balance
@@ -72,7 +73,7 @@ class Command(BaseCommand):
             report = options["errors"] or Path("var/imports") / f"{path.name}.errors.csv"
             report.parent.mkdir(parents=True, exist_ok=True)
             with report.open("w", newline="") as out:
-                writer = csv.writer(out)
+                writer = csvsafe.writer(out)
                 writer.writerow(["row", "error"])
                 writer.writerows(errors)
             for number, message in errors[:20]:

@@ -1,0 +1,42 @@
+"""The API's JSON parser: DRF's, plus a refusal of duplicate keys.
+
+`{"amount": "10.00", "amount": "-5"}` is valid JSON to Python's json module (the last key
+wins), but two systems reading the same body can disagree on which value counts (a proxy or
+log reads the first, we would book the second). Refusing it with a 400 removes the ambiguity.
+NaN and Infinity are already refused by DRF's STRICT_JSON.
+"""
+
+import codecs
+from typing import Any
+
+from django.conf import settings
+from rest_framework.exceptions import ParseError
+from rest_framework.parsers import JSONParser
+from rest_framework.settings import api_settings
+from rest_framework.utils import json
+
+
+class DuplicateKeyError(ValueError):
+    pass
+
+
+def _unique_object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    result: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in result:
+            raise DuplicateKeyError(f"duplicate key {key!r} in a JSON object")
+        result[key] = value
+    return result
+
+
+class StrictJSONParser(JSONParser):
+    def parse(self, stream: Any, media_type: Any = None, parser_context: Any = None) -> Any:
+        encoding = (parser_context or {}).get("encoding", settings.DEFAULT_CHARSET)
+        try:
+            decoded = codecs.getreader(encoding)(stream)
+            parse_constant = json.strict_constant if api_settings.STRICT_JSON else None
+            return json.load(
+                decoded, parse_constant=parse_constant, object_pairs_hook=_unique_object
+            )
+        except ValueError as exc:  # includes UnicodeDecodeError: bytes that are not UTF-8
+            raise ParseError(f"JSON parse error - {exc}") from exc
