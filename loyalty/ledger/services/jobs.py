@@ -1,15 +1,17 @@
 """Nightly and hourly jobs: expiry, pending release notices, expiry warnings, reconciliation.
 
-Each works in batches of accounts: lock the batch (pk order), then a handful of set-based
-statements per batch; expiry never loads or loops over lots in Python. All are idempotent and safe to run
-twice at once (the second run waits on the account locks, then finds nothing left to do).
+Expiry works in batches of accounts, one transaction each: lock the batch (pk order), then on
+PostgreSQL one statement (EXPIRE_SQL) and elsewhere a handful of set-based ORM statements; lots
+are never loaded or looped over in Python. Release is one INSERT ... SELECT on PostgreSQL. All
+are idempotent and safe to run twice at once (the second run waits on the account locks, then
+finds nothing left to do). docs/performance.md has the EXPLAINs and the figures.
 """
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.db import connections, transaction
+from django.db import connection, connections, transaction
 from django.db.models import F, Max, Sum
 from django.utils import timezone
 
@@ -24,6 +26,7 @@ from loyalty.ledger.models import (
 )
 
 BATCH = 1000
+SQL_BATCH = 20_000  # accounts per transaction of the set-based path
 
 
 def _account_batches(lots_filter: dict[str, Any], batch: int = BATCH) -> Any:
@@ -41,17 +44,113 @@ def _account_batches(lots_filter: dict[str, Any], batch: int = BATCH) -> Any:
         last = ids[-1]
 
 
-def points_expire_due(*, as_of: datetime | None = None, batch: int = BATCH) -> int:
+def points_expire_due(
+    *, as_of: datetime | None = None, batch: int | None = None, set_based: bool | None = None
+) -> int:
     """Expire what is left of every lot whose expiry has passed; returns points expired.
 
     One EXPIRE entry per account and run (idempotency key expire:<account>:<as_of>), with an
     allocation per lot, so spent points are never expired and a lot's remainder only once.
+    Each batch of accounts is one transaction under the accounts' row locks (pk order).
+
+    On PostgreSQL (`set_based` None or True) a batch is one statement of data-modifying CTEs
+    (UPDATE accounts, INSERT entries, INSERT allocations, UPDATE lots); elsewhere, or with
+    `set_based=False`, the ORM path below. Both write the same rows (tests/ledger/
+    test_expiry_set_based.py compares them).
     """
     as_of = as_of or timezone.now()
+    if set_based is None:
+        set_based = connection.vendor == "postgresql"
+    if set_based:
+        expire = _expire_batch_sql
+        batch = batch or SQL_BATCH
+    else:
+        expire = _expire_batch
+        batch = batch or BATCH
     total = 0
     for ids in _account_batches({"remaining__gt": 0, "expires_at__lte": as_of}, batch):
-        total += _expire_batch(ids, as_of)
+        total += expire(ids, as_of)
     return total
+
+
+# One round trip per batch of accounts, the locks already held. The lots are read once
+# (due_lots, MATERIALIZED so every CTE sees the same rows); all CTEs share one snapshot, so
+# the lot UPDATE and the allocation INSERT read the remainders as they were before the run.
+EXPIRE_SQL = """
+WITH due_lots AS MATERIALIZED (
+    SELECT id, account_id, remaining FROM ledger_pointslot
+    WHERE account_id = ANY(%(ids)s) AND remaining > 0 AND expires_at <= %(as_of)s
+),
+due AS (
+    SELECT account_id, SUM(remaining)::bigint AS points FROM due_lots GROUP BY account_id
+),
+acc AS (
+    UPDATE ledger_pointsaccount a SET balance = a.balance - due.points, updated_at = %(now)s
+    FROM due WHERE a.id = due.account_id
+    RETURNING a.id, a.member_id, a.balance, due.points
+),
+ent AS (
+    INSERT INTO ledger_ledgerentry (
+        account_id, kind, amount, balance_after, source_type, source_id, idempotency_key,
+        reason, rules, metadata, effective_at, created_at
+    )
+    SELECT id, 'expire', -points, balance, 'expiry', '', 'expire:' || id || ':' || %(suffix)s,
+        'points expired', '[]'::jsonb, '{}'::jsonb, %(as_of)s, %(now)s
+    FROM acc ORDER BY id
+    RETURNING id, account_id
+),
+alloc AS (
+    INSERT INTO ledger_lotallocation (entry_id, lot_id, points)
+    SELECT ent.id, d.id, d.remaining FROM due_lots d JOIN ent ON ent.account_id = d.account_id
+    ORDER BY d.id
+),
+emptied AS (
+    UPDATE ledger_pointslot l SET remaining = 0 FROM due_lots d WHERE l.id = d.id
+)
+SELECT acc.id, acc.member_id, m.member_number, acc.points, acc.balance
+FROM acc JOIN members_member m ON m.id = acc.member_id
+ORDER BY acc.id
+"""
+
+
+@transaction.atomic
+def _expire_batch_sql(account_ids: list[int], as_of: datetime) -> int:
+    """PostgreSQL: lock the batch's accounts (pk order, like every writer), then EXPIRE_SQL."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT id FROM ledger_pointsaccount WHERE id = ANY(%s) ORDER BY id FOR UPDATE",
+            [account_ids],
+        )
+        # re-read under the locks (in EXPIRE_SQL): a run that got here first emptied these lots
+        cursor.execute(
+            EXPIRE_SQL,
+            {
+                "ids": account_ids,
+                "as_of": as_of,
+                "now": timezone.now(),
+                "suffix": as_of.isoformat(),
+            },
+        )
+        rows = cursor.fetchall()
+    for _account_id, member_id, member_number, points, balance in rows:
+        _publish_expired(member_id, member_number, points, balance, as_of)
+    return sum(row[3] for row in rows)
+
+
+def _publish_expired(
+    member_id: int, member_number: str, points: int, balance: int, as_of: datetime
+) -> None:
+    # one event per member and run (not per lot), sent after the batch commits
+    events.publish(
+        "points.expired",
+        {
+            "member_id": member_id,
+            "member_number": member_number,
+            "points": points,
+            "balance": balance,
+            "occurred_at": as_of.isoformat(),
+        },
+    )
 
 
 @transaction.atomic
@@ -102,20 +201,14 @@ def _expire_batch(account_ids: list[int], as_of: datetime) -> int:
     for account_id in per_account:
         accounts[account_id].updated_at = now
     PointsAccount.objects.bulk_update([accounts[a] for a in per_account], ["balance", "updated_at"])
-    # one event per member and run (not per lot), sent after this batch commits
-    members = PointsAccount.objects.filter(pk__in=list(per_account)).values_list(
-        "pk", "member_id", "member__member_number"
+    members = (
+        PointsAccount.objects.filter(pk__in=list(per_account))
+        .order_by("pk")
+        .values_list("pk", "member_id", "member__member_number")
     )
     for account_id, member_id, member_number in members:
-        events.publish(
-            "points.expired",
-            {
-                "member_id": member_id,
-                "member_number": member_number,
-                "points": per_account[account_id],
-                "balance": accounts[account_id].balance,
-                "occurred_at": as_of.isoformat(),
-            },
+        _publish_expired(
+            member_id, member_number, per_account[account_id], accounts[account_id].balance, as_of
         )
     return sum(per_account.values())
 
@@ -139,11 +232,46 @@ def _allocate_due_lots(due: Any, entry_ids: list[int]) -> None:
         cursor.execute(sql, [*entry_ids, *lots_params])
 
 
-def points_release_pending(*, as_of: datetime | None = None, since: datetime | None = None) -> int:
+# One INSERT ... SELECT: the dedupe key's unique index makes a rerun (or a concurrent run) a
+# no-op per member, as get_or_create does on the ORM path. The key's date is the UTC date of the
+# latest release, as Django's aware datetimes give it on the ORM path.
+RELEASE_SQL = """
+INSERT INTO ledger_notificationoutbox (
+    created_at, updated_at, member_id, kind, payload, dedupe_key, status
+)
+SELECT %(now)s, %(now)s, a.member_id, 'points_available',
+    jsonb_build_object('points', SUM(l.remaining)::bigint),
+    'available:' || a.member_id || ':'
+        || to_char(MAX(l.available_from) AT TIME ZONE 'UTC', 'YYYY-MM-DD'),
+    'pending'
+FROM ledger_pointslot l
+JOIN ledger_ledgerentry e ON e.id = l.entry_id
+JOIN ledger_pointsaccount a ON a.id = l.account_id
+WHERE l.available_from > %(since)s AND l.available_from <= %(as_of)s AND l.remaining > 0
+    AND l.available_from <> e.effective_at
+GROUP BY a.member_id
+ORDER BY a.member_id
+ON CONFLICT (dedupe_key) DO NOTHING
+"""
+
+
+def points_release_pending(
+    *, as_of: datetime | None = None, since: datetime | None = None, set_based: bool | None = None
+) -> int:
     """Points become spendable by time (each lot's available_from), so no balance changes here:
-    this tells members, through the outbox, that pending points are now available (once per lot)."""
+    this tells members, through the outbox, that pending points are now available (once per
+    member and day of release). Returns the messages written.
+
+    On PostgreSQL one INSERT ... SELECT ... ON CONFLICT DO NOTHING (RELEASE_SQL); elsewhere, or
+    with `set_based=False`, get_or_create per member. Both write the same rows."""
     as_of = as_of or timezone.now()
     since = since or as_of - timedelta(days=2)
+    if set_based is None:
+        set_based = connection.vendor == "postgresql"
+    if set_based:
+        with connection.cursor() as cursor:
+            cursor.execute(RELEASE_SQL, {"now": timezone.now(), "since": since, "as_of": as_of})
+            return cursor.rowcount
     lots = (
         PointsLot.objects.filter(
             available_from__gt=since, available_from__lte=as_of, remaining__gt=0
@@ -151,6 +279,7 @@ def points_release_pending(*, as_of: datetime | None = None, since: datetime | N
         .exclude(available_from=F("entry__effective_at"))  # only lots that were pending
         .values("account__member_id")
         .annotate(points=Sum("remaining"), last=Max("available_from"))
+        .order_by("account__member_id")
     )
     created = 0
     for row in lots.iterator(chunk_size=2000):
@@ -205,68 +334,62 @@ class Mismatch:
     last_balance_after: int | None
 
 
-def ledger_reconcile(*, progress: Any = None, chunk: int = 5000) -> list[Mismatch]:
+# Per range of account ids, the database compares and returns only the accounts that disagree
+# (plain SQL: PostgreSQL and SQLite). The sums are restricted to the range before they are
+# joined, so each range reads its own entries and lots once, through the account_id indexes.
+RECONCILE_SQL = """
+SELECT a.id, a.member_id, a.balance, COALESCE(e.total, 0), COALESCE(l.total, 0) - a.debt,
+    tail.balance_after
+FROM ledger_pointsaccount a
+LEFT JOIN (
+    SELECT account_id, SUM(amount) AS total, MAX(id) AS last_id FROM ledger_ledgerentry
+    WHERE account_id > %(lo)s AND account_id <= %(hi)s GROUP BY account_id
+) e ON e.account_id = a.id
+LEFT JOIN (
+    SELECT account_id, SUM(remaining) AS total FROM ledger_pointslot
+    WHERE account_id > %(lo)s AND account_id <= %(hi)s GROUP BY account_id
+) l ON l.account_id = a.id
+LEFT JOIN ledger_ledgerentry tail ON tail.id = e.last_id
+WHERE a.id > %(lo)s AND a.id <= %(hi)s AND NOT (
+    a.balance = COALESCE(e.total, 0)
+    AND a.balance = COALESCE(l.total, 0) - a.debt
+    AND (tail.id IS NULL OR tail.balance_after = a.balance)
+)
+ORDER BY a.id
+"""
+
+
+def ledger_reconcile(*, progress: Any = None, chunk: int = 50_000) -> list[Mismatch]:
     """Prove, for every account, cached balance = SUM(entries) = SUM(lots.remaining) - debt =
     the latest entry's balance_after. Reports mismatches; never fixes them.
 
-    Works through the accounts in pk ranges of `chunk`, three grouped aggregates per range, so
-    memory stays flat with millions of accounts."""
+    Works through the accounts in pk ranges of `chunk` accounts, one statement per range that
+    returns only the mismatches, so memory stays flat with millions of accounts."""
     mismatches = []
     last = 0
-    while True:
-        accounts = list(
-            PointsAccount.objects.filter(pk__gt=last)
-            .order_by("pk")
-            .only("id", "member_id", "balance", "debt")[:chunk]
-        )
-        if not accounts:
-            return mismatches
-        span = {"account_id__gte": accounts[0].pk, "account_id__lte": accounts[-1].pk}
-        last = accounts[-1].pk
-        sums = dict(
-            LedgerEntry.objects.filter(**span)
-            .order_by()
-            .values("account_id")
-            .annotate(t=Sum("amount"))
-            .values_list("account_id", "t")
-        )
-        lots = dict(
-            PointsLot.objects.filter(**span)
-            .order_by()
-            .values("account_id")
-            .annotate(t=Sum("remaining"))
-            .values_list("account_id", "t")
-        )
-        last_ids = (
-            LedgerEntry.objects.filter(**span)
-            .order_by()
-            .values("account_id")
-            .annotate(last=Max("id"))
-            .values_list("last", flat=True)
-        )
-        last_after = dict(
-            LedgerEntry.objects.filter(id__in=last_ids)
-            .order_by()
-            .values_list("account_id", "balance_after")
-        )
-        for account in accounts:
-            entries_sum = int(sums.get(account.pk) or 0)
-            lots_minus_debt = int(lots.get(account.pk) or 0) - account.debt
-            last_balance = last_after.get(account.pk)
-            expected_last = account.balance if last_balance is not None else None
-            if (
-                not (account.balance == entries_sum == lots_minus_debt)
-                or last_balance != expected_last
-            ):
+    with connection.cursor() as cursor:
+        while True:
+            cursor.execute(
+                "SELECT MAX(id), COUNT(*) FROM (SELECT id FROM ledger_pointsaccount "
+                "WHERE id > %s ORDER BY id LIMIT %s) AS span",
+                [last, chunk],
+            )
+            hi, count = cursor.fetchone()
+            if not count:
+                return mismatches
+            cursor.execute(RECONCILE_SQL, {"lo": last, "hi": hi})
+            for row in cursor.fetchall():
+                account_id, member_id, balance, entries_sum, lots_minus_debt, last_after = row
                 mismatches.append(
                     Mismatch(
-                        account.pk,
-                        account.member_id,
-                        account.balance,
-                        entries_sum,
-                        lots_minus_debt,
-                        last_balance,
+                        account_id,
+                        member_id,
+                        int(balance),
+                        int(entries_sum),
+                        int(lots_minus_debt),
+                        None if last_after is None else int(last_after),
                     )
                 )
-        if progress is not None:
-            progress.update(len(accounts))
+            last = hi
+            if progress is not None:
+                progress.update(count)
