@@ -7,6 +7,11 @@ are released and lots expire as months pass), replays of every kind of request (
 and an independent model that predicts the exact available, pending and total points, spent
 oldest lot first, refunded into the lots a redemption used, expired 12 months after release.
 
+Rewards ride on the same model: redeeming a reward or paying with points spends like a
+redemption, cancelling an unused voucher or letting a refundable voucher expire gives the points
+back into the lots they came from, a used voucher cannot be cancelled (and changes nothing), and
+a replayed redemption returns the first one.
+
 The clock moves in 30-day steps so no lot is ever within a day of its release or expiry, which
 keeps the model free of the end-of-day rounding the services apply (tests/ledger/test_expiry.py
 covers that to the second).
@@ -34,7 +39,17 @@ from loyalty.ledger.services import (
     points_redeem,
     purchase_record,
 )
+from rewards.exceptions import VoucherAlreadyUsed, VoucherNotValid
+from rewards.models import Redemption, Voucher
+from rewards.services import (
+    points_payment_create,
+    redemption_cancel,
+    redemption_create,
+    voucher_consume,
+    vouchers_expire_due,
+)
 from tests.factories.members import MemberFactory
+from tests.factories.rewards import RewardFactory, RewardsSettingsFactory
 from tests.hardening.conftest import FIGURES
 
 pytestmark = pytest.mark.django_db
@@ -55,6 +70,24 @@ steps = st.lists(
     min_size=1,
     max_size=30,
 )
+
+# Rewards on top of a funded account: every sequence starts with a 400-point purchase (the
+# ledger-only test covers the empty account), then spends and refunds through rewards.services.
+reward_steps = st.lists(
+    st.one_of(
+        st.tuples(st.just("reward"), st.sampled_from([0, 1])),  # which of two rewards
+        st.tuples(st.just("pay"), st.integers(20, 150)),  # points payment at the till
+        st.tuples(st.just("voucher cancel"), st.integers(0, 30)),
+        st.tuples(st.just("voucher use"), st.integers(0, 30)),
+        st.tuples(st.just("voucher expiry"), st.integers(0, 2)),  # after 0-2 months
+        st.tuples(st.just("wait"), st.integers(1, 3)),
+        st.tuples(st.just("buy"), st.integers(1000, 20000)),
+        st.tuples(st.just("expire")),
+        st.tuples(st.just("replay"), st.integers(0, 30)),
+    ),
+    min_size=3,
+    max_size=25,
+).map(lambda ops: [("buy", 40000), *ops])
 
 
 @dataclass
@@ -131,8 +164,14 @@ class Model:
         )
 
 
-class Rollback(Exception):
-    pass
+@dataclass
+class ModelVoucher:
+    """A reward voucher as the model sees it: the redemption key and its fate."""
+
+    key: int
+    expires_day: int
+    refund_on_expiry: bool
+    status: str = "issued"  # issued, used, cancelled, expired
 
 
 @settings(
@@ -143,12 +182,28 @@ class Rollback(Exception):
 @given(ops=steps, pending_days=st.sampled_from([0, 14]))
 def test_the_ledger_agrees_with_a_plain_model_at_every_step(db, monkeypatch, ops, pending_days):
     FIGURES["hypothesis ledger-model sequences"] += 1
+    # Each example starts from an empty ledger. A savepoint, not atomic(): the rewards services
+    # are durable atomic blocks, allowed inside the test's own transaction only.
+    savepoint = transaction.savepoint()
     try:
-        with transaction.atomic():  # each example starts from an empty ledger
-            _run(monkeypatch, ops, pending_days)
-            raise Rollback
-    except Rollback:
-        pass
+        _run(monkeypatch, ops, pending_days)
+    finally:
+        transaction.savepoint_rollback(savepoint)
+
+
+@settings(
+    max_examples=100,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(ops=reward_steps, pending_days=st.sampled_from([0, 14]))
+def test_rewards_spend_and_refund_as_the_model_says(db, monkeypatch, ops, pending_days):
+    FIGURES["hypothesis rewards-model sequences"] += 1
+    savepoint = transaction.savepoint()
+    try:
+        _run(monkeypatch, ops, pending_days)
+    finally:
+        transaction.savepoint_rollback(savepoint)
 
 
 def _run(monkeypatch, ops, pending_days):
@@ -164,9 +219,20 @@ def _run(monkeypatch, ops, pending_days):
             "points_per_unit": Decimal("1"),
         },
     )
+    RewardsSettingsFactory(points_payment_minimum=20)
+    rewards = [
+        RewardFactory(code="model-gift", points_cost=60, voucher_valid_days=45),
+        RewardFactory(
+            code="model-refundable",
+            points_cost=30,
+            voucher_valid_days=45,
+            refund_points_on_expiry=True,
+        ),
+    ]
     member = MemberFactory()
     model = Model(pending_days=pending_days)
     entries = {}  # model key -> redeem entry
+    vouchers: dict[int, tuple[Redemption, ModelVoucher]] = {}  # model key -> reward redemption
     replays = []  # (callable, expected result id)
     for step, op in enumerate(ops):
         now = clock["now"]
@@ -240,6 +306,82 @@ def _run(monkeypatch, ops, pending_days):
             points_expire_due(as_of=clock["now"])
             points_expire_due(as_of=clock["now"])  # a second run finds nothing more
             model.expire()
+        elif op[0] == "reward":
+            reward = rewards[op[1]]
+            expected = model.redeem(step, reward.points_cost)
+            try:
+                redemption = redemption_create(
+                    member=member, reward=reward, idempotency_key=f"rw{step}"
+                )
+            except InsufficientPoints:
+                assert not expected, f"reward refused with {model.available()} available"
+            else:
+                assert expected, f"reward granted with only {model.available()} available"
+                FIGURES["model: rewards redeemed"] += 1
+                vouchers[step] = (
+                    redemption,
+                    ModelVoucher(step, model.day + 45, reward.refund_points_on_expiry),
+                )
+                replays.append(
+                    (
+                        lambda s=step, r=reward: (
+                            redemption_create(member=member, reward=r, idempotency_key=f"rw{s}").pk
+                        ),
+                        redemption.pk,
+                    )
+                )
+        elif op[0] == "pay":
+            expected = model.redeem(step, op[1])
+            try:
+                payment = points_payment_create(
+                    member=member, order_ref=f"O{step}", points=op[1], idempotency_key=f"pp{step}"
+                )
+            except InsufficientPoints:
+                assert not expected, f"payment refused with {model.available()} available"
+            else:
+                assert expected, f"payment accepted with only {model.available()} available"
+                assert payment.voucher.status == Voucher.Status.USED
+                FIGURES["model: points payments"] += 1
+        elif op[0] == "voucher cancel" and vouchers:
+            key = sorted(vouchers)[op[1] % len(vouchers)]
+            redemption, seen = vouchers[key]
+            try:
+                redemption_cancel(redemption=redemption, reason="model says so")
+            except VoucherAlreadyUsed:
+                assert seen.status == "used"
+            except VoucherNotValid:  # expired and already refunded
+                assert seen.status == "expired" and seen.refund_on_expiry
+            else:
+                assert seen.status in ("issued", "cancelled", "expired"), seen
+                if seen.status == "issued" or (
+                    seen.status == "expired" and not seen.refund_on_expiry
+                ):
+                    model.cancel(key)
+                    seen.status = "cancelled"
+                    FIGURES["model: vouchers cancelled"] += 1
+        elif op[0] == "voucher use" and vouchers:
+            key = sorted(vouchers)[op[1] % len(vouchers)]
+            redemption, seen = vouchers[key]
+            usable = seen.status == "issued" and model.day < seen.expires_day
+            try:
+                voucher_consume(code=redemption.voucher.code, order_ref=f"U{key}")
+            except VoucherNotValid:
+                assert not usable and seen.status != "used", seen
+            else:
+                assert usable or seen.status == "used", seen  # same order again replays
+                seen.status = "used"
+                FIGURES["model: vouchers used"] += 1
+        elif op[0] == "voucher expiry":
+            clock["now"] = now + timedelta(days=STEP_DAYS * op[1])
+            model.day += STEP_DAYS * op[1]
+            vouchers_expire_due(as_of=clock["now"])
+            for key, (_, seen) in sorted(vouchers.items()):
+                if seen.status == "issued" and seen.expires_day <= model.day:
+                    seen.status = "expired"
+                    FIGURES["model: vouchers expired"] += 1
+                    if seen.refund_on_expiry:
+                        FIGURES["model: vouchers refunded on expiry"] += 1
+                        model.cancel(key)
 
         balance = account_balance(member=member, as_of=clock["now"])
         assert ledger_reconcile() == []
