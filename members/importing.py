@@ -224,12 +224,13 @@ def read_rows(handle: IO[str], delimiter: str | None) -> Iterator[tuple[int, dic
         except csv.Error:
             delimiter = ","
     reader = csv.reader(_chain(sample, handle), delimiter=delimiter)
-    header = next(reader, None)
+    records = _records(reader)
+    header = next(records, None)
     if not header:
         raise ImportFileError("The file is empty.")
     mapping = map_header(header)
     any_row = False
-    for number, values in enumerate(reader, start=1):
+    for number, values in enumerate(records, start=1):
         if not any(v.strip() for v in values):
             continue
         any_row = True
@@ -239,6 +240,15 @@ def read_rows(handle: IO[str], delimiter: str | None) -> Iterator[tuple[int, dic
         )
     if not any_row:
         raise ImportFileError("The file has a header but no rows.")
+
+
+def _records(reader: Any) -> Iterator[list[str]]:
+    """The reader's records; a broken one (a field over csv.field_size_limit(), a stray quote)
+    refuses the file, naming its line, instead of escaping as a crash."""
+    try:
+        yield from reader
+    except csv.Error as exc:
+        raise ImportFileError(f"Line {reader.line_num}: {exc}.") from exc
 
 
 def _chain(sample: str, handle: IO[str]) -> Iterator[str]:

@@ -67,7 +67,11 @@ class CodesUploadForm(forms.Form):
             text = upload.read().decode("utf-8-sig")
         except UnicodeDecodeError:
             raise forms.ValidationError("The file is not UTF-8 text.") from None
-        rows = [row[0] if row else "" for row in csv.reader(io.StringIO(text))]
+        reader = csv.reader(io.StringIO(text))
+        try:
+            rows = [row[0] if row else "" for row in reader]
+        except csv.Error as exc:  # a field over csv.field_size_limit(), a stray quote
+            raise forms.ValidationError(f"Line {reader.line_num}: {exc}.") from None
         if rows and rows[0].strip().lower() == "code":
             rows = rows[1:]
         if not rows:

@@ -27,6 +27,7 @@ from loyalty.clerk import forms
 from loyalty.clerk.errors import add_validation_errors, clerk_message
 from loyalty.clerk.formatting import format_money, format_points
 from loyalty.clerk.selectors import (
+    SearchResult,
     clerk_member_card,
     clerk_member_get,
     clerk_member_search,
@@ -112,9 +113,7 @@ class HomeView(ClerkView):
     """The search page. Enter on an exact card number (a scanner) opens the member at once."""
 
     def get(self, request: HttpRequest) -> HttpResponse:
-        form = forms.SearchForm(request.GET)
-        query = form.cleaned_data["q"] if form.is_valid() else ""
-        result = clerk_member_search(user=request.user, query=query)
+        result = _search(request)
         if result.open_member is not None:
             return HttpResponseRedirect(member_url(result.open_member.pk))
         return self.page("clerk/home.html", {"result": result, "flash": self.take_flash("home")})
@@ -124,10 +123,17 @@ class SearchView(ClerkView):
     """The results list only, for the search box's as-you-type requests (htmx)."""
 
     def get(self, request: HttpRequest) -> HttpResponse:
-        form = forms.SearchForm(request.GET)
-        query = form.cleaned_data["q"] if form.is_valid() else ""
-        result = clerk_member_search(user=request.user, query=query)
-        return render(request, "clerk/_results.html", {"result": result})
+        return render(request, "clerk/_results.html", {"result": _search(request)})
+
+
+def _search(request: HttpRequest) -> SearchResult:
+    """The search box's result; text the box cannot take (too long, a NUL) is said in words,
+    not silently searched as nothing."""
+    form = forms.SearchForm(request.GET)
+    if not form.is_valid():
+        problem = " ".join(form.errors.get("q", [])) or "This search cannot be run."
+        return SearchResult(query="", message=f"Search not run: {problem}")
+    return clerk_member_search(user=request.user, query=form.cleaned_data["q"])
 
 
 def _autofocus(form: forms.forms.Form) -> None:

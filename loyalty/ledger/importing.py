@@ -23,7 +23,7 @@ import gzip
 import io
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import IO, Any
@@ -122,6 +122,23 @@ class Invoice:
     amount: Decimal = Decimal("0")
     lines: list[LineInput] = field(default_factory=list)
     rows: list[int] = field(default_factory=list)
+
+
+def check_readable(path: Path) -> None:
+    """Read the whole file once before any row is booked: rows are committed one by one, so
+    bad bytes (not UTF-8) or a broken CSV record found half-way would leave the first part of
+    the file imported. Raises ValueError naming the line."""
+    with open_text(path) as handle:
+        reader = csv.reader(handle)
+        try:
+            for _ in reader:
+                pass
+        except UnicodeDecodeError as exc:
+            raise ValueError(
+                f"The file is not UTF-8 text ({exc.reason}); nothing imported."
+            ) from exc
+        except csv.Error as exc:
+            raise ValueError(f"Line {reader.line_num}: {exc}; nothing imported.") from exc
 
 
 def open_text(path: Path) -> IO[str]:
@@ -429,6 +446,10 @@ class TransactionImporter:
         occurred_at = parse_datetime((row.get("occurred_at") or "").strip())
         if occurred_at is None or occurred_at.tzinfo is None:
             raise ValueError("occurred_at must be ISO 8601 with a UTC offset")
+        try:
+            occurred_at.astimezone(UTC)
+        except OverflowError:  # 0001-01-01T00:00+01:00 is before year 1 in UTC
+            raise ValueError("occurred_at is out of range") from None
         amount = Decimal((row.get("amount") or "").strip())
         if Transaction.objects.filter(channel=channel, external_id=external_id).exists():
             self.report.already_imported += 1

@@ -14,11 +14,17 @@ in a name) is data: it is stored as typed, escaped on every page and neutralised
 The table is docs/reliability.md's "Bad-input catalogue"; FIGURES counts the cases run.
 """
 
+import csv
+import io
 import json
 from decimal import Decimal
 from typing import Any
 
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.core.management import call_command
+from django.core.management.base import CommandError
+from django.urls import reverse
 from django.utils import timezone
 
 from loyalty.ledger.models import LedgerEntry, PointsAccount, PointsLot, Transaction
@@ -323,3 +329,423 @@ def test_html_and_sql_in_names_are_stored_as_typed(admin_api_client, world):
     member = Member.objects.get(pk=response.json()["id"])
     assert (member.first_name, member.last_name) == (SCRIPT, SQL)
     assert Member.objects.count() == 2
+
+
+# --- CSV exports: a formula never reaches a spreadsheet as a formula ----------------------------
+
+
+def cells(text: str) -> list[str]:
+    return [cell for row in csv.reader(io.StringIO(text)) for cell in row]
+
+
+def assert_neutralised(text: str, hostile: str = FORMULA) -> None:
+    """The hostile text is there, behind a quote; no cell would run as a formula."""
+    found = cells(text)
+    carrying = [c for c in found if hostile in c]
+    assert carrying, found[:40]
+    assert not any(c.startswith(hostile) for c in carrying), carrying
+    for cell in found:
+        assert cell[:1] not in ("=", "@", "\t", "\r"), cell
+        if cell[:1] in ("+", "-"):  # a signed number or a phone number is data
+            assert set(cell[1:]) <= set("0123456789 ().+-"), cell
+
+
+@pytest.fixture
+def hostile(world, superuser) -> dict[str, Any]:
+    """The same formula as a member's name, a store's name, a reward's name, an adjustment's
+    reason and a redemption's cancel reason."""
+    from loyalty.ledger.services import points_adjust
+    from rewards.services import redemption_cancel, redemption_create
+
+    member = world["member"]
+    Member.objects.filter(pk=member.pk).update(first_name=FORMULA, last_name="+1+cmd")
+    Store.objects.filter(pk=world["store"].pk).update(name=FORMULA)
+    Reward.objects.filter(pk=world["reward"].pk).update(name=FORMULA, description="@SUM(A1)")
+    points_adjust(member=member, points=5, reason=FORMULA, actor=superuser, idempotency_key="f")
+    redemption = redemption_create(member=member, reward=Reward.objects.get(code="coffee"))
+    redemption_cancel(redemption=redemption, reason=FORMULA, actor=superuser)
+    return {"member": member, "redemption": redemption}
+
+
+EXPORTS = [
+    ("member", "admin:members_member_export", "members.resources.MemberResource"),
+    ("store", "admin:members_store_export", "members.resources.StoreResource"),
+    ("reward", "admin:rewards_reward_export", "rewards.resources.RewardResource"),
+]
+
+
+@pytest.mark.parametrize(("name", "url", "resource"), EXPORTS, ids=[e[0] for e in EXPORTS])
+def test_import_export_csv_exports_neutralise_formulas(
+    client, superuser, hostile, name, url, resource
+):
+    """The admin's Export button (django-import-export) and the resource it uses."""
+    from django.utils.module_loading import import_string
+    from import_export.formats.base_formats import CSV
+
+    dataset = import_string(resource)().export()
+    assert_neutralised(CSV().export_data(dataset))
+
+    client.force_login(superuser)
+    data = {"format": "0", "resource": "0"}  # csv
+    response = client.post(reverse(url), data)
+    FIGURES["bad-input cases: csv export"] += 1
+    assert response.status_code == 200, response.content[:500]
+    assert_neutralised(response.content.decode("utf-8-sig"))
+
+
+def test_ledger_and_redemption_csv_actions_neutralise_formulas(client, superuser, hostile):
+    client.force_login(superuser)
+    entries = client.post(
+        reverse("admin:ledger_ledgerentry_changelist"),
+        {
+            "action": "export_csv",
+            "_selected_action": list(LedgerEntry.objects.values_list("pk", flat=True)),
+        },
+    )
+    redemptions = client.post(
+        reverse("admin:rewards_redemption_changelist"),
+        {"action": "export_csv", "_selected_action": [hostile["redemption"].pk]},
+    )
+    FIGURES["bad-input cases: csv export"] += 2
+    assert entries["Content-Type"] == redemptions["Content-Type"] == "text/csv"
+    assert_neutralised(entries.content.decode())
+    assert_neutralised(redemptions.content.decode())
+    assert "-5" in cells(entries.content.decode()) or "-100" in cells(entries.content.decode())
+
+
+def test_import_reports_neutralise_formulas(world, superuser, tmp_path):
+    """The error reports of the three import commands hold the rows' own (hostile) text."""
+    members = tmp_path / "members.csv"
+    members.write_text(f"first_name,email\n{FORMULA},not-an-email\n")
+    with pytest.raises(CommandError):
+        call_command("import_members", str(members), "--errors", str(tmp_path / "m.err.csv"))
+    assert_neutralised((tmp_path / "m.err.csv").read_text())
+
+    txns = tmp_path / "txns.csv"
+    txns.write_text(
+        "kind,channel,external_id,occurred_at,amount\n"
+        f"purchase,store,{FORMULA},2026-11-23T10:00:00,10.00\n"
+    )
+    call_command("import_transactions", str(txns), "--skipped", str(tmp_path / "t.skip.csv"))
+    assert_neutralised((tmp_path / "t.skip.csv").read_text())
+
+    points = tmp_path / "points.csv"
+    points.write_text(f"member_number,points,reason\n{FORMULA},10,x\n")
+    call_command(
+        "import_points",
+        str(points),
+        "--kind",
+        "adjust",
+        "--user",
+        superuser.username,
+        "--errors",
+        str(tmp_path / "p.err.csv"),
+    )
+    assert_neutralised((tmp_path / "p.err.csv").read_text())
+    FIGURES["bad-input cases: csv export"] += 3
+
+
+def test_admin_import_skipped_rows_download_neutralises_formulas(client, superuser, world):
+    client.force_login(superuser)
+    content = f"member_number,first_name,last_name,email\n,{FORMULA},Doe,not-an-email\n,Good,Row,good@example.com\n"
+    preview = client.post(
+        reverse("admin:members_member_import"),
+        {
+            "resource": "0",
+            "format": "0",
+            "skip_bad_rows": "on",
+            "import_file": SimpleUploadedFile("m.csv", content.encode(), content_type="text/csv"),
+        },
+    )
+    skipped = preview.context.get("skipped_bad_rows")
+    assert skipped, preview.content[:500]
+    token_urls = [m.message for m in preview.context["messages"]]
+    url = next(str(u).split('href="')[1].split('"')[0] for u in token_urls if "href" in str(u))
+    download = client.get(url)
+    FIGURES["bad-input cases: csv export"] += 1
+    assert download.status_code == 200
+    assert_neutralised(download.content.decode("utf-8-sig"))
+
+
+# --- CSV imports: a bad row is reported by number and nothing is written ------------------------
+
+MEMBER_FILES = [
+    ("100kb-name", "first_name,email\n" + "n" * 100_000 + ",a@example.com\n", "first_name"),
+    ("huge-card-number", "member_number,first_name\n" + "9" * 40 + ",Ann\n", "member_number"),
+    ("birth-year-1800", "first_name,birth_date\nAnn,1800-01-01\n", "birth_date"),
+    ("birth-in-future", "first_name,birth_date\nAnn,2999-01-01\n", "birth_date"),
+    ("no-such-day", "first_name,birth_date\nAnn,2026-02-30\n", "birth_date"),
+    ("html-email", f"first_name,email\nAnn,{SCRIPT}\n", "email"),
+    ("sql-store", f"first_name,home_store\nAnn,{SQL}\n", "home_store"),
+    ("same-email-twice", "first_name,email\nAnn,a@example.com\nBob,a@example.com\n", "email"),
+    ("not-a-boolean", "first_name,email_consent\nAnn,=1+1\n", "email_consent"),
+    ("nothing-to-identify", "first_name,city\n,London\n", "row"),
+]
+
+
+@pytest.mark.parametrize(
+    ("case", "content", "field"), MEMBER_FILES, ids=[c[0] for c in MEMBER_FILES]
+)
+def test_member_import_reports_the_bad_row_and_writes_nothing(
+    world, tmp_path, case, content, field
+):
+    path = tmp_path / "members.csv"
+    # a good row first: the file is refused as a whole, so it is not written either
+    header, rest = content.split("\n", 1)
+    good = ",".join("Good" if c == "first_name" else "" for c in header.split(","))
+    path.write_text(f"{header}\n{good}\n{rest}")
+    report = tmp_path / "errors.csv"
+    before = snapshot()
+
+    with pytest.raises(CommandError, match="Nothing was written"):
+        call_command("import_members", str(path), "--errors", str(report))
+
+    FIGURES["bad-input cases: csv import"] += 1
+    rows = list(csv.DictReader(report.open()))
+    assert rows and {r["field"] for r in rows} == {field}, rows
+    assert all(int(r["row"]) >= 2 for r in rows)  # row 1 is the good one
+    assert snapshot() == before
+
+
+def test_member_import_of_non_utf8_bytes(world, tmp_path):
+    """Bytes that are not UTF-8: refused when UTF-8 is asked for; otherwise read as Latin-1
+    (what spreadsheet programs write), so "Zoë" from an old Excel file arrives as Zoë."""
+    path = tmp_path / "latin.csv"
+    path.write_bytes(b"first_name,email\nZo\xeb,zoe@example.com\n")
+    before = snapshot()
+
+    with pytest.raises(CommandError, match="not utf-8"):
+        call_command("import_members", str(path), "--encoding", "utf-8")
+    assert snapshot() == before
+
+    call_command("import_members", str(path))
+    FIGURES["bad-input cases: csv import"] += 2
+    assert Member.objects.get(email="zoe@example.com").first_name == "Zoë"
+
+
+def test_member_import_stores_html_sql_and_formulas_as_typed(world, tmp_path):
+    path = tmp_path / "m.csv"
+    path.write_text(
+        "first_name,last_name,email\n"
+        f'"{SCRIPT}","{SQL}",x@example.com\n'
+        f'"{FORMULA}",Doe,y@example.com\n'
+    )
+    call_command("import_members", str(path))
+    FIGURES["bad-input cases: csv import"] += 1
+    assert Member.objects.get(email="x@example.com").last_name == SQL
+    assert Member.objects.get(email="y@example.com").first_name == FORMULA
+
+
+TXN_ROWS = [
+    ("negative-amount", "purchase,store,T1,2026-11-23T10:00:00+00:00,-5.00"),
+    ("nan-amount", "purchase,store,T1,2026-11-23T10:00:00+00:00,NaN"),
+    ("infinity-amount", "purchase,store,T1,2026-11-23T10:00:00+00:00,Infinity"),
+    ("huge-amount", "purchase,store,T1,2026-11-23T10:00:00+00:00,99999999999999999999.99"),
+    ("exponent-amount", "purchase,store,T1,2026-11-23T10:00:00+00:00,1e30"),
+    ("three-decimals", "purchase,store,T1,2026-11-23T10:00:00+00:00,1.005"),
+    ("naive-time", "purchase,store,T1,2026-11-23T10:00:00,10.00"),
+    ("no-such-day", "purchase,store,T1,2026-02-30T10:00:00+00:00,10.00"),
+    ("year-9999-west", "purchase,store,T1,9999-12-31T23:59:59-01:00,10.00"),
+    ("year-1-east", "purchase,store,T1,0001-01-01T00:00:00+01:00,10.00"),
+    ("far-future", "purchase,store,T1,2999-01-01T00:00:00+00:00,10.00"),
+    ("100kb-external-id", f"purchase,store,{'e' * 100_000},2026-11-23T10:00:00+00:00,10.00"),
+    ("sql-channel", f'purchase,"{SQL}",T1,2026-11-23T10:00:00+00:00,10.00'),
+    ("html-kind", f'"{SCRIPT}",store,T1,2026-11-23T10:00:00+00:00,10.00'),
+    ("negative-return", "return,store,T1,2026-11-23T10:00:00+00:00,-1.00"),
+]
+
+
+@pytest.mark.parametrize(("case", "row"), TXN_ROWS, ids=[c[0] for c in TXN_ROWS])
+def test_transaction_import_skips_the_bad_row_with_its_reason(world, tmp_path, case, row):
+    path = tmp_path / "txns.csv"
+    path.write_text(f"kind,channel,external_id,occurred_at,amount\n{row}\n")
+    skipped = tmp_path / "skipped.csv"
+    before = snapshot()
+
+    call_command("import_transactions", str(path), "--skipped", str(skipped))
+
+    FIGURES["bad-input cases: csv import"] += 1
+    rows = list(csv.DictReader(skipped.open()))
+    assert [r["row"] for r in rows] == ["1"] and rows[0]["reason"], rows
+    assert snapshot() == before
+
+
+def test_transaction_import_refuses_a_non_utf8_file_before_any_row(world, tmp_path):
+    path = tmp_path / "txns.csv"
+    good = "".join(f"purchase,store,G{n},2026-11-23T10:00:00+00:00,10.00\n" for n in range(2000))
+    path.write_bytes(
+        b"kind,channel,external_id,occurred_at,amount\n"
+        + good.encode()
+        + b"purchase,store,\xff\xfe,x,1\n"
+    )
+    before = snapshot()
+
+    with pytest.raises(CommandError, match="not UTF-8"):
+        call_command("import_transactions", str(path))
+
+    FIGURES["bad-input cases: csv import"] += 1
+    assert snapshot() == before  # not the first 2,000 rows either
+
+
+POINT_ROWS = [
+    ("huge-points", "adjust", f"{{number}},{10**30},x"),
+    ("exponent-points", "adjust", "{number},1e9,x"),
+    ("nan-points", "adjust", "{number},NaN,x"),
+    ("fractional-points", "adjust", "{number},1.5,x"),
+    ("zero-points", "adjust", "{number},0,x"),
+    ("no-reason", "adjust", "{number},10,"),
+    ("100kb-reason", "adjust", "{number},10," + "r" * 100_000),
+    ("sql-member", "adjust", f'"{SQL}",10,x'),
+    ("no-such-day", "opening", "{number},10,x,2026-02-30"),
+    ("year-99999", "opening", "{number},10,x,99999-01-01"),
+]
+
+
+@pytest.mark.parametrize(("case", "kind", "row"), POINT_ROWS, ids=[c[0] for c in POINT_ROWS])
+def test_points_import_refuses_the_bad_row_with_its_reason(
+    world, superuser, tmp_path, case, kind, row
+):
+    path = tmp_path / "points.csv"
+    row = row.replace("{number}", world["member"].member_number)
+    path.write_text(f"member_number,points,reason,expires_on\n{row}\n")
+    errors = tmp_path / "errors.csv"
+    before = snapshot()
+
+    call_command(
+        "import_points",
+        str(path),
+        "--kind",
+        kind,
+        "--user",
+        superuser.username,
+        "--errors",
+        str(errors),
+    )
+
+    FIGURES["bad-input cases: csv import"] += 1
+    rows = list(csv.DictReader(errors.open()))
+    assert [r["row"] for r in rows] == ["1"] and rows[0]["error"], rows
+    assert snapshot() == before
+
+
+def test_points_import_refuses_a_non_utf8_file(world, superuser, tmp_path):
+    path = tmp_path / "points.csv"
+    number = world["member"].member_number
+    path.write_bytes(f"member_number,points,reason\n{number},10,ok\n".encode() + b"1,1,\xff\n")
+    before = snapshot()
+
+    with pytest.raises(CommandError, match="UTF-8"):
+        call_command("import_points", str(path), "--kind", "adjust", "--user", superuser.username)
+
+    FIGURES["bad-input cases: csv import"] += 1
+    assert snapshot() == before
+
+
+ADMIN_IMPORT_FILES = [
+    ("bad-utf8", b"member_number,first_name,email\n,Zo\xff\xfe,z@example.com\n"),
+    ("10mb-name", f"member_number,first_name\n,{TEN_MB}\n".encode()),
+    ("birth-in-future", b"member_number,first_name,birth_date\n,Ann,2999-01-01\n"),
+    ("no-such-day", b"member_number,first_name,birth_date\n,Ann,2026-02-30\n"),
+    ("html-email", f"member_number,first_name,email\n,Ann,{SCRIPT}\n".encode()),
+    ("sql-store", f'member_number,first_name,home_store\n,Ann,"{SQL}"\n'.encode()),
+    ("huge-card", ("member_number,first_name\n" + "9" * 40 + ",Ann\n").encode()),
+    ("same-email-twice", b"member_number,first_name,email\n,A,a@example.com\n,B,a@example.com\n"),
+    ("not-csv", b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR"),
+]
+
+
+@pytest.mark.parametrize(
+    ("case", "content"), ADMIN_IMPORT_FILES, ids=[c[0] for c in ADMIN_IMPORT_FILES]
+)
+def test_admin_member_import_reports_bad_files_and_rows(client, superuser, world, case, content):
+    client.force_login(superuser)
+    before = snapshot()
+
+    preview = client.post(
+        reverse("admin:members_member_import"),
+        {
+            "resource": "0",
+            "format": "0",
+            "import_file": SimpleUploadedFile("m.csv", content, content_type="text/csv"),
+        },
+    )
+
+    FIGURES["bad-input cases: csv import"] += 1
+    assert preview.status_code == 200
+    result = preview.context.get("result")
+    if result is None:  # the file as a whole was refused: a form error says why
+        assert preview.context["form"].errors, preview.content[:300]
+    else:
+        assert result.has_validation_errors() or result.has_errors()
+        assert not preview.context.get("confirm_form")
+    assert snapshot() == before
+
+
+CODE_FILES = [
+    ("bad-utf8", b"code\nOK-1\n\xff\xfe\n", "not UTF-8"),
+    ("nul-bytes", b"code\nOK-1\nA\x00B\n", "control characters"),
+    ("too-long", ("code\nOK-1\n" + "X" * 101 + "\n").encode(), "longer than 100"),
+    ("10mb-code", ("code\nOK-1\n" + TEN_MB + "\n").encode(), "larger than 5 MB"),
+    ("4mb-code", ("code\nOK-1\n" + "c" * (4 << 20) + "\n").encode(), "Line 3"),
+]
+
+
+@pytest.mark.parametrize(("case", "content", "says"), CODE_FILES, ids=[c[0] for c in CODE_FILES])
+def test_reward_code_upload_reports_bad_rows(client, superuser, world, case, content, says):
+    reward = RewardFactory(code="partner", kind=Reward.Kind.PARTNER_CODE)
+    client.force_login(superuser)
+    url = reverse("admin:rewards_reward_upload_codes", args=[reward.pk])
+
+    response = client.post(
+        url, {"file": SimpleUploadedFile("c.csv", content, "text/csv")}, follow=True
+    )
+
+    FIGURES["bad-input cases: csv import"] += 1
+    assert response.status_code == 200
+    assert says in response.content.decode()
+    # a bad file writes nothing; a bad row is refused and the good rows are added
+    expected = set() if case in ("bad-utf8", "10mb-code", "4mb-code") else {"OK-1"}
+    assert set(reward.codes.values_list("code", flat=True)) == expected
+
+
+def test_reward_code_upload_of_many_codes(client, superuser, world):
+    """70,000 codes: more than one query's worth of parameters on either database."""
+    reward = RewardFactory(code="partner", kind=Reward.Kind.PARTNER_CODE)
+    client.force_login(superuser)
+    content = "code\n" + "".join(f"C{n:06d}\n" for n in range(70_000))
+
+    response = client.post(
+        reverse("admin:rewards_reward_upload_codes", args=[reward.pk]),
+        {"file": SimpleUploadedFile("c.csv", content.encode(), "text/csv")},
+        follow=True,
+    )
+
+    FIGURES["bad-input cases: csv import"] += 1
+    assert response.status_code == 200
+    assert reward.codes.count() == 70_000
+
+
+def test_imports_refuse_a_10mb_field_as_a_whole_file(world, superuser, tmp_path):
+    """A field over the csv module's limit breaks the record: the file is refused naming the line,
+    before any row is written (the transaction and points imports commit row by row)."""
+    number = world["member"].member_number
+    files = {
+        "import_members": f"first_name,email\nGood,g@example.com\n{TEN_MB},a@example.com\n",
+        "import_transactions": (
+            "kind,channel,external_id,occurred_at,amount\n"
+            "purchase,store,G1,2026-11-23T10:00:00+00:00,10.00\n"
+            f"purchase,store,{TEN_MB},2026-11-23T10:00:00+00:00,10.00\n"
+        ),
+        "import_points": f"member_number,points,reason\n{number},10,ok\n{number},10,{TEN_MB}\n",
+    }
+    extra = {"import_points": ["--kind", "adjust", "--user", superuser.username]}
+    for command, content in files.items():
+        path = tmp_path / f"{command}.csv"
+        path.write_text(content)
+        before = snapshot()
+
+        with pytest.raises(CommandError, match="Line 3"):
+            call_command(command, str(path), *extra.get(command, []))
+
+        FIGURES["bad-input cases: csv import"] += 1
+        assert snapshot() == before, command

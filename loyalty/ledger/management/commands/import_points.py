@@ -20,6 +20,7 @@ from tqdm import tqdm
 
 from loyalty.core import csvsafe
 from loyalty.core.exceptions import ApplicationError
+from loyalty.ledger.importing import check_readable
 from loyalty.ledger.policy import programme_settings_get
 from loyalty.ledger.services import points_adjust, points_opening_balance
 from members.models import Member
@@ -45,6 +46,10 @@ class Command(BaseCommand):
         user = get_user_model().objects.filter(username=options["user"], is_staff=True).first()
         if user is None:
             raise CommandError(f"No staff user {options['user']!r}.")
+        try:
+            check_readable(path)  # refused whole, before any row is posted
+        except ValueError as exc:
+            raise CommandError(str(exc)) from exc
         digest = hashlib.sha256(path.read_bytes()).hexdigest()[:16]
         zone = ZoneInfo(programme_settings_get().time_zone)
         errors: list[tuple[int, str]] = []

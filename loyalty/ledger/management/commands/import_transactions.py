@@ -5,7 +5,7 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
-from loyalty.ledger.importing import TransactionImporter, open_text, write_skipped
+from loyalty.ledger.importing import TransactionImporter, check_readable, open_text, write_skipped
 
 
 def default_report_path(path: Path) -> Path:
@@ -47,6 +47,7 @@ class Command(BaseCommand):
         )
         started = time.monotonic()
         try:
+            check_readable(path)
             with (
                 open_text(path) as handle,
                 tqdm(unit=" rows", desc="transactions", file=sys.stderr, disable=None) as bar,
