@@ -10,9 +10,12 @@ class IntegrationsConfig(AppConfig):
         from loyalty.core import events
         from loyalty.core.periodic import PeriodicTaskSpec, register
         from loyalty.integrations import schema  # noqa: F401  (registers the OpenAPI scheme)
-        from loyalty.integrations.services import webhook_event_subscriber
+        from loyalty.integrations.services import (
+            webhook_event_subscriber,
+            webhook_event_subscriber_many,
+        )
 
-        events.subscribe(webhook_event_subscriber)
+        events.subscribe(webhook_event_subscriber, many=webhook_event_subscriber_many)
         for spec in (
             PeriodicTaskSpec(
                 "Sweep webhook deliveries",

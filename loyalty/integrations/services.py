@@ -179,17 +179,24 @@ def webhook_subscription_create(
     return CreatedSubscription(subscription=subscription, secret=secret)
 
 
-def webhook_event_record(event_type: str, payload: dict[str, Any]) -> list[int]:
-    """The events subscriber (runs after the publisher's commit): one delivery row per active
-    subscription to `event_type`, then a Celery task per row. The rows are the outbox: if the
-    broker is down the periodic sweep sends them later."""
-    subscription_ids = [
+def _subscription_ids(event_type: str) -> list[int]:
+    return [
         pk
         for pk, types in WebhookSubscription.objects.filter(
             active=True, client__revoked_at__isnull=True
         ).values_list("pk", "event_types")
         if event_type in (types or [])
     ]
+
+
+def webhook_event_record(
+    event_type: str, payload: dict[str, Any], *, subscription_ids: list[int] | None = None
+) -> list[int]:
+    """The events subscriber (runs after the publisher's commit): one delivery row per active
+    subscription to `event_type`, then a Celery task per row. The rows are the outbox: if the
+    broker is down the periodic sweep sends them later."""
+    if subscription_ids is None:
+        subscription_ids = _subscription_ids(event_type)
     if not subscription_ids:
         return []
     event_id = uuid.uuid4()
@@ -216,6 +223,14 @@ def webhook_event_record(event_type: str, payload: dict[str, Any]) -> list[int]:
 def webhook_event_subscriber(event_type: str, payload: dict[str, Any]) -> None:
     """What loyalty.core.events calls after each commit (see IntegrationsConfig.ready)."""
     webhook_event_record(event_type, payload)
+
+
+def webhook_event_subscriber_many(event_type: str, payloads: list[dict[str, Any]]) -> None:
+    """The same for events.publish_many (the nightly expiry's thousands of points.expired):
+    the subscriptions are looked up once, and with none listening nothing more is done."""
+    subscription_ids = _subscription_ids(event_type)
+    for payload in payloads if subscription_ids else []:
+        webhook_event_record(event_type, payload, subscription_ids=subscription_ids)
 
 
 def webhook_delivery_enqueue(*, delivery_id: int) -> bool:

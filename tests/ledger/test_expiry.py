@@ -183,3 +183,34 @@ def test_expiry_is_set_based_the_query_count_does_not_grow_with_the_lots(program
     assert len(first.captured_queries) == len(second.captured_queries)
     assert LedgerEntry.objects.filter(kind="expire").count() == 3
     assert ledger_reconcile() == []
+
+
+def test_expiry_events_look_up_webhook_subscriptions_once_per_batch(
+    programme, django_capture_on_commit_callbacks
+):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from loyalty.integrations.models import WebhookDelivery
+    from tests.factories.integrations import WebhookSubscriptionFactory
+    from tests.factories.members import MemberFactory
+
+    members = MemberFactory.create_batch(6)
+    for index, m in enumerate(members):
+        points_earn(member=m, points=index + 1, idempotency_key="a", occurred_at=utc(2025, 1, 10))
+    WebhookSubscriptionFactory(target_url="http://127.0.0.1:9/x", event_types=["points.expired"])
+
+    with (
+        CaptureQueriesContext(connection) as queries,
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        assert points_expire_due(as_of=utc(2026, 2, 1)) == 21
+
+    lookups = [  # who listens (the deliveries' own sending, eager in tests, reads more)
+        q for q in queries if ' FROM "integrations_webhooksubscription" INNER JOIN' in q["sql"]
+    ]
+    assert len(lookups) == 1  # one for the batch's six events, not one per member
+    deliveries = WebhookDelivery.objects.filter(event_type="points.expired")
+    assert sorted((d.payload["member_id"], d.payload["points"]) for d in deliveries) == [
+        (m.pk, index + 1) for index, m in enumerate(members)
+    ]

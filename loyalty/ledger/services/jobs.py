@@ -105,7 +105,8 @@ alloc AS (
     ORDER BY d.id
 ),
 emptied AS (
-    UPDATE ledger_pointslot l SET remaining = 0 FROM due_lots d WHERE l.id = d.id
+    -- by primary key lookups: a join here was planned as a merge over every lot
+    UPDATE ledger_pointslot SET remaining = 0 WHERE id = ANY(ARRAY(SELECT id FROM due_lots))
 )
 SELECT acc.id, acc.member_id, m.member_number, acc.points, acc.balance
 FROM acc JOIN members_member m ON m.id = acc.member_id
@@ -132,24 +133,25 @@ def _expire_batch_sql(account_ids: list[int], as_of: datetime) -> int:
             },
         )
         rows = cursor.fetchall()
-    for _account_id, member_id, member_number, points, balance in rows:
-        _publish_expired(member_id, member_number, points, balance, as_of)
+    _publish_expired([row[1:] for row in rows], as_of)
     return sum(row[3] for row in rows)
 
 
-def _publish_expired(
-    member_id: int, member_number: str, points: int, balance: int, as_of: datetime
-) -> None:
-    # one event per member and run (not per lot), sent after the batch commits
-    events.publish(
+def _publish_expired(rows: list[tuple[int, str, int, int]], as_of: datetime) -> None:
+    """One event per member and run (not per lot), sent together after the batch commits.
+    rows: (member_id, member_number, points, balance after)."""
+    events.publish_many(
         "points.expired",
-        {
-            "member_id": member_id,
-            "member_number": member_number,
-            "points": points,
-            "balance": balance,
-            "occurred_at": as_of.isoformat(),
-        },
+        [
+            {
+                "member_id": member_id,
+                "member_number": member_number,
+                "points": points,
+                "balance": balance,
+                "occurred_at": as_of.isoformat(),
+            }
+            for member_id, member_number, points, balance in rows
+        ],
     )
 
 
@@ -206,10 +208,13 @@ def _expire_batch(account_ids: list[int], as_of: datetime) -> int:
         .order_by("pk")
         .values_list("pk", "member_id", "member__member_number")
     )
-    for account_id, member_id, member_number in members:
-        _publish_expired(
-            member_id, member_number, per_account[account_id], accounts[account_id].balance, as_of
-        )
+    _publish_expired(
+        [
+            (member_id, number, per_account[account_id], accounts[account_id].balance)
+            for account_id, member_id, number in members
+        ],
+        as_of,
+    )
     return sum(per_account.values())
 
 
@@ -339,7 +344,7 @@ class Mismatch:
 # joined, so each range reads its own entries and lots once, through the account_id indexes.
 RECONCILE_SQL = """
 SELECT a.id, a.member_id, a.balance, COALESCE(e.total, 0), COALESCE(l.total, 0) - a.debt,
-    tail.balance_after
+    (SELECT balance_after FROM ledger_ledgerentry WHERE id = e.last_id)
 FROM ledger_pointsaccount a
 LEFT JOIN (
     SELECT account_id, SUM(amount) AS total, MAX(id) AS last_id FROM ledger_ledgerentry
@@ -349,11 +354,13 @@ LEFT JOIN (
     SELECT account_id, SUM(remaining) AS total FROM ledger_pointslot
     WHERE account_id > %(lo)s AND account_id <= %(hi)s GROUP BY account_id
 ) l ON l.account_id = a.id
-LEFT JOIN ledger_ledgerentry tail ON tail.id = e.last_id
 WHERE a.id > %(lo)s AND a.id <= %(hi)s AND NOT (
     a.balance = COALESCE(e.total, 0)
     AND a.balance = COALESCE(l.total, 0) - a.debt
-    AND (tail.id IS NULL OR tail.balance_after = a.balance)
+    -- the latest entry by primary key lookup: a join was planned as a scan of every entry
+    AND (e.last_id IS NULL OR a.balance = (
+        SELECT balance_after FROM ledger_ledgerentry WHERE id = e.last_id
+    ))
 )
 ORDER BY a.id
 """
