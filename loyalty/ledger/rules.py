@@ -156,6 +156,11 @@ def eligible_amount(
     return (paid_with_money * counted_total / lines_total).quantize(Decimal("0.01")), counted
 
 
+def active_rules() -> list[EarningRule]:
+    """The active rules in the order the engine applies them (one query)."""
+    return list(EarningRule.objects.filter(active=True).order_by("priority", "id"))
+
+
 def evaluate(
     *,
     programme: ProgrammeSettings,
@@ -169,7 +174,7 @@ def evaluate(
     calling the registered contributors when `contributions` is not given (bulk paths pass
     what their simulators computed)."""
     if rules is None:
-        rules = list(EarningRule.objects.filter(active=True).order_by("priority", "id"))
+        rules = active_rules()
     rules = [rule for rule in rules if rule.active and _matches(rule, ctx)]
     result = EarnResult()
     eligible, counted_lines = eligible_amount(programme, ctx)

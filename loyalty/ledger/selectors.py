@@ -25,10 +25,15 @@ class AccountBalance:
     awaiting_expiry: int = 0
 
 
-def account_balance(*, member: Any, as_of: datetime | None = None) -> AccountBalance:
+def account_balance(
+    *, member: Any, as_of: datetime | None = None, account: PointsAccount | None = None
+) -> AccountBalance:
+    """`account`: the member's account as the caller holds it, current (e.g. just posted to
+    under its lock), to save reading it again."""
     as_of = as_of or timezone.now()
     programme = programme_settings_get()
-    account = PointsAccount.objects.filter(member=member).first()
+    if account is None:
+        account = PointsAccount.objects.filter(member=member).first()
     if account is None:
         return AccountBalance(0, 0, 0, 0, 0, None, 0, programme.point_value)
     open_lots = PointsLot.objects.filter(account=account, remaining__gt=0)

@@ -262,8 +262,16 @@ def _evaluate_member(*, member: Member, actor: Any, imported: bool) -> TierAssig
     ladder = tier_ladder_checked()
     if not ladder:
         return None
-    zone = programme_zone()
     current = _current_for_update(member.pk)
+    if (
+        current is not None
+        and current.tier.rank >= ladder[-1].rank
+        and current.downgrade_due_on is None
+    ):
+        # already at the top with no downgrade pending: no value can change anything, so the
+        # window's sum (and the settings and policy reads it needs) is skipped
+        return current
+    zone = programme_zone()
     value = qualifying_values(members=[member], policy=tier_policy_get(), zone=zone)[member.pk]
     reached = tier_for_value(ladder, value)
     if current is not None and reached.rank <= current.tier.rank:

@@ -159,7 +159,7 @@ def _posting_response(result: Any) -> Response:
         "points_reversed": result.points_reversed,
         "points_refunded": result.points_refunded,
         "rules": result.rules,
-        "balance": account_balance(member=member) if member else None,
+        "balance": account_balance(member=member, account=result.account) if member else None,
     }
     code = status.HTTP_201_CREATED if result.created else status.HTTP_200_OK
     return Response(PostingOutputSerializer(data).data, status=code)

@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from loyalty.core import events
 from loyalty.ledger.exceptions import EntryAlreadyReversed, InsufficientPoints
-from loyalty.ledger.locks import lock_account
+from loyalty.ledger.locks import account_qs_for_update, lock_account
 from loyalty.ledger.models import (
     LedgerEntry,
     LotAllocation,
@@ -46,6 +46,15 @@ def points_event_publish(
 def account_get_or_create(*, member: Any) -> PointsAccount:
     account, _ = PointsAccount.objects.get_or_create(member=member)
     return account
+
+
+def account_lock_for_member(*, member: Any) -> PointsAccount:
+    """The member's account, locked until commit: one statement when it exists (the usual
+    case; reading it first and locking it by pk took two), created first otherwise."""
+    locked = account_qs_for_update().filter(member_id=member.pk).first()
+    if locked is None:
+        locked = lock_account(account_get_or_create(member=member).pk)
+    return locked
 
 
 def _user(actor: Any) -> Any:
@@ -124,15 +133,22 @@ def _post_locked(
     expires_at: datetime | None = None,
     debit: _Debit | None = None,
     restore_from: LedgerEntry | None = None,
+    new_key: bool = False,
 ) -> LedgerEntry | None:
     """Post one entry on an account already locked by the caller (same transaction).
 
+    `new_key`: the caller knows no entry can have this key yet (it names a row inserted in this
+    transaction), so the look-up of an earlier entry is skipped; the unique constraint on
+    (account, idempotency_key) still refuses a duplicate.
     Returns None only under the cap return policy when nothing at all could be taken back."""
     if amount == 0:
         raise ValidationError({"amount": ["A ledger entry moves at least one point."]})
-    existing = LedgerEntry.objects.filter(account=locked, idempotency_key=idempotency_key).first()
-    if existing is not None:
-        return existing
+    if not new_key:
+        existing = LedgerEntry.objects.filter(
+            account=locked, idempotency_key=idempotency_key
+        ).first()
+        if existing is not None:
+            return existing
     now = timezone.now()
     effective_at = effective_at or now
     metadata = dict(metadata or {})
@@ -312,8 +328,7 @@ def points_earn(
     programme = programme_settings_get()
     occurred_at = occurred_at or timezone.now()
     start, expiry = credit_lot_times(programme, occurred_at, pending=pending)
-    account = account_get_or_create(member=member)
-    locked = lock_account(account.pk)
+    locked = account_lock_for_member(member=member)
     before = locked.balance
     entry = _post_locked(
         locked,
@@ -359,8 +374,7 @@ def points_redeem(
     """Spend available points (never pending ones). Raises InsufficientPoints; idempotent."""
     if points <= 0:
         raise ValidationError({"points": ["Redeem a positive whole number of points."]})
-    account = account_get_or_create(member=member)
-    locked = lock_account(account.pk)
+    locked = account_lock_for_member(member=member)
     before = locked.balance
     entry = _post_locked(
         locked,
@@ -403,9 +417,8 @@ def points_adjust(
         raise ValidationError(errors)
     programme = programme_settings_get()
     now = timezone.now()
-    account = account_get_or_create(member=member)
     return _post_locked(
-        lock_account(account.pk),
+        account_lock_for_member(member=member),
         amount=points,
         kind=Kind.ADJUST,
         idempotency_key=idempotency_key,
@@ -433,9 +446,8 @@ def points_opening_balance(
         raise ValidationError({"points": ["An opening balance is a positive number of points."]})
     programme = programme_settings_get()
     now = timezone.now()
-    account = account_get_or_create(member=member)
     return _post_locked(
-        lock_account(account.pk),
+        account_lock_for_member(member=member),
         amount=points,
         kind=Kind.OPENING_BALANCE,
         idempotency_key=idempotency_key,

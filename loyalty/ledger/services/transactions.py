@@ -17,8 +17,8 @@ from loyalty.ledger.exceptions import (
     ReturnExceedsPurchase,
     TransactionConflict,
 )
-from loyalty.ledger.locks import lock_account
 from loyalty.ledger.models import (
+    EarningRule,
     LedgerEntry,
     PointsAccount,
     PointsLot,
@@ -29,7 +29,7 @@ from loyalty.ledger.policy import local_date, programme_settings_get
 from loyalty.ledger.services.posting import (
     _Debit,
     _post_locked,
-    account_get_or_create,
+    account_lock_for_member,
     credit_lot_times,
     earned_in_period,
     points_event_publish,
@@ -66,6 +66,9 @@ class PostingResult:
     points_uncollected: int = 0  # return under the cap policy: already spent, not taken back
     entries: list[LedgerEntry] = field(default_factory=list)
     rules: list[dict] = field(default_factory=list)
+    # the member's account as this posting left it (locked until commit): the API answers the
+    # balance from it instead of reading it again; None for replays and anonymous customers
+    account: PointsAccount | None = None
 
 
 def _ctx(
@@ -148,7 +151,7 @@ def _replay(existing: Transaction, *, kind: str, member: Any, amount: Decimal) -
 def _lock_for(member: Any) -> PointsAccount | None:
     if member is None:
         return None
-    return lock_account(account_get_or_create(member=member).pk)
+    return account_lock_for_member(member=member)
 
 
 def _insert(txn: Transaction, lines: list[LineInput]) -> Transaction | None:
@@ -220,6 +223,27 @@ def purchase_record(
                 "amount": str(amount),
             },
         )
+    earned = None
+    if locked is not None:
+        # Evaluated before the insert, so the row is written once with its points (no UPDATE
+        # after the entries). The engine only reads: a lost insert race below wastes nothing.
+        ctx = _ctx(
+            programme,
+            member=member,
+            channel=channel,
+            store=store,
+            occurred_at=occurred_at,
+            amount=amount,
+            paid_with_points=paid_with_points,
+            lines=lines,
+        )
+        rules = engine.active_rules()
+        earned = engine.evaluate(
+            programme=programme,
+            ctx=ctx,
+            rules=rules,
+            **_earned_for_caps(programme, locked, occurred_at, rules),
+        )
     txn = Transaction(
         kind=Transaction.Kind.PURCHASE,
         channel=channel,
@@ -234,11 +258,16 @@ def purchase_record(
         customer_ref=customer_ref,
         created_by=actor if getattr(actor, "is_authenticated", False) else None,
     )
+    if earned is not None:
+        txn.eligible_amount = earned.eligible_amount
+        txn.points_earned = max(earned.points, 0) + sum(
+            b.points for b in earned.bonuses if b.points > 0
+        )
     if _insert(txn, lines) is None:
         existing = Transaction.objects.get(channel=channel, external_id=external_id)
         return _replay(existing, kind=Transaction.Kind.PURCHASE, member=member, amount=amount)
-    result = PostingResult(transaction=txn, created=True)
-    if locked is None:
+    result = PostingResult(transaction=txn, created=True, account=locked)
+    if locked is None or earned is None:
         return result
 
     source = {
@@ -247,6 +276,8 @@ def purchase_record(
         "actor": actor,
         "effective_at": occurred_at,
     }
+    # The entries' keys name a transaction inserted just now: none can exist yet, so the
+    # posting skips its look-up of an earlier entry (the unique constraint still holds).
     if points_spent:
         result.entries.append(
             _post_locked(
@@ -255,29 +286,10 @@ def purchase_record(
                 kind=Kind.REDEEM,
                 idempotency_key=f"purchase:{txn.pk}:paid",
                 reason="paid part of the bill with points",
+                new_key=True,
                 **source,
             )
         )
-    ctx = _ctx(
-        programme,
-        member=member,
-        channel=channel,
-        store=store,
-        occurred_at=occurred_at,
-        amount=amount,
-        paid_with_points=paid_with_points,
-        lines=lines,
-    )
-    day_start, month_start, month_end = _period_bounds(programme, occurred_at)
-    earned = engine.evaluate(
-        programme=programme,
-        ctx=ctx,
-        earned_today=earned_in_period(
-            account=locked, start=day_start, end=day_start + timedelta(days=1)
-        ),
-        earned_this_month=earned_in_period(account=locked, start=month_start, end=month_end),
-    )
-    txn.eligible_amount = earned.eligible_amount
     available, expiry = credit_lot_times(programme, occurred_at, pending=True)
     credits = [(Kind.EARN, earned.points, "earn", "", earned.applied)] + [
         (
@@ -301,14 +313,13 @@ def purchase_record(
             reason=label,
             available_from=available,
             expires_at=expiry,
+            new_key=True,
             **source,
         )
         result.entries.append(entry)
         result.points_earned += points
     result.rules = earned.applied
     result.points_pending = result.points_earned if available > timezone.now() else 0
-    txn.points_earned = result.points_earned
-    txn.save(update_fields=["eligible_amount", "points_earned", "updated_at"])
     purchase = {
         "transaction_id": txn.pk,
         "channel": channel,
@@ -342,6 +353,25 @@ def purchase_record(
     for hook in engine.AFTER_POSTING_HOOKS:
         hook(transaction=txn, result=result)
     return result
+
+
+def _earned_for_caps(
+    programme: Any, account: PointsAccount, occurred_at: datetime, rules: list
+) -> dict[str, int]:
+    """What the account earned in the purchase's day and month, for the per-day and per-month
+    cap rules: each sum is read only when an active rule caps that period (usually none)."""
+    kinds = {rule.kind for rule in rules}
+    day_start, month_start, month_end = _period_bounds(programme, occurred_at)
+    earned = {"earned_today": 0, "earned_this_month": 0}
+    if EarningRule.Kind.CAP_DAY in kinds:
+        earned["earned_today"] = earned_in_period(
+            account=account, start=day_start, end=day_start + timedelta(days=1)
+        )
+    if EarningRule.Kind.CAP_MONTH in kinds:
+        earned["earned_this_month"] = earned_in_period(
+            account=account, start=month_start, end=month_end
+        )
+    return earned
 
 
 def _period_bounds(programme: Any, moment: datetime) -> tuple[datetime, datetime, datetime]:

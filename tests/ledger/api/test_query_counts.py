@@ -12,7 +12,7 @@ from django.test.utils import CaptureQueriesContext
 
 from loyalty.ledger.services import purchase_record
 from tests.factories.members import MemberFactory
-from tests.factories.tiers import TierPolicyFactory, standard_ladder
+from tests.factories.tiers import TierAssignmentFactory, TierPolicyFactory, standard_ladder
 
 pytestmark = pytest.mark.django_db
 
@@ -80,7 +80,7 @@ def test_member_lookup_query_count_does_not_grow_with_matches(
     query = {
         "card": first.member_number,
         "email": "one@example.com",
-        "phone": "+447700900001",
+        "phone": "07911 123456",
         "name": "Lookup",
     }[kind]
     small = count(lambda: staff_client.get("/api/v1/members/lookup/", {"q": query}))
@@ -96,3 +96,97 @@ def test_member_lookup_query_count_does_not_grow_with_matches(
             )
             >= 9
         )
+
+
+# The exact statement lists, through the real Api-Key path a till uses (key look-up, request
+# log). docs/performance.md ("Earn and clerk lookup") lists them one by one. A purchase that moves
+# the member up a tier writes more (closing and opening tier rows, the entry gift); these are the
+# steady-state purchases. After-commit webhook fan-out is not counted (it runs on commit, which
+# the test's wrapping transaction never reaches).
+# 26 = 2 (key, member) + 6 savepoints + 14 for the purchase and tier check + 3 for the balance
+# + 1 request log. It was 32: the account read then locked, the day and month cap sums with no
+# cap rule, an UPDATE of the transaction after its entries, a look-up of each new entry's key,
+# the account read again for the balance.
+PURCHASE_QUERIES = 26
+PURCHASE_TOP_TIER_QUERIES = 23  # the tier check stops at the ladder's top: no window sum
+LOOKUP_QUERIES = {"card": 4, "email": 4, "phone": 4, "name": 5, "first name": 6, "full name": 5}
+
+
+@pytest.fixture
+def till(db):  # type: ignore[no-untyped-def]
+    from tests.factories.integrations import ApiClientFactory
+    from tests.integrations.conftest import key_client
+
+    return key_client(ApiClientFactory(scopes=["transactions:write", "members:read"]))
+
+
+def _balance_json(member) -> dict:  # type: ignore[no-untyped-def]
+    from loyalty.ledger.api.views import BalanceSerializer
+    from loyalty.ledger.selectors import account_balance
+
+    return dict(BalanceSerializer(account_balance(member=member)).data)
+
+
+def _purchase(client, member, external_id: str):  # type: ignore[no-untyped-def]
+    return lambda: client.post(
+        "/api/v1/ledger/purchases/",
+        {"member_id": member.pk, "channel": "api", "external_id": external_id, "amount": "20.00"},
+        format="json",
+    )
+
+
+def test_purchase_with_an_api_key_runs_a_fixed_number_of_queries(
+    till, programme, ladder, django_assert_num_queries
+):
+    member = MemberFactory()
+    grow(member, 3)
+    assert count(_purchase(till, member, "warm")) > 0  # first use of the key records it
+    with django_assert_num_queries(PURCHASE_QUERIES):
+        response = _purchase(till, member, "counted")()
+    assert response.status_code == 201, response.content
+    assert response.json()["points_earned"] == 20
+    # answered from the account the posting locked: the same figures as a fresh read
+    assert response.json()["balance"] == _balance_json(member)
+
+
+def test_purchase_of_a_top_tier_member_skips_the_window_sum(
+    till, programme, ladder, django_assert_num_queries
+):
+    member = MemberFactory()
+    TierAssignmentFactory(member=member, tier=ladder["platinum"])
+    assert count(_purchase(till, member, "warm")) > 0
+    with django_assert_num_queries(PURCHASE_TOP_TIER_QUERIES):
+        response = _purchase(till, member, "counted")()
+    assert response.status_code == 201, response.content
+    assert response.json()["points_earned"] == 40  # platinum earns x2
+    assert response.json()["balance"] == _balance_json(member)
+
+
+@pytest.mark.parametrize("kind", sorted(LOOKUP_QUERIES))
+def test_member_lookup_with_an_api_key_runs_a_fixed_number_of_queries(
+    till, kind, django_assert_num_queries
+):
+    anna = MemberFactory(
+        first_name="Anna", last_name="Lookupson", email="anna@example.com", phone="+447911123456"
+    )
+    for i in range(12):
+        MemberFactory(first_name=f"Annabel{i}", last_name=f"Lookupson{i}")
+    query = {
+        "card": anna.member_number,
+        "email": "anna@example.com",
+        "phone": "07911 123456",
+        "name": "Lookup",  # exact last name: none; last-name prefix: ten, stops there
+        "first name": "Annab",  # exact and last-name prefix: none; first-name prefix
+        "full name": "anna lookupson",  # exact first and last name: one, then prefixes
+    }[kind]
+    till.get("/api/v1/members/lookup/", {"q": "warm"})  # first use of the key records it
+    with django_assert_num_queries(LOOKUP_QUERIES[kind]):
+        response = till.get("/api/v1/members/lookup/", {"q": query})
+    assert response.status_code == 200, response.content
+    found = response.json()
+    if kind in ("card", "email", "phone"):
+        assert [m["member_number"] for m in found] == [anna.member_number]
+    elif kind == "full name":
+        assert found[0]["member_number"] == anna.member_number
+    else:
+        assert len(found) == 10
