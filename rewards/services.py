@@ -176,9 +176,23 @@ def _low_stock_check(reward: Reward, left: int | None) -> None:
     threshold = reward.low_stock_threshold
     if left is None or threshold is None or left > threshold or reward.low_stock_alerted_at:
         return
+    transaction.on_commit(lambda: reward_low_stock_alert_enqueue(reward_id=reward.pk))
+
+
+def reward_low_stock_alert_enqueue(*, reward_id: int) -> bool:
+    """Hand the alert to Celery after the redemption committed. A broker that is down is logged
+    as an error and must not fail the redemption (it is committed): the reward row itself still
+    says "low and not alerted", so `reward_low_stock_alerts_sweep` sends the alert later."""
     from rewards.tasks import reward_low_stock_alert_task
 
-    transaction.on_commit(lambda: reward_low_stock_alert_task.delay(reward.pk))
+    try:
+        reward_low_stock_alert_task.delay(reward_id)
+    except Exception:
+        logger.exception(
+            "could not enqueue the low-stock alert for reward %s; the sweep will", reward_id
+        )
+        return False
+    return True
 
 
 @transaction.atomic(durable=True)
@@ -642,6 +656,26 @@ def reward_low_stock_alert(*, reward_id: int) -> bool:
     reward.low_stock_alerted_at = timezone.now()
     reward.save(update_fields=["low_stock_alerted_at", "updated_at"])
     return True
+
+
+def reward_low_stock_alerts_sweep() -> int:
+    """Send every low-stock alert that is due and not sent (the broker never got it, or the
+    mail failed): rewards at or below their threshold whose alert is not stamped. Each alert
+    runs under the reward's row lock and stamps it, so an alert is mailed once however often
+    this and the task run. Returns the number of alerts sent."""
+    due = Reward.objects.filter(
+        low_stock_threshold__isnull=False,
+        stock__isnull=False,
+        stock__lte=F("low_stock_threshold"),
+        low_stock_alerted_at__isnull=True,
+    ).order_by("pk")
+    sent = 0
+    for reward_id in due.values_list("pk", flat=True):
+        try:
+            sent += reward_low_stock_alert(reward_id=reward_id)
+        except Exception:  # e.g. the mail server: the alert stays due for the next sweep
+            logger.exception("low-stock alert for reward %s failed; retried later", reward_id)
+    return sent
 
 
 @transaction.atomic

@@ -1,7 +1,11 @@
 from celery import shared_task
 from django.utils import timezone
 
-from rewards.services import reward_low_stock_alert, vouchers_expire_due
+from rewards.services import (
+    reward_low_stock_alert,
+    reward_low_stock_alerts_sweep,
+    vouchers_expire_due,
+)
 
 
 @shared_task
@@ -12,3 +16,9 @@ def vouchers_expire_due_task() -> int:
 @shared_task
 def reward_low_stock_alert_task(reward_id: int) -> bool:
     return reward_low_stock_alert(reward_id=reward_id)
+
+
+@shared_task
+def reward_low_stock_alerts_sweep_task() -> int:
+    """Send the low-stock alerts the broker never got (or whose mail failed); once each."""
+    return reward_low_stock_alerts_sweep()

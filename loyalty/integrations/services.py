@@ -240,7 +240,8 @@ def webhook_delivery_enqueue(*, delivery_id: int) -> bool:
     try:
         webhook_delivery_send_task.delay(delivery_id)
     except Exception:
-        logger.warning("could not enqueue webhook delivery %s; the sweep will", delivery_id)
+        # an error, not a warning: the broker being down needs someone's attention
+        logger.exception("could not enqueue webhook delivery %s; the sweep will", delivery_id)
         return False
     return True
 
