@@ -1,6 +1,7 @@
 -- POST purchases through the API: spread over members [BENCH_LO, BENCH_HI] or one BENCH_HOT member.
 -- Every request has its own external_id (run, thread, counter): no replays, so each 2xx is a write.
-local token = os.getenv("BENCH_TOKEN")
+-- BENCH_AUTH: the whole Authorization value ("Api-Key lk_..."); BENCH_TOKEN: a DRF token (older run.py)
+local auth = os.getenv("BENCH_AUTH") or ("Token " .. (os.getenv("BENCH_TOKEN") or ""))
 local lo = tonumber(os.getenv("BENCH_LO") or "1")
 local hi = tonumber(os.getenv("BENCH_HI") or "1")
 local hot = tonumber(os.getenv("BENCH_HOT") or "0")
@@ -21,7 +22,7 @@ end
 
 wrk.method = "POST"
 wrk.headers["Content-Type"] = "application/json"
-wrk.headers["Authorization"] = "Token " .. token
+wrk.headers["Authorization"] = auth
 
 function request()
   counter = counter + 1

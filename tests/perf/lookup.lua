@@ -1,5 +1,6 @@
 -- GET the clerk lookup with queries read from BENCH_QUERIES (one URL-encoded query a line).
-local token = os.getenv("BENCH_TOKEN")
+-- BENCH_AUTH: the whole Authorization value ("Api-Key lk_..."); BENCH_TOKEN: a DRF token (older run.py)
+local auth = os.getenv("BENCH_AUTH") or ("Token " .. (os.getenv("BENCH_TOKEN") or ""))
 local path = os.getenv("BENCH_QUERIES")
 queries = {}
 thread_id = 0
@@ -17,7 +18,7 @@ function init(args)
   math.randomseed(os.time() * 1000 + thread_id)
 end
 
-wrk.headers["Authorization"] = "Token " .. token
+wrk.headers["Authorization"] = auth
 
 function request()
   local q = queries[math.random(1, #queries)]
