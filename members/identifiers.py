@@ -6,22 +6,21 @@ import phonenumbers
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
+from phonenumbers import PhoneMetadata
+from phonenumbers.phonenumberutil import COUNTRY_CODE_TO_REGION_CODE
 
 MEMBER_NUMBER_LENGTH = 10  # 9 random digits + 1 Luhn check digit
 REFERRAL_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read aloud, typed by hand
 REFERRAL_CODE_LENGTH = 8
 
 
+_DOUBLED = (0, 2, 4, 6, 8, 1, 3, 5, 7, 9)  # 2*d, minus 9 when above 9
+
+
 def luhn_check_digit(payload: str) -> str:
     """The digit that makes `payload + digit` pass the Luhn check (catches single typos, swaps)."""
-    total = 0
-    for position, char in enumerate(reversed(payload)):
-        digit = int(char)
-        if position % 2 == 0:
-            digit *= 2
-            if digit > 9:
-                digit -= 9
-        total += digit
+    digits = [int(char) for char in reversed(payload)]
+    total = sum(_DOUBLED[d] for d in digits[0::2]) + sum(digits[1::2])
     return str((10 - total % 10) % 10)
 
 
@@ -71,9 +70,27 @@ def normalize_phone(value: str | None, *, region: str | None = None) -> str | No
         parsed = phonenumbers.parse(value, region or settings.PHONE_DEFAULT_REGION)
     except phonenumbers.NumberParseException as exc:
         raise ValidationError("Enter a valid phone number.", code="invalid_phone") from exc
-    if not phonenumbers.is_valid_number(parsed):
+    if not _is_valid_number(parsed):
         raise ValidationError("Enter a valid phone number.", code="invalid_phone")
     return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+
+
+def _is_valid_number(parsed: phonenumbers.PhoneNumber) -> bool:
+    """phonenumbers.is_valid_number, about twice as fast for the main region of a shared
+    country code (+44: GB, GG, IM, JE). is_valid_number first finds the region by validating
+    against each region in turn, then validates again for it; a region without a
+    leading-digits rule is picked exactly when the number is valid there, so for the first
+    region one check gives the same answer (bulk imports normalise a phone per row)."""
+    regions = COUNTRY_CODE_TO_REGION_CODE.get(parsed.country_code) or ()
+    if len(regions) > 1:
+        metadata = PhoneMetadata.metadata_for_region(regions[0], None)
+        if (
+            metadata is not None
+            and metadata.leading_digits is None
+            and phonenumbers.is_valid_number_for_region(parsed, regions[0])
+        ):
+            return True
+    return phonenumbers.is_valid_number(parsed)
 
 
 def looks_like_phone(value: str) -> bool:

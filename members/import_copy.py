@@ -41,6 +41,7 @@ from members.models import Consent, Member
 
 STAGE = "member_import_stage"
 RESOLVED = "member_import_resolved"
+NEW = "member_import_new"
 # stage columns after row_number, in the order rows are written (PROFILE fields: NULL = not given)
 STAGE_COLUMNS = (
     "member_number",
@@ -100,7 +101,7 @@ class CopyMemberImporter(MemberImporter):
     # ------------------------------------------------------------------------------ staging
     def _create_stage(self) -> None:
         # ON COMMIT DROP cleans up; a caller's enclosing transaction (tests) may not have ended
-        self.cursor.execute(f"DROP TABLE IF EXISTS {STAGE}, {RESOLVED}")
+        self.cursor.execute(f"DROP TABLE IF EXISTS {STAGE}, {RESOLVED}, {NEW}")
         self.cursor.execute(
             f"""CREATE TEMP TABLE {STAGE} (
                 row_number integer PRIMARY KEY,
@@ -112,15 +113,21 @@ class CopyMemberImporter(MemberImporter):
         )
 
     def _known(self, batch: list[tuple[int, dict[str, str]]]) -> tuple[set[str], set[str]]:
-        """E-mails and phones of the batch, as written, that a member already has."""
+        """E-mails and phones of the batch, as written, that a member already has.
+
+        Only a shortcut (an unknown value is normalised in full), so a fresh file does not pay
+        for it: a sample of the batch is looked up first, the whole batch only on a hit."""
         emails = [v for _, raw in batch if (v := raw.get("email", "").strip())]
         phones = [v for _, raw in batch if (v := raw.get("phone", "").strip())]
+        sql = "SELECT email, phone FROM members_member WHERE email = ANY(%s) OR phone = ANY(%s)"
         if not emails and not phones:
             return set(), set()
         self.cursor.execute(
-            "SELECT email, phone FROM members_member WHERE email = ANY(%s) OR phone = ANY(%s)",
-            [emails, phones],
+            sql, [emails[:: max(1, len(emails) // 20)], phones[:: max(1, len(phones) // 20)]]
         )
+        if not self.cursor.fetchall():
+            return set(), set()
+        self.cursor.execute(sql, [emails, phones])
         known_emails, known_phones = set(), set()
         for email, phone in self.cursor.fetchall():
             known_emails.add(email)
@@ -194,6 +201,7 @@ class CopyMemberImporter(MemberImporter):
             f"UPDATE {RESOLVED} r SET changed = true FROM members_member m "
             f"WHERE m.id = r.member_id AND r.conflict IS NULL AND ({changed})"
         )
+        cur.execute(f"ANALYZE {RESOLVED}")  # temporary tables get no autovacuum statistics
         cur.execute(
             f"""SELECT count(*) FILTER (WHERE conflict IS NULL AND member_id IS NULL),
                        count(*) FILTER (WHERE conflict IS NULL AND changed),
@@ -290,28 +298,33 @@ class CopyMemberImporter(MemberImporter):
             "reason": IMPORT_REASON,
         }
         consent = Consent._meta.db_table
+        # ids drawn up front, so history and consent rows need no join back to the new members
+        cur.execute(
+            f"""CREATE TEMP TABLE {NEW} ON COMMIT DROP AS
+            SELECT nextval(pg_get_serial_sequence('members_member', 'id')) AS new_id, r.*
+            FROM (SELECT * FROM {RESOLVED} WHERE member_id IS NULL AND conflict IS NULL
+                  ORDER BY row_number) r"""
+        )
         cur.execute(
             f"""WITH w AS (
-                INSERT INTO members_member ({", ".join(insert_cols)})
-                SELECT {", ".join(insert_values[c] for c in insert_cols)}
-                FROM {RESOLVED} r WHERE r.member_id IS NULL AND r.conflict IS NULL
-                ORDER BY r.row_number
+                INSERT INTO members_member (id, {", ".join(insert_cols)})
+                SELECT r.new_id, {", ".join(insert_values[c] for c in insert_cols)}
+                FROM {NEW} r
                 RETURNING *
-            ), h AS (
-                INSERT INTO {history} ({copied}, {history_tail})
-                SELECT {copied_from}, %(now)s, %(reason)s, '+', NULL FROM w
             )
-            INSERT INTO {consent} (created_at, updated_at, member_id, channel, granted,
+            INSERT INTO {history} ({copied}, {history_tail})
+            SELECT {copied_from}, %(now)s, %(reason)s, '+', NULL FROM w""",
+            params,
+        )
+        cur.execute(
+            f"""INSERT INTO {consent} (created_at, updated_at, member_id, channel, granted,
                                    changed_at, source)
-            SELECT %(now)s, %(now)s, w.id, c.channel,
+            SELECT %(now)s, %(now)s, r.new_id, c.channel,
                    CASE c.channel WHEN 'email' THEN COALESCE(r.email_consent, false)
                                   WHEN 'sms' THEN COALESCE(r.sms_consent, false)
                                   ELSE false END,
                    %(now)s, 'import'
-            FROM w JOIN {RESOLVED} r ON r.member_id IS NULL AND r.conflict IS NULL
-                AND COALESCE(r.member_number, r.new_number) = w.member_number
-            CROSS JOIN unnest(%(channels)s::text[]) AS c(channel)
-            ON CONFLICT DO NOTHING""",
+            FROM {NEW} r CROSS JOIN unnest(%(channels)s::text[]) AS c(channel)""",
             params | {"channels": list(Consent.Channel.values)},
         )
         assignments = ", ".join(f"{c} = COALESCE(r.{c}, m.{c})" for c in profile_cols)
