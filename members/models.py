@@ -129,6 +129,14 @@ class Member(BaseModel):
 
         if self.member_number and not is_valid_member_number(self.member_number):
             raise ValidationError({"member_number": "Not a valid card number (check digit)."})
+        # a list of short tags (as the API takes them); NaN or an object from the admin's JSON
+        # box would otherwise reach the database (SQLite's JSON check, PostgreSQL's jsonb: 500)
+        if not isinstance(self.interests, list) or not all(
+            isinstance(tag, str) and 0 < len(tag) <= 40 for tag in self.interests
+        ):
+            raise ValidationError(
+                {"interests": 'A list of short texts, e.g. ["running", "coffee"].'}
+            )
         # the same range as the CSV import: a typo (2999, 1800) is refused, not stored
         if self.birth_date and not BIRTH_DATE_MIN <= self.birth_date <= timezone.localdate():
             raise ValidationError(

@@ -97,7 +97,16 @@ class ReturnForm(TokenForm):
 class RedeemForm(TokenForm):
     id_prefix = "redeem"
 
-    reward = forms.IntegerField(min_value=1)
+    # sent by the offer's own hidden input: hidden, so top_errors shows its errors in words
+    reward = forms.IntegerField(
+        min_value=1,
+        widget=forms.HiddenInput,
+        error_messages={
+            "invalid": "That reward was not found. Open the member again.",
+            "min_value": "That reward was not found. Open the member again.",
+            "required": "Choose a reward.",
+        },
+    )
 
 
 class PointsPaymentForm(TokenForm):

@@ -21,15 +21,18 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from django.contrib.auth.models import Group
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import call_command
 from django.core.management.base import CommandError
+from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.html import escape
 
 from loyalty.ledger.models import LedgerEntry, PointsAccount, PointsLot, Transaction
 from loyalty.ledger.services import points_earn, purchase_record
-from members.models import Member, Store
+from members.models import Member, StaffProfile, Store
 from rewards.models import Redemption, Reward, RewardCode, Voucher
 from tests.factories.ledger import ProgrammeSettingsFactory
 from tests.factories.members import MemberFactory, StoreFactory
@@ -749,3 +752,404 @@ def test_imports_refuse_a_10mb_field_as_a_whole_file(world, superuser, tmp_path)
 
         FIGURES["bad-input cases: csv import"] += 1
         assert snapshot() == before, command
+
+
+# --- admin forms ---------------------------------------------------------------------------------
+
+ONE_MB_FORM = "z" * (1024 * 1024)
+
+
+def _member_form_data(client: Any, member: Member) -> dict[str, Any]:
+    """What the change form would send back unchanged (inlines empty: they are read-only)."""
+    page = client.get(reverse("admin:members_member_change", args=[member.pk]))
+    form = page.context["adminform"].form
+    data = {k: v for k, v in form.initial.items() if v is not None and k in form.fields}
+    data.update(
+        {"interests": json.dumps(member.interests or []), "home_store": member.home_store_id}
+    )
+    for inline in page.context["inline_admin_formsets"]:
+        prefix = inline.formset.prefix
+        data.update({f"{prefix}-TOTAL_FORMS": "0", f"{prefix}-INITIAL_FORMS": "0"})
+    return data
+
+
+MEMBER_FORM_CASES = [
+    ("1mb-name", {"first_name": ONE_MB_FORM}, "first_name"),
+    ("birth-in-future", {"birth_date": "2999-01-01"}, "birth_date"),
+    ("birth-year-1800", {"birth_date": "1800-01-01"}, "birth_date"),
+    ("no-such-day", {"birth_date": "2026-02-30"}, "birth_date"),
+    ("year-99999", {"birth_date": "99999-01-01"}, "birth_date"),
+    ("html-email", {"email": SCRIPT}, "email"),
+    ("huge-phone", {"phone": "9" * 60}, "phone"),
+    ("html-country", {"country": "<b>"}, "country"),
+    ("interests-not-json", {"interests": "{not json"}, "interests"),
+    ("interests-nan", {"interests": "NaN"}, "interests"),
+    ("interests-not-a-list", {"interests": '{"a": 1}'}, "interests"),
+    ("huge-store-id", {"home_store": "99999999999999999999999"}, "home_store"),
+    ("sql-store-id", {"home_store": "1 OR 1=1"}, "home_store"),
+    ("nul-in-name", {"last_name": "Love\x00lace"}, "last_name"),
+]
+
+
+@pytest.mark.parametrize(
+    ("case", "change", "field"), MEMBER_FORM_CASES, ids=[c[0] for c in MEMBER_FORM_CASES]
+)
+def test_admin_member_form_refuses_bad_input_with_a_form_error(
+    client, superuser, world, case, change, field
+):
+    client.force_login(superuser)
+    member = world["member"]
+    data = _member_form_data(client, member)
+    before = snapshot()
+
+    response = client.post(
+        reverse("admin:members_member_change", args=[member.pk]), {**data, **change}
+    )
+
+    FIGURES["bad-input cases: admin"] += 1
+    assert response.status_code == 200, response.status_code
+    assert field in response.context["adminform"].form.errors, response.context[
+        "adminform"
+    ].form.errors
+    assert snapshot() == before
+
+
+def test_admin_member_form_valid_twin_saves(client, superuser, world):
+    client.force_login(superuser)
+    member = world["member"]
+    data = _member_form_data(client, member)
+    response = client.post(
+        reverse("admin:members_member_change", args=[member.pk]), {**data, "city": "Leeds"}
+    )
+    assert response.status_code == 302
+    member.refresh_from_db()
+    assert member.city == "Leeds"
+
+
+def test_admin_10mb_post_is_refused_before_the_form(client, superuser, world):
+    client.force_login(superuser)
+    member = world["member"]
+    data = _member_form_data(client, member)
+    before = snapshot()
+
+    response = client.post(
+        reverse("admin:members_member_change", args=[member.pk]), {**data, "first_name": TEN_MB}
+    )
+
+    FIGURES["bad-input cases: admin"] += 1
+    assert response.status_code == 400  # Django's RequestDataTooBig, logged as a security event
+    assert snapshot() == before
+
+
+def test_admin_has_no_member_add_form(client, superuser, world):
+    """Enrolment runs through member_enroll (clerk screen, API, import): no add form to abuse."""
+    client.force_login(superuser)
+    before = snapshot()
+    response = client.post(reverse("admin:members_member_add"), {"first_name": SCRIPT})
+    FIGURES["bad-input cases: admin"] += 1
+    assert response.status_code == 403
+    assert snapshot() == before
+
+
+VALID_REWARD = {
+    "code": "gift1",
+    "name": "A gift",
+    "kind": "gift",
+    "points_cost": "100",
+    "sort_order": "0",
+    "voucher_valid_days": "30",
+    "visibility": "public",
+    "active": "on",
+}
+
+REWARD_FORM_CASES = [
+    ("negative-cost", {"points_cost": "-1"}, "points_cost"),
+    ("huge-cost", {"points_cost": "99999999999999999999"}, "points_cost"),
+    ("nan-cost", {"points_cost": "NaN"}, "points_cost"),
+    ("exponent-cost", {"points_cost": "1e3"}, "points_cost"),
+    ("negative-stock", {"stock": "-5"}, "stock"),
+    ("huge-stock", {"stock": str(10**30)}, "stock"),
+    ("1mb-name", {"name": ONE_MB_FORM}, "name"),
+    ("html-code", {"code": SCRIPT}, "code"),
+    ("infinite-discount", {"kind": "amount_off", "amount_off": "Infinity"}, "amount_off"),
+    ("nan-discount", {"kind": "amount_off", "amount_off": "NaN"}, "amount_off"),
+    ("huge-discount", {"kind": "amount_off", "amount_off": "9" * 30}, "amount_off"),
+    ("percent-over-100", {"kind": "percent_off", "percent_off": "1000"}, "percent_off"),
+    (
+        "no-such-day",
+        {"available_from_0": "2026-02-30", "available_from_1": "10:00"},
+        "available_from",
+    ),
+    (
+        "year-99999",
+        {"available_until_0": "99999-01-01", "available_until_1": "10:00"},
+        "available_until",
+    ),
+    ("huge-validity", {"voucher_valid_days": "99999999999999999999"}, "voucher_valid_days"),
+    ("huge-tier-id", {"min_tier": "99999999999999999999999"}, "min_tier"),
+]
+
+
+@pytest.fixture
+def marketing(django_user_model, world) -> Client:
+    """A restricted staff role: Marketing may edit the catalogue but not adjust points."""
+    user = django_user_model.objects.create_user(
+        username="mk", password="mk-pass-12345", is_staff=True
+    )
+    user.groups.add(Group.objects.get(name="Marketing"))
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+@pytest.mark.parametrize("role", ["superuser", "marketing"])
+@pytest.mark.parametrize(
+    ("case", "change", "field"), REWARD_FORM_CASES, ids=[c[0] for c in REWARD_FORM_CASES]
+)
+def test_admin_reward_forms_refuse_bad_input(
+    request, client, superuser, world, role, case, change, field
+):
+    if role == "superuser":
+        client.force_login(superuser)
+    else:
+        client = request.getfixturevalue("marketing")
+    reward = world["reward"]
+    before = snapshot()
+
+    added = client.post(reverse("admin:rewards_reward_add"), {**VALID_REWARD, **change})
+    changed = client.post(
+        reverse("admin:rewards_reward_change", args=[reward.pk]),
+        {**VALID_REWARD, "code": "coffee", "name": "Free coffee", **change},
+    )
+
+    FIGURES["bad-input cases: admin"] += 2
+    assert added.status_code == 200, added.status_code
+    assert field in added.context["adminform"].form.errors, added.context["adminform"].form.errors
+    assert changed.status_code == 200, changed.status_code
+    assert field in changed.context["adminform"].form.errors
+    assert snapshot() == before
+
+
+def test_admin_reward_valid_twin_is_added(client, superuser, marketing, world):
+    client.force_login(superuser)
+    assert client.post(reverse("admin:rewards_reward_add"), VALID_REWARD).status_code == 302
+    other = {**VALID_REWARD, "code": "gift2"}
+    assert marketing.post(reverse("admin:rewards_reward_add"), other).status_code == 302
+    assert Reward.objects.filter(code__in=["gift1", "gift2"]).count() == 2
+
+
+ADJUST_CASES = [
+    ("huge-points", {"points": "99999999999999999999"}, "points"),
+    ("nan-points", {"points": "NaN"}, "points"),
+    ("infinite-points", {"points": "Infinity"}, "points"),
+    ("fractional-points", {"points": "1.5"}, "points"),
+    ("zero-points", {"points": "0"}, "points"),
+    ("no-reason", {"reason": ""}, "reason"),
+    ("1mb-reason", {"reason": ONE_MB_FORM}, "reason"),
+    ("nul-reason", {"reason": "a\x00b"}, "reason"),
+]
+
+
+@pytest.mark.parametrize(
+    ("case", "change", "field"), ADJUST_CASES, ids=[c[0] for c in ADJUST_CASES]
+)
+def test_admin_adjustment_refuses_bad_input(client, superuser, world, case, change, field):
+    client.force_login(superuser)
+    before = snapshot()
+
+    response = client.post(
+        reverse("admin:members_member_changelist"),
+        {
+            "action": "adjust_points",
+            "_selected_action": [world["member"].pk],
+            "apply": "1",
+            "points": "10",
+            "reason": "goodwill",
+            **change,
+        },
+    )
+
+    FIGURES["bad-input cases: admin"] += 1
+    assert response.status_code == 200
+    assert field in response.context["form"].errors, response.context["form"].errors
+    assert snapshot() == before
+
+
+def test_admin_adjustment_by_a_role_without_the_permission_changes_nothing(marketing, world):
+    before = snapshot()
+    marketing.post(
+        reverse("admin:members_member_changelist"),
+        {
+            "action": "adjust_points",
+            "_selected_action": [world["member"].pk],
+            "apply": "1",
+            "points": "1000000",
+            "reason": "x",
+        },
+    )
+    FIGURES["bad-input cases: admin"] += 1
+    assert snapshot() == before
+
+
+def test_store_clerk_role_cannot_post_admin_forms(django_user_model, world):
+    user = django_user_model.objects.create_user(
+        username="till", password="till-pass-1234", is_staff=True
+    )
+    user.groups.add(Group.objects.get(name="Store clerk"))
+    StaffProfile.objects.create(user=user, store=world["store"], restricted_to_store=True)
+    client = Client()
+    client.force_login(user)
+    member = world["member"]
+    before = snapshot()
+
+    change = client.post(
+        reverse("admin:members_member_change", args=[member.pk]), {"first_name": SCRIPT}
+    )
+    add = client.post(reverse("admin:rewards_reward_add"), {**VALID_REWARD, "points_cost": "-1"})
+
+    FIGURES["bad-input cases: admin"] += 2
+    assert change.status_code in (302, 403) and add.status_code == 403
+    assert snapshot() == before
+
+
+# --- HTML and SQL in names are shown escaped ------------------------------------------------------
+
+
+def assert_escaped(html: str, where: Any = "") -> None:
+    assert SCRIPT not in html, where
+    assert escape(SCRIPT) in html, where
+
+
+def test_html_in_names_is_escaped_in_the_admin(client, superuser, world):
+    member = world["member"]
+    Member.objects.filter(pk=member.pk).update(first_name=SCRIPT, last_name=SQL)
+    Reward.objects.filter(pk=world["reward"].pk).update(name=SCRIPT)
+    client.force_login(superuser)
+
+    pages = [
+        client.get(reverse("admin:members_member_changelist")),
+        client.get(reverse("admin:members_member_changelist"), {"q": SCRIPT}),
+        client.get(reverse("admin:members_member_change", args=[member.pk])),
+        client.get(reverse("admin:rewards_reward_changelist")),
+        client.get(reverse("admin:rewards_reward_change", args=[world["reward"].pk])),
+    ]
+
+    FIGURES["bad-input cases: admin"] += len(pages)
+    for index, page in enumerate(pages):
+        assert page.status_code == 200, index
+        assert_escaped(page.content.decode(), index)
+    assert Member.objects.filter(last_name=SQL).count() == 1  # and the table is still there
+
+
+# --- the clerk screen ----------------------------------------------------------------------------
+
+TOKEN = "0123456789abcdef0123456789abcdef"
+
+
+@pytest.fixture
+def clerk(django_user_model, world) -> Client:
+    user = django_user_model.objects.create_user(username="tilly", password="tilly-pass-1234")
+    user.groups.add(Group.objects.get(name="Store clerk"))
+    StaffProfile.objects.create(user=user, store=world["store"], restricted_to_store=False)
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+SEARCHES = [
+    ("10mb-query", TEN_MB, "at most 120 characters"),
+    ("nul-in-query", "Ada\x00", "Null characters are not allowed"),
+    ("sql", "' OR 1=1 --", "No member found"),
+    ("html", SCRIPT, "No member found"),
+    ("huge-card-number", "9" * 40, "No member found"),
+    ("like-wildcards", "%_%", "No member found"),
+]
+
+
+@pytest.mark.parametrize(("case", "query", "says"), SEARCHES, ids=[c[0] for c in SEARCHES])
+@pytest.mark.parametrize("view", ["clerk:home", "clerk:search"])
+def test_clerk_search_box_answers_in_words(clerk, world, case, query, says, view):
+    response = clerk.get(reverse(view), {"q": query})
+
+    FIGURES["bad-input cases: clerk"] += 1
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert escape(says) in html or says in html, html[-800:]
+    assert SCRIPT not in html
+
+
+CLERK_ACTIONS = [
+    ("negative-amount", "purchase", {"amount": "-5"}, "amount"),
+    ("nan-amount", "purchase", {"amount": "NaN"}, "amount"),
+    ("infinite-amount", "purchase", {"amount": "Infinity"}, "amount"),
+    ("huge-amount", "purchase", {"amount": "99999999999999999999"}, "amount"),
+    ("exponent-amount", "purchase", {"amount": "1e30"}, "amount"),
+    ("1mb-receipt", "purchase", {"amount": "5", "receipt": ONE_MB_FORM}, "receipt"),
+    ("bad-token", "purchase", {"amount": "5", "token": SCRIPT}, "token"),
+    ("huge-reward-id", "redeem", {"reward": "99999999999999999999999"}, None),
+    ("sql-reward-id", "redeem", {"reward": "1 OR 1=1"}, "reward"),
+    ("unknown-reward", "redeem", {"reward": "987654"}, None),
+    ("huge-points", "pay", {"order_ref": "R1", "points": "99999999999999999999"}, None),
+    ("nan-points", "pay", {"order_ref": "R1", "points": "NaN"}, "points"),
+    ("negative-points", "pay", {"order_ref": "R1", "points": "-10"}, "points"),
+    ("more-than-held", "pay", {"order_ref": "R1", "points": "900000"}, None),
+    ("1mb-order-ref", "pay", {"order_ref": ONE_MB_FORM, "points": "10"}, "order_ref"),
+    ("huge-purchase-id", "return", {"purchase": "99999999999999999999999"}, None),
+    ("negative-return", "return", {"purchase": "1", "amount": "-1"}, "amount"),
+    ("unknown-purchase", "return", {"purchase": "987654"}, None),
+]
+
+
+@pytest.mark.parametrize(
+    ("case", "action", "data", "field"), CLERK_ACTIONS, ids=[c[0] for c in CLERK_ACTIONS]
+)
+def test_clerk_member_actions_refuse_bad_input_in_words(clerk, world, case, action, data, field):
+    member = world["member"]
+    before = snapshot()
+
+    response = clerk.post(reverse(f"clerk:{action}", args=[member.pk]), {"token": TOKEN, **data})
+
+    FIGURES["bad-input cases: clerk"] += 1
+    assert response.status_code == 400, response.status_code
+    html = response.content.decode()
+    assert 'role="alert"' in html or "field-error" in html or "errorlist" in html
+    form = response.context[{"pay": "pay_form"}.get(action, f"{action}_form")]
+    # a field's own error, or the form's (a reward, purchase or amount the rules refuse)
+    assert field in form.errors if field else form.errors, form.errors
+    assert snapshot() == before
+
+
+def test_clerk_member_page_escapes_html_in_names(clerk, world):
+    member = world["member"]
+    Member.objects.filter(pk=member.pk).update(first_name=SCRIPT, last_name=SQL)
+    Reward.objects.filter(pk=world["reward"].pk).update(name=SCRIPT)
+
+    pages = [
+        clerk.get(reverse("clerk:member", args=[member.pk])),
+        clerk.get(reverse("clerk:home"), {"q": "Robert"}),
+        clerk.get(reverse("clerk:search"), {"q": "Robert"}),
+    ]
+
+    FIGURES["bad-input cases: clerk"] += len(pages)
+    for page in pages:
+        assert page.status_code == 200
+        assert_escaped(page.content.decode())
+
+
+def test_clerk_enrol_keeps_html_as_text_and_refuses_bad_contacts(clerk, world):
+    before = snapshot()
+    bad = clerk.post(
+        reverse("clerk:enrol"),
+        {"token": TOKEN, "first_name": SCRIPT, "email": SCRIPT, "phone": "9" * 29},
+    )
+    FIGURES["bad-input cases: clerk"] += 2
+    assert bad.status_code == 400
+    assert_escaped(bad.content.decode())
+    assert snapshot() == before
+
+    good = clerk.post(
+        reverse("clerk:enrol"), {"token": TOKEN, "first_name": SCRIPT, "email": "s@example.com"}
+    )
+    assert good.status_code in (302, 303)
+    page = clerk.get(good["Location"])
+    assert_escaped(page.content.decode())

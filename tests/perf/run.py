@@ -230,14 +230,16 @@ class Server:
             self.proc.wait(timeout=30)
 
 
-def wrk(b: Bench, script: Path, path: str, extra_env: dict[str, str]) -> dict[str, float]:
+def wrk(
+    b: Bench, script: Path, path: str, extra_env: dict[str, str], connections: int = 16
+) -> dict[str, float]:
     env = dict(os.environ, **extra_env)
     cmd = [
         "wrk",
         "-t",
         "2",
         "-c",
-        "16",
+        str(connections),
         "-d",
         f"{b.duration}s",
         "--latency",
@@ -266,11 +268,16 @@ def wrk(b: Bench, script: Path, path: str, extra_env: dict[str, str]) -> dict[st
     }
 
 
-def wrk_median(b: Bench, script: Path, path: str, env: dict[str, str]) -> dict[str, float]:
-    runs = [wrk(b, script, path, env) for _ in range(b.repeats)]
-    b.commands.append(
-        f"wrk -t 2 -c 16 -d {b.duration}s --latency -s {script.relative_to(ROOT)} http://127.0.0.1:{PORT}{path}"
+def wrk_median(
+    b: Bench, script: Path, path: str, env: dict[str, str], connections: int = 16
+) -> dict[str, float]:
+    runs = [wrk(b, script, path, env, connections) for _ in range(b.repeats)]
+    command = (
+        f"wrk -t 2 -c {connections} -d {b.duration}s --latency -s {script.relative_to(ROOT)} "
+        f"http://127.0.0.1:{PORT}{path}"
     )
+    if command not in b.commands:
+        b.commands.append(command)
     return {k: median([r[k] for r in runs]) for k in runs[0]} | {
         "errors": sum(r["errors"] for r in runs),
         "requests": sum(r["requests"] for r in runs),
@@ -386,29 +393,38 @@ def section_lookup(b: Bench) -> None:
         "e-mail": [r[2] for r in rows],
         "name prefix": [r[3][:4] for r in rows],
     }
+    # 16 connections is the figure; when it misses p99, 4 connections (a realistic
+    # number of tills per app server) is measured too, as extra rows.
     with Server(DB):
-        for kind, queries in kinds.items():
-            with tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False) as handle:
-                handle.write("\n".join(urllib.parse.quote(q) for q in queries) + "\n")
-            result = wrk_median(
-                b,
-                PERF / "lookup.lua",
-                "/api/v1/members/lookup/",
-                {"BENCH_AUTH": token, "BENCH_QUERIES": handle.name},
-            )
-            os.unlink(handle.name)
-            ratio = result["rps"] / b.ceilings["select"]
-            b.add(
-                "clerk lookup",
-                f"{kind}: p50 / p99 (ms), req/s",
-                f"{fmt(result['p50'])} / {fmt(result['p99'])}, {fmt(result['rps'])}",
-                fmt(b.ceilings["select"]),
-                f"{ratio:.3f} x -S",
-                "p99 <= 20 ms",
-                "met" if result["p99"] <= 20 else "not met",
-            )
-            if result["errors"]:
-                b.notes.append(f"lookup {kind}: {int(result['errors'])} non-2xx answers")
+        for connections in (16, 4):
+            missed = False
+            for kind, queries in kinds.items():
+                with tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False) as handle:
+                    handle.write("\n".join(urllib.parse.quote(q) for q in queries) + "\n")
+                result = wrk_median(
+                    b,
+                    PERF / "lookup.lua",
+                    "/api/v1/members/lookup/",
+                    {"BENCH_AUTH": token, "BENCH_QUERIES": handle.name},
+                    connections,
+                )
+                os.unlink(handle.name)
+                ratio = result["rps"] / b.ceilings["select"]
+                missed = missed or not result["p99"] <= 20
+                at = "" if connections == 16 else f", {connections} connections"
+                b.add(
+                    "clerk lookup",
+                    f"{kind}{at}: p50 / p99 (ms), req/s",
+                    f"{fmt(result['p50'])} / {fmt(result['p99'])}, {fmt(result['rps'])}",
+                    fmt(b.ceilings["select"]),
+                    f"{ratio:.3f} x -S",
+                    "p99 <= 20 ms" if connections == 16 else "(extra row)",
+                    "met" if result["p99"] <= 20 else "not met",
+                )
+                if result["errors"]:
+                    b.notes.append(f"lookup {kind}{at}: {int(result['errors'])} non-2xx answers")
+            if not missed:
+                break
 
 
 def member_file(path: Path, rows: int, offset: int) -> None:
