@@ -10,8 +10,10 @@ from loyalty.ledger.services import (
 
 
 @shared_task
-def points_expire_due_task() -> int:
-    return points_expire_due(as_of=timezone.now())  # idempotent; safe to re-run or run twice
+def points_expire_due_task(batch: int | None = None) -> int:
+    """Idempotent; safe to re-run or run twice. `batch` (accounts per transaction) lets an
+    operator run smaller transactions; None is the job's default."""
+    return points_expire_due(as_of=timezone.now(), batch=batch)
 
 
 @shared_task

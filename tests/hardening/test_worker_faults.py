@@ -233,6 +233,9 @@ def _wait_backend_gone(pid: int, timeout: float = 150) -> None:
 
 # ------------------------------------------------------------------ 1. the expiry job
 
+EXPIRE = "loyalty.ledger.tasks.points_expire_due_task"
+BATCH = 400
+
 
 def _due_lots() -> dict[int, tuple[int, int]]:
     """lot id -> (account id, points left) for every lot whose expiry has passed."""
@@ -257,8 +260,9 @@ def _expired_per_lot() -> dict[int, list[int]]:
 def test_a_worker_killed_mid_expiry_leaves_whole_batches_and_the_rerun_expires_each_lot_once(
     redis_server, tmp_path
 ):
-    # a history of three years written by the benchmark generator: most members have lots
-    # past their 12 months, enough for more than one batch of the expiry job (1000 accounts)
+    # a history of three years written by the benchmark generator: enough members with lots
+    # past their 12 months for three batches of 400 accounts (the task's batch argument; the
+    # default batch is larger than a test's data, see the pool-child test below)
     ProgrammeSettingsFactory()
     call_command(
         "generate_benchmark_data",
@@ -269,7 +273,7 @@ def test_a_worker_killed_mid_expiry_leaves_whole_batches_and_the_rerun_expires_e
     assert ledger_reconcile() == []
     due = _due_lots()
     due_accounts = sorted({account for account, _ in due.values()})
-    assert len(due_accounts) > 1000, len(due_accounts)
+    assert len(due_accounts) > 2 * BATCH, len(due_accounts)
     assert not LedgerEntry.objects.filter(kind=LedgerEntry.Kind.EXPIRE).exists()
     last_account = due_accounts[-1]  # the last account of the last batch, whatever the size
     log = tmp_path / "worker.log"
@@ -277,9 +281,9 @@ def test_a_worker_killed_mid_expiry_leaves_whole_batches_and_the_rerun_expires_e
 
     with slow_row("ledger_ledgerentry", f"NEW.kind = 'expire' AND NEW.account_id = {last_account}"):
         with celery_worker(redis_server.url, log) as worker:
-            client.send_task("loyalty.ledger.tasks.points_expire_due_task")
+            client.send_task(EXPIRE, kwargs={"batch": BATCH})
             victim = _backend_asleep_in_trigger(worker, log, timeout=120)
-            _kill(worker)  # the worker and its pool child, mid-batch
+            _kill(worker)  # the worker and its pool child, in the last batch
         _wait_backend_gone(victim)
 
         # what the killed run left: whole batches, in account order, each fully expired
@@ -291,8 +295,10 @@ def test_a_worker_killed_mid_expiry_leaves_whole_batches_and_the_rerun_expires_e
                 )
             )
         )
-        assert committed == due_accounts[: len(committed)]  # a prefix: batches are whole
-        assert last_account not in committed  # the batch in flight was rolled back
+        # the batches before the last committed, whole, in account order; the last rolled back
+        assert committed == due_accounts[: len(committed)]
+        assert len(committed) % BATCH == 0 and len(committed) >= 2 * BATCH
+        assert last_account not in committed
         for lot_id, (account_id, remaining) in due.items():
             assert expired.get(lot_id, []) == ([remaining] if account_id in committed else [])
         assert ledger_reconcile() == []
@@ -300,9 +306,9 @@ def test_a_worker_killed_mid_expiry_leaves_whole_batches_and_the_rerun_expires_e
 
         # the job runs again on a new worker (the next night's beat): it finishes the rest
         with celery_worker(redis_server.url, log):
-            first = client.send_task("loyalty.ledger.tasks.points_expire_due_task")
+            first = client.send_task(EXPIRE, kwargs={"batch": BATCH})
             points = first.get(timeout=300)
-            again = client.send_task("loyalty.ledger.tasks.points_expire_due_task")
+            again = client.send_task(EXPIRE)
             assert again.get(timeout=300) == 0  # and a third run finds nothing
 
     assert points == sum(r for a, r in due.values() if a not in committed)
@@ -334,7 +340,7 @@ def test_a_pool_child_killed_mid_expiry_is_redelivered_by_the_worker_and_expires
         slow_row("ledger_ledgerentry", f"NEW.kind = 'expire' AND NEW.account_id = {last_account}"),
         celery_worker(redis_server.url, log) as worker,
     ):
-        result = client.send_task("loyalty.ledger.tasks.points_expire_due_task")
+        result = client.send_task(EXPIRE)
         victim = _backend_asleep_in_trigger(worker, log, timeout=120)
         children = _children(worker.pid)
         assert len(children) == 1, children  # --concurrency=1: the one running the job
@@ -490,6 +496,41 @@ def test_a_bulk_import_killed_mid_copy_commits_nothing_and_the_rerun_imports_onc
     assert credits == Transaction.objects.filter(kind="purchase", member__isnull=False).count()
     assert ledger_reconcile() == []
     FIGURES["import: rows checked after the kill and the rerun"] += 8
+
+
+def test_a_member_import_killed_mid_insert_commits_nothing_and_the_rerun_imports_once(
+    redis_server, tmp_path
+):
+    # manage.py import_members (COPY into a staging table, then set-based INSERT ... SELECT) is
+    # one transaction for the whole file: killed while it inserts the members, nothing is left.
+    path = tmp_path / "members.csv"
+    rows = 500
+    with path.open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["first_name", "last_name", "email"])
+        for n in range(rows):
+            writer.writerow([f"Ada{n}", f"Import{n}", f"ada{n}@import.example"])
+    log = tmp_path / "import.log"
+    command = ["manage.py", "import_members", str(path)]
+
+    with slow_row("members_member", "NEW.email = 'ada450@import.example'"):
+        process = _spawn(command, redis_server.url, log)
+        victim = _backend_asleep_in_trigger(process, log, timeout=180)
+        _kill(process)
+        _wait_backend_gone(victim)
+        assert not Member.objects.exists()
+        FIGURES["faults injected (member import process killed mid-insert)"] += 1
+
+        for _ in range(2):  # the rerun, then once more: the second changes nothing
+            rerun = _spawn(command, redis_server.url, log)
+            assert rerun.wait(timeout=600) == 0, log.read_text()[-3000:]
+    output = log.read_text()
+    assert f"{rows} rows: {rows} new, 0 updated, 0 unchanged, 0 errors" in output
+    assert f"{rows} rows: 0 new, 0 updated, {rows} unchanged, 0 errors" in output
+    assert Member.objects.count() == rows
+    assert Member.objects.values("email").distinct().count() == rows
+    assert Member.objects.values("member_number").distinct().count() == rows
+    FIGURES["import: rows checked after the kill and the rerun"] += rows
 
 
 # ------------------------------------------------------------------ 3. Redis down
