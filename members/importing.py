@@ -120,7 +120,12 @@ def map_header(header: list[str]) -> dict[str, int]:
     for index, name in enumerate(header):
         key = name.strip().lower().replace("\ufeff", "")
         for canonical, aliases in HEADER_ALIASES.items():
-            if key in aliases and canonical not in mapping:
+            if key in aliases:
+                if canonical in mapping:  # which one is meant? refuse rather than guess
+                    raise ImportFileError(
+                        f"Two columns are {canonical}: {header[mapping[canonical]]!r} and "
+                        f"{name!r}. Keep one."
+                    )
                 mapping[canonical] = index
     if not ({"email", "phone", "last_name", "first_name", "member_number"} & set(mapping)):
         raise ImportFileError(

@@ -21,7 +21,7 @@ same file adds nothing.
 import csv
 import gzip
 import io
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
@@ -139,6 +139,13 @@ def check_readable(path: Path) -> None:
             ) from exc
         except csv.Error as exc:
             raise ValueError(f"Line {reader.line_num}: {exc}; nothing imported.") from exc
+
+
+def refuse_repeated_columns(names: Sequence[str]) -> None:
+    """A column named twice: csv.DictReader would keep the last silently; which one is meant?"""
+    repeated = sorted({name for name in names if names.count(name) > 1})
+    if repeated:
+        raise ValueError(f"Columns named twice: {', '.join(repeated)}. Keep one of each.")
 
 
 def open_text(path: Path) -> IO[str]:
@@ -413,6 +420,7 @@ class TransactionImporter:
         required = {"kind", "channel", "external_id", "occurred_at", "amount"}
         if not required <= set(reader.fieldnames or []):
             raise ValueError(f"Missing columns: {sorted(required - set(reader.fieldnames or []))}")
+        refuse_repeated_columns(reader.fieldnames or [])
         for number, row in enumerate(reader, start=1):
             self.report.rows += 1
             if progress is not None:

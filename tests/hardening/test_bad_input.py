@@ -1153,3 +1153,53 @@ def test_clerk_enrol_keeps_html_as_text_and_refuses_bad_contacts(clerk, world):
     assert good.status_code in (302, 303)
     page = clerk.get(good["Location"])
     assert_escaped(page.content.decode())
+
+
+def test_imports_refuse_a_column_named_twice(world, superuser, tmp_path):
+    """The CSV form of a duplicate key: which of the two is meant? Refused, nothing written."""
+    number = world["member"].member_number
+    files = {
+        "import_members": "first_name,email,e-mail\nAnn,a@example.com,b@example.com\n",
+        "import_transactions": (
+            "kind,channel,external_id,occurred_at,amount,amount\n"
+            "purchase,store,G1,2026-11-23T10:00:00+00:00,10.00,-5.00\n"
+        ),
+        "import_points": f"member_number,points,reason,points\n{number},10,ok,99999\n",
+    }
+    extra = {"import_points": ["--kind", "adjust", "--user", superuser.username]}
+    for command, content in files.items():
+        path = tmp_path / f"{command}.csv"
+        path.write_text(content)
+        before = snapshot()
+
+        with pytest.raises(CommandError, match=r"[Tt]wo columns|named twice"):
+            call_command(command, str(path), *extra.get(command, []))
+
+        FIGURES["bad-input cases: csv import"] += 1
+        assert snapshot() == before, command
+
+
+def test_clerk_and_admin_take_form_bytes_that_are_not_utf8(clerk, client, superuser, world):
+    """A form body with bytes that are not UTF-8: decoded with replacement characters, which no
+    number field accepts."""
+    member = world["member"]
+    before = snapshot()
+    body = f"token={TOKEN}&amount=%ff%fe1".encode()
+
+    till = clerk.post(
+        reverse("clerk:purchase", args=[member.pk]),
+        body,
+        content_type="application/x-www-form-urlencoded",
+    )
+    client.force_login(superuser)
+    admin = client.post(
+        reverse("admin:members_member_changelist"),
+        f"action=adjust_points&_selected_action={member.pk}&apply=1&reason=x&points=%ff%fe".encode(),
+        content_type="application/x-www-form-urlencoded",
+    )
+
+    FIGURES["bad-input cases: clerk"] += 1
+    FIGURES["bad-input cases: admin"] += 1
+    assert till.status_code == 400 and "amount" in till.context["purchase_form"].errors
+    assert admin.status_code == 200 and "points" in admin.context["form"].errors
+    assert snapshot() == before

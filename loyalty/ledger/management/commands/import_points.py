@@ -20,7 +20,7 @@ from tqdm import tqdm
 
 from loyalty.core import csvsafe
 from loyalty.core.exceptions import ApplicationError
-from loyalty.ledger.importing import check_readable
+from loyalty.ledger.importing import check_readable, refuse_repeated_columns
 from loyalty.ledger.policy import programme_settings_get
 from loyalty.ledger.services import points_adjust, points_opening_balance
 from members.models import Member
@@ -59,6 +59,10 @@ class Command(BaseCommand):
             columns = set(reader.fieldnames or [])
             if "points" not in columns or not ({"member_number", "member_ref"} & columns):
                 raise CommandError("The header needs points and member_number (or member_ref).")
+            try:
+                refuse_repeated_columns(reader.fieldnames or [])
+            except ValueError as exc:
+                raise CommandError(str(exc)) from exc
             for number, row in enumerate(
                 tqdm(reader, unit=" rows", file=sys.stderr, disable=None), start=1
             ):
