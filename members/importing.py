@@ -158,6 +158,11 @@ def clean_row(
     """
     errors: dict[str, str] = {}
     row: dict[str, Any] = {}
+    for name, value in raw.items():
+        if "\x00" in (value or ""):  # PostgreSQL text cannot hold it (COPY and INSERT fail)
+            errors[name] = "Contains a NUL character."
+    if errors:
+        raise ValidationError(errors)
     number = raw.get("member_number", "").strip()
     if number and not is_valid_member_number(number):
         errors["member_number"] = "Not a valid card number (check digit)."

@@ -483,6 +483,7 @@ MEMBER_FILES = [
     ("same-email-twice", "first_name,email\nAnn,a@example.com\nBob,a@example.com\n", "email"),
     ("not-a-boolean", "first_name,email_consent\nAnn,=1+1\n", "email_consent"),
     ("nothing-to-identify", "first_name,city\n,London\n", "row"),
+    ("nul-in-name", "first_name,email\nA\x00B,a@example.com\n", "first_name"),
 ]
 
 
