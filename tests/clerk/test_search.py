@@ -90,13 +90,15 @@ def test_search_queries_do_not_grow_with_the_matches(
         clerk.get(reverse("clerk:search"), {"q": "Taylor"})
     for n in range(12):
         MemberFactory(first_name="Sam", last_name=f"Taylor{n}")
-    # session, user, permissions (user + groups), staff profile, the matches, their consents
-    with django_assert_max_num_queries(7):
+    # session, user, permissions (user + groups), staff profile, the matches (one query per
+    # rank, at most three: members.selectors.member_lookup), their consents
+    with django_assert_max_num_queries(9):
         response = clerk.get(reverse("clerk:search"), {"q": "Taylor"})
     assert text(response).count("Sam Taylor") == 10  # the first ten
     with CaptureQueriesContext(connection) as many:
         clerk.get(reverse("clerk:search"), {"q": "Taylor"})
-    assert len(many.captured_queries) == len(one.captured_queries)
+    # more matches fill the ten from the first ranks: never more queries than one match
+    assert len(many.captured_queries) <= len(one.captured_queries)
 
 
 def test_card_open_queries_are_few(clerk, member, django_assert_max_num_queries):

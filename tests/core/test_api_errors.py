@@ -130,3 +130,17 @@ def test_unmatched_page_outside_the_api_stays_html(client):
 
     assert response.status_code == 404
     assert response["Content-Type"].startswith("text/html")
+
+
+def test_first_requests_in_parallel_threads_build_the_query_parameter_table_once():
+    # gunicorn gthread: the first query-string requests of a worker arrive in several threads
+    # at once; drf-spectacular's schema build raced and answered 500 before the lock.
+    from loyalty.core.api import query
+    from tests.concurrency import run_threads
+
+    query._documented_query_parameters.cache_clear()
+    outcomes = run_threads(6, lambda _: query.documented_query_parameters())
+    assert [kind for kind, _ in outcomes] == ["ok"] * 6, outcomes
+    tables = [value for _, value in outcomes]
+    assert tables[0] and all(table is tables[0] for table in tables)
+    assert "status" in tables[0][("/api/v1/members/", "GET")]

@@ -8,6 +8,7 @@ Paths outside the API (admin, clerk screen, schema, docs) are not touched.
 """
 
 import re
+import threading
 from collections.abc import Callable
 from functools import cache
 from typing import Any
@@ -18,9 +19,19 @@ API_PREFIX = "/api/v"
 _CONVERTER = re.compile(r"<(?:\w+:)?(\w+)>")
 
 
-@cache
+_SCHEMA_LOCK = threading.Lock()
+
+
 def documented_query_parameters() -> dict[tuple[str, str], frozenset[str]]:
     """{(path template, METHOD): names of the query parameters the schema documents}."""
+    # drf-spectacular's schema build is not thread-safe: two first requests in threads of one
+    # worker (gunicorn gthread) raced inside it and answered 500. Built once, under a lock.
+    with _SCHEMA_LOCK:
+        return _documented_query_parameters()
+
+
+@cache
+def _documented_query_parameters() -> dict[tuple[str, str], frozenset[str]]:
     from drf_spectacular.generators import SchemaGenerator
 
     document = SchemaGenerator().get_schema(request=None, public=True)
