@@ -79,6 +79,20 @@ DROP SEQUENCE IF EXISTS test_slow_row_gate;
 # ------------------------------------------------------------------------------ helpers
 
 
+@pytest.fixture(autouse=True)
+def _no_broker_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Celery reads these variables before any configuration (celery/app/utils.py): with them
+    set, as in .ci/run, this process would send to the shared Redis instead of the test's own.
+    The children get the throwaway broker's URL explicitly."""
+    for name in (
+        "CELERY_BROKER_URL",
+        "CELERY_BROKER_READ_URL",
+        "CELERY_BROKER_WRITE_URL",
+        "CELERY_RESULT_BACKEND",
+    ):
+        monkeypatch.delenv(name, raising=False)
+
+
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
