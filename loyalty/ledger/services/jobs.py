@@ -55,8 +55,8 @@ def points_expire_due(
 
     On PostgreSQL (`set_based` None or True) a batch is one statement of data-modifying CTEs
     (UPDATE accounts, INSERT entries, INSERT allocations, UPDATE lots); elsewhere, or with
-    `set_based=False`, the ORM path below. Both write the same rows (tests/ledger/
-    test_expiry_set_based.py compares them).
+    `set_based=False`, the ORM path below. Both write the same rows
+    (tests/ledger/test_jobs_set_based.py compares them).
     """
     as_of = as_of or timezone.now()
     if set_based is None:
