@@ -7,8 +7,8 @@ the shared 6379) and this test's PostgreSQL database; SIGKILL, not a polite shut
 middle" is made deterministic with a slow trigger on one chosen row (it sleeps once, gated by a
 sequence, so the rerun passes it): the test waits until PostgreSQL reports the job's statement
 asleep in that trigger, then kills the process. The child processes connect with
-client_connection_check_interval, so PostgreSQL notices the dead client mid-statement and rolls
-its transaction back, as it would with a crashed host.
+client_connection_check_interval, so PostgreSQL notices the dead client mid-statement (the
+kernel closed its socket) and rolls its transaction back at once.
 """
 
 import csv
@@ -165,14 +165,15 @@ def _child_env(redis_url: str) -> dict[str, str]:
 
 def _spawn(args: list[str], redis_url: str, log: Path) -> subprocess.Popen:
     # its own session, so the whole process group can be killed at once
-    return subprocess.Popen(
-        [sys.executable, *args],
-        cwd=BASE_DIR,
-        env=_child_env(redis_url),
-        stdout=log.open("ab"),
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
+    with log.open("ab") as out:
+        return subprocess.Popen(
+            [sys.executable, *args],
+            cwd=BASE_DIR,
+            env=_child_env(redis_url),
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
 
 
 def _kill(process: subprocess.Popen) -> None:
