@@ -29,7 +29,13 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
-from loyalty.core.bulkwrite import insert_rows, is_postgres, model_columns, reserve_ids
+from loyalty.core.bulkwrite import (
+    deferred_indexes,
+    insert_rows,
+    is_postgres,
+    model_columns,
+    reserve_ids,
+)
 from loyalty.ledger.models import LedgerEntry, LotAllocation, PointsAccount, PointsLot, Transaction
 from loyalty.ledger.policy import expires_at, programme_settings_get
 from members.identifiers import luhn_check_digit
@@ -337,14 +343,31 @@ class Generator:
         tiers = self._tiers()
         rewards = self._rewards()
         counts = purchases_per_member(self.n, self.m, self.shape, self.rng)
-        for offset in range(0, self.n, CHUNK):
-            with transaction.atomic():
-                self._chunk(counts[offset : offset + CHUNK], stores, tiers, rewards)
+        # into a fresh database, indexes and constraints are built once at the end
+        with deferred_indexes(self._tables()):
+            for offset in range(0, self.n, CHUNK):
+                with transaction.atomic():
+                    self._chunk(counts[offset : offset + CHUNK], stores, tiers, rewards)
         if is_postgres():
             with connection.cursor() as cursor:
                 cursor.execute("ANALYZE")
         self.report.seconds = (datetime.now(tz=UTC) - started).total_seconds()
         return self.report
+
+    def _tables(self) -> list[Any]:
+        from loyalty.tiers.models import TierAssignment
+
+        return [
+            Member,
+            PointsAccount,
+            Transaction,
+            LedgerEntry,
+            PointsLot,
+            LotAllocation,
+            TierAssignment,
+            _model("rewards", "Redemption"),
+            _model("rewards", "Voucher"),
+        ]
 
     def _chunk(
         self,

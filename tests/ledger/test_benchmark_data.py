@@ -62,3 +62,35 @@ def test_a_second_run_adds_members_without_clashes(programme):
 
     assert Member.objects.count() == 100
     assert ledger_reconcile() == []
+
+
+SCHEMA = """
+    SELECT conrelid::regclass::text, conname, pg_get_constraintdef(oid) FROM pg_constraint
+    WHERE connamespace = 'public'::regnamespace
+    UNION ALL
+    SELECT indrelid::regclass::text, indexrelid::regclass::text, pg_get_indexdef(indexrelid)
+    FROM pg_index JOIN pg_class ON pg_class.oid = indrelid
+    WHERE relnamespace = 'public'::regnamespace
+"""
+
+
+@pytest.mark.postgres
+def test_a_load_into_empty_tables_builds_every_index_and_constraint_again(programme):
+    # the generator drops the secondary indexes and the unique/foreign-key constraints of
+    # empty tables and builds them after the load (loyalty.core.bulkwrite.deferred_indexes)
+    from django.db import IntegrityError, connection, transaction
+
+    with connection.cursor() as cursor:
+        cursor.execute(SCHEMA)
+        before = sorted(cursor.fetchall())
+    call_command(
+        "generate_benchmark_data", "--members", "60", "--transactions", "300", stdout=io.StringIO()
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(SCHEMA)
+        after = sorted(cursor.fetchall())
+    assert after == before
+    assert any(table == "members_member" for table, *_ in after)
+    member = Member.objects.first()
+    with pytest.raises(IntegrityError), transaction.atomic():  # the unique card number holds
+        Member.objects.create(member_number=member.member_number, first_name="Copy")
