@@ -18,3 +18,13 @@ CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = _env.str("TIME_ZONE", default="Europe/London")
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# With the broker down, a request that queues work (a webhook, a low-stock mail) must not hold
+# the till: one quick retry, then the submission fails, is logged, and the outbox sweep retries
+# it later (Celery's default, three retries with back-off, held each such request ~2.3 s).
+CELERY_TASK_PUBLISH_RETRY_POLICY = {
+    "max_retries": 1,
+    "interval_start": 0,
+    "interval_step": 0.2,
+    "interval_max": 0.2,
+}
+CELERY_BROKER_TRANSPORT_OPTIONS = {"socket_connect_timeout": 1}
