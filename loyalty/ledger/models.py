@@ -175,7 +175,10 @@ class LedgerEntry(models.Model):
     CREDIT_KINDS = ("earn", "bonus", "refund", "opening_balance")
     DEBIT_KINDS = ("redeem", "expire")
 
-    account = models.ForeignKey(PointsAccount, on_delete=models.PROTECT, related_name="entries")
+    # no index of its own: ledger_entry_statement and the idempotency key lead with account_id
+    account = models.ForeignKey(
+        PointsAccount, on_delete=models.PROTECT, related_name="entries", db_index=False
+    )
     kind = models.CharField(max_length=20, choices=Kind.choices)
     amount = models.BigIntegerField()
     balance_after = models.BigIntegerField()
@@ -333,12 +336,15 @@ class Transaction(BaseModel):
     kind = models.CharField(max_length=10, choices=Kind.choices)
     channel = models.CharField(max_length=10, choices=Channel.choices)
     external_id = models.CharField(max_length=64)
+    # member and store: no index of their own, ledger_txn_member_time / ledger_txn_store_time
+    # lead with them (one index less to write on every purchase)
     member = models.ForeignKey(
         "members.Member",
         null=True,
         blank=True,
         on_delete=models.PROTECT,
         related_name="transactions",
+        db_index=False,
     )
     store = models.ForeignKey(
         "members.Store",
@@ -346,6 +352,7 @@ class Transaction(BaseModel):
         blank=True,
         on_delete=models.PROTECT,
         related_name="transactions",
+        db_index=False,
     )
     original = models.ForeignKey(
         "self", null=True, blank=True, on_delete=models.PROTECT, related_name="returns"
