@@ -25,7 +25,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from members.identifiers import REFERRAL_ALPHABET, REFERRAL_CODE_LENGTH, luhn_check_digit
@@ -176,7 +176,7 @@ class CopyMemberImporter(MemberImporter):
     def _resolve(self) -> None:
         """Match each staged row to a member, find conflicts, count new/changed/unchanged."""
         cur = self.cursor
-        cur.execute(f"ANALYZE {STAGE}")
+        cur.execute(f"ANALYZE {STAGE} (member_number, email, phone)")  # the join keys
         # the ORM path: by number when the row has one, else by e-mail, else by phone
         cur.execute(
             f"""CREATE TEMP TABLE {RESOLVED} ON COMMIT DROP AS
@@ -201,7 +201,8 @@ class CopyMemberImporter(MemberImporter):
             f"UPDATE {RESOLVED} r SET changed = true FROM members_member m "
             f"WHERE m.id = r.member_id AND r.conflict IS NULL AND ({changed})"
         )
-        cur.execute(f"ANALYZE {RESOLVED}")  # temporary tables get no autovacuum statistics
+        # temporary tables get no autovacuum statistics
+        cur.execute(f"ANALYZE {RESOLVED} (member_id, conflict, changed)")
         cur.execute(
             f"""SELECT count(*) FILTER (WHERE conflict IS NULL AND member_id IS NULL),
                        count(*) FILTER (WHERE conflict IS NULL AND changed),
@@ -259,9 +260,34 @@ class CopyMemberImporter(MemberImporter):
             else:
                 raise RuntimeError(f"could not draw free values for {target}")
 
+    def _insert_new(
+        self, insert_cols: list[str], insert_values: dict[str, str], history: str, params: dict
+    ) -> None:
+        member_cols = [f.column for f in Member._meta.concrete_fields]
+        copied = ", ".join(member_cols)
+        copied_from = ", ".join(f"w.{c}" for c in member_cols)
+        history_tail = "history_date, history_change_reason, history_type, history_user_id"
+        # ids drawn up front, so history and consent rows need no join back to the new members
+        self.cursor.execute(
+            f"""CREATE TEMP TABLE {NEW} ON COMMIT DROP AS
+            SELECT nextval(pg_get_serial_sequence('members_member', 'id')) AS new_id, r.*
+            FROM (SELECT * FROM {RESOLVED} WHERE member_id IS NULL AND conflict IS NULL
+                  ORDER BY row_number) r"""
+        )
+        self.cursor.execute(
+            f"""WITH w AS (
+                INSERT INTO members_member (id, {", ".join(insert_cols)})
+                SELECT r.new_id, {", ".join(insert_values[c] for c in insert_cols)}
+                FROM {NEW} r
+                RETURNING *
+            )
+            INSERT INTO {history} ({copied}, {history_tail})
+            SELECT {copied_from}, %(now)s, %(reason)s, '+', NULL FROM w""",
+            params,
+        )
+
     def _write(self) -> None:
         cur = self.cursor
-        self._redraw_taken_identifiers()
         history = Member.history.model._meta.db_table
         member_cols = [f.column for f in Member._meta.concrete_fields]
         copied = ", ".join(member_cols)
@@ -298,24 +324,17 @@ class CopyMemberImporter(MemberImporter):
             "reason": IMPORT_REASON,
         }
         consent = Consent._meta.db_table
-        # ids drawn up front, so history and consent rows need no join back to the new members
-        cur.execute(
-            f"""CREATE TEMP TABLE {NEW} ON COMMIT DROP AS
-            SELECT nextval(pg_get_serial_sequence('members_member', 'id')) AS new_id, r.*
-            FROM (SELECT * FROM {RESOLVED} WHERE member_id IS NULL AND conflict IS NULL
-                  ORDER BY row_number) r"""
-        )
-        cur.execute(
-            f"""WITH w AS (
-                INSERT INTO members_member (id, {", ".join(insert_cols)})
-                SELECT r.new_id, {", ".join(insert_values[c] for c in insert_cols)}
-                FROM {NEW} r
-                RETURNING *
-            )
-            INSERT INTO {history} ({copied}, {history_tail})
-            SELECT {copied_from}, %(now)s, %(reason)s, '+', NULL FROM w""",
-            params,
-        )
+        # A drawn number or referral code that is taken (rare) fails the insert on the unique
+        # index: then, and only then, they are checked and drawn again.
+        for attempt in range(2):
+            try:
+                with transaction.atomic():
+                    self._insert_new(insert_cols, insert_values, history, params)
+                break
+            except IntegrityError:
+                if attempt:
+                    raise
+                self._redraw_taken_identifiers()
         cur.execute(
             f"""INSERT INTO {consent} (created_at, updated_at, member_id, channel, granted,
                                    changed_at, source)
