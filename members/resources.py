@@ -8,8 +8,9 @@ written. Re-importing the same file changes nothing (skip_unchanged).
 from collections.abc import Iterator
 from typing import Any
 
+import psycopg
 from django.core.exceptions import ValidationError
-from django.db import connection
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from import_export import fields, resources, widgets
 from simple_history.utils import bulk_update_with_history
@@ -308,8 +309,14 @@ class MemberResource(NeutraliseExportMixin, SkipBadRowsMixin, resources.ModelRes
     ) -> None:
         if self.create_instances and (using_transactions or not dry_run):
             try:
-                self._redraw_taken()
-                self._insert_with_history(self.create_instances)
+                # a drawn number or code that is taken (rare) fails on the unique index: only
+                # then are they looked up and drawn again
+                try:
+                    with transaction.atomic():
+                        self._insert_with_history(self.create_instances)
+                except (IntegrityError, psycopg.IntegrityError):  # COPY raises psycopg's own
+                    self._redraw_taken()
+                    self._insert_with_history(self.create_instances)
                 for member in self.create_instances:
                     self._remember(member)
             except Exception as exc:
