@@ -820,7 +820,7 @@ def main() -> None:
         quick=args.quick,
         members=args.members or (100_000 if args.quick else 1_000_000),
         transactions=args.transactions or (1_000_000 if args.quick else 10_000_000),
-        duration=args.duration or (5 if args.quick else 15),
+        duration=args.duration or (5 if args.quick else 10),
         repeats=args.repeats,
     )
     started, t0 = datetime.now(tz=UTC), time.perf_counter()
