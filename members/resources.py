@@ -181,7 +181,10 @@ class MemberResource(NeutraliseExportMixin, SkipBadRowsMixin, resources.ModelRes
         if row.get("country"):
             row["country"] = row["country"].strip().upper()
         if not row.get("status"):
-            row["status"] = Member.Status.ACTIVE
+            # no status in the file: a known member keeps theirs (a suspended or closed member
+            # is not reactivated by a contact-details import), a new one starts active
+            known = self.get_instance(None, row)
+            row["status"] = known.status if known is not None else Member.Status.ACTIVE
         for key in ("member_number", "email", "phone"):
             value = row.get(key)
             if value:

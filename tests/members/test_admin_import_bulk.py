@@ -90,3 +90,19 @@ def test_a_drawn_number_already_taken_is_drawn_again(monkeypatch):
     assert not result.has_errors() and result.totals["new"] == 1
     number = Member.objects.get(email="new@example.com").member_number
     assert number != taken and is_valid_member_number(number)
+
+
+def test_a_file_without_status_leaves_a_suspended_member_suspended(client, superuser):
+    from members.services import member_suspend
+
+    client.force_login(superuser)
+    kept = member_suspend(
+        member=member_enroll(first_name="Sus", email="sus@example.com"), reason="fraud check"
+    )
+    csv = HEADER + ",Susan,,sus@example.com,,\n,New,Member,new@example.com,,\n"
+
+    confirm(client, upload(client, csv))
+
+    kept.refresh_from_db()
+    assert (kept.first_name, kept.status) == ("Susan", Member.Status.SUSPENDED)
+    assert Member.objects.get(email="new@example.com").status == Member.Status.ACTIVE
