@@ -64,6 +64,18 @@ def _adapt(value: Any) -> Any:
     return value
 
 
+def _json_positions(model: type[models.Model] | str, columns: Sequence[str]) -> list[int] | None:
+    """Positions of the JSON columns among `columns` (only they need json.dumps; checking every
+    value of ten million rows was a sixth of the benchmark generator's time), None when only
+    the table's name is known."""
+    if isinstance(model, str):
+        return None
+    json_columns = {
+        f.column for f in model._meta.concrete_fields if isinstance(f, models.JSONField)
+    }
+    return [i for i, column in enumerate(columns) if column in json_columns]
+
+
 def _adapt_sqlite(value: Any) -> Any:
     if isinstance(value, (dict, list)):
         return json.dumps(value)
@@ -90,9 +102,16 @@ def insert_rows(
     with connection.cursor() as cursor:
         if is_postgres():
             raw = cursor.cursor  # the psycopg 3 cursor under Django's wrapper
+            json_at = _json_positions(model, columns)
             with raw.copy(f"COPY {quote(table)} ({cols}) FROM STDIN") as copy:
                 for row in rows:
-                    copy.write_row([_adapt(v) for v in row])
+                    if json_at is None:  # a table name: look at every value
+                        row = [_adapt(v) for v in row]
+                    elif json_at:
+                        row = list(row)
+                        for i in json_at:
+                            row[i] = _adapt(row[i])
+                    copy.write_row(row)
                     written += 1
                     if progress is not None and written % 10000 == 0:
                         progress.update(10000)
