@@ -174,31 +174,31 @@ class ModelVoucher:
     status: str = "issued"  # issued, used, cancelled, expired
 
 
-@settings(
-    max_examples=150,
-    deadline=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-)
+def examples(count: int) -> settings:
+    return settings(
+        max_examples=count,
+        deadline=None,
+        suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+    )
+
+
+@examples(150)
 @given(ops=steps, pending_days=st.sampled_from([0, 14]))
 def test_the_ledger_agrees_with_a_plain_model_at_every_step(db, monkeypatch, ops, pending_days):
     FIGURES["hypothesis ledger-model sequences"] += 1
-    # Each example starts from an empty ledger. A savepoint, not atomic(): the rewards services
-    # are durable atomic blocks, allowed inside the test's own transaction only.
-    savepoint = transaction.savepoint()
-    try:
-        _run(monkeypatch, ops, pending_days)
-    finally:
-        transaction.savepoint_rollback(savepoint)
+    _run_rolled_back(monkeypatch, ops, pending_days)
 
 
-@settings(
-    max_examples=100,
-    deadline=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-)
+@examples(100)
 @given(ops=reward_steps, pending_days=st.sampled_from([0, 14]))
 def test_rewards_spend_and_refund_as_the_model_says(db, monkeypatch, ops, pending_days):
     FIGURES["hypothesis rewards-model sequences"] += 1
+    _run_rolled_back(monkeypatch, ops, pending_days)
+
+
+def _run_rolled_back(monkeypatch, ops, pending_days):
+    # Each example starts from an empty ledger. A savepoint, not atomic(): the rewards services
+    # are durable atomic blocks, allowed inside the test's own transaction only.
     savepoint = transaction.savepoint()
     try:
         _run(monkeypatch, ops, pending_days)
