@@ -180,11 +180,20 @@ class MemberResource(NeutraliseExportMixin, SkipBadRowsMixin, resources.ModelRes
                 errors[column] = error
         if row.get("country"):
             row["country"] = row["country"].strip().upper()
-        if not row.get("status"):
+        known = self.get_instance(None, row)
+        status = (row.get("status") or "").strip().lower()
+        if not status:
             # no status in the file: a known member keeps theirs (a suspended or closed member
             # is not reactivated by a contact-details import), a new one starts active
-            known = self.get_instance(None, row)
-            row["status"] = known.status if known is not None else Member.Status.ACTIVE
+            status = known.status if known is not None else Member.Status.ACTIVE
+        elif known is not None and status != known.status:
+            # suspend / reactivate / close carry a reason and an audit entry (members.services):
+            # a spreadsheet column cannot give them
+            errors["status"] = (
+                f"This member is {known.status}; change a status on the member's page "
+                "(suspend, reactivate, close), not by import."
+            )
+        row["status"] = status
         for key in ("member_number", "email", "phone"):
             value = row.get(key)
             if value:

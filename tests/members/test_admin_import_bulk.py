@@ -106,3 +106,28 @@ def test_a_file_without_status_leaves_a_suspended_member_suspended(client, super
     kept.refresh_from_db()
     assert (kept.first_name, kept.status) == ("Susan", Member.Status.SUSPENDED)
     assert Member.objects.get(email="new@example.com").status == Member.Status.ACTIVE
+
+
+def test_a_status_change_by_import_is_a_row_error_and_changes_nothing(client, superuser):
+    from members.services import member_suspend
+
+    client.force_login(superuser)
+    kept = member_suspend(
+        member=member_enroll(first_name="Sus", email="sus@example.com"), reason="fraud check"
+    )
+    same = member_enroll(first_name="Ann", email="ann@example.com")
+    csv = (
+        "first_name,email,status\n"
+        "Susan,sus@example.com,active\n"  # would reactivate without a reason
+        "Annie,ann@example.com,Active\n"  # unchanged status (any case) is fine
+        "Closed,closed@example.com,closed\n"  # a new member may arrive closed
+    )
+
+    preview = upload(client, csv)
+
+    invalid = {row.number: row.error_dict for row in preview.context["result"].invalid_rows}
+    assert set(invalid) == {1}
+    assert "change a status on the member's page" in str(invalid[1]["status"])
+    kept.refresh_from_db()
+    assert (kept.first_name, kept.status) == ("Sus", Member.Status.SUSPENDED)
+    assert same.status == Member.Status.ACTIVE
