@@ -132,9 +132,11 @@ def api_request_log_write(
     On PostgreSQL the row commits without waiting for its WAL flush (synchronous_commit off for
     this one transaction): a crash may lose the log rows of its last moment, but a read such as
     the clerk lookup no longer waits for a disk flush, its only write. Purchases are committed
-    before this, in their own transaction, and stay fully synchronous."""
+    before this, in their own transaction, and stay fully synchronous. Inside a caller's
+    transaction the setting would apply to the caller's writes too, so there it is left alone."""
+    own_transaction = not connection.in_atomic_block
     with transaction.atomic(savepoint=False):
-        if connection.vendor == "postgresql":
+        if own_transaction and connection.vendor == "postgresql":
             with connection.cursor() as cursor:
                 cursor.execute("SET LOCAL synchronous_commit TO OFF")
         ApiRequestLog.objects.create(
