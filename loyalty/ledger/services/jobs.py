@@ -30,6 +30,20 @@ SQL_BATCH = 20_000  # accounts per transaction of the set-based path
 
 
 def _account_batches(lots_filter: dict[str, Any], batch: int = BATCH) -> Any:
+    if connection.vendor == "postgresql":
+        # The accounts with due lots, read once and cut into batches: one scan of the due lots
+        # instead of one per batch (on 10M lots the repeated scans were a third of the expiry).
+        # Lots falling due after this read are the next run's; lots emptied by a concurrent
+        # run are found empty under the batch's locks.
+        ids = list(
+            PointsLot.objects.filter(**lots_filter)
+            .order_by("account_id")
+            .values_list("account_id", flat=True)
+            .distinct()
+        )
+        for start in range(0, len(ids), batch):
+            yield ids[start : start + batch]
+        return
     last = 0
     while True:
         ids = list(
