@@ -4,7 +4,13 @@
   several tables can point at each other before any of them is written (a purchase's lines, its
   ledger entry, the entry's lot). On PostgreSQL they come from the table's sequence (safe with
   concurrent writers); on SQLite the caller holds the database's single write lock (an atomic
-  block in IMMEDIATE mode), so max(id) + 1 ... is safe too.
+  block in IMMEDIATE mode), so max(id) + 1 ... is safe too. Imports call it while the app runs.
+- `reserve_id_block(model, n)`: the same for the benchmark generator only, without a nextval per
+  id: under a session advisory lock per sequence, one nextval, then setval past the block. Safe
+  among generator processes (they all take the lock), NOT with other writers calling nextval on
+  the same sequence meanwhile (the app, an import): one of them could draw an id inside the
+  block. The primary key stays in place, so such a clash fails the load rather than mixing
+  rows, but do not run it against a live database. Elsewhere than PostgreSQL: `reserve_ids`.
 - `insert_rows(model, columns, rows)`: PostgreSQL COPY (psycopg 3 `cursor.copy`, binary-free
   text format through write_row), elsewhere executemany-based bulk INSERT. Rows are tuples in the
   order of `columns` (database column names), values already in Python types (Decimal, aware
@@ -56,6 +62,32 @@ def reserve_ids(model: type[models.Model], count: int) -> list[int]:
             if row and row[0] is not None:
                 start = max(start, row[0] + 1)
         return list(range(start, start + count))
+
+
+def reserve_id_block(model: type[models.Model], count: int) -> range:
+    """`count` consecutive ids for the benchmark generator (see the module's docstring: safe
+    among generator processes, not with concurrent nextval callers on the same table)."""
+    if count <= 0:
+        return range(0)
+    if not is_postgres():
+        ids = reserve_ids(model, count)
+        return range(ids[0], ids[0] + count)
+    table = model._meta.db_table
+    pk = model._meta.pk.column
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_get_serial_sequence(%s, %s)", [table, pk])
+        sequence = cursor.fetchone()[0]
+        # session-level, released at once: a transaction-level lock would be held until the
+        # caller's (long) chunk transaction ends and serialise the generator's workers
+        cursor.execute("SELECT pg_advisory_lock(hashtext(%s))", [sequence])
+        try:
+            cursor.execute("SELECT nextval(%s)", [sequence])
+            first = cursor.fetchone()[0]
+            if count > 1:
+                cursor.execute("SELECT setval(%s, %s)", [sequence, first + count - 1])
+        finally:
+            cursor.execute("SELECT pg_advisory_unlock(hashtext(%s))", [sequence])
+    return range(first, first + count)
 
 
 def _adapt(value: Any) -> Any:

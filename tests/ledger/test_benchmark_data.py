@@ -94,3 +94,51 @@ def test_a_load_into_empty_tables_builds_every_index_and_constraint_again(progra
     member = Member.objects.first()
     with pytest.raises(IntegrityError), transaction.atomic():  # the unique card number holds
         Member.objects.create(member_number=member.member_number, first_name="Copy")
+
+
+def _totals() -> dict:
+    from rewards.models import Redemption
+
+    return {
+        "members": Member.objects.count(),
+        "purchases": Transaction.objects.filter(kind="purchase").count(),
+        "returns": Transaction.objects.filter(kind="return").count(),
+        "entries": LedgerEntry.objects.count(),
+        "points": LedgerEntry.objects.aggregate(s=Sum("amount"))["s"],
+        "earned": LedgerEntry.objects.filter(amount__gt=0).aggregate(s=Sum("amount"))["s"],
+        "lots": PointsLot.objects.count(),
+        "lot_points": PointsLot.objects.aggregate(s=Sum("remaining"))["s"],
+        "redemptions": Redemption.objects.count(),
+        "tier_rows": TierAssignment.objects.count(),
+    }
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_two_worker_processes_write_what_one_does_with_the_same_seed(programme, monkeypatch):
+    # small chunks, so that 2 000 members make 4 chunks for the workers to share
+    from django.db import connection
+
+    from loyalty.ledger import benchdata
+
+    monkeypatch.setattr(benchdata, "CHUNK", 500)
+    args = ["--members", "2000", "--transactions", "12000", "--seed", "3"]
+
+    def empty_them() -> None:  # the generator's tables, so that it defers their indexes again
+        tables = ", ".join(model._meta.db_table for model in benchdata.Generator._tables(None))
+        with connection.cursor() as cursor:
+            cursor.execute(f"TRUNCATE {tables} RESTART IDENTITY CASCADE")
+
+    out = io.StringIO()
+    call_command("generate_benchmark_data", *args, "--jobs", "1", stdout=out)
+    one = _totals()
+    assert ledger_reconcile() == []
+    empty_them()
+    call_command("generate_benchmark_data", *args, "--jobs", "2", stdout=out)
+    two = _totals()
+
+    assert one["members"] == 2000 and one["purchases"] == 12000 and one["redemptions"] > 0
+    assert two == one
+    assert ledger_reconcile() == []
+    lines = out.getvalue().splitlines()
+    assert lines[0].split(" in ")[0] == lines[1].split(" in ")[0]  # the command's own counts

@@ -23,10 +23,19 @@ class Command(BaseCommand):
             help="online_retail_invoices.csv to draw counts and amounts from "
             "(default: ../shared/data/online_retail_invoices.csv, else a built-in shape)",
         )
+        parser.add_argument(
+            "--jobs",
+            type=int,
+            help="processes writing chunks of members at once on PostgreSQL, each with its own "
+            "connection (default 2 when there is more than one chunk; always 1 on SQLite); the "
+            "same seed gives the same data whatever the number, only the ids differ",
+        )
 
     def handle(self, *args, **options) -> None:
         if options["members"] < 1 or options["transactions"] < 0:
             raise CommandError("--members must be at least 1 and --transactions at least 0.")
+        if options["jobs"] is not None and options["jobs"] < 1:
+            raise CommandError("--jobs must be at least 1.")
         with tqdm(total=options["members"], unit=" members", file=sys.stderr, disable=None) as bar:
             report = Generator(
                 members=options["members"],
@@ -34,6 +43,7 @@ class Command(BaseCommand):
                 seed=options["seed"],
                 shape_path=options["shape"],
                 progress=bar,
+                jobs=options["jobs"],
             ).run()
         self.stdout.write(
             f"{report.members} members, {report.purchases} purchases, {report.returns} returns, "
