@@ -3,6 +3,7 @@
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from loyalty.core.api.serializers import ReadModelSerializer
 from members.models import Member, Store
 
 MEMBER_FIELDS = [
@@ -29,14 +30,14 @@ MEMBER_FIELDS = [
 ]
 
 
-class StoreSerializer(serializers.ModelSerializer):
+class StoreSerializer(ReadModelSerializer):
     class Meta:
         model = Store
         fields = ["id", "code", "name", "region", "active"]
         read_only_fields = fields
 
 
-class MemberSerializer(serializers.ModelSerializer):
+class MemberSerializer(ReadModelSerializer):
     home_store = serializers.SlugRelatedField(slug_field="code", read_only=True, allow_null=True)
     consents = serializers.SerializerMethodField()
 
