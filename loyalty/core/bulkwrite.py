@@ -19,19 +19,22 @@
 - `deferred_indexes(models)`: for loading EMPTY tables on PostgreSQL (the benchmark generator):
   secondary indexes, unique and foreign-key constraints are dropped before and built once after,
   which is several times faster than maintaining ten indexes and a foreign-key check per row.
-  The constraints are re-added (and so re-checked) at the end.
+  The constraints are re-added (and so re-checked) at the end; with parallel=2 and outside a
+  transaction, on two connections at once (indexes and unique constraints first, then the
+  foreign keys, which run in parallel too unless two of them point at each other's tables).
 
 Nothing here validates: callers validate before, and the database's constraints still apply.
 """
 
 import json
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from django.db import connection, models
+from django.db import connection, connections, models
 
 SQLITE_CHUNK = 5000
 
@@ -187,11 +190,35 @@ def model_columns(model: type[models.Model]) -> tuple[list[str], dict[str, Any]]
     return columns, defaults
 
 
+def _run_on(parallel: int, statements: list[str]) -> None:
+    """Each statement once, on `parallel` connections of their own (threads: psycopg waits
+    without the GIL), each opened for this and closed after."""
+
+    def worker(take: Callable[[], str | None]) -> None:
+        try:
+            with connection.cursor() as cursor:  # this thread's own connection
+                cursor.execute("SET maintenance_work_mem = '512MB'")
+                while (statement := take()) is not None:
+                    cursor.execute(statement)
+        finally:
+            connections.close_all()  # this thread's only
+
+    queue = list(reversed(statements))
+
+    def take() -> str | None:
+        return queue.pop() if queue else None  # list.pop is atomic under the GIL
+
+    with ThreadPoolExecutor(parallel) as pool:
+        for future in [pool.submit(worker, take) for _ in range(parallel)]:
+            future.result()
+
+
 @contextmanager
-def deferred_indexes(tables: Sequence[type[models.Model]]) -> Iterator[bool]:
+def deferred_indexes(tables: Sequence[type[models.Model]], *, parallel: int = 1) -> Iterator[bool]:
     """Drop secondary indexes and unique/foreign-key constraints of `tables` (PostgreSQL, all
     empty), yield True, then build them again, so a bulk load maintains none of them row by row.
-    Yields False and changes nothing elsewhere or when a table holds rows."""
+    Yields False and changes nothing elsewhere or when a table holds rows. `parallel` > 1 builds
+    them on that many connections at once when not inside a transaction."""
     names = [model._meta.db_table for model in tables]
     if not is_postgres() or any(model.objects.exists() for model in tables):
         yield False
@@ -202,7 +229,8 @@ def deferred_indexes(tables: Sequence[type[models.Model]]) -> Iterator[bool]:
         # unique constraints that a foreign key relies on stay (PostgreSQL would refuse)
         cursor.execute(
             """
-            SELECT c.conrelid::regclass::text, c.conname, pg_get_constraintdef(c.oid), c.contype
+            SELECT c.conrelid::regclass::text, c.conname, pg_get_constraintdef(c.oid), c.contype,
+                   c.confrelid::regclass::text
             FROM pg_constraint c
             WHERE c.conrelid = ANY(%s::regclass[]) AND c.contype IN ('u', 'f')
               AND NOT (c.contype = 'u' AND EXISTS (
@@ -223,19 +251,44 @@ def deferred_indexes(tables: Sequence[type[models.Model]]) -> Iterator[bool]:
             [names],
         )
         indexes = cursor.fetchall()
-        for table, name, _, _ in constraints:
+        for table, name, *_ in constraints:
             cursor.execute(f'ALTER TABLE {table} DROP CONSTRAINT "{name}"')
         for name, _ in indexes:
             cursor.execute(f"DROP INDEX {name}")
     try:
         yield True
     finally:
-        with connection.cursor() as cursor:
-            cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
-            cursor.execute("SET maintenance_work_mem = '512MB'")
-            for _, definition in indexes:
-                cursor.execute(definition)
-            for table, name, definition, _ in reversed(constraints):  # unique before foreign keys
-                cursor.execute(f'ALTER TABLE {table} ADD CONSTRAINT "{name}" {definition}')
-            cursor.execute("RESET maintenance_work_mem")
-            cursor.execute("SET CONSTRAINTS ALL DEFERRED")
+        if parallel > 1 and not connection.in_atomic_block:
+            _rebuild_in_parallel(parallel, indexes, constraints)
+        else:
+            _rebuild(indexes, constraints)
+
+
+def _rebuild(indexes: list, constraints: list) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+        cursor.execute("SET maintenance_work_mem = '512MB'")
+        for _, definition in indexes:
+            cursor.execute(definition)
+        for table, name, definition, *_ in reversed(constraints):  # unique before foreign keys
+            cursor.execute(f'ALTER TABLE {table} ADD CONSTRAINT "{name}" {definition}')
+        cursor.execute("RESET maintenance_work_mem")
+        cursor.execute("SET CONSTRAINTS ALL DEFERRED")
+
+
+def _rebuild_in_parallel(parallel: int, indexes: list, constraints: list) -> None:
+    def add(table: str, name: str, definition: str) -> str:
+        return f'ALTER TABLE {table} ADD CONSTRAINT "{name}" {definition}'
+
+    # one table each: any order is safe (they only wait for each other's table locks)
+    _run_on(
+        parallel,
+        [definition for _, definition in indexes]
+        + [add(t, n, d) for t, n, d, kind, _ in constraints if kind == "u"],
+    )
+    # a foreign key locks its table, then the referenced one: two pointing at each other's
+    # tables at once could deadlock, so such a set is added one by one
+    keys = [(t, n, d, ref) for t, n, d, kind, ref in constraints if kind == "f"]
+    pairs = {(t, ref) for t, _, _, ref in keys if t != ref}
+    crossing = any((ref, t) in pairs for t, ref in pairs)
+    _run_on(1 if crossing else parallel, [add(t, n, d) for t, n, d, _ in keys])

@@ -388,7 +388,7 @@ class Generator:
         chunks = list(enumerate(range(0, self.n, CHUNK)))
         jobs = self._jobs(len(chunks))
         # into a fresh database, indexes and constraints are built once at the end
-        with deferred_indexes(self._tables()):
+        with deferred_indexes(self._tables(), parallel=jobs):
             if jobs == 1:
                 for chunk in chunks:
                     self._count(*self._one_chunk(chunk))

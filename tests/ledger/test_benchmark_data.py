@@ -134,8 +134,14 @@ def test_two_worker_processes_write_what_one_does_with_the_same_seed(programme, 
     one = _totals()
     assert ledger_reconcile() == []
     empty_them()
+    with connection.cursor() as cursor:
+        cursor.execute(SCHEMA)
+        schema = sorted(cursor.fetchall())
     call_command("generate_benchmark_data", *args, "--jobs", "2", stdout=out)
     two = _totals()
+    with connection.cursor() as cursor:  # rebuilt on two connections at once
+        cursor.execute(SCHEMA)
+        assert sorted(cursor.fetchall()) == schema
 
     assert one["members"] == 2000 and one["purchases"] == 12000 and one["redemptions"] > 0
     assert two == one
