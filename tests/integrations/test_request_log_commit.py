@@ -34,8 +34,9 @@ def test_request_log_on_its_own_commits_asynchronously_for_that_transaction_only
     client = ApiClientFactory()
     with CaptureQueriesContext(connection) as ctx:
         write_log(client)
-    assert any("synchronous_commit TO OFF" in q["sql"] for q in ctx.captured_queries)
-    assert synchronous_commit() == "on"  # SET LOCAL ended with the log's transaction
+    (statement,) = ctx.captured_queries  # one round trip: no BEGIN / SET LOCAL / COMMIT
+    assert "set_config('synchronous_commit', 'off', true)" in statement["sql"]
+    assert synchronous_commit() == "on"  # the setting ended with the log's transaction
     assert ApiRequestLog.objects.filter(client=client).count() == 1
 
 
