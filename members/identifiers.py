@@ -7,7 +7,14 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from phonenumbers import PhoneMetadata
-from phonenumbers.phonenumberutil import COUNTRY_CODE_TO_REGION_CODE
+from phonenumbers.phonenumberutil import (
+    COUNTRY_CODE_TO_REGION_CODE,
+    _is_number_matching_desc,
+    national_significant_number,
+)
+from phonenumbers.phonenumberutil import (
+    REGION_CODE_FOR_NON_GEO_ENTITY as NON_GEO_REGION,
+)
 
 MEMBER_NUMBER_LENGTH = 10  # 9 random digits + 1 Luhn check digit
 REFERRAL_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read aloud, typed by hand
@@ -76,21 +83,49 @@ def normalize_phone(value: str | None, *, region: str | None = None) -> str | No
 
 
 def _is_valid_number(parsed: phonenumbers.PhoneNumber) -> bool:
-    """phonenumbers.is_valid_number, about twice as fast for the main region of a shared
-    country code (+44: GB, GG, IM, JE). is_valid_number first finds the region by validating
-    against each region in turn, then validates again for it; a region without a
-    leading-digits rule is picked exactly when the number is valid there, so for the first
-    region one check gives the same answer (bulk imports normalise a phone per row)."""
+    """phonenumbers.is_valid_number, three to four times as fast for a geographic region (bulk
+    imports normalise a phone per row; it was most of the admin import's validation).
+
+    is_valid_number finds the number's region (for a shared country code such as +44 for GB,
+    GG, IM, JE, by validating against each region in turn), then asks whether the number
+    matches the region's general pattern and one of its number types, trying eight rare types
+    before fixed line and mobile. Whether SOME type matches does not depend on the order, so
+    `_matches_a_type` tries mobile and fixed line first. For a shared code the main region is
+    tried first: a region without a leading-digits rule is picked exactly when the number is
+    valid there. Anything else (non-geographic codes, regions with leading-digits rules) goes
+    to phonenumbers. tests/members/test_identifiers.py compares both on random numbers."""
     regions = COUNTRY_CODE_TO_REGION_CODE.get(parsed.country_code) or ()
-    if len(regions) > 1:
+    if regions and regions[0] != NON_GEO_REGION:
         metadata = PhoneMetadata.metadata_for_region(regions[0], None)
-        if (
-            metadata is not None
-            and metadata.leading_digits is None
-            and phonenumbers.is_valid_number_for_region(parsed, regions[0])
-        ):
-            return True
+        if metadata is not None and (len(regions) == 1 or metadata.leading_digits is None):
+            if _matches_a_type(national_significant_number(parsed), metadata):
+                return True
+            if len(regions) == 1:
+                return False
     return phonenumbers.is_valid_number(parsed)
+
+
+# the types phonenumbers' _number_type_helper checks, most common first
+_NUMBER_TYPES = (
+    "mobile",
+    "fixed_line",
+    "toll_free",
+    "premium_rate",
+    "shared_cost",
+    "voip",
+    "personal_number",
+    "pager",
+    "uan",
+    "voicemail",
+)
+
+
+def _matches_a_type(national_number: str, metadata: PhoneMetadata) -> bool:
+    if not _is_number_matching_desc(national_number, metadata.general_desc):
+        return False
+    return any(
+        _is_number_matching_desc(national_number, getattr(metadata, kind)) for kind in _NUMBER_TYPES
+    )
 
 
 def looks_like_phone(value: str) -> bool:

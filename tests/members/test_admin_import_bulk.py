@@ -131,3 +131,31 @@ def test_a_status_change_by_import_is_a_row_error_and_changes_nothing(client, su
     kept.refresh_from_db()
     assert (kept.first_name, kept.status) == ("Sus", Member.Status.SUSPENDED)
     assert same.status == Member.Status.ACTIVE
+
+
+def test_a_file_without_email_and_phone_columns_keeps_the_members_own(client, superuser):
+    """A names-only file (member_number, first_name) used to set every matched member's e-mail
+    and phone to NULL: the missing columns were normalised to '' and imported as empty."""
+    client.force_login(superuser)
+    kept = member_enroll(first_name="Old", email="keep@example.com", phone="+447911123499")
+    csv = f"member_number,first_name\n{kept.member_number},Renamed\n"
+
+    confirm(client, upload(client, csv))
+
+    kept.refresh_from_db()
+    assert (kept.first_name, kept.email, kept.phone) == (
+        "Renamed",
+        "keep@example.com",
+        "+447911123499",
+    )
+
+
+def test_an_empty_email_or_phone_cell_still_clears_it(client, superuser):
+    client.force_login(superuser)
+    member = member_enroll(first_name="Old", email="old@example.com", phone="+447911123498")
+    csv = f"member_number,first_name,email,phone\n{member.member_number},Old,,\n"
+
+    confirm(client, upload(client, csv))
+
+    member.refresh_from_db()
+    assert (member.email, member.phone) == (None, None)

@@ -77,3 +77,33 @@ def test_normalize_phone_other_region():
 def test_normalize_phone_rejects(raw):
     with pytest.raises(ValidationError):
         normalize_phone(raw)
+
+
+def test_fast_phone_validity_agrees_with_phonenumbers_on_random_numbers():
+    """_is_valid_number tries the common number types first and the main region of a shared
+    country code first; on any number it must answer what phonenumbers.is_valid_number does."""
+    import random
+
+    import phonenumbers
+
+    from members.identifiers import _is_valid_number
+
+    rng = random.Random(8)
+    # geographic single-region codes, shared codes (+44 GB/GG/IM/JE, +1 NANPA, +7, +61), and
+    # non-geographic ones (+800, +882)
+    codes = [44, 1, 49, 33, 353, 31, 7, 61, 39, 34, 91, 86, 81, 55, 800, 882, 290, 262]
+    agreed = valid = 0
+    for _ in range(20_000):
+        code = rng.choice(codes)
+        digits = "".join(rng.choice("0123456789") for _ in range(rng.randint(4, 13)))
+        if rng.random() < 0.5:  # realistic leading digits: mobiles and geographic prefixes
+            digits = rng.choice(("7", "77", "78", "1", "2", "20", "3", "6", "8", "9")) + digits
+        try:
+            parsed = phonenumbers.parse(f"+{code}{digits}", None)
+        except phonenumbers.NumberParseException:
+            continue
+        expected = phonenumbers.is_valid_number(parsed)
+        assert _is_valid_number(parsed) == expected, f"+{code}{digits}"
+        agreed += 1
+        valid += expected
+    assert agreed > 15_000 and valid > 500  # the sample holds plenty of both answers
