@@ -397,7 +397,9 @@ class Generator:
                 # the children open their own connections: none may inherit the parent's socket
                 connections.close_all()
                 try:
-                    with multiprocessing.get_context("fork").Pool(jobs) as pool:
+                    with multiprocessing.get_context("fork").Pool(
+                        jobs, initializer=_forget_inherited_connections
+                    ) as pool:
                         for done in pool.imap_unordered(_chunk_in_worker, chunks):
                             self._count(*done)
                 finally:
@@ -895,6 +897,22 @@ class Generator:
 
 
 _RUNNING: Generator | None = None  # the generator the forked workers inherit
+
+
+_INHERITED: list[Any] = []  # kept referenced: never finalised (a close would end the parent's)
+
+
+def _forget_inherited_connections() -> None:
+    """A forked worker must not talk on a socket it inherited. The parent closes its
+    connections before forking, yet after a Playwright test had run in the same process the
+    workers still found one open and spoke on it together (one session: the advisory lock of
+    reserve_id_block let both through, duplicate ids). The worker drops any such object
+    unclosed (closing would end the parent's session) and opens its own."""
+    for alias in connections:
+        wrapper = connections[alias]
+        if wrapper.connection is not None:
+            _INHERITED.append(wrapper.connection)
+            wrapper.connection = None
 
 
 def _chunk_in_worker(chunk: tuple[int, int]) -> tuple[int, Report]:
