@@ -272,21 +272,27 @@ def _expired_per_lot() -> dict[int, list[int]]:
     return out
 
 
+def _history_with_due_lots(*, members: int, transactions: int, seed: int) -> dict:
+    """Three years of history from the benchmark generator, frozen so that nothing more falls
+    due while the test runs; returns the lots due for expiry (_due_lots)."""
+    ProgrammeSettingsFactory()
+    call_command(
+        "generate_benchmark_data",
+        *("--members", str(members), "--transactions", str(transactions), "--seed", str(seed)),
+        stdout=io.StringIO(),
+    )
+    _nothing_falls_due_during_the_test()
+    return _due_lots()
+
+
 def test_a_worker_killed_mid_expiry_leaves_whole_batches_and_the_rerun_expires_each_lot_once(
     redis_server, tmp_path
 ):
     # a history of three years written by the benchmark generator: enough members with lots
     # past their 12 months for three batches of 400 accounts (the task's batch argument; the
     # default batch is larger than a test's data, see the pool-child test below)
-    ProgrammeSettingsFactory()
-    call_command(
-        "generate_benchmark_data",
-        *("--members", "3200", "--transactions", "8000", "--seed", "9"),
-        stdout=io.StringIO(),
-    )
-    _nothing_falls_due_during_the_test()
+    due = _history_with_due_lots(members=3200, transactions=8000, seed=9)
     assert ledger_reconcile() == []
-    due = _due_lots()
     due_accounts = sorted({account for account, _ in due.values()})
     assert len(due_accounts) > 2 * BATCH, len(due_accounts)
     assert not LedgerEntry.objects.filter(kind=LedgerEntry.Kind.EXPIRE).exists()
@@ -338,14 +344,7 @@ def test_a_pool_child_killed_mid_expiry_is_redelivered_by_the_worker_and_expires
     # The other way a worker dies: the kernel's OOM killer takes the pool process running the
     # task. acks_late + reject_on_worker_lost (config/settings/celery.py) put the message back,
     # and the same worker runs the job again by itself.
-    ProgrammeSettingsFactory()
-    call_command(
-        "generate_benchmark_data",
-        *("--members", "600", "--transactions", "1500", "--seed", "4"),
-        stdout=io.StringIO(),
-    )
-    _nothing_falls_due_during_the_test()
-    due = _due_lots()
+    due = _history_with_due_lots(members=600, transactions=1500, seed=4)
     assert due
     last_account = max(account for account, _ in due.values())
     log = tmp_path / "worker.log"
