@@ -34,13 +34,13 @@ class UserAdmin(BaseUserAdmin, ModelAdmin):
     form = UserChangeForm
     add_form = UserCreationForm
     change_password_form = AdminPasswordChangeForm
-    inlines: list[type[InlineModelAdmin]] = []
+    inlines = []
 
 
-def user_admin_inline_register(inline: type[InlineModelAdmin]) -> None:
+def user_admin_inline_register(inline: type[InlineModelAdmin]) -> None:  # type: ignore[type-arg]
     """Show `inline` on the user page (called by apps above core from their admin module)."""
     if inline not in UserAdmin.inlines:
-        UserAdmin.inlines.append(inline)
+        UserAdmin.inlines = [*UserAdmin.inlines, inline]
 
 
 @admin.register(Group)
@@ -60,12 +60,12 @@ class AuditLogFilterForm(forms.Form):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["model"].choices = [("", "All models")] + [
+        self.fields["model"].choices = [("", "All models")] + [  # type: ignore[attr-defined]
             (m._meta.label_lower, str(m._meta.verbose_name).capitalize()) for m in audited_models()
         ]
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        data = super().clean() or {}
         if data.get("since") and data.get("until") and data["since"] > data["until"]:
             raise forms.ValidationError("'From' must not be after 'To'.")
         return data

@@ -30,6 +30,7 @@ class Command(BaseCommand):
         if options["store"]:
             # the store model is members', above integrations: reached through the key's relation
             store_model = ApiClient._meta.get_field("store").related_model
+            assert store_model is not None and not isinstance(store_model, str)
             store = store_model._default_manager.filter(code=options["store"].upper()).first()
             if store is None:
                 raise CommandError(f"Unknown store {options['store']!r}.")
