@@ -418,7 +418,9 @@ def _select_reward_rules(
         if failure is None and _filtered(rule) and not matching:
             continue  # a sku/category rule with nothing in the basket: not a use, not a stop
         if failure is not None:
-            if failure != "no_matching_line":
+            # said only when the basket came close (matching lines, too few): a rule that never
+            # concerned the purchase is not written on every entry
+            if failure in ("min_quantity", "min_matching_amount") and matching:
                 result.applied.append({"rule": rule.pk, "name": rule.name, "skipped": failure})
             continue
         if uses.get(rule.pk, 1) == 0:

@@ -319,7 +319,7 @@ class EarnQuoteApi(ApiAuthMixin, APIView):
             "points": result.points,
             "bonus_points": result.total - result.points,
             "total": result.total,
-            "rules": result.applied,
+            "rules": result.explanation(),
         }
         return Response(self.OutputSerializer(out).data)
 
