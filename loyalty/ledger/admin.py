@@ -334,24 +334,38 @@ class PointsAccountInline(ReadOnlyAdminMixin, StackedInline):
 
     @admin.display(description="Recent entries")
     def recent_entries(self, account: PointsAccount) -> str:
-        entries = account.entries.order_by("-effective_at", "-id")[:10]
+        entries = account.entries.select_related("created_by", "created_by__api_client").order_by(
+            "-effective_at", "-id"
+        )[:10]
         return (
             format_html_join(
                 "",
-                "<div>{} &middot; {} {:+d} &rarr; {} <em>{}</em></div>",
+                "<div>{} &middot; {} {} &rarr; {} <em>{}</em> {}</div>",
                 (
                     (
                         e.effective_at.strftime("%d %b %Y %H:%M"),
                         e.get_kind_display(),
-                        e.amount,
+                        # formatted here: format_html escapes its arguments to strings first
+                        f"{e.amount:+d}",
                         e.balance_after,
                         e.reason,
+                        _actor_label(e.created_by),
                     )
                     for e in entries
                 ),
             )
             or "no entries yet"
         )
+
+
+def _actor_label(user: object) -> str:
+    """'by <staff user>' or 'by API client <name>' ('' for the system)."""
+    if user is None:
+        return ""
+    client = getattr(user, "api_client", None)
+    if client is not None:
+        return str(_("by API client %(name)s") % {"name": client.name})
+    return str(_("by %(user)s") % {"user": user.get_username()})  # type: ignore[attr-defined]
 
 
 class AdjustPointsForm(forms.Form):

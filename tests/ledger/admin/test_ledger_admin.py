@@ -255,3 +255,17 @@ def test_promo_code_admin_shows_uses_and_refuses_contradictions(
     assert b"greater than or equal to 1" in bad.content
     assert good.status_code == 302
     assert PromoCode.objects.filter(code="WINTER", max_uses=1).exists()  # stored in capitals
+
+
+def test_member_page_says_who_made_each_entry(client, superuser, staff_user, programme, member):
+    from loyalty.ledger.services import points_adjust
+    from tests.factories.integrations import ApiClientFactory
+
+    points_adjust(member=member, points=7, reason="goodwill", actor=staff_user, idempotency_key="a")
+    earn(member, "5", actor=ApiClientFactory(name="Till 9").user)
+    client.force_login(superuser)
+
+    page = client.get(reverse("admin:members_member_change", args=[member.pk])).content.decode()
+
+    assert "Adjustment +7 &rarr; 7 <em>goodwill</em> by " + staff_user.get_username() in page
+    assert "by API client Till 9" in page
