@@ -5,11 +5,12 @@ import uuid
 
 from django import forms
 from django.contrib import admin, messages
-from django.db.models import QuerySet
+from django.db.models import Count, QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
+from django.utils.translation import gettext_lazy as _
 from unfold.admin import ModelAdmin, StackedInline, TabularInline
 
 from loyalty.core import csvsafe
@@ -24,6 +25,7 @@ from loyalty.ledger.models import (
     LedgerEntry,
     PointsAccount,
     ProgrammeSettings,
+    PromoCode,
     Transaction,
     TransactionLine,
 )
@@ -57,25 +59,80 @@ class ProgrammeSettingsAdmin(AuditedAdminMixin, SingletonAdminMixin, ModelAdmin)
     )
 
 
+class CommaListField(forms.CharField):
+    """A list of codes typed as 'A, B, C' (stored as a JSON list)."""
+
+    def prepare_value(self, value: object) -> object:
+        if isinstance(value, list):
+            return ", ".join(str(v) for v in value)
+        return value
+
+    def to_python(self, value: object) -> list[str]:  # type: ignore[override]
+        text = super().to_python(value)
+        return [part.strip() for part in text.split(",") if part.strip()]
+
+
+class EarningRuleForm(forms.ModelForm):
+    required_skus = CommaListField(
+        label=_("requires one of these products"),
+        required=False,
+        help_text=_(
+            "Applies only when the basket holds at least one of these SKUs, separated by "
+            "commas, e.g. 85123A, 22423. Empty: no such condition."
+        ),
+    )
+
+    class Meta:
+        model = EarningRule
+        fields = ["required_skus"]  # the admin adds the others from its fieldsets
+
+
 @admin.register(EarningRule)
 class EarningRuleAdmin(AuditedAdminMixin, ModelAdmin):
+    form = EarningRuleForm
     list_display = (
         "name",
         "kind",
         "active",
         "priority",
+        "stop_further",
         "multiplier",
         "points",
         "amount",
         "starts_at",
         "ends_at",
+        "times_used",
     )
     list_filter = ("kind", "active")
     list_editable = ("active", "priority")
     search_fields = ("name",)
+    readonly_fields = ("times_used",)
     fieldsets = (
-        (None, {"fields": ("name", "kind", "active", "priority")}),
+        (None, {"fields": ("name", "kind", "active", "priority", "stop_further")}),
         ("Effect", {"fields": ("multiplier", "points", "amount")}),
+        (
+            _("Conditions"),
+            {
+                "fields": (
+                    "min_quantity",
+                    "min_matching_amount",
+                    "required_skus",
+                    "requires_promo_code",
+                )
+            },
+        ),
+        (
+            _("Usage caps"),
+            {
+                "fields": (
+                    "max_uses_total",
+                    "max_uses_per_member",
+                    "max_uses_per_period",
+                    "usage_period",
+                    "times_used",
+                )
+            },
+        ),
         (
             "Applies to",
             {
@@ -91,6 +148,37 @@ class EarningRuleAdmin(AuditedAdminMixin, ModelAdmin):
             },
         ),
     )
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet:
+        return super().get_queryset(request).annotate(uses_count=Count("uses"))
+
+    @admin.display(description=_("times used (capped rules)"), ordering="uses_count")
+    def times_used(self, rule: EarningRule) -> int:
+        count = getattr(rule, "uses_count", None)
+        if count is None:
+            count = rule.uses.count() if rule.pk else 0
+        return count
+
+
+@admin.register(PromoCode)
+class PromoCodeAdmin(AuditedAdminMixin, ModelAdmin):
+    list_display = ("code", "rule", "active", "max_uses", "times_used", "starts_at", "ends_at")
+    list_filter = ("active",)
+    list_select_related = ("rule",)
+    search_fields = ("code", "rule__name")
+    autocomplete_fields = ("rule",)
+    readonly_fields = ("times_used",)
+    fields = ("code", "rule", "active", "max_uses", "starts_at", "ends_at", "times_used")
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet:
+        return super().get_queryset(request).annotate(uses_count=Count("transactions"))
+
+    @admin.display(description=_("times used"), ordering="uses_count")
+    def times_used(self, code: PromoCode) -> int:
+        count = getattr(code, "uses_count", None)
+        if count is None:
+            count = code.transactions.count() if code.pk else 0
+        return count
 
 
 class TransactionLineInline(ReadOnlyAdminMixin, TabularInline):
@@ -246,24 +334,38 @@ class PointsAccountInline(ReadOnlyAdminMixin, StackedInline):
 
     @admin.display(description="Recent entries")
     def recent_entries(self, account: PointsAccount) -> str:
-        entries = account.entries.order_by("-effective_at", "-id")[:10]
+        entries = account.entries.select_related("created_by", "created_by__api_client").order_by(
+            "-effective_at", "-id"
+        )[:10]
         return (
             format_html_join(
                 "",
-                "<div>{} &middot; {} {:+d} &rarr; {} <em>{}</em></div>",
+                "<div>{} &middot; {} {} &rarr; {} <em>{}</em> {}</div>",
                 (
                     (
                         e.effective_at.strftime("%d %b %Y %H:%M"),
                         e.get_kind_display(),
-                        e.amount,
+                        # formatted here: format_html escapes its arguments to strings first
+                        f"{e.amount:+d}",
                         e.balance_after,
                         e.reason,
+                        _actor_label(e.created_by),
                     )
                     for e in entries
                 ),
             )
             or "no entries yet"
         )
+
+
+def _actor_label(user: object) -> str:
+    """'by <staff user>' or 'by API client <name>' ('' for the system)."""
+    if user is None:
+        return ""
+    client = getattr(user, "api_client", None)
+    if client is not None:
+        return str(_("by API client %(name)s") % {"name": client.name})
+    return str(_("by %(user)s") % {"user": user.get_username()})  # type: ignore[attr-defined]
 
 
 class AdjustPointsForm(forms.Form):

@@ -40,6 +40,7 @@ from loyalty.ledger import rules as engine
 from loyalty.ledger.locks import lock_accounts
 from loyalty.ledger.models import (
     EarningRule,
+    EarningRuleUse,
     LedgerEntry,
     LotAllocation,
     PointsAccount,
@@ -49,6 +50,7 @@ from loyalty.ledger.models import (
 )
 from loyalty.ledger.policy import programme_settings_get
 from loyalty.ledger.services.posting import credit_lot_times
+from loyalty.ledger.services.rule_usage import usage_period_bounds
 from loyalty.ledger.services.transactions import _ctx, _floor, _validate_money
 from members.exceptions import MemberNotActive
 
@@ -131,6 +133,7 @@ class BulkPoster:
         ]
         self.accounts: dict[int, _Account] = {}
         self.plan = _Plan()
+        self.usage = _Usage(self.rules, self.programme)
 
     # ------------------------------------------------------------------------------- accounts
     def lock_accounts(self) -> None:
@@ -334,18 +337,18 @@ class BulkPoster:
         )
         contributions = [c for s in self.simulators for c in s.contributions(member.pk)]
         earned = engine.evaluate(
-            programme=programme, ctx=ctx, rules=self.rules, contributions=contributions
+            programme=programme,
+            ctx=ctx,
+            rules=self.rules,
+            contributions=contributions,
+            uses=self.usage.left(ctx),
         )
+        self.usage.record(txn, earned.used_rules)
         txn["eligible_amount"] = earned.eligible_amount
+        txn["points_uncollected"] = earned.points_uncollected
         available, expiry = credit_lot_times(programme, txn["occurred_at"], pending=True)
         credits = [(Kind.EARN, earned.points, "earn", "", earned.applied)] + [
-            (
-                Kind.BONUS,
-                b.points,
-                f"bonus:{b.source}",
-                b.label,
-                [{"source": b.source, "name": b.label}],
-            )
+            (Kind.BONUS, b.points, f"bonus:{b.source}", b.label, [b.explanation()])
             for b in earned.bonuses
         ]
         for kind, points, key, label, applied in credits:
@@ -437,8 +440,69 @@ class BulkPoster:
             ["balance", "debt", "lifetime_earned", "updated_at"],
             batch_size=1000,
         )
+        insert_rows(
+            EarningRuleUse,
+            ["rule_id", "member_id", "transaction_id", "used_at"],
+            (
+                (rule_id, txn["member_id"], txn["id"], txn["occurred_at"])
+                for rule_id, txn in self.usage.new
+            ),
+        )
         for simulator in self.simulators:
             simulator.write()
+
+
+class _Usage:
+    """The usage caps of the rules, counted in memory as the import posts (the per-invoice path
+    counts EarningRuleUse rows under locks; the import holds its advisory lock and the accounts'
+    locks, and the capped rules' rows are locked here)."""
+
+    def __init__(self, rules: list[EarningRule], programme: Any):
+        self.programme = programme
+        self.capped = {rule.pk: rule for rule in rules if rule.has_usage_caps}
+        self.new: list[tuple[int, dict]] = []
+        self.totals: dict[int, int] = {}
+        self.by_member: dict[tuple[int, int], list[datetime]] = {}
+        if not self.capped:
+            return
+        list(
+            EarningRule.objects.filter(pk__in=sorted(self.capped))
+            .order_by("pk")
+            .select_for_update()
+            .values_list("pk", flat=True)
+        )
+        for rule_id, member_id, used_at in EarningRuleUse.objects.filter(
+            rule_id__in=list(self.capped)
+        ).values_list("rule_id", "member_id", "used_at"):
+            self.totals[rule_id] = self.totals.get(rule_id, 0) + 1
+            self.by_member.setdefault((rule_id, member_id), []).append(used_at)
+
+    def left(self, ctx: engine.EarningContext) -> dict[int, int | None]:
+        if not self.capped:
+            return {}
+        left: dict[int, int | None] = {}
+        for rule in engine.candidate_rules(list(self.capped.values()), ctx):
+            mine = self.by_member.get((rule.pk, ctx.member.pk), [])
+            in_period = 0
+            if rule.max_uses_per_period:
+                start, end = usage_period_bounds(self.programme, ctx.occurred_at, rule.usage_period)
+                in_period = sum(1 for when in mine if start <= when < end)
+            left[rule.pk] = engine.uses_left(
+                rule,
+                total=self.totals.get(rule.pk, 0),
+                by_member=len(mine),
+                by_member_in_period=in_period,
+            )
+        return left
+
+    def record(self, txn: dict, used: list[int]) -> None:
+        for rule_id in used:
+            if rule_id in self.capped:
+                self.totals[rule_id] = self.totals.get(rule_id, 0) + 1
+                self.by_member.setdefault((rule_id, txn["member_id"]), []).append(
+                    txn["occurred_at"]
+                )
+                self.new.append((rule_id, txn))
 
 
 def advisory_lock() -> None:

@@ -173,8 +173,11 @@ def read_online_retail(handle: IO[str], report: TransactionImportReport) -> Iter
         raise ValueError(
             f"Not an Online Retail file: missing {sorted(required - set(reader.fieldnames or []))}"
         )
-    current: Invoice | None = None
-    done: set[str] = set()
+    # Every line of an invoice counts wherever it appears: the real file has an invoice whose
+    # lines come in two blocks with another invoice between them. So the whole file is read
+    # before any invoice is handed on (the bulk path held it all anyway), in the order of each
+    # invoice's first line; the invoice keeps the time, customer and country of that line.
+    invoices: dict[str, Invoice] = {}
     for number, row in enumerate(reader, start=1):
         report.rows += 1
         invoice_no = row["InvoiceNo"].strip()
@@ -187,20 +190,8 @@ def read_online_retail(handle: IO[str], report: TransactionImportReport) -> Iter
                 SkippedRow(number, invoice_no, "unreadable quantity, price or date")
             )
             continue
-        if current is None or invoice_no != current.number:
-            if current is not None:
-                yield current
-                done.add(current.number)
-            if invoice_no in done:
-                report.skipped.append(
-                    SkippedRow(
-                        number,
-                        invoice_no,
-                        "line of an invoice already read earlier in the file (lines not together)",
-                    )
-                )
-                current = None
-                continue
+        current = invoices.get(invoice_no)
+        if current is None:
             kind = (
                 "return"
                 if invoice_no.startswith("C")
@@ -208,7 +199,7 @@ def read_online_retail(handle: IO[str], report: TransactionImportReport) -> Iter
                 if invoice_no.startswith("A")
                 else "purchase"
             )
-            current = Invoice(
+            current = invoices[invoice_no] = Invoice(
                 number=invoice_no,
                 first_row=number,
                 kind=kind,
@@ -216,6 +207,16 @@ def read_online_retail(handle: IO[str], report: TransactionImportReport) -> Iter
                 country=row["Country"].strip(),
                 occurred_at=occurred_at,
             )
+        elif row["CustomerID"].strip() != current.customer:
+            report.skipped.append(
+                SkippedRow(
+                    number,
+                    invoice_no,
+                    f"invoice {invoice_no} already belongs to customer "
+                    f"{current.customer or '(none)'}, not {row['CustomerID'].strip() or '(none)'}",
+                )
+            )
+            continue
         current.rows.append(number)
         current.amount += quantity * price
         if quantity > 0 and price >= 0:
@@ -236,8 +237,7 @@ def read_online_retail(handle: IO[str], report: TransactionImportReport) -> Iter
                     amount=(-quantity * price).quantize(CENT),
                 )
             )
-    if current is not None:
-        yield current
+    yield from invoices.values()
 
 
 class TransactionImporter:

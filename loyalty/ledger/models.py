@@ -24,6 +24,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
 from loyalty.core.channels import SalesChannel
@@ -366,10 +367,22 @@ class Transaction(BaseModel):
     )
     points_uncollected = models.BigIntegerField(
         default=0,
-        help_text="Return, cap policy: points it should have reversed but were already spent.",
+        help_text=_(
+            "Purchase: points the caps withheld. Return, cap policy: points it should have "
+            "reversed but were already spent."
+        ),
     )
     customer_ref = models.CharField(
         max_length=64, blank=True, help_text="Identified non-member (for the enrolment-rate KPI)."
+    )
+    promo_code = models.ForeignKey(
+        "PromoCode",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="transactions",
+        verbose_name=_("promo code"),
+        help_text=_("The promo code this purchase used (set only when its rule applied)."),
     )
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
@@ -458,13 +471,40 @@ class EarningRule(BaseModel):
     name = models.CharField(max_length=120)
     kind = models.CharField(max_length=20, choices=Kind.choices)
     active = models.BooleanField(default=True)
-    priority = models.PositiveSmallIntegerField(default=100, help_text="Lower runs first.")
+
+    class UsagePeriod(models.TextChoices):
+        DAY = "day", _("Day")
+        WEEK = "week", _("Week (Monday to Sunday)")
+        MONTH = "month", _("Calendar month")
+        YEAR = "year", _("Calendar year")
+
+    priority = models.PositiveSmallIntegerField(
+        default=100,
+        help_text=_(
+            "Rules run from the lowest number up; rules with the same number run in the order "
+            "they were created. E.g. 10 runs before 100."
+        ),
+    )
+    stop_further = models.BooleanField(
+        _("stop further rules"),
+        default=False,
+        help_text=_(
+            "When this rule applies to a purchase, multiplier and bonus rules with a higher "
+            "priority number are not applied to it (minimum spend and point caps still are). "
+            "E.g. a 'Gift cards earn nothing' rule at priority 1."
+        ),
+    )
     multiplier = models.DecimalField(
         max_digits=6,
         decimal_places=2,
         null=True,
         blank=True,
         validators=[MinValueValidator(Decimal("0"))],
+        help_text=_(
+            "Multiplier rules: points on what the rule matches are multiplied by this. 0 means "
+            "it earns nothing (e.g. gift cards), 1 changes nothing, 2 doubles. Leave empty for "
+            "other kinds."
+        ),
     )
     points = models.PositiveIntegerField(
         null=True, blank=True, help_text="Bonus or cap, in points."
@@ -477,6 +517,87 @@ class EarningRule(BaseModel):
     weekdays = models.JSONField(default=list, blank=True, help_text="0 = Monday ... 6 = Sunday.")
     starts_at = models.DateTimeField(null=True, blank=True)
     ends_at = models.DateTimeField(null=True, blank=True)
+    # conditions: all that are set must hold for the rule to apply
+    min_quantity = models.DecimalField(
+        _("minimum quantity"),
+        max_digits=12,
+        decimal_places=3,
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(Decimal("0.001"))],
+        help_text=_(
+            "Applies only when the basket holds at least this many items matching the rule's "
+            "SKUs/categories (all items if none are set). E.g. 3 for 'buy 3 shirts'."
+        ),
+    )
+    min_matching_amount = models.DecimalField(
+        _("minimum amount of matching items"),
+        **MONEY,
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(Decimal("0.01"))],
+        help_text=_(
+            "Applies only when the lines matching the rule's SKUs/categories (all lines if none "
+            "are set) come to at least this much money. E.g. 50.00."
+        ),
+    )
+    required_skus = models.JSONField(
+        _("requires one of these products"),
+        default=list,
+        blank=True,
+        help_text=_(
+            "Applies only when the basket holds at least one of these SKUs, e.g. "
+            '["85123A"]. Empty: no such condition.'
+        ),
+    )
+    requires_promo_code = models.BooleanField(
+        _("requires a promo code"),
+        default=False,
+        help_text=_(
+            "Applies only to purchases that carry one of this rule's promo codes (add them "
+            "under Promo codes)."
+        ),
+    )
+    # usage caps: how often the rule may apply (counted per purchase it applied to)
+    max_uses_total = models.PositiveIntegerField(
+        _("maximum uses in total"),
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1)],
+        help_text=_(
+            "The rule applies to at most this many purchases in all. E.g. 1000 for 'the first "
+            "1,000 purchases'. Empty: no limit."
+        ),
+    )
+    max_uses_per_member = models.PositiveIntegerField(
+        _("maximum uses per member"),
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1)],
+        help_text=_(
+            "Each member gets this rule on at most this many purchases, ever. E.g. 1 for a "
+            "one-time welcome bonus. Empty: no limit."
+        ),
+    )
+    max_uses_per_period = models.PositiveIntegerField(
+        _("maximum uses per member per period"),
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1)],
+        help_text=_(
+            "Each member gets this rule on at most this many purchases per period (below). "
+            "E.g. 2 per week. Empty: no limit."
+        ),
+    )
+    usage_period = models.CharField(
+        _("usage period"),
+        max_length=5,
+        choices=UsagePeriod.choices,
+        blank=True,
+        help_text=_(
+            "The period of 'maximum uses per member per period', in the programme's time zone."
+        ),
+    )
 
     history = HistoricalRecords()  # audit trail: who changed what, when
 
@@ -515,7 +636,34 @@ class EarningRule(BaseModel):
                 | Q(ends_at__gt=F("starts_at")),
                 name="ledger_earningrule_window_valid",
             ),
+            models.CheckConstraint(
+                condition=Q(usage_period__in=["", "day", "week", "month", "year"]),
+                name="ledger_earningrule_usage_period_valid",
+            ),
+            models.CheckConstraint(
+                condition=(Q(max_uses_total__isnull=True) | Q(max_uses_total__gte=1))
+                & (Q(max_uses_per_member__isnull=True) | Q(max_uses_per_member__gte=1))
+                & (Q(max_uses_per_period__isnull=True) | Q(max_uses_per_period__gte=1)),
+                name="ledger_earningrule_usage_caps_positive",
+            ),
+            models.CheckConstraint(
+                condition=Q(max_uses_per_period__isnull=True, usage_period="")
+                | (Q(max_uses_per_period__isnull=False) & ~Q(usage_period="")),
+                name="ledger_earningrule_usage_period_given",
+            ),
+            models.CheckConstraint(
+                condition=Q(min_quantity__isnull=True) | Q(min_quantity__gt=0),
+                name="ledger_earningrule_min_quantity_positive",
+            ),
+            models.CheckConstraint(
+                condition=Q(min_matching_amount__isnull=True) | Q(min_matching_amount__gt=0),
+                name="ledger_earningrule_min_amount_positive",
+            ),
         ]
+
+    @property
+    def has_usage_caps(self) -> bool:
+        return bool(self.max_uses_total or self.max_uses_per_member or self.max_uses_per_period)
 
     def __str__(self) -> str:
         return self.name
@@ -550,8 +698,130 @@ class EarningRule(BaseModel):
             errors[field] = f"Required for a {self.get_kind_display().lower()} rule."
         if self.starts_at and self.ends_at and self.ends_at <= self.starts_at:
             errors["ends_at"] = "Must be after the start."
+        if not isinstance(self.required_skus, list) or not all(
+            isinstance(v, str) for v in self.required_skus
+        ):
+            errors["required_skus"] = _('A list of SKUs, e.g. ["85123A"].')
+        for cap in ("max_uses_total", "max_uses_per_member", "max_uses_per_period"):
+            if getattr(self, cap) == 0:
+                errors[cap] = _("A cap of 0 would switch the rule off: untick 'active' instead.")
+        if self.max_uses_per_period and not self.usage_period:
+            errors["usage_period"] = _("Choose the period the per-period cap counts in.")
+        if self.usage_period and not self.max_uses_per_period:
+            errors["max_uses_per_period"] = _("Give the number of uses per period.")
+        reward_kinds = (self.Kind.MULTIPLIER, self.Kind.FIXED_BONUS)
+        if self.kind not in reward_kinds:
+            for name in (
+                "max_uses_total",
+                "max_uses_per_member",
+                "max_uses_per_period",
+                "stop_further",
+                "requires_promo_code",
+                "min_quantity",
+                "min_matching_amount",
+                "required_skus",
+            ):
+                if getattr(self, name):
+                    errors.setdefault(
+                        name, _("Only multiplier and fixed bonus rules take this option.")
+                    )
         if errors:
             raise ValidationError(errors)
+
+
+class PromoCode(BaseModel):
+    """A code a purchase can carry to unlock its rule (single-use or multi-use).
+
+    A code counts as used by a purchase when its rule applied to it (the transaction records the
+    code); uses are counted under a lock on the code's row, so a single-use code is never used
+    twice, however many tills send it at once."""
+
+    code = models.CharField(
+        _("code"),
+        max_length=40,
+        unique=True,
+        help_text=_("What the customer gives at the till, e.g. SPRING25. Stored in capitals."),
+    )
+    rule = models.ForeignKey(
+        EarningRule,
+        on_delete=models.PROTECT,
+        related_name="promo_codes",
+        verbose_name=_("rule"),
+        help_text=_("The rule this code unlocks; tick 'requires a promo code' on it."),
+    )
+    max_uses = models.PositiveIntegerField(
+        _("maximum uses"),
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1)],
+        help_text=_("1 for a single-use code; e.g. 500 for a limited one; empty: no limit."),
+    )
+    active = models.BooleanField(_("active"), default=True)
+    starts_at = models.DateTimeField(_("valid from"), null=True, blank=True)
+    ends_at = models.DateTimeField(
+        _("valid until"), null=True, blank=True, help_text=_("Must be after 'valid from'.")
+    )
+
+    class Meta:
+        verbose_name = _("promo code")
+        verbose_name_plural = _("promo codes")
+        ordering = ["code"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(max_uses__isnull=True) | Q(max_uses__gte=1),
+                name="ledger_promocode_max_uses_positive",
+            ),
+            models.CheckConstraint(
+                condition=Q(starts_at__isnull=True)
+                | Q(ends_at__isnull=True)
+                | Q(ends_at__gt=F("starts_at")),
+                name="ledger_promocode_window_valid",
+            ),
+            models.CheckConstraint(condition=~Q(code=""), name="ledger_promocode_code_not_empty"),
+        ]
+
+    def __str__(self) -> str:
+        return self.code
+
+    def clean(self) -> None:
+        errors: dict[str, object] = {}
+        self.code = (self.code or "").strip().upper()
+        if not self.code:
+            errors["code"] = _("Give a code.")
+        if self.max_uses == 0:
+            errors["max_uses"] = _("A code that can be used 0 times is no code: untick 'active'.")
+        if self.starts_at and self.ends_at and self.ends_at <= self.starts_at:
+            errors["ends_at"] = _("Must be after 'valid from'.")
+        if errors:
+            raise ValidationError(errors)
+
+
+class EarningRuleUse(models.Model):
+    """One purchase a capped rule (or a promo code's rule) applied to: what usage caps count."""
+
+    rule = models.ForeignKey(EarningRule, on_delete=models.PROTECT, related_name="uses")
+    member = models.ForeignKey(
+        "members.Member", on_delete=models.PROTECT, related_name="+", db_index=False
+    )
+    transaction = models.ForeignKey(
+        Transaction, on_delete=models.PROTECT, related_name="rule_uses", db_index=False
+    )
+    used_at = models.DateTimeField(help_text=_("When the purchase happened."))
+
+    class Meta:
+        verbose_name = _("rule use")
+        verbose_name_plural = _("rule uses")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["transaction", "rule"], name="ledger_ruleuse_once_per_transaction"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["rule", "member", "used_at"], name="ledger_ruleuse_member"),
+        ]
+
+    def __str__(self) -> str:
+        return f"rule {self.rule_id} on transaction {self.transaction_id}"
 
 
 class NotificationOutbox(BaseModel):

@@ -75,7 +75,9 @@ def account_statement(
     since: datetime | None = None,
     until: datetime | None = None,
 ) -> QuerySet[LedgerEntry]:
-    entries = LedgerEntry.objects.filter(account__member=member).select_related("created_by")
+    entries = LedgerEntry.objects.filter(account__member=member).select_related(
+        "created_by", "created_by__api_client"
+    )
     if kind:
         entries = entries.filter(kind=kind)
     if since:

@@ -3,7 +3,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.utils import timezone
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
 from rest_framework import serializers, status
 from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
@@ -144,7 +144,14 @@ class PostingOutputSerializer(serializers.Serializer):
     points_pending = serializers.IntegerField()
     points_reversed = serializers.IntegerField()
     points_refunded = serializers.IntegerField()
-    rules = serializers.ListField(child=serializers.DictField())
+    points_uncollected = serializers.IntegerField(
+        help_text="Purchase: points the caps withheld. Return (cap policy): points it should "
+        "have taken back but were already spent."
+    )
+    rules = serializers.ListField(
+        child=serializers.DictField(),
+        help_text="Every step and rule that produced the points, bonus rules included.",
+    )
     balance = BalanceSerializer(allow_null=True, help_text="null for an anonymous customer")
 
 
@@ -158,6 +165,7 @@ def _posting_response(result: Any) -> Response:
         "points_pending": result.points_pending,
         "points_reversed": result.points_reversed,
         "points_refunded": result.points_refunded,
+        "points_uncollected": result.points_uncollected,
         "rules": result.rules,
         "balance": account_balance(member=member, account=result.account) if member else None,
     }
@@ -181,6 +189,14 @@ class PurchaseCreateApi(ApiAuthMixin, APIView):
             max_length=64, required=False, allow_blank=True, default=""
         )
         lines = LineSerializer(many=True, required=False, max_length=500)
+        promo_code = serializers.CharField(
+            max_length=40,
+            required=False,
+            allow_blank=True,
+            default="",
+            help_text="A promo code the customer gave. Unknown, inactive, expired or used-up "
+            "codes are refused with a field error (nothing recorded).",
+        )
 
     @extend_schema(
         operation_id="purchases_create",
@@ -203,6 +219,7 @@ class PurchaseCreateApi(ApiAuthMixin, APIView):
             points_spent=data["points_spent"],
             customer_ref=data["customer_ref"],
             actor=request.user,
+            promo_code=data["promo_code"],
         )
         return _posting_response(result)
 
@@ -302,7 +319,7 @@ class EarnQuoteApi(ApiAuthMixin, APIView):
             "points": result.points,
             "bonus_points": result.total - result.points,
             "total": result.total,
-            "rules": result.applied,
+            "rules": result.explanation(),
         }
         return Response(self.OutputSerializer(out).data)
 
@@ -316,7 +333,27 @@ class BalanceApi(ApiAuthMixin, APIView):
         return Response(BalanceSerializer(balance).data)
 
 
+class ActorSerializer(serializers.Serializer):
+    kind = serializers.ChoiceField(choices=["staff", "api_client"])
+    id = serializers.IntegerField(help_text="The staff user's or the API client's id.")
+    name = serializers.CharField(help_text="Username, or the API client's name.")
+
+
 class EntrySerializer(serializers.ModelSerializer):
+    created_by = serializers.SerializerMethodField(
+        help_text="Who made the entry: a staff user or an API client (null: the system)."
+    )
+
+    @extend_schema_field(ActorSerializer(allow_null=True))
+    def get_created_by(self, entry: LedgerEntry) -> dict[str, Any] | None:
+        user = entry.created_by
+        if user is None:
+            return None
+        client = getattr(user, "api_client", None)
+        if client is not None:
+            return {"kind": "api_client", "id": client.pk, "name": client.name}
+        return {"kind": "staff", "id": user.pk, "name": user.get_username()}
+
     class Meta:
         model = LedgerEntry
         fields = [
@@ -330,6 +367,7 @@ class EntrySerializer(serializers.ModelSerializer):
             "reason",
             "rules",
             "reverses",
+            "created_by",
         ]
         read_only_fields = fields
 

@@ -34,6 +34,11 @@ from loyalty.ledger.services.posting import (
     earned_in_period,
     points_event_publish,
 )
+from loyalty.ledger.services.rule_usage import (
+    promo_code_get,
+    rule_uses_left,
+    rule_uses_record,
+)
 from members.exceptions import MemberNotActive
 
 Kind = LedgerEntry.Kind
@@ -81,6 +86,7 @@ def _ctx(
     amount: Decimal,
     paid_with_points: Decimal,
     lines: list[LineInput],
+    promo: Any = None,
 ) -> engine.EarningContext:
     return engine.EarningContext(
         member=member,
@@ -100,6 +106,8 @@ def _ctx(
             )
             for line in lines
         ),
+        promo_code=promo.code if promo is not None else "",
+        promo_rule_id=promo.rule_id if promo is not None else None,
     )
 
 
@@ -195,11 +203,15 @@ def purchase_record(
     points_spent: int = 0,
     customer_ref: str = "",
     actor: Any = None,
+    promo_code: str = "",
 ) -> PostingResult:
     """Record a purchase and credit what the rules say. Idempotent on (channel, external_id):
     the same purchase again returns the first result; different content under the same id is a
     TransactionConflict. Points spent to pay part of it are redeemed in the same transaction and
-    that part earns nothing. Raises MemberNotActive, InsufficientPoints, ValidationError."""
+    that part earns nothing. A promo code must exist and be usable (else ValidationError on
+    `promo_code`); it counts as used when its rule applied. Usage caps of rules are counted
+    under locks (services/rule_usage.py). Raises MemberNotActive, InsufficientPoints,
+    ValidationError."""
     _validate_money(amount, occurred_at)
     lines = list(lines)
     locked = _lock_for(member)
@@ -223,7 +235,14 @@ def purchase_record(
                 "amount": str(amount),
             },
         )
+    # after the replay check: replaying a purchase that used up a single-use code still works
+    promo = (
+        promo_code_get(code=promo_code, occurred_at=occurred_at, lock=locked is not None)
+        if promo_code
+        else None
+    )
     earned = None
+    rules: list[EarningRule] = []
     if locked is not None:
         # Evaluated before the insert, so the row is written once with its points (no UPDATE
         # after the entries). The engine only reads: a lost insert race below wastes nothing.
@@ -236,12 +255,14 @@ def purchase_record(
             amount=amount,
             paid_with_points=paid_with_points,
             lines=lines,
+            promo=promo,
         )
         rules = engine.active_rules()
         earned = engine.evaluate(
             programme=programme,
             ctx=ctx,
             rules=rules,
+            uses=rule_uses_left(programme=programme, rules=rules, ctx=ctx, lock=True),
             **_earned_for_caps(programme, locked, occurred_at, rules),
         )
     txn = Transaction(
@@ -263,12 +284,17 @@ def purchase_record(
         txn.points_earned = max(earned.points, 0) + sum(
             b.points for b in earned.bonuses if b.points > 0
         )
+        txn.points_uncollected = earned.points_uncollected
+        if promo is not None and promo.rule_id in earned.used_rules:
+            txn.promo_code = promo
     if _insert(txn, lines) is None:
         existing = Transaction.objects.get(channel=channel, external_id=external_id)
         return _replay(existing, kind=Transaction.Kind.PURCHASE, member=member, amount=amount)
     result = PostingResult(transaction=txn, created=True, account=locked)
     if locked is None or earned is None:
         return result
+    result.points_uncollected = earned.points_uncollected
+    rule_uses_record(rules=rules, used=earned.used_rules, transaction=txn)
 
     source = {
         "source_type": "purchase",
@@ -292,13 +318,7 @@ def purchase_record(
         )
     available, expiry = credit_lot_times(programme, occurred_at, pending=True)
     credits = [(Kind.EARN, earned.points, "earn", "", earned.applied)] + [
-        (
-            Kind.BONUS,
-            b.points,
-            f"bonus:{b.source}",
-            b.label,
-            [{"source": b.source, "name": b.label}],
-        )
+        (Kind.BONUS, b.points, f"bonus:{b.source}", b.label, [b.explanation()])
         for b in earned.bonuses
     ]
     for kind, points, key, label, applied in credits:
@@ -318,7 +338,7 @@ def purchase_record(
         )
         result.entries.append(entry)
         result.points_earned += points
-    result.rules = earned.applied
+    result.rules = earned.explanation()
     result.points_pending = result.points_earned if available > timezone.now() else 0
     purchase = {
         "transaction_id": txn.pk,
@@ -530,11 +550,15 @@ def earn_quote(
     store: Any = None,
     lines: list[LineInput] | tuple = (),
     points_spent: int = 0,
+    promo_code: str = "",
 ) -> engine.EarnResult:
     """What a basket would earn now, without writing anything."""
     occurred_at = occurred_at or timezone.now()
     _validate_money(amount, occurred_at)
     programme = programme_settings_get()
+    promo = (
+        promo_code_get(code=promo_code, occurred_at=occurred_at, lock=False) if promo_code else None
+    )
     paid = (Decimal(points_spent) * programme.point_value).quantize(CENT)
     ctx = _ctx(
         programme,
@@ -545,6 +569,7 @@ def earn_quote(
         amount=amount,
         paid_with_points=min(paid, amount),
         lines=list(lines),
+        promo=promo,
     )
     today = month = 0
     account = PointsAccount.objects.filter(member=member).first() if member else None
@@ -554,6 +579,12 @@ def earn_quote(
             account=account, start=day_start, end=day_start + timedelta(days=1)
         )
         month = earned_in_period(account=account, start=month_start, end=month_end)
+    rules = engine.active_rules()
     return engine.evaluate(
-        programme=programme, ctx=ctx, earned_today=today, earned_this_month=month
+        programme=programme,
+        ctx=ctx,
+        rules=rules,
+        earned_today=today,
+        earned_this_month=month,
+        uses=rule_uses_left(programme=programme, rules=rules, ctx=ctx, lock=False),
     )

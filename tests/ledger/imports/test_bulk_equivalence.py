@@ -21,6 +21,7 @@ from django.db import transaction
 from loyalty.ledger.bulk import bulk_blockers
 from loyalty.ledger.models import (
     EarningRule,
+    EarningRuleUse,
     LedgerEntry,
     LotAllocation,
     PointsAccount,
@@ -149,6 +150,10 @@ def snapshot() -> dict:
             (key(entries[a.entry_id]), key(entries[a.lot.entry_id]), a.points)
             for a in LotAllocation.objects.select_related("lot")
         ),
+        "rule_uses": sorted(
+            (use.rule.name, refs[use.member_id], txns[use.transaction_id].external_id, use.used_at)
+            for use in EarningRuleUse.objects.select_related("rule")
+        ),
         "tiers": [
             (
                 refs[row.member_id],
@@ -270,3 +275,44 @@ def test_a_per_day_cap_falls_back_to_the_per_invoice_path(programme, tmp_path):
 
     assert "per-invoice path, because: per-day/per-month cap rule 'Daily 50' is active" in out
     assert Transaction.objects.get(external_id="536365").points_earned == 50
+
+
+@pytest.fixture
+def programme_with_rule_features(db):
+    """Every rule feature of issue #16 at once: x0, a product bonus, conditions, priority and
+    stop, usage caps of every kind and a promo-code rule (import rows carry no code)."""
+    programme = ProgrammeSettingsFactory(pending_days=14, expiry_months=24)
+    bonus = EarningRule.Kind.FIXED_BONUS
+    EarningRuleFactory(name="Postage earns nothing", multiplier=Decimal("0"), skus=["POST"])
+    EarningRuleFactory(
+        name="Lanterns x3, stop", multiplier=Decimal("3"), skus=["85123A"], priority=10,
+        min_quantity=Decimal("10"), stop_further=True, max_uses_per_member=3,
+    )  # fmt: skip
+    EarningRuleFactory(
+        name="Buy 22423, double", multiplier=Decimal("2"), required_skus=["22423"], priority=20,
+        max_uses_per_period=1, usage_period=EarningRule.UsagePeriod.MONTH,
+    )  # fmt: skip
+    EarningRuleFactory(
+        name="Bonus on 47566", kind=bonus, multiplier=None, points=15, skus=["47566"],
+        min_matching_amount=Decimal("20"), priority=30, max_uses_total=6,
+    )  # fmt: skip
+    EarningRuleFactory(
+        name="Promo only", kind=bonus, multiplier=None, points=999, requires_promo_code=True
+    )
+    EarningRuleFactory(name="Cap 300", kind=EarningRule.Kind.CAP_TRANSACTION, points=300,
+                       multiplier=None)  # fmt: skip
+    return programme
+
+
+def test_bulk_equals_per_invoice_with_every_rule_feature(programme_with_rule_features, tmp_path):
+    TierPolicyFactory(window=WindowKind.LIFETIME)
+    standard_ladder()
+    fast, _ = compare_paths(synthetic_file(tmp_path / "retail.csv", seed=8), tmp_path)
+
+    rules = str([e[7] for e in fast["entries"]])
+    for name in ("Lanterns x3, stop", "Buy 22423, double", "Bonus on 47566", "Postage earns"):
+        assert name in rules, name
+    assert "'skipped': 'usage_cap'" in rules and "'skipped': 'stopped'" in rules
+    assert "Promo only" not in str([e for e in fast["entries"] if e[1] == "bonus"])
+    assert any(t[7] > 0 for t in fast["transactions"] if t[1] == "purchase"), "some capped"
+    assert len([u for u in fast["rule_uses"] if u[0] == "Bonus on 47566"]) == 6  # its cap

@@ -83,23 +83,47 @@ def test_second_import_of_the_same_file_adds_nothing(programme, tmp_path):
     ) == counts
 
 
-def test_lines_of_an_invoice_split_across_the_file_are_reported(programme, tmp_path):
+def test_lines_of_an_invoice_split_across_the_file_all_count(programme, tmp_path):
     path = tmp_path / "split.csv"
     path.write_text(
         "InvoiceNo,StockCode,Description,Quantity,InvoiceDate,UnitPrice,CustomerID,Country\n"
         "1,A,x,1,2011-01-01 10:00:00,5.0,111,France\n"
         "2,B,y,1,2011-01-01 10:05:00,3.0,222,France\n"
-        "1,C,z,1,2011-01-01 10:00:00,2.0,111,France\n"
+        "1,C,z,1,2011-01-01 10:01:00,2.0,111,France\n"
         "3,D,w,x,2011-01-01 10:05:00,3.0,222,France\n"
+        "2,E,v,1,2011-01-01 10:05:00,4.0,333,France\n"
     )
 
     run(path, tmp_path=tmp_path)
 
     with (tmp_path / "skipped.csv").open() as handle:
         rows = list(csv.DictReader(handle))
-    assert [(r["row"], r["external_id"]) for r in rows] == [("3", "1"), ("4", "3")]
-    assert "already read earlier" in rows[0]["reason"] and "unreadable" in rows[1]["reason"]
+    assert [(r["row"], r["external_id"]) for r in rows] == [("4", "3"), ("5", "2")]
+    assert "unreadable" in rows[0]["reason"]
+    assert "already belongs to customer 222, not 333" in rows[1]["reason"]
+    first = Transaction.objects.get(external_id="1")
+    assert first.amount == Decimal("7.00") and first.points_earned == 7
+    assert sorted(first.lines.values_list("sku", flat=True)) == ["A", "C"]
+    assert first.occurred_at.isoformat() == "2011-01-01T10:00:00+00:00"  # its first line's
     assert Transaction.objects.count() == 2
+
+
+SPLIT = SAMPLE.parent / "split_invoice.csv"
+
+
+@pytest.mark.parametrize("mode", [(), ("--per-invoice",)])
+def test_the_real_split_invoice_counts_both_blocks(programme, tmp_path, mode):
+    """Invoice 542806 of the real file: 4 lines, another customer's cancellation, 35 lines."""
+    out = run(SPLIT, *mode, tmp_path=tmp_path)
+
+    assert "0 rows skipped" in out
+    invoice = Transaction.objects.get(external_id="542806")
+    assert invoice.lines.count() == 39
+    assert invoice.amount == Decimal("846.69")  # 47.70 in the first block, 798.99 in the second
+    assert invoice.points_earned == 846
+    assert invoice.member.points_account.balance == 846
+    assert Transaction.objects.get(external_id="C542805").points_reversed == 3
+    assert ledger_reconcile() == []
 
 
 def test_wrong_file_is_a_clear_error(programme, tmp_path):
