@@ -13,7 +13,9 @@ from loyalty.ledger.policy import local_date, programme_settings_get
 
 @dataclass(frozen=True)
 class AccountBalance:
-    balance: int  # available + pending + awaiting_expiry - debt
+    # available + pending - debt at every instant: lots past their expiry count as expired
+    # even before the nightly job has posted their EXPIRE entries (shown apart, below)
+    balance: int
     available: int
     pending: int
     debt: int
@@ -21,7 +23,8 @@ class AccountBalance:
     next_expiry_date: date | None
     next_expiry_points: int
     point_value: Any  # Decimal: money value of one point
-    # past their expiry, not yet taken by the nightly job: not spendable, still in the balance
+    # past their expiry, not yet taken by the nightly job ("expiring now"): never spendable and
+    # not in `balance`; the account's cached balance still holds them until the job runs
     awaiting_expiry: int = 0
 
 
@@ -55,8 +58,9 @@ def account_balance(
             for lot in open_lots.filter(expires_at__gt=as_of, expires_at__lte=next_expiry)
         ]
         next_points = sum(same_day)
+    awaiting = int(totals["awaiting_expiry"] or 0)
     return AccountBalance(
-        balance=account.balance,
+        balance=account.balance - awaiting,
         available=int(totals["available"] or 0),
         pending=int(totals["pending"] or 0),
         debt=account.debt,
@@ -64,7 +68,7 @@ def account_balance(
         next_expiry_date=next_date,
         next_expiry_points=next_points,
         point_value=programme.point_value,
-        awaiting_expiry=int(totals["awaiting_expiry"] or 0),
+        awaiting_expiry=awaiting,
     )
 
 

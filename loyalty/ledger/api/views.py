@@ -134,6 +134,13 @@ class BalanceSerializer(serializers.Serializer):
     lifetime_earned = serializers.IntegerField()
     next_expiry_date = serializers.DateField(allow_null=True)
     next_expiry_points = serializers.IntegerField()
+    expiring_now = serializers.IntegerField(
+        source="awaiting_expiry",
+        help_text=(
+            "Points past their expiry that the nightly job has not yet taken: not spendable and "
+            "not in balance."
+        ),
+    )
 
 
 class PostingOutputSerializer(serializers.Serializer):
