@@ -2,9 +2,10 @@
 
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
-from django.db.models import Min, Q, QuerySet, Sum
+from django.db.models import Count, Min, Q, QuerySet, Sum
 from django.utils import timezone
 
 from loyalty.ledger.models import LedgerEntry, PointsAccount, PointsLot, Transaction
@@ -152,3 +153,25 @@ def ledger_adjustment_list(
     if until:
         entries = entries.filter(effective_at__lt=until)
     return entries.order_by("-effective_at", "-id")
+
+
+@dataclass(frozen=True)
+class ExpiryPreview:
+    members: int
+    points: int
+    liability: Decimal  # points x the programme's point value
+
+
+def points_expire_all_preview(*, cutoff: datetime) -> ExpiryPreview:
+    """What an "expire all" up to `cutoff` would take now: members, points and their value
+    (every lot with points left that was earned before the cutoff, pending or past due)."""
+    totals = PointsLot.objects.filter(remaining__gt=0, entry__effective_at__lt=cutoff).aggregate(
+        members=Count("account_id", distinct=True), points=Sum("remaining")
+    )
+    points = int(totals["points"] or 0)
+    value = programme_settings_get().point_value
+    return ExpiryPreview(
+        members=int(totals["members"] or 0),
+        points=points,
+        liability=(Decimal(points) * value).quantize(Decimal("0.01")),
+    )
