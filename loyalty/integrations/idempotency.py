@@ -123,6 +123,18 @@ def idempotency_record_prune(*, days: int = RETENTION_DAYS) -> int:
     return IdempotencyRecord.objects.filter(created_at__lt=cutoff).delete()[0]
 
 
+def idempotency_records_forget_member(*, member_id: int) -> int:
+    """Right to erasure: drop the stored answers that carry a member's data (the member's own
+    page: `id`; a voucher check: `member_id`/`member_name`). The keys go too: a replay after
+    erasure runs the request again, which the services refuse or answer without the data."""
+    from django.db.models import Q
+
+    return IdempotencyRecord.objects.filter(
+        Q(path__startswith="/api/v1/members/", response_body__id=member_id)
+        | Q(response_body__member_id=member_id)
+    ).delete()[0]
+
+
 def request_idempotency_key(request: Request, body_field: str | None) -> str:
     """The key of a write: the view's body field when it names one and it is given, else the
     Idempotency-Key header (1 to 64 characters, checked by the view's header helper)."""

@@ -346,3 +346,27 @@ def test_a_request_still_running_makes_a_second_one_wait(world, admin_api_client
     assert response.status_code == 409
     assert response.json()["code"] == "idempotency_request_in_progress"
     assert Transaction.objects.count() == 1
+
+
+def test_no_personal_data_outlives_an_erasure_in_stored_answers(world, admin_api_client):
+    member = world.other
+    updated = admin_api_client.patch(
+        reverse("members:detail", args=[member.pk]),
+        {"first_name": "Secret"},
+        format="json",
+        HTTP_IDEMPOTENCY_KEY="u1",
+    )
+    exported = admin_api_client.post(
+        reverse("members:privacy-export", args=[member.pk]), HTTP_IDEMPOTENCY_KEY="x1"
+    )
+    assert updated.status_code == 200 and exported.status_code == 200
+    assert IdempotencyRecord.objects.filter(key="u1").exists()
+    assert not IdempotencyRecord.objects.filter(key="x1").exists()  # a read: never stored
+
+    erased = admin_api_client.post(
+        reverse("members:erase", args=[member.pk]), {"confirm": True}, format="json"
+    )
+
+    assert erased.status_code == 200
+    assert not IdempotencyRecord.objects.filter(key="u1").exists()
+    assert "Secret" not in str(list(IdempotencyRecord.objects.values_list("response_body")))

@@ -45,11 +45,14 @@ class ApiAuthMixin:
     # Every write follows one idempotency rule (loyalty/integrations/idempotency.py); a view
     # whose body carries its own key field names it here (the Idempotency-Key header else).
     idempotency_body_field: str | None = None
+    # False only for a POST that changes nothing (a read with a body, such as the privacy
+    # export, whose answer must not be stored): it takes no key
+    idempotent: bool = True
 
     def initial(self, request: Any, *args: Any, **kwargs: Any) -> None:
         super().initial(request, *args, **kwargs)  # type: ignore[misc]
         method = (request.method or "").lower()
-        if request.method in WRITE_METHODS and hasattr(self, method):
+        if self.idempotent and request.method in WRITE_METHODS and hasattr(self, method):
             # models are imported here, not at module level (this module loads before apps)
             from loyalty.integrations.idempotency import wrap_handler
 

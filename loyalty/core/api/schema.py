@@ -136,7 +136,8 @@ class LoyaltyAutoSchema(AutoSchema):
         if serializer is not None:
             statuses |= {"413", "415"}
         if method in WRITE_METHODS and not public:
-            statuses.add("409")  # every write: an idempotency key reused (docs/api.md)
+            if getattr(self.view, "idempotent", False):
+                statuses.add("409")  # an idempotency key reused (docs/api.md)
             if serializer is not None:
                 statuses.add("422")
         if query:
@@ -159,6 +160,7 @@ class LoyaltyAutoSchema(AutoSchema):
         if (
             self.method.upper() in WRITE_METHODS
             and not public
+            and getattr(self.view, "idempotent", False)
             and ("header", "Idempotency-Key") not in named
         ):
             parameters.append(IDEMPOTENCY_KEY_PARAMETER)
