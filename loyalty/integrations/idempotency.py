@@ -106,12 +106,13 @@ def idempotent_call(*, request: Request, key: str, handler: Callable[[], Respons
     except BaseException:
         IdempotencyRecord.objects.filter(pk=record.pk, status_code__isnull=True).delete()
         raise
-    if 200 <= response.status_code < 300:
-        body = (
-            json.loads(JSONRenderer().render(response.data)) if response.data is not None else None
-        )
+    rendered = JSONRenderer().render(response.data) if response.data is not None else b"null"
+    # a NUL character cannot be stored (PostgreSQL text and jsonb): such an answer is not kept
+    if 200 <= response.status_code < 300 and b"\\u0000" not in rendered:
         IdempotencyRecord.objects.filter(pk=record.pk).update(
-            status_code=response.status_code, response_body=body, updated_at=timezone.now()
+            status_code=response.status_code,
+            response_body=json.loads(rendered),
+            updated_at=timezone.now(),
         )
     else:
         IdempotencyRecord.objects.filter(pk=record.pk, status_code__isnull=True).delete()
@@ -155,7 +156,7 @@ def wrap_handler(view: Any, request: Request, handler: Callable[..., Response]) 
                 {"Idempotency-Key": [f"Give 1 to {MAX_HEADER_LENGTH} characters."]}
             )
         key = request_idempotency_key(request, body_field)
-        if not key or len(key) > 255:
+        if not key or len(key) > 255 or "\x00" in key:
             return handler(request, *args, **kwargs)  # the view's serializer refuses it
         return idempotent_call(
             request=request, key=key, handler=lambda: handler(request, *args, **kwargs)

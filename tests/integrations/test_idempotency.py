@@ -370,3 +370,17 @@ def test_no_personal_data_outlives_an_erasure_in_stored_answers(world, admin_api
     assert erased.status_code == 200
     assert not IdempotencyRecord.objects.filter(key="u1").exists()
     assert "Secret" not in str(list(IdempotencyRecord.objects.values_list("response_body")))
+
+
+def test_a_nul_character_in_a_body_key_is_a_400_not_a_500(world, admin_api_client):
+    # found by the contract fuzzing on PostgreSQL (text columns refuse NUL): the key is only
+    # claimed once it is a storable value; the view's serializer refuses this one
+    response = admin_api_client.post(
+        reverse("ledger:adjustment-create"),
+        {"member_id": world.member.pk, "points": -1, "reason": "0", "idempotency_key": "a\x00b"},
+        format="json",
+    )
+
+    assert response.status_code == 400, response.json()
+    assert not IdempotencyRecord.objects.exists()
+    assert not LedgerEntry.objects.filter(kind="adjust").exists()
