@@ -3,6 +3,8 @@
 Members never imports the apps that build on it; they register here instead:
 - privacy sections: member_privacy_export() includes {name: fn(member)} for each;
 - erase hooks: fn(member=, actor=) inside the erase transaction;
+- close hooks: fn(member=, actor=, reason=) inside the transaction that closes a member (the
+  ledger forfeits the member's live points there);
 - merge hooks: fn(source=, target=, actor=) inside the merge transaction, before the duplicate
   is closed, so each app moves its own rows or points.
 """
@@ -13,6 +15,7 @@ from typing import Any
 PRIVACY_SECTIONS: dict[str, Callable[[Any], Any]] = {}
 ERASE_HOOKS: list[Callable[..., None]] = []
 MERGE_HOOKS: list[Callable[..., None]] = []
+CLOSE_HOOKS: list[Callable[..., None]] = []
 
 
 def register_privacy_section(name: str, fn: Callable[[Any], Any]) -> None:
@@ -27,3 +30,8 @@ def register_erase_hook(fn: Callable[..., None]) -> None:
 def register_merge_hook(fn: Callable[..., None]) -> None:
     if fn not in MERGE_HOOKS:
         MERGE_HOOKS.append(fn)
+
+
+def register_close_hook(fn: Callable[..., None]) -> None:
+    if fn not in CLOSE_HOOKS:
+        CLOSE_HOOKS.append(fn)

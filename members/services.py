@@ -12,6 +12,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from loyalty.core import events
+from loyalty.integrations.idempotency import idempotency_records_forget_member
 from members import hooks
 from members.exceptions import DuplicateMember, InvalidStatusChange, MemberErased
 from members.identifiers import (
@@ -297,7 +298,12 @@ def member_reactivate(*, member: Member, reason: str = "", actor: Any = None) ->
 
 @transaction.atomic
 def member_close(*, member: Member, reason: str, actor: Any = None) -> Member:
-    return _status_change(member=member, to=Member.Status.CLOSED, reason=reason, actor=actor)
+    """Close a member; every app registered through members.hooks acts in the same transaction
+    (the ledger forfeits the member's live points, so the liability drops to zero)."""
+    member = _status_change(member=member, to=Member.Status.CLOSED, reason=reason, actor=actor)
+    for hook in hooks.CLOSE_HOOKS:
+        hook(member=member, actor=actor, reason=reason)
+    return member
 
 
 @transaction.atomic
@@ -429,6 +435,7 @@ def member_erase(*, member: Member, actor: Any = None) -> Member:
     LogEntry.objects.filter(
         content_type=ContentType.objects.get_for_model(Member), object_id=str(member.pk)
     ).update(object_repr=member.member_number, change_message="[]")
+    idempotency_records_forget_member(member_id=member.pk)  # stored API answers with its data
     for hook in hooks.ERASE_HOOKS:
         hook(member=member, actor=actor)
     MemberEvent.objects.create(member=member, kind=MemberEvent.Kind.ERASED, actor=_user(actor))

@@ -1,4 +1,4 @@
-from loyalty.core.exceptions import ApplicationError
+from loyalty.core.exceptions import ApplicationError, IdempotencyKeyReused
 
 
 class RewardNotAvailable(ApplicationError):
@@ -73,7 +73,6 @@ class PointsPaymentInvalid(ApplicationError):
     default_message = "These points cannot be used to pay."
 
 
-class IdempotencyConflict(ApplicationError):
-    code = "idempotency_conflict"
-    http_status = 409
-    default_message = "This idempotency key was already used for a different request."
+class IdempotencyConflict(IdempotencyKeyReused):
+    """A redemption key already used for another reward or amount: the API's one rule
+    (docs/api.md, Idempotency) answers it with the same code, idempotency_key_reused."""

@@ -58,7 +58,7 @@ _MESSAGES: dict[str, Callable[[ApplicationError], str]] = {
     "voucher_not_found": lambda e: (
         f"No voucher has the code {e.extra.get('code', '')}. Check the code and type it again."
     ),
-    "idempotency_conflict": lambda e: (
+    "idempotency_key_reused": lambda e: (
         "This form was already sent with other values. Open the member again and retry."
     ),
 }
@@ -74,7 +74,7 @@ _ALWAYS_REWORDED = {
     "original_transaction_not_found",
     "reward_not_found",
     "voucher_not_found",
-    "idempotency_conflict",
+    "idempotency_key_reused",
 }
 
 

@@ -26,3 +26,19 @@ class Conflict(ApplicationError):
     code = "conflict"
     http_status = 409
     default_message = "The request conflicts with the current state."
+
+
+class IdempotencyKeyReused(Conflict):
+    """The same idempotency key came with a different request (docs/api.md, Idempotency)."""
+
+    code = "idempotency_key_reused"
+    default_message = (
+        "This idempotency key was already used for a different request; use a new key."
+    )
+
+
+class IdempotencyRequestInProgress(Conflict):
+    code = "idempotency_request_in_progress"
+    default_message = (
+        "A request with this idempotency key is still being processed; retry in a moment."
+    )

@@ -28,7 +28,8 @@ class IntegrationsConfig(AppConfig):
                 "Prune the API request log",
                 "loyalty.integrations.tasks.api_request_log_prune_task",
                 "40 3 * * *",
-                "Every night at 03:40, delete API request log rows older than 30 days.",
+                "Every night at 03:40, delete API request log rows and idempotency keys older "
+                "than 30 days.",
             ),
         ):
             register(spec)

@@ -2,13 +2,16 @@
 balances on the member page; an 'adjust points' action with a mandatory reason."""
 
 import uuid
+from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import Count, QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 from unfold.admin import ModelAdmin, StackedInline, TabularInline
@@ -24,13 +27,16 @@ from loyalty.ledger.models import (
     EarningRule,
     LedgerEntry,
     PointsAccount,
+    PointsExpiryRun,
     ProgrammeSettings,
     PromoCode,
     Transaction,
     TransactionLine,
 )
+from loyalty.ledger.policy import local_date, programme_settings_get
 from loyalty.ledger.selectors import account_balance
 from loyalty.ledger.services import points_adjust
+from loyalty.ledger.services.expire_all import points_expiry_run_create, points_expiry_run_start
 from members.admin import MemberAdmin
 from members.models import Member
 
@@ -53,7 +59,15 @@ class ProgrammeSettingsAdmin(AuditedAdminMixin, SingletonAdminMixin, ModelAdmin)
         ),
         (
             "Pending and expiry",
-            {"fields": ("pending_days", "expiry_policy", "expiry_months", "expiry_warning_days")},
+            {
+                "fields": (
+                    "pending_days",
+                    "expiry_policy",
+                    "expiry_months",
+                    "expiry_days",
+                    "expiry_warning_days",
+                )
+            },
         ),
         ("Value and returns", {"fields": ("point_value", "return_policy")}),
     )
@@ -435,3 +449,124 @@ MemberAdmin.inlines = [PointsAccountInline, *MemberAdmin.inlines]
 MemberAdmin.actions = [*MemberAdmin.actions, adjust_points]
 MemberAdmin.has_adjust_points_permission = has_adjust_points_permission  # type: ignore[attr-defined]
 assert admin.site.is_registered(Member)
+
+
+class PointsExpiryRunForm(forms.ModelForm):
+    class Meta:
+        model = PointsExpiryRun
+        fields = ("as_of_date", "reason")
+
+    def clean_as_of_date(self) -> Any:
+        day = self.cleaned_data["as_of_date"]
+        if day and day > local_date(programme_settings_get(), timezone.now()):
+            raise forms.ValidationError(_("Choose today or a day in the past."))
+        return day
+
+
+@admin.register(PointsExpiryRun)
+class PointsExpiryRunAdmin(AuditedAdminMixin, ModelAdmin):
+    """Expire all / reset: add a run to see its preview, then start it with the action; the
+    worker's progress shows in the list (reload the page)."""
+
+    form = PointsExpiryRunForm
+    list_display = (
+        "__str__",
+        "status",
+        "preview_members",
+        "preview_points",
+        "preview_liability",
+        "progress",
+        "points_expired",
+        "created_by",
+        "started_by",
+        "finished_at",
+    )
+    list_filter = ("status",)
+    list_select_related = ("created_by", "started_by")
+    actions = ("start_runs",)
+    readonly_fields = (
+        "status",
+        "preview_members",
+        "preview_points",
+        "preview_liability",
+        "members_done",
+        "points_expired",
+        "created_by",
+        "started_by",
+        "started_at",
+        "finished_at",
+        "error",
+    )
+
+    def get_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        if obj is None:
+            return ("as_of_date", "reason")
+        return ("as_of_date", "reason", *self.readonly_fields)
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        if obj is None:
+            return ()
+        return ("as_of_date", "reason", *self.readonly_fields)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("ledger.run_points_expiry")
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False  # a run is created, then started; never edited
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False  # the audit entry of what was expired
+
+    def has_run_points_expiry_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("ledger.run_points_expiry")
+
+    @admin.display(description=_("progress"))
+    def progress(self, run: PointsExpiryRun) -> str:
+        return _("%(done)s of %(total)s members") % {
+            "done": run.members_done,
+            "total": run.preview_members,
+        }
+
+    def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
+        if change:
+            return
+        try:
+            run = points_expiry_run_create(
+                as_of_date=obj.as_of_date, reason=obj.reason, actor=request.user
+            )
+        except DjangoValidationError as error:  # checked by the form first; kept as a guard
+            self.message_user(request, "; ".join(error.messages), level=messages.ERROR)
+            return
+        obj.pk = run.pk
+        obj._state.adding = False
+        self.message_user(
+            request,
+            _(
+                "Preview: %(members)s members, %(points)s points, liability %(liability)s. "
+                "Nothing is expired yet: select the run and choose 'Start the selected expiry "
+                "runs'."
+            )
+            % {
+                "members": run.preview_members,
+                "points": run.preview_points,
+                "liability": run.preview_liability,
+            },
+            level=messages.WARNING,
+        )
+
+    @admin.action(
+        description=_("Start the selected expiry runs (expires every live point)"),
+        permissions=["run_points_expiry"],
+    )
+    def start_runs(self, request: HttpRequest, queryset: QuerySet) -> None:
+        for run in queryset.order_by("pk"):
+            try:
+                points_expiry_run_start(run=run, actor=request.user)
+            except ApplicationError as error:
+                self.message_user(request, f"{run}: {error.message}", level=messages.ERROR)
+                continue
+            self.message_user(
+                request,
+                _("%(run)s: queued; the list shows its progress.") % {"run": run},
+                level=messages.SUCCESS,
+            )

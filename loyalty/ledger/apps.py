@@ -10,10 +10,16 @@ class LedgerConfig(AppConfig):
         from loyalty.core.periodic import PeriodicTaskSpec, register
         from loyalty.ledger import merge
         from loyalty.ledger.selectors import member_ledger_export
+        from loyalty.ledger.services.expire_all import (
+            member_closed_points_forfeit,
+            member_erased_points_forfeit,
+        )
         from members import hooks
 
         hooks.register_privacy_section("points", member_ledger_export)
         hooks.register_merge_hook(merge.member_points_merge)
+        hooks.register_close_hook(member_closed_points_forfeit)
+        hooks.register_erase_hook(member_erased_points_forfeit)
         for spec in (
             PeriodicTaskSpec(
                 "Expire points",

@@ -43,6 +43,7 @@ class ProgrammeSettings(BaseModel):
 
     class ExpiryPolicy(models.TextChoices):
         MONTHS_AFTER = "months_after", "N months after the points become available"
+        DAYS_AFTER = "days_after", _("N days after the points become available")
         END_OF_NEXT_YEAR = "end_of_next_year", "End of the calendar year after earning"
         NEVER = "never", "Never"
 
@@ -71,6 +72,16 @@ class ProgrammeSettings(BaseModel):
         max_length=20, choices=ExpiryPolicy.choices, default=ExpiryPolicy.MONTHS_AFTER
     )
     expiry_months = models.PositiveIntegerField(default=24, validators=[MaxValueValidator(240)])
+    expiry_days = models.PositiveIntegerField(
+        _("expiry in days"),
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1), MaxValueValidator(3650)],
+        help_text=_(
+            "With 'N days after the points become available': how many days points stay valid, "
+            "e.g. 90 (points available on 1 March can be spent until the end of 30 May)."
+        ),
+    )
     expiry_warning_days = models.PositiveIntegerField(default=30)
     point_value = models.DecimalField(
         max_digits=10,
@@ -100,8 +111,15 @@ class ProgrammeSettings(BaseModel):
                 name="ledger_programmesettings_rounding_valid",
             ),
             models.CheckConstraint(
-                condition=Q(expiry_policy__in=["months_after", "end_of_next_year", "never"]),
+                condition=Q(
+                    expiry_policy__in=["months_after", "days_after", "end_of_next_year", "never"]
+                ),
                 name="ledger_programmesettings_expiry_valid",
+            ),
+            models.CheckConstraint(
+                condition=~Q(expiry_policy="days_after")
+                | Q(expiry_days__isnull=False, expiry_days__gte=1),
+                name="ledger_programmesettings_days_policy_has_days",
             ),
             models.CheckConstraint(
                 condition=Q(return_policy__in=["debt", "cap"]),
@@ -126,6 +144,8 @@ class ProgrammeSettings(BaseModel):
                 errors[field] = "A list of strings."
         if self.expiry_policy == self.ExpiryPolicy.MONTHS_AFTER and not self.expiry_months:
             errors["expiry_months"] = "Give the number of months (or choose 'never')."
+        if self.expiry_policy == self.ExpiryPolicy.DAYS_AFTER and not self.expiry_days:
+            errors["expiry_days"] = _("Give the number of days, e.g. 90 (or choose 'never').")
         if errors:
             raise ValidationError(errors)
 
@@ -846,3 +866,85 @@ class NotificationOutbox(BaseModel):
                 name="ledger_outbox_status_valid",
             ),
         ]
+
+
+class PointsExpiryRun(BaseModel):
+    """A programme-wide "expire all / reset": every point still live that was earned up to and
+    including `as_of_date` (programme time zone) is expired through ledger entries.
+
+    Created with a preview (members, points, liability as of creation), started by staff who may
+    run it, executed by a Celery task that reports its progress here; its history is the audit
+    entry (who created and started it, why, and what it did).
+    """
+
+    class Status(models.TextChoices):
+        PREVIEWED = "previewed", _("Previewed, not started")
+        QUEUED = "queued", _("Queued")
+        RUNNING = "running", _("Running")
+        DONE = "done", _("Done")
+        FAILED = "failed", _("Failed")
+
+    as_of_date = models.DateField(
+        _("expire points earned up to"),
+        help_text=_(
+            "Every point earned on or before this day (programme time zone) and not yet spent "
+            "or expired is expired, e.g. 2026-12-31 for a year-end reset."
+        ),
+    )
+    reason = models.CharField(
+        _("reason"),
+        max_length=255,
+        help_text=_("Why, shown on every expire entry, e.g. 'Programme relaunch 2027'."),
+    )
+    status = models.CharField(
+        _("status"), max_length=10, choices=Status.choices, default=Status.PREVIEWED
+    )
+    preview_members = models.PositiveIntegerField(_("members (preview)"), default=0)
+    preview_points = models.BigIntegerField(_("points (preview)"), default=0)
+    preview_liability = models.DecimalField(
+        _("liability (preview)"), max_digits=16, decimal_places=2, default=Decimal("0")
+    )
+    members_done = models.PositiveIntegerField(_("members done"), default=0)
+    points_expired = models.BigIntegerField(_("points expired"), default=0)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("created by"),
+    )
+    started_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("started by"),
+    )
+    started_at = models.DateTimeField(_("started at"), null=True, blank=True)
+    finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
+    error = models.TextField(_("error"), blank=True, default="")
+
+    history = HistoricalRecords()  # the audit entry
+
+    class Meta:
+        verbose_name = _("points expiry run (expire all)")
+        verbose_name_plural = _("points expiry runs (expire all)")
+        permissions = [("run_points_expiry", _("Can expire every live point (expire all)"))]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(status__in=["previewed", "queued", "running", "done", "failed"]),
+                name="ledger_pointsexpiryrun_status_valid",
+            ),
+            models.CheckConstraint(
+                condition=Q(points_expired__gte=0) & Q(preview_points__gte=0),
+                name="ledger_pointsexpiryrun_points_non_negative",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return _("Expire all points earned up to %(day)s (%(status)s)") % {
+            "day": self.as_of_date.strftime("%d %b %Y") if self.as_of_date else "?",
+            "status": self.get_status_display(),
+        }

@@ -26,6 +26,8 @@ def expires_at(programme: ProgrammeSettings, available: datetime) -> datetime | 
         return None
     if programme.expiry_policy == ProgrammeSettings.ExpiryPolicy.END_OF_NEXT_YEAR:
         last_day = day.replace(year=day.year + 1, month=12, day=31)
+    elif programme.expiry_policy == ProgrammeSettings.ExpiryPolicy.DAYS_AFTER:
+        last_day = day + timedelta(days=programme.expiry_days or 0)
     else:
         last_day = add_months(day, programme.expiry_months)
     return datetime.combine(last_day + timedelta(days=1), time.min, tzinfo=zone)

@@ -2,9 +2,10 @@
 
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
-from django.db.models import Min, Q, QuerySet, Sum
+from django.db.models import Count, Min, Q, QuerySet, Sum
 from django.utils import timezone
 
 from loyalty.ledger.models import LedgerEntry, PointsAccount, PointsLot, Transaction
@@ -13,7 +14,9 @@ from loyalty.ledger.policy import local_date, programme_settings_get
 
 @dataclass(frozen=True)
 class AccountBalance:
-    balance: int  # available + pending + awaiting_expiry - debt
+    # available + pending - debt at every instant: lots past their expiry count as expired
+    # even before the nightly job has posted their EXPIRE entries (shown apart, below)
+    balance: int
     available: int
     pending: int
     debt: int
@@ -21,7 +24,8 @@ class AccountBalance:
     next_expiry_date: date | None
     next_expiry_points: int
     point_value: Any  # Decimal: money value of one point
-    # past their expiry, not yet taken by the nightly job: not spendable, still in the balance
+    # past their expiry, not yet taken by the nightly job ("expiring now"): never spendable and
+    # not in `balance`; the account's cached balance still holds them until the job runs
     awaiting_expiry: int = 0
 
 
@@ -55,8 +59,9 @@ def account_balance(
             for lot in open_lots.filter(expires_at__gt=as_of, expires_at__lte=next_expiry)
         ]
         next_points = sum(same_day)
+    awaiting = int(totals["awaiting_expiry"] or 0)
     return AccountBalance(
-        balance=account.balance,
+        balance=account.balance - awaiting,
         available=int(totals["available"] or 0),
         pending=int(totals["pending"] or 0),
         debt=account.debt,
@@ -64,7 +69,7 @@ def account_balance(
         next_expiry_date=next_date,
         next_expiry_points=next_points,
         point_value=programme.point_value,
-        awaiting_expiry=int(totals["awaiting_expiry"] or 0),
+        awaiting_expiry=awaiting,
     )
 
 
@@ -150,3 +155,25 @@ def ledger_adjustment_list(
     if until:
         entries = entries.filter(effective_at__lt=until)
     return entries.order_by("-effective_at", "-id")
+
+
+@dataclass(frozen=True)
+class ExpiryPreview:
+    members: int
+    points: int
+    liability: Decimal  # points x the programme's point value
+
+
+def points_expire_all_preview(*, cutoff: datetime) -> ExpiryPreview:
+    """What an "expire all" up to `cutoff` would take now: members, points and their value
+    (every lot with points left that was earned before the cutoff, pending or past due)."""
+    totals = PointsLot.objects.filter(remaining__gt=0, entry__effective_at__lt=cutoff).aggregate(
+        members=Count("account_id", distinct=True), points=Sum("remaining")
+    )
+    points = int(totals["points"] or 0)
+    value = programme_settings_get().point_value
+    return ExpiryPreview(
+        members=int(totals["members"] or 0),
+        points=points,
+        liability=(Decimal(points) * value).quantize(Decimal("0.01")),
+    )

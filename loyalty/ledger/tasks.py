@@ -35,3 +35,11 @@ def ledger_reconcile_task() -> int:
     for mismatch in mismatches:
         logging.getLogger(__name__).error("ledger mismatch: %s", mismatch)
     return len(mismatches)
+
+
+@shared_task
+def points_expiry_run_task(run_id: int) -> str:
+    """An "expire all" started in the admin; safe to re-run (returns the run's status)."""
+    from loyalty.ledger.services.expire_all import points_expiry_run_execute
+
+    return points_expiry_run_execute(run_id=run_id).status

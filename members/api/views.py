@@ -255,6 +255,7 @@ class MemberLookupApi(ApiAuthMixin, APIView):
 
 class MemberPrivacyExportApi(ApiAuthMixin, APIView):
     required_scope = MEMBERS_READ
+    idempotent = False  # a read: its answer (personal data) is never stored for replays
 
     @extend_schema(
         operation_id="members_privacy_export",

@@ -51,7 +51,9 @@ def test_openapi_schema_is_valid(client):
     assert document["openapi"].startswith("3.")
     assert "/api/v1/auth/token/" in document["paths"]
     whoami = document["paths"]["/api/v1/auth/whoami/"]["get"]["responses"]
-    assert whoami["401"]["content"]["application/json"]["schema"]["$ref"].endswith("/Error")
+    unauthenticated = whoami["401"]["content"]["application/json"]["schema"]
+    assert unauthenticated["allOf"][0]["$ref"].endswith("/Error")
+    assert "not_authenticated" in unauthenticated["allOf"][1]["properties"]["code"]["enum"]
 
 
 def test_swagger_ui_references_only_local_assets(client):

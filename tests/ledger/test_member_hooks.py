@@ -14,12 +14,14 @@ pytestmark = pytest.mark.django_db
 def test_erase_keeps_ledger_amounts_and_transactions(programme, member):
     earn(member, "30")
     earn(member, "12")
-    before = list(LedgerEntry.objects.values_list("amount", "balance_after"))
+    before = list(LedgerEntry.objects.order_by("pk").values_list("amount", "balance_after"))
 
     member_erase(member=member)
 
-    assert list(LedgerEntry.objects.values_list("amount", "balance_after")) == before
-    assert PointsAccount.objects.get(member=member).balance == 42
+    # the history stays; the live points are forfeited by one more entry (issue 16 item 13)
+    after = list(LedgerEntry.objects.order_by("pk").values_list("amount", "balance_after"))
+    assert after == [*before, (-42, 0)]
+    assert PointsAccount.objects.get(member=member).balance == 0
     assert member.transactions.count() == 2
     assert ledger_reconcile() == []
 

@@ -158,7 +158,7 @@ def _run(ops, pending_days, policy, staff_user):
         after = account_balance(member=member)
         assert ledger_reconcile() == []
         assert after.available >= 0 and after.pending >= 0
-        assert after.balance == after.available + after.pending + after.awaiting_expiry - after.debt
+        assert after.balance == after.available + after.pending - after.debt
         for purchase in purchases:
             taken = purchase.returns.aggregate(
                 r=Sum("points_reversed"), u=Sum("points_uncollected"), f=Sum("points_refunded")

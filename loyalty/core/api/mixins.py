@@ -10,6 +10,8 @@ from rest_framework.throttling import BaseThrottle
 from loyalty.core.api.pagination import DefaultPagination
 from loyalty.core.scopes import ScopeDeclaration
 
+WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
 
 class ApiAuthMixin:
     """Authenticated by staff token, API key or session; override only through
@@ -27,6 +29,24 @@ class ApiAuthMixin:
 
     required_scope: ScopeDeclaration = None
     extra_permission_classes: Sequence[type[BasePermission]] = ()
+    # error statuses the OpenAPI schema cannot infer for a method (loyalty/core/api/schema.py)
+    extra_error_statuses: dict[str, list[str]] = {}
+    # Every write follows one idempotency rule (loyalty/integrations/idempotency.py); a view
+    # whose body carries its own key field names it here (the Idempotency-Key header else).
+    idempotency_body_field: str | None = None
+    # False only for a POST that changes nothing (a read with a body, such as the privacy
+    # export, whose answer must not be stored): it takes no key
+    idempotent: bool = True
+
+    def initial(self, request: Any, *args: Any, **kwargs: Any) -> None:
+        super().initial(request, *args, **kwargs)  # type: ignore[misc]
+        method = (request.method or "").lower()
+        if self.idempotent and request.method in WRITE_METHODS and hasattr(self, method):
+            # models are imported here, not at module level (this module loads before apps)
+            from loyalty.integrations.idempotency import wrap_handler
+
+            # the view instance lives for this one request: bind the wrapped handler to it
+            setattr(self, method, wrap_handler(self, request, getattr(self, method)))
 
     def get_permissions(self) -> list[Any]:
         return [

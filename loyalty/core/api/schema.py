@@ -3,7 +3,9 @@
 import inspect
 from typing import Any
 
+import uritemplate
 from drf_spectacular.openapi import AutoSchema
+from drf_spectacular.plumbing import force_instance
 from drf_spectacular.utils import OpenApiResponse
 from rest_framework import serializers
 
@@ -24,14 +26,72 @@ _ERRORS = {
     "401": "Missing or invalid credentials.",
     "403": "Authenticated but not allowed.",
     "404": "Not found.",
-    "409": "Conflicts with the current state (duplicate, insufficient points, inactive member...).",
+    "409": (
+        "Conflicts with the current state or an earlier request (duplicate, insufficient "
+        "points, inactive member, an idempotency key reused for a different request...)."
+    ),
+    "413": "The request body is too large.",
+    "415": "The request body is not JSON.",
     "422": (
         "Well-formed but refused by a rule the schema cannot express (code validation_error, "
-        "per-field messages in extra.fields): an unknown store or tier code, a date that must "
-        "be in the future, a reason that an action needs."
+        "per-field messages in extra.fields, or the rule's own code): an unknown store or tier "
+        "code, a date that must be in the future, a reason that an action needs."
     ),
     "429": "Too many requests; see the Retry-After header.",
 }
+
+# Codes the framework answers itself, by status (docs/api.md, "Status codes"); the codes of the
+# ApplicationError subclasses are added from the classes, so a new error is listed at once.
+FRAMEWORK_CODES = {
+    "400": ["validation_error", "parse_error"],
+    "401": ["not_authenticated", "authentication_failed"],
+    "403": ["permission_denied"],
+    "404": ["not_found"],
+    "409": ["validation_error"],  # a value that must be unique is taken
+    "413": ["request_too_large"],
+    "415": ["unsupported_media_type"],
+    "422": ["validation_error"],
+    "429": ["throttled"],
+}
+WRITE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
+IDEMPOTENCY_KEY_PARAMETER = {
+    "in": "header",
+    "name": "Idempotency-Key",
+    "required": False,
+    "schema": {"type": "string", "minLength": 1, "maxLength": 64},
+    "description": (
+        "Same key and same request: the first answer is replayed; same key, different "
+        "request: 409 idempotency_key_reused (docs/api.md, Idempotency)."
+    ),
+}
+# body fields that name a row: an unknown one is a 404
+REFERENCE_FIELDS = {"member_id", "member_number", "reward", "original_external_id"}
+PAGING = {"limit", "offset"}
+
+
+def error_codes_by_status() -> dict[str, list[str]]:
+    """Every error code the API can answer, by HTTP status: the framework's and those of every
+    ApplicationError subclass of the installed apps."""
+    import importlib
+
+    from django.apps import apps
+
+    from loyalty.core.exceptions import ApplicationError
+
+    for config in apps.get_app_configs():
+        for module in ("exceptions", "api.views"):
+            try:
+                importlib.import_module(f"{config.name}.{module}")
+            except ModuleNotFoundError:
+                continue
+
+    def subclasses(cls: type) -> list[type]:
+        return [c for sub in cls.__subclasses__() for c in (sub, *subclasses(sub))]
+
+    codes = {status: set(values) for status, values in FRAMEWORK_CODES.items()}
+    for cls in subclasses(ApplicationError):
+        codes.setdefault(str(cls.http_status), set()).add(cls.code)
+    return {status: sorted(values) for status, values in sorted(codes.items())}
 
 
 class LoyaltyAutoSchema(AutoSchema):
@@ -39,15 +99,51 @@ class LoyaltyAutoSchema(AutoSchema):
         responses = super()._get_response_bodies(direction)
         if direction != "response":
             return responses
-        public = not self.view.get_permissions() if hasattr(self.view, "get_permissions") else False
-        for status_code, description in _ERRORS.items():
-            if public and status_code in {"401", "403"}:
+        codes = error_codes_by_status()
+        error_ref = self.resolve_serializer(ErrorSerializer, "response").ref
+        for status_code in self.error_statuses():
+            if status_code in responses:
                 continue
-            if status_code not in responses:
-                responses[status_code] = self._get_response_for_code(
-                    OpenApiResponse(ErrorSerializer, description=description), status_code
-                )
+            listed = codes.get(status_code, [])
+            schema = {
+                "allOf": [
+                    error_ref,
+                    {"type": "object", "properties": {"code": {"type": "string", "enum": listed}}},
+                ]
+            }
+            description = f"{_ERRORS[status_code]} Codes: {', '.join(listed)}."
+            responses[status_code] = self._get_response_for_code(
+                OpenApiResponse(schema, description=description), status_code
+            )
         return responses
+
+    def error_statuses(self) -> list[str]:
+        """The error statuses this operation can answer (docs/api.md, "Status codes")."""
+        method = self.method.upper()
+        public = not self.view.get_permissions() if hasattr(self.view, "get_permissions") else False
+        serializer = self.get_request_serializer() if method in WRITE_METHODS else None
+        fields = set(getattr(force_instance(serializer), "fields", None) or {})
+        query = {p["name"] for p in super()._get_parameters() if p.get("in") == "query"} - PAGING
+        statuses = set()
+        if self.path.startswith("/api/") or serializer is not None:
+            statuses.add("400")  # unknown query parameters are refused under /api/ too
+        if not public:
+            statuses |= {"401", "403", "429"}
+        elif getattr(self.view, "throttle_scope", None):
+            statuses.add("429")
+        if uritemplate.variables(self.path) or fields & REFERENCE_FIELDS:
+            statuses.add("404")
+        if serializer is not None:
+            statuses |= {"413", "415"}
+        if method in WRITE_METHODS and not public:
+            if getattr(self.view, "idempotent", False):
+                statuses.add("409")  # an idempotency key reused (docs/api.md)
+            if serializer is not None:
+                statuses.add("422")
+        if query:
+            statuses.add("422")  # a filter naming no row, a date out of range
+        statuses |= set(getattr(self.view, "extra_error_statuses", {}).get(method, ()))
+        return sorted(statuses)
 
     def _get_request_body(self, direction: str = "request") -> dict[str, Any] | None:
         body = super()._get_request_body(direction)
@@ -59,6 +155,15 @@ class LoyaltyAutoSchema(AutoSchema):
 
     def _get_parameters(self) -> list[dict[str, Any]]:
         parameters = super()._get_parameters()
+        public = not self.view.get_permissions() if hasattr(self.view, "get_permissions") else False
+        named = {(p.get("in"), p.get("name")) for p in parameters}
+        if (
+            self.method.upper() in WRITE_METHODS
+            and not public
+            and getattr(self.view, "idempotent", False)
+            and ("header", "Idempotency-Key") not in named
+        ):
+            parameters.append(IDEMPOTENCY_KEY_PARAMETER)
         for parameter in parameters:
             bounds = PAGE_PARAMETER_BOUNDS.get(parameter.get("name", ""))
             if parameter.get("in") == "query" and bounds:

@@ -33,7 +33,10 @@ IDEMPOTENCY_HEADER = OpenApiParameter(
     {"type": "string", "minLength": 1, "maxLength": 64},
     location=OpenApiParameter.HEADER,
     required=False,
-    description="Replaying a request with the same key returns the first result and changes nothing.",
+    description=(
+        "Same key and same request: the first answer is replayed; same key, different "
+        "request: 409 idempotency_key_reused (docs/api.md, Idempotency)."
+    ),
 )
 
 
@@ -134,6 +137,13 @@ class BalanceSerializer(serializers.Serializer):
     lifetime_earned = serializers.IntegerField()
     next_expiry_date = serializers.DateField(allow_null=True)
     next_expiry_points = serializers.IntegerField()
+    expiring_now = serializers.IntegerField(
+        source="awaiting_expiry",
+        help_text=(
+            "Points past their expiry that the nightly job has not yet taken: not spendable and "
+            "not in balance."
+        ),
+    )
 
 
 class PostingOutputSerializer(serializers.Serializer):
@@ -410,6 +420,7 @@ class AdjustmentCreateApi(ApiAuthMixin, APIView):
     required_scope = None  # staff only: no API key adjusts points
 
     extra_permission_classes = (CanAdjustPoints,)
+    idempotency_body_field = "idempotency_key"  # or the Idempotency-Key header
 
     class InputSerializer(MemberRefMixin):
         schema_constraints = MEMBER_REQUIRED

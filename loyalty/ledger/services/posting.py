@@ -10,6 +10,7 @@ from django.db.models import Q, Sum
 from django.utils import timezone
 
 from loyalty.core import events
+from loyalty.core.exceptions import IdempotencyKeyReused
 from loyalty.ledger.exceptions import EntryAlreadyReversed, InsufficientPoints
 from loyalty.ledger.locks import account_qs_for_update, lock_account
 from loyalty.ledger.models import (
@@ -417,8 +418,17 @@ def points_adjust(
         raise ValidationError(errors)
     programme = programme_settings_get()
     now = timezone.now()
+    locked = account_lock_for_member(member=member)
+    first = LedgerEntry.objects.filter(account=locked, idempotency_key=idempotency_key).first()
+    if first is not None and (first.kind, first.amount, first.reason) != (
+        Kind.ADJUST,
+        points,
+        reason.strip(),
+    ):
+        # the same key for a different adjustment: refused, never answered with the first one
+        raise IdempotencyKeyReused(extra={"entry": first.pk, "idempotency_key": idempotency_key})
     return _post_locked(
-        account_lock_for_member(member=member),
+        locked,
         amount=points,
         kind=Kind.ADJUST,
         idempotency_key=idempotency_key,

@@ -81,6 +81,7 @@ class TierMemberProgressApi(ApiAuthMixin, APIView):
     next tier and to keep this one, and when the window ends."""
 
     required_scope = MEMBERS_READ
+    extra_error_statuses = {"GET": ["409"]}  # no_tiers_defined: the programme has no tiers yet
 
     class OutputSerializer(serializers.Serializer):
         member_id = serializers.IntegerField()
