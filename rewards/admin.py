@@ -3,16 +3,18 @@ redemptions/vouchers with filters, actions that go through the services, and a C
 
 import csv
 import io
+from zoneinfo import ZoneInfo
 
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
-from django.db.models import QuerySet
+from django.db.models import QuerySet, Subquery
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
+from django.utils.translation import gettext_lazy as _
 from import_export.admin import ImportExportModelAdmin
 from unfold.admin import ModelAdmin, TabularInline
 from unfold.contrib.import_export.forms import ExportForm, ImportForm
@@ -20,10 +22,16 @@ from unfold.contrib.import_export.forms import ExportForm, ImportForm
 from loyalty.core import csvsafe
 from loyalty.core.admin_mixins import AuditedAdminMixin, ReadOnlyAdminMixin, SingletonAdminMixin
 from loyalty.core.exceptions import ApplicationError
+from loyalty.ledger.models import ProgrammeSettings
 from members.admin import MemberAdmin
 from rewards.models import Redemption, Reward, RewardCode, RewardsSettings, Voucher
 from rewards.resources import RewardResource
-from rewards.selectors import redemption_list_for_export, reward_list_with_counts
+from rewards.selectors import (
+    format_day,
+    redemption_list_for_export,
+    reward_list_with_counts,
+    voucher_last_day,
+)
 from rewards.services import (
     redemption_cancel,
     reward_codes_upload,
@@ -32,6 +40,21 @@ from rewards.services import (
 )
 
 MAX_CODES_FILE = 5 * 1024 * 1024
+
+
+def voucher_valid_until_text(voucher: Voucher) -> str:
+    """The voucher's last day in the programme's time zone, as tills and the API show it."""
+    if voucher.status == Voucher.Status.USED and voucher.redemption.kind == "points_payment":
+        return "—"
+    tz = getattr(voucher, "programme_tz", None)  # annotated by the list querysets: no N+1
+    return format_day(voucher_last_day(voucher.expires_at, ZoneInfo(tz) if tz else None))
+
+
+def with_programme_tz(queryset: QuerySet) -> QuerySet:
+    """Annotate each voucher with the programme's time zone (one subquery, not a query a row)."""
+    return queryset.annotate(
+        programme_tz=Subquery(ProgrammeSettings.objects.filter(pk=1).values("time_zone")[:1])
+    )
 
 
 def _errors(exc: Exception) -> str:
@@ -441,7 +464,7 @@ class VoucherAdmin(ReadOnlyAdminMixin, ModelAdmin):
         "member_link",
         "reward_name",
         "status",
-        "expires_at",
+        "valid_until",
         "used_at",
         "order_ref",
     )
@@ -455,6 +478,9 @@ class VoucherAdmin(ReadOnlyAdminMixin, ModelAdmin):
     list_select_related = ("member", "redemption__reward")
     actions = ("mark_used", "cancel")
     show_full_result_count = False
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet:
+        return with_programme_tz(super().get_queryset(request))
 
     def get_search_results(
         self, request: HttpRequest, queryset: QuerySet, search_term: str
@@ -476,6 +502,10 @@ class VoucherAdmin(ReadOnlyAdminMixin, ModelAdmin):
     def reward_name(self, voucher: Voucher) -> str:
         reward = voucher.redemption.reward
         return reward.name if reward else f"Paid {voucher.redemption.value} with points"
+
+    @admin.display(description=_("Valid until (end of day)"), ordering="expires_at")
+    def valid_until(self, voucher: Voucher) -> str:
+        return voucher_valid_until_text(voucher)
 
     @admin.action(description="Mark used (with a reason)", permissions=["cancel"])
     def mark_used(self, request: HttpRequest, queryset: QuerySet) -> HttpResponse | None:
@@ -510,7 +540,7 @@ class MemberVoucherInline(ReadOnlyAdminMixin, TabularInline):
 
     model = Voucher
     fk_name = "member"
-    fields = ("display_code", "reward_name", "status", "expires_at", "used_at", "order_ref")
+    fields = ("display_code", "reward_name", "status", "valid_until", "used_at", "order_ref")
     readonly_fields = fields
     verbose_name_plural = "Vouchers"
     can_delete = False
@@ -518,12 +548,16 @@ class MemberVoucherInline(ReadOnlyAdminMixin, TabularInline):
     max_num = 0
 
     def get_queryset(self, request: HttpRequest) -> QuerySet:
-        return super().get_queryset(request).select_related("redemption__reward")
+        return with_programme_tz(super().get_queryset(request).select_related("redemption__reward"))
 
     @admin.display(description="Reward")
     def reward_name(self, voucher: Voucher) -> str:
         reward = voucher.redemption.reward
         return reward.name if reward else f"Paid {voucher.redemption.value} with points"
+
+    @admin.display(description=_("Valid until (end of day)"))
+    def valid_until(self, voucher: Voucher) -> str:
+        return voucher_valid_until_text(voucher)
 
 
 MemberAdmin.inlines = [*MemberAdmin.inlines, MemberVoucherInline]

@@ -1,12 +1,13 @@
 """Rewards reads: the catalogue a member sees, voucher checks for tills, lists for the admin."""
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from django.db.models import Case, Count, Q, QuerySet, Value, When
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from loyalty.ledger.policy import programme_settings_get
 from loyalty.ledger.selectors import account_balance
@@ -18,7 +19,7 @@ from rewards.models import Redemption, Reward, RewardsSettings, Voucher
 
 
 def rewards_settings_get() -> RewardsSettings:
-    instance, _ = RewardsSettings.objects.get_or_create(pk=1)
+    instance, _created = RewardsSettings.objects.get_or_create(pk=1)
     return instance
 
 
@@ -33,6 +34,33 @@ def period_start(period: str, now: datetime) -> datetime:
     elif period == Reward.LimitPeriod.YEAR:
         local = local.replace(month=1, day=1)
     return local
+
+
+def programme_zone() -> ZoneInfo:
+    return ZoneInfo(programme_settings_get().time_zone)
+
+
+def voucher_expiry_for(
+    *, issued_at: datetime, valid_days: int, zone: ZoneInfo | None = None
+) -> datetime:
+    """A voucher valid for `valid_days` works all of its last day in the programme's time zone:
+    the last day is the issue day (local) plus `valid_days`, and the voucher expires at the
+    first instant after it (local midnight), the same rule as points lots."""
+    zone = zone or programme_zone()
+    last_day = issued_at.astimezone(zone).date() + timedelta(days=valid_days)
+    return datetime.combine(last_day + timedelta(days=1), time.min, tzinfo=zone)
+
+
+def voucher_last_day(expires_at: datetime, zone: ZoneInfo | None = None) -> date:
+    """The last local day a voucher can be used (the day before its expiry instant when that is
+    a local midnight; otherwise the day it expires on)."""
+    zone = zone or programme_zone()
+    return (expires_at - timedelta(microseconds=1)).astimezone(zone).date()
+
+
+def format_day(day: date) -> str:
+    """31 Mar 2027: the one way vouchers and reward dates are written for staff and members."""
+    return f"{day.day} {day:%b %Y}"
 
 
 def member_tier_rank(*, member: Member) -> int | None:
@@ -174,6 +202,7 @@ class VoucherCheck:
     partner_code: str
     points: int
     expires_at: datetime
+    valid_until: date
     used_at: datetime | None
     order_ref: str
     message: str
@@ -204,12 +233,22 @@ def voucher_check(*, code: str, now: datetime | None = None) -> VoucherCheck:
     benefit = (
         reward.benefit if reward is not None else f"Paid {voucher.redemption.value} with points"
     )
+    zone = programme_zone()
+    last_day = format_day(voucher_last_day(voucher.expires_at, zone))
+    used_on = format_day(voucher.used_at.astimezone(zone).date()) if voucher.used_at else ""
     messages = {
-        Voucher.Status.ISSUED: f"Valid until {voucher.expires_at:%Y-%m-%d}: {benefit}.",
-        Voucher.Status.USED: f"Already used for order {voucher.order_ref or '(none)'}"
-        + (f" on {voucher.used_at:%Y-%m-%d}." if voucher.used_at else "."),
-        Voucher.Status.EXPIRED: f"Expired on {voucher.expires_at:%Y-%m-%d}.",
-        Voucher.Status.CANCELLED: "Cancelled; the points were given back.",
+        Voucher.Status.ISSUED: _("Valid until the end of %(day)s: %(benefit)s.")
+        % {"day": last_day, "benefit": benefit},
+        Voucher.Status.USED: (
+            _("Already used for order %(order)s on %(day)s.")
+            % {"order": voucher.order_ref or _("(none)"), "day": used_on}
+            if used_on
+            else _("Already used for order %(order)s.")
+            % {"order": voucher.order_ref or _("(none)")}
+        ),
+        Voucher.Status.EXPIRED: _("Expired: it was valid until the end of %(day)s.")
+        % {"day": last_day},
+        Voucher.Status.CANCELLED: _("Cancelled; the points were given back."),
     }
     member = voucher.member
     return VoucherCheck(
@@ -225,6 +264,7 @@ def voucher_check(*, code: str, now: datetime | None = None) -> VoucherCheck:
         partner_code=voucher.partner_code if status == Voucher.Status.ISSUED else "",
         points=voucher.redemption.points,
         expires_at=voucher.expires_at,
+        valid_until=voucher_last_day(voucher.expires_at, zone),
         used_at=voucher.used_at,
         order_ref=voucher.order_ref,
         message=messages[status],  # type: ignore[index]

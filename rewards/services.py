@@ -17,6 +17,7 @@ from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from loyalty.core import events
 from loyalty.core.services import model_update
@@ -43,9 +44,12 @@ from rewards.exceptions import (
 )
 from rewards.models import Redemption, Reward, RewardCode, RewardsSettings, Voucher
 from rewards.selectors import (
+    format_day,
     member_tier_rank,
     period_start,
     rewards_settings_get,
+    voucher_expiry_for,
+    voucher_last_day,
 )
 
 logger = logging.getLogger(__name__)
@@ -136,7 +140,7 @@ def _take_partner_code(reward: Reward) -> RewardCode:
 def _issue_voucher(
     redemption: Redemption, *, expires_at: datetime, partner_code: str = "", **fields: Any
 ) -> Voucher:
-    for _ in range(5):  # 55 random bits: a collision is astronomically rare, but never a 500
+    for _attempt in range(5):  # 55 random bits: a collision is astronomically rare, but never a 500
         try:
             with transaction.atomic():
                 return Voucher.objects.create(
@@ -246,7 +250,7 @@ def redemption_create(
     redemption.save(update_fields=["ledger_entry", "updated_at"])
     voucher = _issue_voucher(
         redemption,
-        expires_at=now + timedelta(days=reward.voucher_valid_days),
+        expires_at=voucher_expiry_for(issued_at=now, valid_days=reward.voucher_valid_days),
         partner_code=partner.code if partner else "",
     )
     if partner is not None:
@@ -446,7 +450,11 @@ def voucher_find(*, code: str) -> Voucher:
 def _usable(voucher: Voucher, now: datetime) -> None:
     if voucher.status == Voucher.Status.ISSUED and voucher.expires_at <= now:
         raise VoucherNotValid(
-            f"Voucher {voucher.display_code} expired on {voucher.expires_at:%Y-%m-%d}.",
+            _("Voucher %(code)s expired: it was valid until the end of %(day)s.")
+            % {
+                "code": voucher.display_code,
+                "day": format_day(voucher_last_day(voucher.expires_at)),
+            },
             extra={"status": Voucher.Status.EXPIRED},
         )
     if voucher.status in (Voucher.Status.EXPIRED, Voucher.Status.CANCELLED):
@@ -724,7 +732,7 @@ def reward_codes_upload(*, reward: Reward, codes: list[str], batch: str = "") ->
 
 def rewards_settings_update(*, data: dict[str, Any]) -> RewardsSettings:
     instance = rewards_settings_get()
-    instance, _ = model_update(
+    instance, _changed = model_update(
         instance=instance,
         fields=[
             "points_payment_minimum",

@@ -21,6 +21,7 @@ from django.shortcuts import render
 from django.urls import reverse, reverse_lazy
 from django.utils import timezone
 from django.utils.http import urlencode
+from django.utils.translation import gettext as _
 from django.views import View
 
 from loyalty.clerk import forms
@@ -42,7 +43,7 @@ from loyalty.ledger.services import purchase_record, return_record
 from members.exceptions import MemberNotFound
 from members.models import Member
 from members.services import consent_set, member_enroll
-from rewards.selectors import reward_get, voucher_check
+from rewards.selectors import format_day, reward_get, voucher_check, voucher_last_day
 from rewards.services import points_payment_create, redemption_create, voucher_consume
 
 PERMISSION = "members.use_clerk_screen"
@@ -308,7 +309,8 @@ class RedeemView(MemberActionView):
         voucher = redemption.voucher
         lines = [
             f"{format_points(redemption.points)} spent.",
-            f"Valid until {timezone.localtime(voucher.expires_at):%d %b %Y}.",
+            _("Valid until the end of %(day)s.")
+            % {"day": format_day(voucher_last_day(voucher.expires_at))},
         ]
         if voucher.partner_code:
             lines.insert(0, f"Partner code: {voucher.partner_code}")

@@ -1,5 +1,6 @@
 """Rewards API: catalogue, redeem, pay with points, cancel, and voucher check/consume/undo."""
 
+from datetime import date
 from decimal import Decimal
 from typing import Any
 
@@ -27,11 +28,13 @@ from loyalty.ledger.selectors import account_balance
 from members.selectors import member_get
 from rewards.models import Redemption, Reward, Voucher
 from rewards.selectors import (
+    programme_zone,
     redemption_get,
     reward_catalogue_for_member,
     reward_get,
     reward_list_public,
     voucher_check,
+    voucher_last_day,
     voucher_list_for_member,
 )
 from rewards.services import (
@@ -79,7 +82,12 @@ class VoucherSerializer(serializers.Serializer):
     code = serializers.CharField(source="display_code")
     status = serializers.ChoiceField(choices=Voucher.Status.choices)
     partner_code = serializers.CharField()
-    expires_at = serializers.DateTimeField()
+    expires_at = serializers.DateTimeField(
+        help_text="First instant the voucher no longer works (local midnight after valid_until)."
+    )
+    valid_until = serializers.SerializerMethodField(
+        help_text="Last day the voucher works, all day, in the programme's time zone."
+    )
     used_at = serializers.DateTimeField(allow_null=True)
     order_ref = serializers.CharField()
     reward = serializers.SerializerMethodField()
@@ -89,6 +97,11 @@ class VoucherSerializer(serializers.Serializer):
     def get_reward(self, voucher: Voucher) -> str | None:
         reward = voucher.redemption.reward
         return reward.code if reward else None
+
+    def get_valid_until(self, voucher: Voucher) -> date:
+        if "zone" not in self.context:
+            self.context["zone"] = programme_zone()
+        return voucher_last_day(voucher.expires_at, self.context["zone"])
 
 
 class RedemptionSerializer(serializers.Serializer):
@@ -313,6 +326,9 @@ class VoucherCheckOutputSerializer(serializers.Serializer):
     partner_code = serializers.CharField()
     points = serializers.IntegerField()
     expires_at = serializers.DateTimeField()
+    valid_until = serializers.DateField(
+        help_text="Last day the voucher works, all day, in the programme's time zone."
+    )
     used_at = serializers.DateTimeField(allow_null=True)
     order_ref = serializers.CharField()
     message = serializers.CharField()
