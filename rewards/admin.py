@@ -3,6 +3,7 @@ redemptions/vouchers with filters, actions that go through the services, and a C
 
 import csv
 import io
+from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from django import forms
@@ -13,6 +14,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from import_export.admin import ImportExportModelAdmin
@@ -24,10 +26,19 @@ from loyalty.core.admin_mixins import AuditedAdminMixin, ReadOnlyAdminMixin, Sin
 from loyalty.core.exceptions import ApplicationError
 from loyalty.ledger.models import ProgrammeSettings
 from members.admin import MemberAdmin
-from rewards.models import Redemption, Reward, RewardCode, RewardsSettings, Voucher
+from rewards.models import (
+    POINTS_COST_MESSAGE,
+    POINTS_COST_VALIDATORS,
+    Redemption,
+    Reward,
+    RewardCode,
+    RewardsSettings,
+    Voucher,
+)
 from rewards.resources import RewardResource
 from rewards.selectors import (
     format_day,
+    programme_zone,
     redemption_list_for_export,
     reward_list_with_counts,
     voucher_last_day,
@@ -51,7 +62,7 @@ def voucher_valid_until_text(voucher: Voucher) -> str:
 
 
 def with_programme_tz(queryset: QuerySet) -> QuerySet:
-    """Annotate each voucher with the programme's time zone (one subquery, not a query a row)."""
+    """Annotate each row with the programme's time zone (one subquery, not a query a row)."""
     return queryset.annotate(
         programme_tz=Subquery(ProgrammeSettings.objects.filter(pk=1).values("time_zone")[:1])
     )
@@ -102,12 +113,82 @@ class CodesUploadForm(forms.Form):
         return rows
 
 
+class RewardAdminForm(forms.ModelForm):
+    """The reward form: one message for a bad points cost, and no alert level above the stock."""
+
+    points_cost = forms.IntegerField(
+        label=_("Points cost"),
+        validators=POINTS_COST_VALIDATORS,
+        error_messages={"invalid": POINTS_COST_MESSAGE, "required": POINTS_COST_MESSAGE},
+        help_text=Reward._meta.get_field("points_cost").help_text,
+    )
+
+    class Meta:
+        model = Reward
+        fields = ("points_cost", "stock", "low_stock_threshold")  # the admin adds its fieldsets
+
+    def clean(self) -> dict:
+        data = super().clean()
+        stock, level = data.get("stock"), data.get("low_stock_threshold")
+        touched = {"stock", "low_stock_threshold"} & set(self.changed_data)
+        # judged when staff set either number: redemptions may take the stock below the level
+        # later, and editing the name of a reward that ran low must still save
+        if level is not None and touched:
+            if stock is None:
+                self.add_error(
+                    "low_stock_threshold",
+                    _(
+                        "The stock is unlimited, so there is nothing to run low: set a stock or "
+                        "leave the alert level empty."
+                    ),
+                )
+            elif level > stock:
+                self.add_error(
+                    "low_stock_threshold",
+                    _(
+                        "The alert level (%(level)s) is above the stock (%(stock)s): the alert would "
+                        "go off at once. Choose a level up to %(stock)s."
+                    )
+                    % {"level": level, "stock": stock},
+                )
+        return data
+
+
+def reward_window_words(reward: Reward, *, now: datetime, zone: ZoneInfo) -> str:
+    """When a reward can be redeemed, in words: "always", "from 1 Dec", "until 24 Dec",
+    "from 1 Dec until 24 Dec", "ended 31 Aug". "until" names the last day it can be redeemed
+    (an end at local midnight belongs to the day before); the year shows only when it is not
+    this year."""
+    this_year = now.astimezone(zone).year
+
+    def day(moment: datetime, *, last: bool = False) -> str:
+        local = moment.astimezone(zone)
+        at_midnight = local.time() == time.min
+        if last and at_midnight:
+            local -= timedelta(days=1)  # ends at 00:00: the day before is the last day
+        text = f"{local.day} {local:%b}"
+        if local.year != this_year:
+            text += f" {local.year}"
+        return text if at_midnight else f"{text} {local:%H:%M}"
+
+    start, end = reward.available_from, reward.available_until
+    if end is not None and end <= now:
+        return str(_("ended %(day)s") % {"day": day(end, last=True)})
+    parts = []
+    if start is not None and start > now:
+        parts.append(str(_("from %(day)s") % {"day": day(start)}))
+    if end is not None:
+        parts.append(str(_("until %(day)s") % {"day": day(end, last=True)}))
+    return " ".join(parts) if parts else str(_("always"))
+
+
 class RestockForm(forms.Form):
     quantity = forms.IntegerField(min_value=1, max_value=10_000_000)
 
 
 @admin.register(Reward)
 class RewardAdmin(AuditedAdminMixin, ImportExportModelAdmin, ModelAdmin):
+    form = RewardAdminForm
     resource_classes = [RewardResource]
     import_form_class = ImportForm
     export_form_class = ExportForm
@@ -161,7 +242,7 @@ class RewardAdmin(AuditedAdminMixin, ImportExportModelAdmin, ModelAdmin):
     )
 
     def get_queryset(self, request: HttpRequest) -> QuerySet:
-        return reward_list_with_counts()
+        return with_programme_tz(reward_list_with_counts())
 
     @admin.display(description="Stock")
     def stock_display(self, reward: Reward) -> str:
@@ -173,11 +254,11 @@ class RewardAdmin(AuditedAdminMixin, ImportExportModelAdmin, ModelAdmin):
     def redeemed(self, reward: Reward) -> int:
         return reward.redeemed  # type: ignore[attr-defined]
 
-    @admin.display(description="Available")
+    @admin.display(description=_("Can be redeemed"), ordering="available_from")
     def window(self, reward: Reward) -> str:
-        start = f"{reward.available_from:%d %b %Y}" if reward.available_from else "now"
-        end = f"{reward.available_until:%d %b %Y}" if reward.available_until else "open"
-        return f"{start} to {end}"
+        tz = getattr(reward, "programme_tz", None)  # annotated by get_queryset: no N+1
+        zone = ZoneInfo(tz) if tz else programme_zone()
+        return reward_window_words(reward, now=timezone.now(), zone=zone)
 
     @admin.display(description="Partner codes / restock")
     def pool(self, reward: Reward) -> str:

@@ -20,12 +20,20 @@ from django.core.exceptions import ValidationError
 from django.core.validators import FileExtensionValidator, MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
 from loyalty.core.models import BaseModel
 
 MONEY = {"max_digits": 12, "decimal_places": 2}
 POSITIVE_MONEY = [MinValueValidator(Decimal("0.01")), MaxValueValidator(Decimal("9999999999.99"))]
+MAX_POINTS_COST = 100_000_000
+# one message for every way a points cost can be wrong (form, CSV import, database constraint)
+POINTS_COST_MESSAGE = _("The points cost is a whole number from 1 to 100,000,000.")
+POINTS_COST_VALIDATORS = [
+    MinValueValidator(1, message=POINTS_COST_MESSAGE),
+    MaxValueValidator(MAX_POINTS_COST, message=POINTS_COST_MESSAGE),
+]
 
 
 class RewardsSettings(BaseModel):
@@ -105,7 +113,8 @@ class Reward(BaseModel):
     )
     kind = models.CharField(max_length=20, choices=Kind.choices)
     points_cost = models.PositiveIntegerField(
-        validators=[MinValueValidator(1), MaxValueValidator(100_000_000)]
+        validators=POINTS_COST_VALIDATORS,
+        help_text=_("Points a member spends on one of it, e.g. 500."),
     )
     amount_off = models.DecimalField(
         **MONEY, null=True, blank=True, validators=POSITIVE_MONEY, help_text="Amount off kind."
@@ -126,8 +135,19 @@ class Reward(BaseModel):
     )
     product_sku = models.CharField(max_length=64, blank=True, help_text="Free product kind.")
     active = models.BooleanField(default=True)
-    available_from = models.DateTimeField(null=True, blank=True)
-    available_until = models.DateTimeField(null=True, blank=True)
+    available_from = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text=_("First moment it can be redeemed, e.g. 1 Dec 00:00; empty: already open."),
+    )
+    available_until = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text=_(
+            "First moment it can no longer be redeemed, e.g. 1 Jan 00:00 to end it after "
+            "31 Dec; empty: no end."
+        ),
+    )
     visibility = models.CharField(
         max_length=10, choices=Visibility.choices, default=Visibility.PUBLIC
     )
@@ -143,7 +163,12 @@ class Reward(BaseModel):
         null=True, blank=True, help_text="Left to redeem; empty means unlimited."
     )
     low_stock_threshold = models.PositiveIntegerField(
-        null=True, blank=True, help_text="Tell staff when the stock falls to this level."
+        null=True,
+        blank=True,
+        help_text=_(
+            "Tell staff when the stock falls to this level, e.g. 10 of 200; at most the stock, "
+            "and only for counted stock."
+        ),
     )
     low_stock_alerted_at = models.DateTimeField(null=True, blank=True, editable=False)
     limit_per_member = models.PositiveIntegerField(
@@ -154,7 +179,12 @@ class Reward(BaseModel):
         max_length=10, choices=LimitPeriod.choices, blank=True, default=""
     )
     voucher_valid_days = models.PositiveIntegerField(
-        default=30, validators=[MinValueValidator(1), MaxValueValidator(3650)]
+        default=30,
+        validators=[MinValueValidator(1), MaxValueValidator(3650)],
+        help_text=_(
+            "Days the voucher stays valid after redeeming, e.g. 30: redeemed on 1 March, it "
+            "works until the end of 31 March in the programme's time zone."
+        ),
     )
     refund_points_on_expiry = models.BooleanField(
         default=False, help_text="Give the points back when a voucher expires unused."
@@ -194,7 +224,9 @@ class Reward(BaseModel):
                 name="rewards_reward_limit_period_valid",
             ),
             models.CheckConstraint(
-                condition=Q(points_cost__gte=1), name="rewards_reward_points_cost_positive"
+                condition=Q(points_cost__gte=1),
+                name="rewards_reward_points_cost_positive",
+                violation_error_message=POINTS_COST_MESSAGE,
             ),
             models.CheckConstraint(
                 condition=~Q(kind="amount_off") | Q(amount_off__gt=0),
