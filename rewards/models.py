@@ -376,6 +376,20 @@ class Redemption(BaseModel):
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+    batch_lead = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="batch_followers",
+        verbose_name=_("first redemption of the same request"),
+        help_text=_("Set on the 2nd to Nth redemption of a request that redeemed N at once."),
+    )
+    batch_quantity = models.PositiveSmallIntegerField(
+        default=1,
+        verbose_name=_("quantity redeemed in the request"),
+        help_text=_("How many of the reward the request redeemed at once (one voucher each)."),
+    )
 
     class Meta:
         ordering = ["-created_at", "-pk"]
@@ -411,6 +425,10 @@ class Redemption(BaseModel):
                 fields=["member", "idempotency_key"],
                 condition=~Q(idempotency_key=""),
                 name="rewards_redemption_idempotency_unique",
+            ),
+            models.CheckConstraint(
+                condition=Q(batch_quantity__gte=1),
+                name="rewards_redemption_batch_quantity_positive",
             ),
         ]
         indexes = [

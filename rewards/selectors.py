@@ -295,6 +295,16 @@ def redemption_get(*, redemption_id: int) -> Any:
     return redemption
 
 
+def redemption_batch(*, redemption: Redemption) -> list[Redemption]:
+    """Every redemption made by the same request as `redemption` (N at once), first first."""
+    lead_id = redemption.batch_lead_id or redemption.pk
+    return list(
+        Redemption.objects.select_related("member", "reward", "voucher")
+        .filter(Q(pk=lead_id) | Q(batch_lead_id=lead_id))
+        .order_by("pk")
+    )
+
+
 def redemption_list_for_export() -> QuerySet[Redemption]:
     return Redemption.objects.select_related(
         "member", "reward", "voucher", "store", "created_by"

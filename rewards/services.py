@@ -21,9 +21,11 @@ from django.utils.translation import gettext as _
 
 from loyalty.core import events
 from loyalty.core.services import model_update
+from loyalty.ledger.exceptions import InsufficientPoints
 from loyalty.ledger.locks import lock_account
 from loyalty.ledger.models import LedgerEntry
 from loyalty.ledger.policy import programme_settings_get
+from loyalty.ledger.selectors import account_balance
 from loyalty.ledger.services import account_get_or_create, ledger_entry_reverse, points_redeem
 from members.exceptions import MemberNotActive
 from members.models import Member, Store
@@ -92,49 +94,116 @@ def reward_check_eligible(*, member: Member, reward: Reward, now: datetime) -> N
             )
 
 
-def _check_limits(*, member: Member, reward: Reward, now: datetime) -> None:
+MAX_QUANTITY = 100
+
+
+def _check_limits(*, member: Member, reward: Reward, now: datetime, quantity: int = 1) -> None:
+    """Per-member limits for `quantity` more at once (checked under the account lock)."""
     taken = Redemption.objects.filter(
         member=member, reward=reward, status=Redemption.Status.COMPLETED
     )
-    if reward.limit_per_member is not None and taken.count() >= reward.limit_per_member:
-        raise RewardLimitReached(
-            f"Member already redeemed “{reward.name}” {reward.limit_per_member} time(s), the most allowed.",
-            extra={"limit": reward.limit_per_member, "period": None},
-        )
+    if reward.limit_per_member is not None:
+        done = taken.count()
+        if done + quantity > reward.limit_per_member:
+            left = max(reward.limit_per_member - done, 0)
+            raise RewardLimitReached(
+                f"Member already redeemed “{reward.name}” {reward.limit_per_member} time(s), the most allowed."
+                if quantity == 1 or not left
+                else _(
+                    "Member may redeem “%(name)s” %(left)s more time(s), not %(quantity)s "
+                    "(at most %(limit)s in all)."
+                )
+                % {
+                    "name": reward.name,
+                    "left": left,
+                    "quantity": quantity,
+                    "limit": reward.limit_per_member,
+                },
+                extra={"limit": reward.limit_per_member, "period": None, "left": left},
+            )
     if reward.limit_per_period and reward.limit_period:
         start = period_start(reward.limit_period, now)
-        if taken.filter(created_at__gte=start).count() >= reward.limit_per_period:
+        done = taken.filter(created_at__gte=start).count()
+        if done + quantity > reward.limit_per_period:
+            left = max(reward.limit_per_period - done, 0)
             raise RewardLimitReached(
                 f"Member already redeemed “{reward.name}” {reward.limit_per_period} time(s) "
-                f"this {reward.limit_period}, the most allowed.",
-                extra={"limit": reward.limit_per_period, "period": reward.limit_period},
+                f"this {reward.limit_period}, the most allowed."
+                if quantity == 1 or not left
+                else _(
+                    "Member may redeem “%(name)s” %(left)s more time(s) this %(period)s, not "
+                    "%(quantity)s."
+                )
+                % {
+                    "name": reward.name,
+                    "left": left,
+                    "period": reward.limit_period,
+                    "quantity": quantity,
+                },
+                extra={
+                    "limit": reward.limit_per_period,
+                    "period": reward.limit_period,
+                    "left": left,
+                },
             )
 
 
-def _take_stock(reward: Reward) -> int | None:
-    """Decrement counted stock atomically; returns what is left (None: unlimited)."""
+def _check_points(*, member: Member, reward: Reward, quantity: int, now: datetime) -> None:
+    """All N at once: refused before anything is taken when the available points do not cover
+    the whole request (the ledger checks each debit again under the same lock)."""
+    needed = reward.points_cost * quantity
+    available = account_balance(member=member, as_of=now).available
+    if available < needed:
+        raise InsufficientPoints(
+            _(
+                "Only %(available)s points are available; %(needed)s were requested for "
+                "%(quantity)s of “%(name)s”."
+            )
+            % {"quantity": quantity, "name": reward.name, "needed": needed, "available": available},
+            extra={"available": available, "requested": needed, "quantity": quantity},
+        )
+
+
+def _take_stock(reward: Reward, quantity: int = 1) -> int | None:
+    """Decrement counted stock atomically by `quantity`; returns what is left (None: unlimited)."""
     if reward.stock is None:
         return None
     # conditional UPDATE: the row lock it takes lasts to commit, so concurrent redeemers queue
-    # here and the last one sees 0 and is refused; a later rollback restores the unit.
-    updated = Reward.objects.filter(pk=reward.pk, stock__gt=0).update(stock=F("stock") - 1)
+    # here and the last one sees too little and is refused; a later rollback restores the units.
+    updated = Reward.objects.filter(pk=reward.pk, stock__gte=quantity).update(
+        stock=F("stock") - quantity
+    )
     if not updated:
-        raise RewardOutOfStock(f"“{reward.name}” is out of stock.", extra={"reward": reward.code})
+        left = Reward.objects.filter(pk=reward.pk).values_list("stock", flat=True).get()
+        if quantity == 1 or not left:
+            raise RewardOutOfStock(
+                f"“{reward.name}” is out of stock.", extra={"reward": reward.code, "left": left}
+            )
+        raise RewardOutOfStock(
+            _("Only %(left)s of “%(name)s” left; %(quantity)s requested.")
+            % {"left": left, "name": reward.name, "quantity": quantity},
+            extra={"reward": reward.code, "left": left, "requested": quantity},
+        )
     return Reward.objects.filter(pk=reward.pk).values_list("stock", flat=True).get()
 
 
-def _take_partner_code(reward: Reward) -> RewardCode:
-    code = (
+def _take_partner_codes(reward: Reward, quantity: int = 1) -> list[RewardCode]:
+    codes = list(
         RewardCode.objects.select_for_update(skip_locked=True)
         .filter(reward=reward, voucher__isnull=True)
-        .order_by("pk")
-        .first()
+        .order_by("pk")[:quantity]
     )
-    if code is None:
+    if len(codes) < quantity:
+        if quantity == 1 or not codes:
+            raise RewardOutOfStock(
+                f"“{reward.name}” has no partner codes left.", extra={"reward": reward.code}
+            )
         raise RewardOutOfStock(
-            f"“{reward.name}” has no partner codes left.", extra={"reward": reward.code}
+            _("Only %(left)s partner codes of “%(name)s” free; %(quantity)s requested.")
+            % {"left": len(codes), "name": reward.name, "quantity": quantity},
+            extra={"reward": reward.code, "left": len(codes), "requested": quantity},
         )
-    return code
+    return codes
 
 
 def _issue_voucher(
@@ -157,7 +226,13 @@ def _issue_voucher(
 
 
 def _replay(
-    member: Member, key: str, *, reward: Reward | None, kind: str, points: int | None = None
+    member: Member,
+    key: str,
+    *,
+    reward: Reward | None,
+    kind: str,
+    points: int | None = None,
+    quantity: int = 1,
 ) -> Redemption | None:
     if not key:
         return None
@@ -168,7 +243,11 @@ def _replay(
     )
     if existing is None:
         return None
-    same = existing.kind == kind and existing.reward_id == (reward.pk if reward else None)
+    same = (
+        existing.kind == kind
+        and existing.reward_id == (reward.pk if reward else None)
+        and existing.batch_quantity == quantity
+    )
     if points is not None:
         same = same and existing.points == points
     if not same:
@@ -208,67 +287,86 @@ def redemption_create(
     channel: str = Redemption.Channel.API,
     store: Store | None = None,
     idempotency_key: str | None = None,
+    quantity: int = 1,
 ) -> Redemption:
-    """Spend the reward's points and issue a voucher, all or nothing.
+    """Spend the reward's points and issue a voucher, all or nothing; with `quantity` N, N
+    redemptions with a voucher each, or none.
 
     Checks, in one transaction under the member's account lock: member active, reward live and
-    visible to the member's tier, limits, stock (conditional UPDATE) and available points.
-    Raises MemberNotActive, RewardNotAvailable, RewardNotEligible, RewardLimitReached,
-    RewardOutOfStock, InsufficientPoints, IdempotencyConflict. Replaying an idempotency key
-    returns the first redemption."""
+    visible to the member's tier, limits for N more, the points for N (before anything is
+    taken), stock for N (one conditional UPDATE) and N partner codes. Raises MemberNotActive,
+    RewardNotAvailable, RewardNotEligible, RewardLimitReached, RewardOutOfStock,
+    InsufficientPoints, IdempotencyConflict, ValidationError (quantity). Replaying an
+    idempotency key returns the first redemption of the first request (the others through
+    `rewards.selectors.redemption_batch`). Returns the first redemption."""
+    if not isinstance(quantity, int) or not 1 <= quantity <= MAX_QUANTITY:
+        raise ValidationError(
+            {"quantity": [_("Redeem from 1 to %(max)s at once.") % {"max": MAX_QUANTITY}]}
+        )
     now = timezone.now()
     key = (idempotency_key or "").strip()
     account = account_get_or_create(member=member)
     lock_account(account.pk)
-    replay = _replay(member, key, reward=reward, kind=Redemption.Kind.REWARD)
+    replay = _replay(member, key, reward=reward, kind=Redemption.Kind.REWARD, quantity=quantity)
     if replay is not None:
         return replay
     reward = Reward.objects.select_related("min_tier").get(pk=reward.pk)
     reward_check_eligible(member=member, reward=reward, now=now)
-    _check_limits(member=member, reward=reward, now=now)
-    left = _take_stock(reward)
-    partner = _take_partner_code(reward) if reward.kind == Reward.Kind.PARTNER_CODE else None
-    redemption = Redemption.objects.create(
-        member=member,
-        reward=reward,
-        kind=Redemption.Kind.REWARD,
-        points=reward.points_cost,
-        channel=channel,
-        store=store,
-        idempotency_key=key,
-        created_by=_user(actor),
+    _check_limits(member=member, reward=reward, now=now, quantity=quantity)
+    if quantity > 1:  # one at a time, the ledger's own check under the same lock is the same
+        _check_points(member=member, reward=reward, quantity=quantity, now=now)
+    left = _take_stock(reward, quantity)
+    partners = (
+        _take_partner_codes(reward, quantity) if reward.kind == Reward.Kind.PARTNER_CODE else []
     )
-    redemption.ledger_entry = points_redeem(
-        member=member,
-        points=reward.points_cost,
-        source_type="redemption",
-        source_id=str(redemption.pk),
-        idempotency_key=f"redemption:{redemption.pk}",
-        actor=actor,
-        reason=f"Redeemed “{reward.name}”",
-    )
-    redemption.save(update_fields=["ledger_entry", "updated_at"])
-    voucher = _issue_voucher(
-        redemption,
-        expires_at=voucher_expiry_for(issued_at=now, valid_days=reward.voucher_valid_days),
-        partner_code=partner.code if partner else "",
-    )
-    if partner is not None:
-        partner.voucher = voucher
-        partner.save(update_fields=["voucher", "updated_at"])
+    expires_at = voucher_expiry_for(issued_at=now, valid_days=reward.voucher_valid_days)
+    lead: Redemption | None = None
+    for index in range(quantity):
+        redemption = Redemption.objects.create(
+            member=member,
+            reward=reward,
+            kind=Redemption.Kind.REWARD,
+            points=reward.points_cost,
+            channel=channel,
+            store=store,
+            idempotency_key=key if lead is None else "",
+            created_by=_user(actor),
+            batch_lead=lead,
+            batch_quantity=quantity,
+        )
+        redemption.ledger_entry = points_redeem(
+            member=member,
+            points=reward.points_cost,
+            source_type="redemption",
+            source_id=str(redemption.pk),
+            idempotency_key=f"redemption:{redemption.pk}",
+            actor=actor,
+            reason=f"Redeemed “{reward.name}”"
+            + (f" ({index + 1} of {quantity})" if quantity > 1 else ""),
+        )
+        redemption.save(update_fields=["ledger_entry", "updated_at"])
+        partner = partners[index] if partners else None
+        voucher = _issue_voucher(
+            redemption, expires_at=expires_at, partner_code=partner.code if partner else ""
+        )
+        if partner is not None:
+            partner.voucher = voucher
+            partner.save(update_fields=["voucher", "updated_at"])
+        events.publish(
+            "voucher.issued",
+            {
+                "voucher": voucher.display_code,
+                "member_id": member.pk,
+                "member_number": member.member_number,
+                "reward": reward.code,
+                "points": redemption.points,
+                "expires_at": voucher.expires_at.isoformat(),
+            },
+        )
+        lead = lead or redemption
     _low_stock_check(reward, left)
-    events.publish(
-        "voucher.issued",
-        {
-            "voucher": voucher.display_code,
-            "member_id": member.pk,
-            "member_number": member.member_number,
-            "reward": reward.code,
-            "points": redemption.points,
-            "expires_at": voucher.expires_at.isoformat(),
-        },
-    )
-    return redemption
+    assert lead is not None
+    return lead
 
 
 def points_payment_quote(*, points: int | None, amount: Decimal | None) -> tuple[int, Decimal]:

@@ -43,7 +43,13 @@ from loyalty.ledger.services import purchase_record, return_record
 from members.exceptions import MemberNotFound
 from members.models import Member
 from members.services import consent_set, member_enroll
-from rewards.selectors import format_day, reward_get, voucher_check, voucher_last_day
+from rewards.selectors import (
+    format_day,
+    redemption_batch,
+    reward_get,
+    voucher_check,
+    voucher_last_day,
+)
 from rewards.services import points_payment_create, redemption_create, voucher_consume
 
 PERMISSION = "members.use_clerk_screen"
@@ -298,6 +304,7 @@ class RedeemView(MemberActionView):
 
     def perform(self, member: Member, data: dict[str, Any]) -> None:
         reward = reward_get(reference=data["reward"])
+        quantity = data.get("quantity") or 1
         redemption = redemption_create(
             member=member,
             reward=reward,
@@ -305,19 +312,31 @@ class RedeemView(MemberActionView):
             channel=CHANNEL,
             store=clerk_store(user=self.request.user),
             idempotency_key=f"clerk-redeem-{data['token']}",
+            quantity=quantity,
         )
+        batch = redemption_batch(redemption=redemption)
         voucher = redemption.voucher
         lines = [
-            f"{format_points(redemption.points)} spent.",
+            f"{format_points(sum(r.points for r in batch))} spent.",
             _("Valid until the end of %(day)s.")
             % {"day": format_day(voucher_last_day(voucher.expires_at))},
         ]
-        if voucher.partner_code:
-            lines.insert(0, f"Partner code: {voucher.partner_code}")
+        partner_codes = [r.voucher.partner_code for r in batch if r.voucher.partner_code]
+        if partner_codes:
+            lines.insert(0, f"Partner code: {', '.join(partner_codes)}")
+        if len(batch) > 1:
+            lines.insert(
+                0,
+                _("Voucher codes: %(codes)s.")
+                % {"codes": ", ".join(r.voucher.display_code for r in batch)},
+            )
         lines.append(self.balance_line(member))
         self.flash(
             f"member:{member.pk}",
-            title=f"Redeemed “{reward.name}”. Give the member this voucher code:",
+            title=f"Redeemed “{reward.name}”. Give the member this voucher code:"
+            if len(batch) == 1
+            else _("Redeemed %(n)s of “%(name)s”. Give the member these %(n)s voucher codes:")
+            % {"n": len(batch), "name": reward.name},
             lines=lines,
             code=voucher.display_code,
             tone="good",

@@ -29,6 +29,7 @@ from members.selectors import member_get
 from rewards.models import Redemption, Reward, Voucher
 from rewards.selectors import (
     programme_zone,
+    redemption_batch,
     redemption_get,
     reward_catalogue_for_member,
     reward_get,
@@ -38,6 +39,7 @@ from rewards.selectors import (
     voucher_list_for_member,
 )
 from rewards.services import (
+    MAX_QUANTITY,
     points_payment_create,
     redemption_cancel,
     redemption_create,
@@ -123,15 +125,24 @@ class RedemptionSerializer(serializers.Serializer):
 
 class RedemptionResultSerializer(serializers.Serializer):
     created = serializers.BooleanField(help_text="False when this replays an earlier request.")
-    redemption = RedemptionSerializer()
+    redemption = RedemptionSerializer(help_text="The first (or only) redemption of the request.")
+    quantity = serializers.IntegerField(help_text="How many were redeemed by the request.")
+    redemptions = RedemptionSerializer(
+        many=True, help_text="Every redemption of the request, one voucher each, first first."
+    )
     balance = BalanceSerializer()
 
 
-def _redemption_response(redemption: Redemption, *, created: bool) -> Response:
+def _redemption_response(
+    redemption: Redemption, *, created: bool, whole_request: bool = True
+) -> Response:
     redemption = redemption_get(redemption_id=redemption.pk)
+    batch = redemption_batch(redemption=redemption) if whole_request else [redemption]
     data = {
         "created": created,
         "redemption": redemption,
+        "quantity": len(batch),
+        "redemptions": batch,
         "balance": account_balance(member=redemption.member),
     }
     return Response(
@@ -182,6 +193,12 @@ class RedemptionCreateApi(ApiAuthMixin, APIView):
     class InputSerializer(MemberRefMixin):
         schema_constraints = MEMBER_REQUIRED
         reward = serializers.CharField(max_length=40, help_text="Reward code or id.")
+        quantity = serializers.IntegerField(
+            min_value=1,
+            max_value=MAX_QUANTITY,
+            default=1,
+            help_text="How many to redeem at once (one voucher each): all of them or none.",
+        )
         channel = serializers.ChoiceField(choices=CHANNELS, default=Redemption.Channel.API)
         store = serializers.CharField(max_length=20, required=False, allow_blank=True)
 
@@ -206,6 +223,7 @@ class RedemptionCreateApi(ApiAuthMixin, APIView):
             channel=data["channel"],
             store=store_from_request(data.get("store"), request),
             idempotency_key=key,
+            quantity=data["quantity"],
         )
         return _redemption_response(redemption, created=_created(redemption, before))
 
@@ -287,7 +305,7 @@ class RedemptionCancelApi(ApiAuthMixin, APIView):
             reason=serializer.validated_data["reason"],
             actor=request.user,
         )
-        return _redemption_response(redemption, created=False)
+        return _redemption_response(redemption, created=False, whole_request=False)
 
 
 class MemberVoucherListApi(ApiAuthMixin, APIView):
