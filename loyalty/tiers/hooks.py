@@ -6,7 +6,7 @@ from typing import Any
 from loyalty.ledger.models import Transaction
 from loyalty.ledger.rules import Contribution, EarningContext
 from loyalty.tiers.exceptions import TierConfigurationError
-from loyalty.tiers.models import Tier, TierAssignment
+from loyalty.tiers.models import Tier, TierAssignment, TierPolicy
 
 logger = logging.getLogger(__name__)
 
@@ -39,9 +39,18 @@ def tier_contributions(tier: Tier | None) -> list[Contribution]:
 
 def tier_upgrade_after_posting(*, transaction: Transaction, result: Any) -> None:
     """Upgrade in the request that posts the purchase (same database transaction). Returns
-    never downgrade at once: they are counted when the period-end job judges the window."""
-    if transaction.kind != Transaction.Kind.PURCHASE or transaction.member_id is None:
+    downgrade at once only in the policy's "immediate" mode; otherwise they are counted when
+    the period-end job judges the window."""
+    if transaction.member_id is None:
         return
+    if transaction.kind != Transaction.Kind.PURCHASE:
+        from loyalty.tiers.selectors import tier_policy_get
+
+        if (
+            transaction.kind != Transaction.Kind.RETURN
+            or tier_policy_get().downgrade_mode != TierPolicy.DowngradeMode.IMMEDIATE
+        ):
+            return
     from loyalty.tiers.services import tier_evaluate_member
 
     try:
