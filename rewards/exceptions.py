@@ -77,3 +77,15 @@ class IdempotencyConflict(ApplicationError):
     code = "idempotency_conflict"
     http_status = 409
     default_message = "This idempotency key was already used for a different request."
+
+
+class VoucherMemberMismatch(ApplicationError):
+    code = "voucher_member_mismatch"
+    http_status = 409
+    default_message = "This voucher can only be used by the member it was issued to."
+
+
+class VoucherNotIssuable(ApplicationError):
+    code = "voucher_not_issuable"
+    http_status = 409
+    default_message = "Only a pre-printed voucher that is not issued yet can be issued or sold."

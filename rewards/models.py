@@ -189,6 +189,15 @@ class Reward(BaseModel):
     refund_points_on_expiry = models.BooleanField(
         default=False, help_text="Give the points back when a voucher expires unused."
     )
+    vouchers_member_bound = models.BooleanField(
+        _("vouchers only for the member"),
+        default=False,
+        help_text=_(
+            "Its vouchers can be used only by the member who redeemed them: the till must say "
+            "who presents it (e.g. scan the card), and another member is refused. Off: the "
+            "voucher can be given away, like a gift voucher."
+        ),
+    )
     sort_order = models.IntegerField(default=0)
 
     objects = RewardQuerySet.as_manager()
@@ -440,15 +449,81 @@ class Redemption(BaseModel):
         return f"#{self.pk} {what} ({self.points} pts)"
 
 
+class VoucherBatch(BaseModel):
+    """Pre-printed voucher codes (cards, gift books) imported from CSV. Each code becomes an
+    unissued voucher of `reward`, valid until the end of `valid_until`; staff or a till then
+    issue one to a member (bound to them) or sell it (anyone may use it)."""
+
+    name = models.CharField(
+        _("name"), max_length=120, help_text=_("e.g. 'Christmas gift cards 2026, print run 1'.")
+    )
+    reward = models.ForeignKey(
+        Reward,
+        on_delete=models.PROTECT,
+        related_name="voucher_batches",
+        verbose_name=_("reward"),
+        help_text=_("What each voucher of the batch gives."),
+    )
+    valid_until = models.DateField(
+        _("valid until"),
+        help_text=_(
+            "The last day printed on the vouchers, e.g. 31 Dec 2027: they work all of that day "
+            "in the programme's time zone."
+        ),
+    )
+    file_name = models.CharField(_("file"), max_length=200, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("imported by"),
+    )
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        verbose_name = _("pre-printed voucher batch")
+        verbose_name_plural = _("pre-printed voucher batches")
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.reward})"
+
+
 class Voucher(BaseModel):
     class Status(models.TextChoices):
+        UNISSUED = "unissued", _("Printed, not issued yet")
         ISSUED = "issued", "Issued"
         USED = "used", "Used"
         EXPIRED = "expired", "Expired"
         CANCELLED = "cancelled", "Cancelled"
 
-    redemption = models.OneToOneField(Redemption, on_delete=models.PROTECT, related_name="voucher")
-    member = models.ForeignKey("members.Member", on_delete=models.PROTECT, related_name="+")
+    redemption = models.OneToOneField(
+        Redemption, null=True, blank=True, on_delete=models.PROTECT, related_name="voucher"
+    )
+    batch = models.ForeignKey(
+        VoucherBatch,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="vouchers",
+        verbose_name=_("pre-printed batch"),
+    )
+    member = models.ForeignKey(
+        "members.Member", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    member_bound = models.BooleanField(
+        _("only for this member"),
+        default=False,
+        help_text=_("Only the voucher's member may use it; a till must identify them."),
+    )
+    issued_at = models.DateTimeField(_("issued or sold at"), null=True, blank=True)
+    sale_ref = models.CharField(
+        _("sale reference"),
+        max_length=100,
+        blank=True,
+        help_text=_("Receipt of the sale of a pre-printed voucher."),
+    )
     code = models.CharField(max_length=20, unique=True)
     partner_code = models.CharField(max_length=100, blank=True)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.ISSUED)
@@ -468,8 +543,24 @@ class Voucher(BaseModel):
         ordering = ["-created_at", "-pk"]
         constraints = [
             models.CheckConstraint(
-                condition=Q(status__in=["issued", "used", "expired", "cancelled"]),
+                condition=Q(status__in=["unissued", "issued", "used", "expired", "cancelled"]),
                 name="rewards_voucher_status_valid",
+            ),
+            models.CheckConstraint(
+                condition=Q(redemption__isnull=False) | Q(batch__isnull=False),
+                name="rewards_voucher_has_source",
+            ),
+            models.CheckConstraint(
+                condition=Q(redemption__isnull=True) | Q(member__isnull=False),
+                name="rewards_voucher_redeemed_has_member",
+            ),
+            models.CheckConstraint(
+                condition=~Q(status="unissued") | Q(member__isnull=True),
+                name="rewards_voucher_unissued_has_no_member",
+            ),
+            models.CheckConstraint(
+                condition=Q(member_bound=False) | Q(member__isnull=False),
+                name="rewards_voucher_bound_has_member",
             ),
             models.CheckConstraint(
                 condition=~Q(status="used")
@@ -488,6 +579,13 @@ class Voucher(BaseModel):
 
     def __str__(self) -> str:
         return self.display_code
+
+    @property
+    def reward(self) -> Reward | None:
+        """What the voucher gives: the redeemed reward, or the batch's (pre-printed)."""
+        if self.redemption_id is not None:
+            return self.redemption.reward  # type: ignore[union-attr]
+        return self.batch.reward if self.batch_id is not None else None  # type: ignore[union-attr]
 
     @property
     def display_code(self) -> str:

@@ -13,7 +13,7 @@ from loyalty.ledger.policy import programme_settings_get
 from loyalty.ledger.selectors import account_balance
 from loyalty.tiers.selectors import tier_current_assignment
 from members.models import Member
-from rewards.codes import voucher_code_normalize
+from rewards.codes import voucher_code_lookup
 from rewards.exceptions import RewardNotFound, VoucherNotFound
 from rewards.models import Redemption, Reward, RewardsSettings, Voucher
 
@@ -193,7 +193,8 @@ class VoucherCheck:
     code: str
     status: str
     valid: bool
-    member_id: int
+    member_bound: bool
+    member_id: int | None
     member_number: str
     member_name: str
     reward_code: str | None
@@ -218,9 +219,11 @@ def voucher_status_now(voucher: Voucher, now: datetime) -> str:
 def voucher_check(*, code: str, now: datetime | None = None) -> VoucherCheck:
     """What a till needs to know about a code, in one query. Raises VoucherNotFound."""
     now = now or timezone.now()
-    normal = voucher_code_normalize(code)
+    normal = voucher_code_lookup(code)
     voucher = (
-        Voucher.objects.select_related("member", "redemption", "redemption__reward")
+        Voucher.objects.select_related(
+            "member", "redemption", "redemption__reward", "batch", "batch__reward"
+        )
         .filter(code=normal)
         .first()
         if normal
@@ -229,9 +232,9 @@ def voucher_check(*, code: str, now: datetime | None = None) -> VoucherCheck:
     if voucher is None:
         raise VoucherNotFound(extra={"code": str(code)[:40]})
     status = voucher_status_now(voucher, now)
-    reward = voucher.redemption.reward
+    reward = voucher.reward
     benefit = (
-        reward.benefit if reward is not None else f"Paid {voucher.redemption.value} with points"
+        reward.benefit if reward is not None else f"Paid {voucher.redemption.value} with points"  # type: ignore[union-attr]
     )
     zone = programme_zone()
     last_day = format_day(voucher_last_day(voucher.expires_at, zone))
@@ -248,33 +251,42 @@ def voucher_check(*, code: str, now: datetime | None = None) -> VoucherCheck:
         ),
         Voucher.Status.EXPIRED: _("Expired: it was valid until the end of %(day)s.")
         % {"day": last_day},
-        Voucher.Status.CANCELLED: _("Cancelled; the points were given back."),
+        Voucher.Status.CANCELLED: _("Cancelled; the points were given back.")
+        if voucher.redemption_id
+        else _("Cancelled."),
+        Voucher.Status.UNISSUED: _("Pre-printed, never issued or sold: it cannot be used."),
     }
     member = voucher.member
+    message = messages[status]  # type: ignore[index]
+    if voucher.member_bound and status == Voucher.Status.ISSUED and member is not None:
+        message += " " + _("Only for member %(number)s: check their card.") % {
+            "number": member.member_number
+        }
     return VoucherCheck(
         code=voucher.display_code,
         status=status,
         valid=status == Voucher.Status.ISSUED,
-        member_id=member.pk,
-        member_number=member.member_number,
-        member_name=f"{member.first_name} {member.last_name}".strip(),
+        member_bound=voucher.member_bound,
+        member_id=member.pk if member else None,
+        member_number=member.member_number if member else "",
+        member_name=f"{member.first_name} {member.last_name}".strip() if member else "",
         reward_code=reward.code if reward else None,
         reward_name=reward.name if reward else "Points payment",
         benefit=benefit,
         partner_code=voucher.partner_code if status == Voucher.Status.ISSUED else "",
-        points=voucher.redemption.points,
+        points=voucher.redemption.points if voucher.redemption else 0,
         expires_at=voucher.expires_at,
         valid_until=voucher_last_day(voucher.expires_at, zone),
         used_at=voucher.used_at,
         order_ref=voucher.order_ref,
-        message=messages[status],  # type: ignore[index]
+        message=message,
     )
 
 
 def voucher_list_for_member(*, member: Member, status: str | None = None) -> QuerySet[Voucher]:
-    vouchers = Voucher.objects.select_related("redemption", "redemption__reward").filter(
-        member=member
-    )
+    vouchers = Voucher.objects.select_related(
+        "redemption", "redemption__reward", "batch__reward"
+    ).filter(member=member)
     if status:
         vouchers = vouchers.filter(status=status)
     return vouchers.order_by("-created_at", "-pk")

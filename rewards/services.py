@@ -7,7 +7,8 @@ instant of the conditional stock UPDATE, so the stock can never be oversold.
 """
 
 import logging
-from datetime import datetime, timedelta
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
@@ -29,7 +30,7 @@ from loyalty.ledger.selectors import account_balance
 from loyalty.ledger.services import account_get_or_create, ledger_entry_reverse, points_redeem
 from members.exceptions import MemberNotActive
 from members.models import Member, Store
-from rewards.codes import voucher_code_generate, voucher_code_normalize
+from rewards.codes import printed_code_normalize, voucher_code_generate, voucher_code_lookup
 from rewards.exceptions import (
     IdempotencyConflict,
     PointsPaymentInvalid,
@@ -39,16 +40,26 @@ from rewards.exceptions import (
     RewardNotEligible,
     RewardOutOfStock,
     VoucherAlreadyUsed,
+    VoucherMemberMismatch,
     VoucherNotFound,
+    VoucherNotIssuable,
     VoucherNotValid,
     VoucherUndoWindowPassed,
     VoucherUsedForOtherOrder,
 )
-from rewards.models import Redemption, Reward, RewardCode, RewardsSettings, Voucher
+from rewards.models import (
+    Redemption,
+    Reward,
+    RewardCode,
+    RewardsSettings,
+    Voucher,
+    VoucherBatch,
+)
 from rewards.selectors import (
     format_day,
     member_tier_rank,
     period_start,
+    programme_zone,
     rewards_settings_get,
     voucher_expiry_for,
     voucher_last_day,
@@ -347,7 +358,10 @@ def redemption_create(
         redemption.save(update_fields=["ledger_entry", "updated_at"])
         partner = partners[index] if partners else None
         voucher = _issue_voucher(
-            redemption, expires_at=expires_at, partner_code=partner.code if partner else ""
+            redemption,
+            expires_at=expires_at,
+            partner_code=partner.code if partner else "",
+            member_bound=reward.vouchers_member_bound,
         )
         if partner is not None:
             partner.voucher = voucher
@@ -536,7 +550,7 @@ def redemption_cancel(*, redemption: Redemption, reason: str, actor: Any = None)
 
 
 def voucher_find(*, code: str) -> Voucher:
-    normal = voucher_code_normalize(code)
+    normal = voucher_code_lookup(code)
     voucher = (
         Voucher.objects.filter(code=normal).only("pk", "member_id").first() if normal else None
     )
@@ -546,6 +560,12 @@ def voucher_find(*, code: str) -> Voucher:
 
 
 def _usable(voucher: Voucher, now: datetime) -> None:
+    if voucher.status == Voucher.Status.UNISSUED:
+        raise VoucherNotValid(
+            _("Voucher %(code)s is pre-printed and was never issued or sold.")
+            % {"code": voucher.display_code},
+            extra={"status": voucher.status},
+        )
     if voucher.status == Voucher.Status.ISSUED and voucher.expires_at <= now:
         raise VoucherNotValid(
             _("Voucher %(code)s expired: it was valid until the end of %(day)s.")
@@ -562,6 +582,27 @@ def _usable(voucher: Voucher, now: datetime) -> None:
         )
 
 
+def _check_member(voucher: Voucher, member: Member | None) -> None:
+    """A member-bound voucher is consumed only for its member (checked before any write)."""
+    if not voucher.member_bound:
+        return
+    if member is None:
+        raise VoucherMemberMismatch(
+            _(
+                "Voucher %(code)s can only be used by the member it was issued to: identify the "
+                "member (card number) and try again."
+            )
+            % {"code": voucher.display_code},
+            extra={"member_given": False},
+        )
+    if member.pk != voucher.member_id:
+        raise VoucherMemberMismatch(
+            _("Voucher %(code)s belongs to another member and cannot be used for %(number)s.")
+            % {"code": voucher.display_code, "number": member.member_number},
+            extra={"member_given": True, "member_number": member.member_number},
+        )
+
+
 @transaction.atomic(durable=True)
 def voucher_consume(
     *,
@@ -570,9 +611,11 @@ def voucher_consume(
     actor: Any = None,
     channel: str = Redemption.Channel.STORE,
     store: Store | None = None,
+    member: Member | None = None,
 ) -> Voucher:
     """Use a voucher against an order. Idempotent for the same order; refused for another one.
-    Raises VoucherNotFound, VoucherNotValid, VoucherUsedForOtherOrder."""
+    A member-bound voucher needs `member` (who presents it) and only its own member passes.
+    Raises VoucherNotFound, VoucherNotValid, VoucherUsedForOtherOrder, VoucherMemberMismatch."""
     order_ref = (order_ref or "").strip()
     if not order_ref:
         raise ValidationError({"order_ref": ["Give the order or receipt reference."]})
@@ -586,6 +629,7 @@ def voucher_consume(
         )
     now = timezone.now()
     _usable(voucher, now)
+    _check_member(voucher, member)
     voucher.status = Voucher.Status.USED
     voucher.used_at = now
     voucher.order_ref = order_ref[:100]
@@ -646,8 +690,9 @@ def voucher_consume_undo(
     the order it was used for. Idempotent: undoing twice changes nothing more."""
     order_ref = (order_ref or "").strip()
     found = voucher_find(code=code)
-    account = account_get_or_create(member=Member.objects.get(pk=found.member_id))
-    lock_account(account.pk)
+    if found.member_id is not None:
+        account = account_get_or_create(member=Member.objects.get(pk=found.member_id))
+        lock_account(account.pk)
     voucher = _lock_voucher(found.pk)
     redemption = voucher.redemption
     undo_note = f"undone: {reason}".strip()[:300] if reason else "undone: order refunded"
@@ -671,7 +716,7 @@ def voucher_consume_undo(
             f"Voucher {voucher.display_code} was used more than {window.days} days ago.",
             extra={"used_at": voucher.used_at.isoformat() if voucher.used_at else None},
         )
-    if redemption.kind == Redemption.Kind.POINTS_PAYMENT:
+    if redemption is not None and redemption.kind == Redemption.Kind.POINTS_PAYMENT:
         redemption = _lock_redemption(redemption.pk)
         _refund(redemption, reason=undo_note, actor=actor, now=now)
         voucher.status = Voucher.Status.CANCELLED
@@ -702,15 +747,16 @@ def voucher_expire_one(*, voucher_id: int, now: datetime) -> bool:
     found = Voucher.objects.filter(pk=voucher_id).values("member_id").first()
     if found is None:
         return False
-    account = account_get_or_create(member=Member.objects.get(pk=found["member_id"]))
-    lock_account(account.pk)
+    if found["member_id"] is not None:
+        account = account_get_or_create(member=Member.objects.get(pk=found["member_id"]))
+        lock_account(account.pk)
     voucher = _lock_voucher(voucher_id)
     if voucher.status != Voucher.Status.ISSUED or voucher.expires_at > now:
         return False
     redemption = voucher.redemption
     voucher.status = Voucher.Status.EXPIRED
-    reward = redemption.reward
-    if reward is not None and reward.refund_points_on_expiry:
+    reward = redemption.reward if redemption is not None else None
+    if redemption is not None and reward is not None and reward.refund_points_on_expiry:
         redemption = _lock_redemption(redemption.pk)
         _refund(redemption, reason="voucher expired unused", actor=None, now=now)
         voucher.note = "refunded on expiry"
@@ -826,6 +872,182 @@ def reward_codes_upload(*, reward: Reward, codes: list[str], batch: str = "") ->
     ]
     RewardCode.objects.bulk_create(fresh, batch_size=1000)
     return {"added": len(fresh), "duplicates": len(existing), "errors": errors}
+
+
+# --- pre-printed voucher batches -----------------------------------------------------------
+
+
+MAX_BATCH_ROWS = 100_000
+
+
+@dataclass
+class BatchImportReport:
+    batch: VoucherBatch | None
+    added: int
+    errors: list[tuple[int, str, str]]  # (row, the value as typed, why)
+
+
+@transaction.atomic
+def voucher_batch_import(
+    *,
+    name: str,
+    reward: Reward,
+    valid_until: date,
+    codes: list[str],
+    actor: Any,
+    file_name: str = "",
+) -> BatchImportReport:
+    """Import pre-printed codes as unissued vouchers of `reward`, valid until the end of
+    `valid_until` (programme time zone). All or nothing: a blank, malformed, repeated or
+    already known code is reported by row number with the value typed, and nothing is written.
+    Codes are stored upper case without spaces or dashes (tills may type them either way)."""
+    errors: dict[str, list[str]] = {}
+    if not (name or "").strip():
+        errors["name"] = [_("Name the batch, e.g. 'Gift cards 2026'.")]
+    if valid_until < timezone.now().astimezone(programme_zone()).date():
+        errors["valid_until"] = [_("The last valid day is in the past.")]
+    if len(codes) > MAX_BATCH_ROWS:
+        errors["codes"] = [_("At most %(n)s codes per file; split it.") % {"n": MAX_BATCH_ROWS}]
+    if errors:
+        raise ValidationError(errors)
+    problems: list[tuple[int, str, str]] = []
+    seen: dict[str, int] = {}
+    for row, raw in enumerate(codes, start=1):
+        typed = str(raw or "").strip()[:40]
+        code = printed_code_normalize(typed)
+        if not typed:
+            problems.append((row, typed, str(_("empty code"))))
+        elif code is None:
+            problems.append(
+                (row, typed, str(_("not a code: use 6 to 20 letters and digits (dashes allowed)")))
+            )
+        elif code in seen:
+            problems.append((row, typed, str(_("repeats row %(row)s") % {"row": seen[code]})))
+        else:
+            seen[code] = row
+    known = set()
+    codes_list = list(seen)
+    for offset in range(0, len(codes_list), 500):
+        known.update(
+            Voucher.objects.filter(code__in=codes_list[offset : offset + 500]).values_list(
+                "code", flat=True
+            )
+        )
+    problems += [
+        (seen[code], code, str(_("already exists (another voucher has this code)")))
+        for code in known
+    ]
+    problems.sort()
+    if problems or not seen:
+        if not seen and not problems:
+            problems = [(0, "", str(_("the file holds no codes")))]
+        return BatchImportReport(batch=None, added=0, errors=problems)
+    batch = VoucherBatch(
+        name=name.strip()[:120],
+        reward=reward,
+        valid_until=valid_until,
+        file_name=file_name[:200],
+        created_by=_user(actor),
+    )
+    batch.full_clean()
+    batch.save()
+    zone = programme_zone()
+    expires_at = datetime.combine(valid_until + timedelta(days=1), time.min, tzinfo=zone)
+    Voucher.objects.bulk_create(
+        (
+            Voucher(batch=batch, code=code, status=Voucher.Status.UNISSUED, expires_at=expires_at)
+            for code in seen
+        ),
+        batch_size=1000,
+    )
+    return BatchImportReport(batch=batch, added=len(seen), errors=[])
+
+
+def _lock_unissued(code: str) -> Voucher:
+    voucher = _lock_voucher(voucher_find(code=code).pk)
+    if voucher.batch_id is None:
+        raise VoucherNotIssuable(
+            _("Voucher %(code)s was issued by a redemption; only pre-printed ones can be.")
+            % {"code": voucher.display_code},
+            extra={"status": voucher.status},
+        )
+    return voucher
+
+
+@transaction.atomic(durable=True)
+def voucher_issue(*, code: str, member: Member, actor: Any, note: str = "") -> Voucher:
+    """Give a pre-printed voucher to a member: from now on only that member may use it. The
+    same member again is harmless; another member, or a sold voucher, is VoucherNotIssuable."""
+    _require_active(member)
+    voucher = _lock_unissued(code)
+    if voucher.status != Voucher.Status.UNISSUED:
+        if voucher.member_id == member.pk and voucher.member_bound:
+            return voucher
+        raise VoucherNotIssuable(
+            _("Voucher %(code)s was already issued or sold.") % {"code": voucher.display_code},
+            extra={"status": voucher.status},
+        )
+    now = timezone.now()
+    voucher.status = Voucher.Status.ISSUED
+    voucher.member = member
+    voucher.member_bound = True
+    voucher.issued_at = now
+    voucher.note = (note or "").strip()[:300]
+    voucher.save(
+        update_fields=["status", "member", "member_bound", "issued_at", "note", "updated_at"]
+    )
+    events.publish(
+        "voucher.issued",
+        {
+            "voucher": voucher.display_code,
+            "member_id": member.pk,
+            "member_number": member.member_number,
+            "reward": voucher.batch.reward.code,  # type: ignore[union-attr]
+            "points": 0,
+            "expires_at": voucher.expires_at.isoformat(),
+        },
+    )
+    return voucher
+
+
+@transaction.atomic(durable=True)
+def voucher_sell(*, code: str, sale_ref: str, actor: Any = None) -> Voucher:
+    """A pre-printed voucher sold over the counter: anyone who holds it may use it. The same
+    sale again is harmless; a voucher issued or sold before is VoucherNotIssuable."""
+    sale_ref = (sale_ref or "").strip()
+    if not sale_ref:
+        raise ValidationError({"sale_ref": [_("Give the receipt number of the sale.")]})
+    voucher = _lock_unissued(code)
+    if voucher.status != Voucher.Status.UNISSUED:
+        if voucher.sale_ref == sale_ref and voucher.member_id is None:
+            return voucher
+        raise VoucherNotIssuable(
+            _("Voucher %(code)s was already issued or sold.") % {"code": voucher.display_code},
+            extra={"status": voucher.status},
+        )
+    voucher.status = Voucher.Status.ISSUED
+    voucher.member_bound = False
+    voucher.issued_at = timezone.now()
+    voucher.sale_ref = sale_ref[:100]
+    voucher.save(update_fields=["status", "member_bound", "issued_at", "sale_ref", "updated_at"])
+    return voucher
+
+
+@transaction.atomic(durable=True)
+def voucher_void(*, voucher: Voucher, reason: str, actor: Any = None) -> Voucher:
+    """Cancel a pre-printed voucher that is not used (lost, damaged): no points are involved."""
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValidationError({"reason": [_("Say why the voucher is cancelled.")]})
+    voucher = _lock_voucher(voucher.pk)
+    if voucher.status == Voucher.Status.CANCELLED:
+        return voucher
+    if voucher.status == Voucher.Status.USED:
+        raise VoucherAlreadyUsed(extra={"voucher": voucher.display_code})
+    voucher.status = Voucher.Status.CANCELLED
+    voucher.note = reason[:300]
+    voucher.save(update_fields=["status", "note", "updated_at"])
+    return voucher
 
 
 def rewards_settings_update(*, data: dict[str, Any]) -> RewardsSettings:

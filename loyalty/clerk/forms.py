@@ -197,3 +197,10 @@ class VoucherConsumeForm(ClerkForm):
 
     code = forms.CharField(widget=forms.HiddenInput, max_length=40)
     order_ref = forms.CharField(label="Order or receipt number", max_length=100)
+    member_number = forms.CharField(
+        label=_("Member's card number"),
+        max_length=20,
+        required=False,
+        help_text=_("Needed for a voucher that is only for its member: scan their card."),
+        widget=forms.TextInput(attrs={"inputmode": "numeric", "autocomplete": "off"}),
+    )

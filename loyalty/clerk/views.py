@@ -42,6 +42,7 @@ from loyalty.ledger.selectors import account_balance
 from loyalty.ledger.services import purchase_record, return_record
 from members.exceptions import MemberNotFound
 from members.models import Member
+from members.selectors import member_get_by_number
 from members.services import consent_set, member_enroll
 from rewards.selectors import (
     format_day,
@@ -495,12 +496,14 @@ class VoucherView(ClerkView):
         if consume_form.is_valid():
             data = consume_form.cleaned_data
             try:
+                number = (data.get("member_number") or "").strip()
                 voucher = voucher_consume(
                     code=data["code"],
                     order_ref=data["order_ref"],
                     actor=request.user,
                     channel=CHANNEL,
                     store=clerk_store(user=request.user),
+                    member=member_get_by_number(member_number=number) if number else None,
                 )
             except ApplicationError as exc:
                 consume_form.add_error(None, clerk_message(exc))

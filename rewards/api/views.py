@@ -45,6 +45,8 @@ from rewards.services import (
     redemption_create,
     voucher_consume,
     voucher_consume_undo,
+    voucher_issue,
+    voucher_sell,
 )
 
 CODE_PATH = OpenApiParameter(
@@ -93,12 +95,16 @@ class VoucherSerializer(serializers.Serializer):
     used_at = serializers.DateTimeField(allow_null=True)
     order_ref = serializers.CharField()
     reward = serializers.SerializerMethodField()
-    points = serializers.IntegerField(source="redemption.points")
-    redemption_id = serializers.IntegerField()
+    points = serializers.SerializerMethodField(help_text="Points spent on it (0: pre-printed).")
+    redemption_id = serializers.IntegerField(allow_null=True)
+    member_bound = serializers.BooleanField(help_text="Only its member may use it.")
 
     def get_reward(self, voucher: Voucher) -> str | None:
-        reward = voucher.redemption.reward
+        reward = voucher.reward
         return reward.code if reward else None
+
+    def get_points(self, voucher: Voucher) -> int:
+        return voucher.redemption.points if voucher.redemption else 0
 
     def get_valid_until(self, voucher: Voucher) -> date:
         if "zone" not in self.context:
@@ -335,7 +341,10 @@ class VoucherCheckOutputSerializer(serializers.Serializer):
     code = serializers.CharField()
     status = serializers.ChoiceField(choices=Voucher.Status.choices)
     valid = serializers.BooleanField(help_text="True when it can be consumed now.")
-    member_id = serializers.IntegerField()
+    member_bound = serializers.BooleanField(
+        help_text="Only its member may use it: consume needs member_id or member_number."
+    )
+    member_id = serializers.IntegerField(allow_null=True)
     member_number = serializers.CharField()
     member_name = serializers.CharField()
     reward_code = serializers.CharField(allow_null=True)
@@ -371,7 +380,7 @@ class VoucherConsumeApi(ApiAuthMixin, APIView):
 
     required_scope = VOUCHERS_CONSUME
 
-    class InputSerializer(StrictSerializer):
+    class InputSerializer(MemberRefMixin):
         order_ref = serializers.CharField(max_length=100)
         channel = serializers.ChoiceField(choices=CHANNELS, default=Redemption.Channel.STORE)
         store = serializers.CharField(max_length=20, required=False, allow_blank=True)
@@ -392,6 +401,7 @@ class VoucherConsumeApi(ApiAuthMixin, APIView):
             actor=request.user,
             channel=data["channel"],
             store=store_from_request(data.get("store"), request),
+            member=resolve_member(data, required=False),
         )
         return Response(VoucherCheckOutputSerializer(voucher_check(code=voucher.code)).data)
 
@@ -418,5 +428,53 @@ class VoucherUndoApi(ApiAuthMixin, APIView):
         data = serializer.validated_data
         voucher = voucher_consume_undo(
             code=code, order_ref=data["order_ref"], reason=data["reason"], actor=request.user
+        )
+        return Response(VoucherCheckOutputSerializer(voucher_check(code=voucher.code)).data)
+
+
+class VoucherIssueApi(ApiAuthMixin, APIView):
+    """Give a pre-printed voucher to a member: from then on only that member may use it."""
+
+    required_scope = VOUCHERS_CONSUME
+
+    class InputSerializer(MemberRefMixin):
+        schema_constraints = MEMBER_REQUIRED
+        note = serializers.CharField(max_length=300, required=False, allow_blank=True, default="")
+
+    @extend_schema(
+        operation_id="vouchers_issue",
+        parameters=[CODE_PATH],
+        request=InputSerializer,
+        responses=VoucherCheckOutputSerializer,
+    )
+    def post(self, request: Request, code: str) -> Response:
+        serializer = self.InputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        voucher = voucher_issue(
+            code=code, member=resolve_member(data), actor=request.user, note=data["note"]
+        )
+        return Response(VoucherCheckOutputSerializer(voucher_check(code=voucher.code)).data)
+
+
+class VoucherSellApi(ApiAuthMixin, APIView):
+    """Sell a pre-printed voucher over the counter: whoever holds it may use it."""
+
+    required_scope = VOUCHERS_CONSUME
+
+    class InputSerializer(StrictSerializer):
+        sale_ref = serializers.CharField(max_length=100, help_text="Receipt number of the sale.")
+
+    @extend_schema(
+        operation_id="vouchers_sell",
+        parameters=[CODE_PATH],
+        request=InputSerializer,
+        responses=VoucherCheckOutputSerializer,
+    )
+    def post(self, request: Request, code: str) -> Response:
+        serializer = self.InputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        voucher = voucher_sell(
+            code=code, sale_ref=serializer.validated_data["sale_ref"], actor=request.user
         )
         return Response(VoucherCheckOutputSerializer(voucher_check(code=voucher.code)).data)
