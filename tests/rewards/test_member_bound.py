@@ -223,6 +223,14 @@ def test_admin_imports_a_batch_and_shows_row_errors(admin_client, programme):
     assert Voucher.objects.filter(status="unissued", batch__name="Gift cards 2026").count() == 2
     listing = admin_client.get(reverse("admin:rewards_voucherbatch_changelist")).content.decode()
     assert "Gift cards 2026" in listing
+    voucher_sell(code="GIFT0002AA", sale_ref="R-7")
+    vouchers = admin_client.get(reverse("admin:rewards_voucher_changelist"))
+    assert vouchers.status_code == 200
+    page = vouchers.content.decode()
+    assert "not issued" in page and "sold (anyone)" in page
+    one = Voucher.objects.get(code="GIFT0001AA")
+    change = admin_client.get(reverse("admin:rewards_voucher_change", args=[one.pk]))
+    assert change.status_code == 200
 
 
 def test_admin_issue_action_binds_the_voucher(admin_client, programme, funded):
