@@ -14,6 +14,7 @@ from loyalty.tiers.models import TierAssignment, TierFloor
 from loyalty.tiers.selectors import tier_current_assignment
 from loyalty.tiers.services import tier_floor_set, tier_period_end_evaluate, tier_recalculate
 from tests.factories.ledger import earn
+from tests.factories.tiers import TierFloorFactory
 from tests.tiers.conftest import at
 
 pytestmark = pytest.mark.django_db
@@ -177,7 +178,7 @@ def test_a_floor_holds_in_a_recalculation_and_on_a_return(
 
 
 def test_a_member_without_a_tier_gets_the_floor_from_the_job(ladder, enrolled, clock, admin_user):
-    TierFloor.objects.create(member=enrolled, tier=ladder["gold"], reason="employee")
+    TierFloorFactory(member=enrolled, tier=ladder["gold"])
     run(clock, date(2025, 5, 1))
     assert tier_of(enrolled) == "gold"
 
