@@ -43,14 +43,14 @@ def tier_upgrade_after_posting(*, transaction: Transaction, result: Any) -> None
     the period-end job judges the window."""
     if transaction.member_id is None:
         return
+    downgrade = False
     if transaction.kind != Transaction.Kind.PURCHASE:
-        from loyalty.tiers.selectors import tier_policy_get
-
-        if (
-            transaction.kind != Transaction.Kind.RETURN
-            or tier_policy_get().downgrade_mode != TierPolicy.DowngradeMode.IMMEDIATE
-        ):
+        immediate = TierPolicy.objects.filter(
+            pk=1, downgrade_mode=TierPolicy.DowngradeMode.IMMEDIATE
+        ).exists()
+        if transaction.kind != Transaction.Kind.RETURN or not immediate:
             return
+        downgrade = True
     from loyalty.tiers.services import tier_evaluate_member
 
     try:
@@ -58,6 +58,7 @@ def tier_upgrade_after_posting(*, transaction: Transaction, result: Any) -> None
             member=transaction.member,
             actor=transaction.created_by,
             imported=transaction.channel == Transaction.Channel.IMPORT,  # no gifts for history
+            downgrade=downgrade,
         )
     except TierConfigurationError as exc:
         # a broken ladder must not stop the tills: the purchase posts, the upgrade waits for

@@ -285,37 +285,41 @@ def tier_assign(
 
 @transaction.atomic
 def tier_evaluate_member(
-    *, member: Member, actor: Any = None, imported: bool = False
+    *, member: Member, actor: Any = None, imported: bool = False, downgrade: bool = False
 ) -> TierAssignment | None:
     """Upgrade only: if the qualifying value in the current window meets a higher tier's
     threshold, move the member there now (reason "threshold") and give that tier's entry gift.
     A member who requalifies for the current tier during a grace period keeps it. With
     `imported` (historical transactions loaded by an import) the reason is "import" and no gift
-    is given. Returns the current row (None when the programme has no tiers)."""
+    is given. With `downgrade` (a return posted while the policy's mode is "immediate") a
+    member whose value fell below their tier moves down at once (reason "value_fell"), never
+    below their floor. Returns the current row (None when the programme has no tiers)."""
     try:
-        return _evaluate_member(member=member, actor=actor, imported=imported)
+        return _evaluate_member(member=member, actor=actor, imported=imported, downgrade=downgrade)
     except TierChangedConcurrently:
         # a member without a row got one from a concurrent writer: judge again against it
-        return _evaluate_member(member=member, actor=actor, imported=imported)
+        return _evaluate_member(member=member, actor=actor, imported=imported, downgrade=downgrade)
 
 
-def _evaluate_member(*, member: Member, actor: Any, imported: bool) -> TierAssignment | None:
+def _evaluate_member(
+    *, member: Member, actor: Any, imported: bool, downgrade: bool = False
+) -> TierAssignment | None:
     ladder = tier_ladder_checked()
     if not ladder:
         return None
     current = _current_for_update(member.pk)
-    policy = tier_policy_get()
-    immediate = policy.downgrade_mode == Mode.IMMEDIATE
     if (
         current is not None
         and current.tier.rank >= ladder[-1].rank
         and current.downgrade_due_on is None
-        and not immediate
+        and not downgrade
     ):
         # already at the top with no downgrade pending: no value can change anything, so the
-        # window's sum (and the settings reads it needs) is skipped
+        # window's sum (and the settings and policy reads it needs) is skipped
         return current
     zone = programme_zone()
+    policy = tier_policy_get()
+    immediate = downgrade and policy.downgrade_mode == Mode.IMMEDIATE
     if immediate:
         today = local_today(zone)
         value = _values_now(member_refs([member], zone), policy=policy, zone=zone, today=today)[
@@ -323,8 +327,13 @@ def _evaluate_member(*, member: Member, actor: Any, imported: bool) -> TierAssig
         ]
     else:
         value = qualifying_values(members=[member], policy=policy, zone=zone)[member.pk]
-    floor_row = TierFloor.objects.select_related("tier").filter(member_id=member.pk).first()
-    reached = _at_least(tier_for_value(ladder, value), floor_row.tier if floor_row else None)
+    reached = tier_for_value(ladder, value)
+    floor = None
+    if current is None or (immediate and reached.rank < current.tier.rank):
+        # the floor matters only for a first tier or a fall (floors raise members when set)
+        floor_row = TierFloor.objects.select_related("tier").filter(member_id=member.pk).first()
+        floor = floor_row.tier if floor_row else None
+        reached = _at_least(reached, floor)
     if current is not None and reached.rank < current.tier.rank and immediate:
         protected = current.reason == Reason.MANUAL and (
             current.manual_until is None or current.manual_until > local_today(zone)
@@ -358,7 +367,7 @@ def _evaluate_member(*, member: Member, actor: Any, imported: bool) -> TierAssig
         return current
     is_upgrade = reached.rank > ladder[0].rank
     reason = Reason.THRESHOLD if is_upgrade else Reason.ENROLMENT
-    if floor_row is not None and reached.pk == floor_row.tier_id and value < reached.threshold:
+    if floor is not None and reached.pk == floor.pk and value < reached.threshold:
         reason = Reason.FLOOR  # raised by the floor, not by the value
     row = _open(
         member_id=member.pk,
