@@ -3,16 +3,20 @@ redemptions/vouchers with filters, actions that go through the services, and a C
 
 import csv
 import io
+from datetime import datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
-from django.db.models import QuerySet
+from django.db.models import Count, Q, QuerySet, Subquery
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils import timezone
 from django.utils.html import format_html
+from django.utils.translation import gettext_lazy as _
 from import_export.admin import ImportExportModelAdmin
 from unfold.admin import ModelAdmin, TabularInline
 from unfold.contrib.import_export.forms import ExportForm, ImportForm
@@ -20,18 +24,62 @@ from unfold.contrib.import_export.forms import ExportForm, ImportForm
 from loyalty.core import csvsafe
 from loyalty.core.admin_mixins import AuditedAdminMixin, ReadOnlyAdminMixin, SingletonAdminMixin
 from loyalty.core.exceptions import ApplicationError
+from loyalty.ledger.models import ProgrammeSettings
 from members.admin import MemberAdmin
-from rewards.models import Redemption, Reward, RewardCode, RewardsSettings, Voucher
+from members.models import Member
+from rewards.models import (
+    POINTS_COST_MESSAGE,
+    POINTS_COST_VALIDATORS,
+    Redemption,
+    Reward,
+    RewardCode,
+    RewardsSettings,
+    Voucher,
+    VoucherBatch,
+)
 from rewards.resources import RewardResource
-from rewards.selectors import redemption_list_for_export, reward_list_with_counts
+from rewards.selectors import (
+    format_day,
+    programme_zone,
+    redemption_list_for_export,
+    reward_list_with_counts,
+    voucher_last_day,
+)
 from rewards.services import (
     redemption_cancel,
     reward_codes_upload,
     reward_restock,
+    voucher_batch_import,
+    voucher_issue,
     voucher_mark_used,
+    voucher_sell,
+    voucher_void,
 )
 
 MAX_CODES_FILE = 5 * 1024 * 1024
+
+
+def voucher_valid_until_text(voucher: Voucher) -> str:
+    """The voucher's last day in the programme's time zone, as tills and the API show it."""
+    redemption = voucher.redemption
+    if voucher.status == Voucher.Status.USED and redemption and redemption.kind == "points_payment":
+        return "—"
+    tz = getattr(voucher, "programme_tz", None)  # annotated by the list querysets: no N+1
+    return format_day(voucher_last_day(voucher.expires_at, ZoneInfo(tz) if tz else None))
+
+
+def voucher_reward_text(voucher: Voucher) -> str:
+    reward = voucher.reward
+    if reward is not None:
+        return reward.name
+    return f"Paid {voucher.redemption.value} with points"  # type: ignore[union-attr]
+
+
+def with_programme_tz(queryset: QuerySet) -> QuerySet:
+    """Annotate each row with the programme's time zone (one subquery, not a query a row)."""
+    return queryset.annotate(
+        programme_tz=Subquery(ProgrammeSettings.objects.filter(pk=1).values("time_zone")[:1])
+    )
 
 
 def _errors(exc: Exception) -> str:
@@ -79,12 +127,82 @@ class CodesUploadForm(forms.Form):
         return rows
 
 
+class RewardAdminForm(forms.ModelForm):
+    """The reward form: one message for a bad points cost, and no alert level above the stock."""
+
+    points_cost = forms.IntegerField(
+        label=_("Points cost"),
+        validators=POINTS_COST_VALIDATORS,
+        error_messages={"invalid": POINTS_COST_MESSAGE, "required": POINTS_COST_MESSAGE},
+        help_text=Reward._meta.get_field("points_cost").help_text,
+    )
+
+    class Meta:
+        model = Reward
+        fields = ("points_cost", "stock", "low_stock_threshold")  # the admin adds its fieldsets
+
+    def clean(self) -> dict:
+        data = super().clean()
+        stock, level = data.get("stock"), data.get("low_stock_threshold")
+        touched = {"stock", "low_stock_threshold"} & set(self.changed_data)
+        # judged when staff set either number: redemptions may take the stock below the level
+        # later, and editing the name of a reward that ran low must still save
+        if level is not None and touched:
+            if stock is None:
+                self.add_error(
+                    "low_stock_threshold",
+                    _(
+                        "The stock is unlimited, so there is nothing to run low: set a stock or "
+                        "leave the alert level empty."
+                    ),
+                )
+            elif level > stock:
+                self.add_error(
+                    "low_stock_threshold",
+                    _(
+                        "The alert level (%(level)s) is above the stock (%(stock)s): the alert would "
+                        "go off at once. Choose a level up to %(stock)s."
+                    )
+                    % {"level": level, "stock": stock},
+                )
+        return data
+
+
+def reward_window_words(reward: Reward, *, now: datetime, zone: ZoneInfo) -> str:
+    """When a reward can be redeemed, in words: "always", "from 1 Dec", "until 24 Dec",
+    "from 1 Dec until 24 Dec", "ended 31 Aug". "until" names the last day it can be redeemed
+    (an end at local midnight belongs to the day before); the year shows only when it is not
+    this year."""
+    this_year = now.astimezone(zone).year
+
+    def day(moment: datetime, *, last: bool = False) -> str:
+        local = moment.astimezone(zone)
+        at_midnight = local.time() == time.min
+        if last and at_midnight:
+            local -= timedelta(days=1)  # ends at 00:00: the day before is the last day
+        text = f"{local.day} {local:%b}"
+        if local.year != this_year:
+            text += f" {local.year}"
+        return text if at_midnight else f"{text} {local:%H:%M}"
+
+    start, end = reward.available_from, reward.available_until
+    if end is not None and end <= now:
+        return str(_("ended %(day)s") % {"day": day(end, last=True)})
+    parts = []
+    if start is not None and start > now:
+        parts.append(str(_("from %(day)s") % {"day": day(start)}))
+    if end is not None:
+        parts.append(str(_("until %(day)s") % {"day": day(end, last=True)}))
+    return " ".join(parts) if parts else str(_("always"))
+
+
 class RestockForm(forms.Form):
     quantity = forms.IntegerField(min_value=1, max_value=10_000_000)
 
 
 @admin.register(Reward)
 class RewardAdmin(AuditedAdminMixin, ImportExportModelAdmin, ModelAdmin):
+    form = RewardAdminForm
     resource_classes = [RewardResource]
     import_form_class = ImportForm
     export_form_class = ExportForm
@@ -138,7 +256,7 @@ class RewardAdmin(AuditedAdminMixin, ImportExportModelAdmin, ModelAdmin):
     )
 
     def get_queryset(self, request: HttpRequest) -> QuerySet:
-        return reward_list_with_counts()
+        return with_programme_tz(reward_list_with_counts())
 
     @admin.display(description="Stock")
     def stock_display(self, reward: Reward) -> str:
@@ -150,11 +268,11 @@ class RewardAdmin(AuditedAdminMixin, ImportExportModelAdmin, ModelAdmin):
     def redeemed(self, reward: Reward) -> int:
         return reward.redeemed  # type: ignore[attr-defined]
 
-    @admin.display(description="Available")
+    @admin.display(description=_("Can be redeemed"), ordering="available_from")
     def window(self, reward: Reward) -> str:
-        start = f"{reward.available_from:%d %b %Y}" if reward.available_from else "now"
-        end = f"{reward.available_until:%d %b %Y}" if reward.available_until else "open"
-        return f"{start} to {end}"
+        tz = getattr(reward, "programme_tz", None)  # annotated by get_queryset: no N+1
+        zone = ZoneInfo(tz) if tz else programme_zone()
+        return reward_window_words(reward, now=timezone.now(), zone=zone)
 
     @admin.display(description="Partner codes / restock")
     def pool(self, reward: Reward) -> str:
@@ -287,14 +405,17 @@ def _reason_action(
     action: str,
     title: str,
     apply: object,
+    form_class: type[forms.Form] | None = None,
 ) -> HttpResponse | None:
-    """An action that asks for a reason on an intermediate page, then calls the service per row."""
-    form = ReasonForm(request.POST if "apply" in request.POST else None)
+    """An action that asks for a reason (or the fields of `form_class`) on an intermediate page,
+    then calls the service per row (with the reason, or with the form's cleaned data)."""
+    form = (form_class or ReasonForm)(request.POST if "apply" in request.POST else None)
     if "apply" in request.POST and form.is_valid():
         done = 0
         for obj in queryset:
             try:
-                apply(obj, form.cleaned_data["reason"])  # type: ignore[operator]
+                value = form.cleaned_data if form_class else form.cleaned_data["reason"]
+                apply(obj, value)  # type: ignore[operator]
                 done += 1
             except (ApplicationError, ValidationError) as exc:
                 modeladmin.message_user(request, f"{obj}: {_errors(exc)}", level=messages.ERROR)
@@ -441,7 +562,7 @@ class VoucherAdmin(ReadOnlyAdminMixin, ModelAdmin):
         "member_link",
         "reward_name",
         "status",
-        "expires_at",
+        "valid_until",
         "used_at",
         "order_ref",
     )
@@ -452,30 +573,39 @@ class VoucherAdmin(ReadOnlyAdminMixin, ModelAdmin):
         "redemption__reward",
     )
     search_fields = ("code", "order_ref", "member__member_number", "partner_code")
-    list_select_related = ("member", "redemption__reward")
-    actions = ("mark_used", "cancel")
+    list_select_related = ("member", "redemption__reward", "batch__reward")
+    list_display_links = ("display_code",)
+    actions = ("mark_used", "cancel", "issue_to_member", "sell")
     show_full_result_count = False
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet:
+        return with_programme_tz(super().get_queryset(request))
 
     def get_search_results(
         self, request: HttpRequest, queryset: QuerySet, search_term: str
     ) -> tuple:
         # staff type codes as printed (with dashes): search the stored form too
-        from rewards.codes import voucher_code_normalize
+        from rewards.codes import voucher_code_lookup
 
-        normal = voucher_code_normalize(search_term)
+        normal = voucher_code_lookup(search_term)
         if normal:
             return queryset.filter(code=normal), False
         return super().get_search_results(request, queryset, search_term)
 
     @admin.display(description="Member", ordering="member__member_number")
     def member_link(self, voucher: Voucher) -> str:
+        if voucher.member_id is None:  # pre-printed: not issued yet, or sold to a bearer
+            return str(_("sold (anyone)")) if voucher.sale_ref else str(_("not issued"))
         url = reverse("admin:members_member_change", args=[voucher.member_id])
         return format_html('<a href="{}">{}</a>', url, voucher.member.member_number)
 
     @admin.display(description="Reward")
     def reward_name(self, voucher: Voucher) -> str:
-        reward = voucher.redemption.reward
-        return reward.name if reward else f"Paid {voucher.redemption.value} with points"
+        return voucher_reward_text(voucher)
+
+    @admin.display(description=_("Valid until (end of day)"), ordering="expires_at")
+    def valid_until(self, voucher: Voucher) -> str:
+        return voucher_valid_until_text(voucher)
 
     @admin.action(description="Mark used (with a reason)", permissions=["cancel"])
     def mark_used(self, request: HttpRequest, queryset: QuerySet) -> HttpResponse | None:
@@ -496,13 +626,181 @@ class VoucherAdmin(ReadOnlyAdminMixin, ModelAdmin):
             queryset.select_related("redemption__member"),
             action="cancel",
             title="Cancel vouchers",
-            apply=lambda v, reason: redemption_cancel(
-                redemption=v.redemption, reason=reason, actor=request.user
+            apply=lambda v, reason: (
+                redemption_cancel(redemption=v.redemption, reason=reason, actor=request.user)
+                if v.redemption_id
+                else voucher_void(voucher=v, reason=reason, actor=request.user)
             ),
         )
 
     def has_cancel_permission(self, request: HttpRequest) -> bool:
         return request.user.has_perm("rewards.cancel_redemption")
+
+    @admin.action(description=_("Issue to a member (pre-printed)"), permissions=["cancel"])
+    def issue_to_member(self, request: HttpRequest, queryset: QuerySet) -> HttpResponse | None:
+        return _reason_action(
+            self,
+            request,
+            queryset,
+            action="issue_to_member",
+            title=str(_("Issue pre-printed vouchers to a member")),
+            form_class=IssueForm,
+            apply=lambda v, data: voucher_issue(
+                code=v.code, member=data["member"], actor=request.user, note=data["note"]
+            ),
+        )
+
+    @admin.action(description=_("Sell (pre-printed)"), permissions=["cancel"])
+    def sell(self, request: HttpRequest, queryset: QuerySet) -> HttpResponse | None:
+        return _reason_action(
+            self,
+            request,
+            queryset,
+            action="sell",
+            title=str(_("Sell pre-printed vouchers")),
+            form_class=SellForm,
+            apply=lambda v, data: voucher_sell(
+                code=v.code, sale_ref=data["sale_ref"], actor=request.user
+            ),
+        )
+
+
+class IssueForm(forms.Form):
+    member_number = forms.CharField(
+        label=_("Member number"),
+        max_length=20,
+        help_text=_("The card number of the member who gets the voucher, e.g. 100000017."),
+    )
+    note = forms.CharField(
+        label=_("Note"),
+        max_length=300,
+        required=False,
+        help_text=_("Why, e.g. 'apology for a late delivery'."),
+    )
+
+    def clean(self) -> dict:
+        data = super().clean()
+        number = (data.get("member_number") or "").strip()
+        member = Member.objects.filter(member_number=number).first() if number else None
+        if number and member is None:
+            self.add_error("member_number", _("No member has this number."))
+        data["member"] = member
+        return data
+
+
+class SellForm(forms.Form):
+    sale_ref = forms.CharField(
+        label=_("Sale receipt"),
+        max_length=100,
+        help_text=_("The receipt number of the sale, e.g. LDN01-2026-00042."),
+    )
+
+
+class VoucherBatchImportForm(forms.Form):
+    name = forms.CharField(
+        label=_("Batch name"),
+        max_length=120,
+        help_text=VoucherBatch._meta.get_field("name").help_text,
+    )
+    reward = forms.ModelChoiceField(
+        label=_("Reward"),
+        queryset=Reward.objects.order_by("name"),
+        help_text=VoucherBatch._meta.get_field("reward").help_text,
+    )
+    valid_until = forms.DateField(
+        label=_("Valid until"),
+        help_text=VoucherBatch._meta.get_field("valid_until").help_text,
+        widget=forms.DateInput(attrs={"type": "date"}),
+    )
+    file = forms.FileField(
+        label=_("Codes (CSV)"),
+        help_text=_("One code per line, 6 to 20 letters and digits, e.g. GIFT2026A0001."),
+    )
+
+    def clean_file(self) -> list[str]:
+        return CodesUploadForm.clean_file(self)  # type: ignore[arg-type]
+
+
+@admin.register(VoucherBatch)
+class VoucherBatchAdmin(AuditedAdminMixin, ModelAdmin):
+    """Pre-printed codes: 'Add' imports a CSV through voucher_batch_import (all or nothing)."""
+
+    list_display = ("name", "reward", "valid_until", "unissued", "issued", "used", "created_at")
+    list_select_related = ("reward",)
+    search_fields = ("name", "reward__name", "file_name")
+    readonly_fields = ("name", "reward", "valid_until", "file_name", "created_by")
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet:
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(
+                n_unissued=Count("vouchers", filter=Q(vouchers__status="unissued")),
+                n_issued=Count("vouchers", filter=Q(vouchers__status="issued")),
+                n_used=Count("vouchers", filter=Q(vouchers__status="used")),
+            )
+        )
+
+    @admin.display(description=_("Not issued"), ordering="n_unissued")
+    def unissued(self, batch: VoucherBatch) -> int:
+        return batch.n_unissued  # type: ignore[attr-defined]
+
+    @admin.display(description=_("Issued or sold"), ordering="n_issued")
+    def issued(self, batch: VoucherBatch) -> int:
+        return batch.n_issued  # type: ignore[attr-defined]
+
+    @admin.display(description=_("Used"), ordering="n_used")
+    def used(self, batch: VoucherBatch) -> int:
+        return batch.n_used  # type: ignore[attr-defined]
+
+    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+    def add_view(
+        self, request: HttpRequest, form_url: str = "", extra_context: dict | None = None
+    ) -> HttpResponse:
+        if not self.has_add_permission(request):
+            return HttpResponse(status=403)
+        form = VoucherBatchImportForm(request.POST or None, request.FILES or None)
+        report = None
+        if request.method == "POST" and form.is_valid():
+            data = form.cleaned_data
+            try:
+                report = voucher_batch_import(
+                    name=data["name"],
+                    reward=data["reward"],
+                    valid_until=data["valid_until"],
+                    codes=data["file"],
+                    actor=request.user,
+                    file_name=request.FILES["file"].name,
+                )
+            except ValidationError as exc:
+                for field, messages_ in exc.message_dict.items():
+                    form.add_error(field if field in form.fields else None, messages_)
+            else:
+                if report.batch is not None:
+                    self.message_user(
+                        request,
+                        _("Imported %(n)s pre-printed voucher(s) into “%(batch)s”.")
+                        % {"n": report.added, "batch": report.batch.name},
+                        level=messages.SUCCESS,
+                    )
+                    return HttpResponseRedirect(reverse("admin:rewards_voucherbatch_changelist"))
+        return TemplateResponse(
+            request,
+            "admin/rewards/voucher_batch_import.html",
+            {
+                **self.admin_site.each_context(request),
+                "title": _("Import pre-printed voucher codes"),
+                "form": form,
+                "report": report,
+                "opts": self.model._meta,
+            },
+            status=200 if report is None or report.batch is not None else 400,
+        )
 
 
 class MemberVoucherInline(ReadOnlyAdminMixin, TabularInline):
@@ -510,7 +808,7 @@ class MemberVoucherInline(ReadOnlyAdminMixin, TabularInline):
 
     model = Voucher
     fk_name = "member"
-    fields = ("display_code", "reward_name", "status", "expires_at", "used_at", "order_ref")
+    fields = ("display_code", "reward_name", "status", "valid_until", "used_at", "order_ref")
     readonly_fields = fields
     verbose_name_plural = "Vouchers"
     can_delete = False
@@ -518,12 +816,15 @@ class MemberVoucherInline(ReadOnlyAdminMixin, TabularInline):
     max_num = 0
 
     def get_queryset(self, request: HttpRequest) -> QuerySet:
-        return super().get_queryset(request).select_related("redemption__reward")
+        return with_programme_tz(super().get_queryset(request).select_related("redemption__reward"))
 
     @admin.display(description="Reward")
     def reward_name(self, voucher: Voucher) -> str:
-        reward = voucher.redemption.reward
-        return reward.name if reward else f"Paid {voucher.redemption.value} with points"
+        return voucher_reward_text(voucher)
+
+    @admin.display(description=_("Valid until (end of day)"))
+    def valid_until(self, voucher: Voucher) -> str:
+        return voucher_valid_until_text(voucher)
 
 
 MemberAdmin.inlines = [*MemberAdmin.inlines, MemberVoucherInline]

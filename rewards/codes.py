@@ -5,6 +5,7 @@ one check character (a weighted sum mod 32), so a mistyped code is caught before
 Shown as XXXX-XXXX-XXXX; input is forgiving about case, spaces and dashes.
 """
 
+import re
 import secrets
 
 ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"
@@ -30,3 +31,30 @@ def voucher_code_normalize(raw: str) -> str | None:
     if _check_char(code[:-1]) != code[-1]:
         return None
     return code
+
+
+PRINTED = re.compile(r"^[A-Z0-9]{6,20}$")
+
+
+def _compact(raw: str) -> str:
+    return "".join(str(raw or "").split()).replace("-", "").upper()
+
+
+def printed_code_normalize(raw: str) -> str | None:
+    """A pre-printed code as stored: 6-20 letters and digits, upper case, no spaces or dashes.
+    None when it cannot be one."""
+    code = _compact(raw)
+    return code if PRINTED.match(code) else None
+
+
+def voucher_code_lookup(raw: str) -> str | None:
+    """The code to look up: ours when it checks out; a pre-printed one otherwise, except when
+    the text has the shape of one of ours (12 characters of our alphabet) and fails its check
+    character: that is a typo, refused without a lookup."""
+    ours = voucher_code_normalize(raw)
+    if ours:
+        return ours
+    code = _compact(raw)
+    if len(code) == LENGTH and all(ch in ALPHABET for ch in code):
+        return None
+    return printed_code_normalize(code)

@@ -76,3 +76,15 @@ class PointsPaymentInvalid(ApplicationError):
 class IdempotencyConflict(IdempotencyKeyReused):
     """A redemption key already used for another reward or amount: the API's one rule
     (docs/api.md, Idempotency) answers it with the same code, idempotency_key_reused."""
+
+
+class VoucherMemberMismatch(ApplicationError):
+    code = "voucher_member_mismatch"
+    http_status = 409
+    default_message = "This voucher can only be used by the member it was issued to."
+
+
+class VoucherNotIssuable(ApplicationError):
+    code = "voucher_not_issuable"
+    http_status = 409
+    default_message = "Only a pre-printed voucher that is not issued yet can be issued or sold."

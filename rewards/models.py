@@ -20,12 +20,20 @@ from django.core.exceptions import ValidationError
 from django.core.validators import FileExtensionValidator, MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
 from loyalty.core.models import BaseModel
 
 MONEY = {"max_digits": 12, "decimal_places": 2}
 POSITIVE_MONEY = [MinValueValidator(Decimal("0.01")), MaxValueValidator(Decimal("9999999999.99"))]
+MAX_POINTS_COST = 100_000_000
+# one message for every way a points cost can be wrong (form, CSV import, database constraint)
+POINTS_COST_MESSAGE = _("The points cost is a whole number from 1 to 100,000,000.")
+POINTS_COST_VALIDATORS = [
+    MinValueValidator(1, message=POINTS_COST_MESSAGE),
+    MaxValueValidator(MAX_POINTS_COST, message=POINTS_COST_MESSAGE),
+]
 
 
 class RewardsSettings(BaseModel):
@@ -105,7 +113,8 @@ class Reward(BaseModel):
     )
     kind = models.CharField(max_length=20, choices=Kind.choices)
     points_cost = models.PositiveIntegerField(
-        validators=[MinValueValidator(1), MaxValueValidator(100_000_000)]
+        validators=POINTS_COST_VALIDATORS,
+        help_text=_("Points a member spends on one of it, e.g. 500."),
     )
     amount_off = models.DecimalField(
         **MONEY, null=True, blank=True, validators=POSITIVE_MONEY, help_text="Amount off kind."
@@ -126,8 +135,19 @@ class Reward(BaseModel):
     )
     product_sku = models.CharField(max_length=64, blank=True, help_text="Free product kind.")
     active = models.BooleanField(default=True)
-    available_from = models.DateTimeField(null=True, blank=True)
-    available_until = models.DateTimeField(null=True, blank=True)
+    available_from = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text=_("First moment it can be redeemed, e.g. 1 Dec 00:00; empty: already open."),
+    )
+    available_until = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text=_(
+            "First moment it can no longer be redeemed, e.g. 1 Jan 00:00 to end it after "
+            "31 Dec; empty: no end."
+        ),
+    )
     visibility = models.CharField(
         max_length=10, choices=Visibility.choices, default=Visibility.PUBLIC
     )
@@ -143,7 +163,12 @@ class Reward(BaseModel):
         null=True, blank=True, help_text="Left to redeem; empty means unlimited."
     )
     low_stock_threshold = models.PositiveIntegerField(
-        null=True, blank=True, help_text="Tell staff when the stock falls to this level."
+        null=True,
+        blank=True,
+        help_text=_(
+            "Tell staff when the stock falls to this level, e.g. 10 of 200; at most the stock, "
+            "and only for counted stock."
+        ),
     )
     low_stock_alerted_at = models.DateTimeField(null=True, blank=True, editable=False)
     limit_per_member = models.PositiveIntegerField(
@@ -154,10 +179,24 @@ class Reward(BaseModel):
         max_length=10, choices=LimitPeriod.choices, blank=True, default=""
     )
     voucher_valid_days = models.PositiveIntegerField(
-        default=30, validators=[MinValueValidator(1), MaxValueValidator(3650)]
+        default=30,
+        validators=[MinValueValidator(1), MaxValueValidator(3650)],
+        help_text=_(
+            "Days the voucher stays valid after redeeming, e.g. 30: redeemed on 1 March, it "
+            "works until the end of 31 March in the programme's time zone."
+        ),
     )
     refund_points_on_expiry = models.BooleanField(
         default=False, help_text="Give the points back when a voucher expires unused."
+    )
+    vouchers_member_bound = models.BooleanField(
+        _("vouchers only for the member"),
+        default=False,
+        help_text=_(
+            "Its vouchers can be used only by the member who redeemed them: the till must say "
+            "who presents it (e.g. scan the card), and another member is refused. Off: the "
+            "voucher can be given away, like a gift voucher."
+        ),
     )
     sort_order = models.IntegerField(default=0)
 
@@ -194,7 +233,9 @@ class Reward(BaseModel):
                 name="rewards_reward_limit_period_valid",
             ),
             models.CheckConstraint(
-                condition=Q(points_cost__gte=1), name="rewards_reward_points_cost_positive"
+                condition=Q(points_cost__gte=1),
+                name="rewards_reward_points_cost_positive",
+                violation_error_message=POINTS_COST_MESSAGE,
             ),
             models.CheckConstraint(
                 condition=~Q(kind="amount_off") | Q(amount_off__gt=0),
@@ -344,6 +385,20 @@ class Redemption(BaseModel):
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+    batch_lead = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="batch_followers",
+        verbose_name=_("first redemption of the same request"),
+        help_text=_("Set on the 2nd to Nth redemption of a request that redeemed N at once."),
+    )
+    batch_quantity = models.PositiveSmallIntegerField(
+        default=1,
+        verbose_name=_("quantity redeemed in the request"),
+        help_text=_("How many of the reward the request redeemed at once (one voucher each)."),
+    )
 
     class Meta:
         ordering = ["-created_at", "-pk"]
@@ -380,6 +435,10 @@ class Redemption(BaseModel):
                 condition=~Q(idempotency_key=""),
                 name="rewards_redemption_idempotency_unique",
             ),
+            models.CheckConstraint(
+                condition=Q(batch_quantity__gte=1),
+                name="rewards_redemption_batch_quantity_positive",
+            ),
         ]
         indexes = [
             models.Index(fields=["member", "reward", "status"], name="rewards_red_member_idx"),
@@ -390,15 +449,81 @@ class Redemption(BaseModel):
         return f"#{self.pk} {what} ({self.points} pts)"
 
 
+class VoucherBatch(BaseModel):
+    """Pre-printed voucher codes (cards, gift books) imported from CSV. Each code becomes an
+    unissued voucher of `reward`, valid until the end of `valid_until`; staff or a till then
+    issue one to a member (bound to them) or sell it (anyone may use it)."""
+
+    name = models.CharField(
+        _("name"), max_length=120, help_text=_("e.g. 'Christmas gift cards 2026, print run 1'.")
+    )
+    reward = models.ForeignKey(
+        Reward,
+        on_delete=models.PROTECT,
+        related_name="voucher_batches",
+        verbose_name=_("reward"),
+        help_text=_("What each voucher of the batch gives."),
+    )
+    valid_until = models.DateField(
+        _("valid until"),
+        help_text=_(
+            "The last day printed on the vouchers, e.g. 31 Dec 2027: they work all of that day "
+            "in the programme's time zone."
+        ),
+    )
+    file_name = models.CharField(_("file"), max_length=200, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("imported by"),
+    )
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        verbose_name = _("pre-printed voucher batch")
+        verbose_name_plural = _("pre-printed voucher batches")
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.reward})"
+
+
 class Voucher(BaseModel):
     class Status(models.TextChoices):
+        UNISSUED = "unissued", _("Printed, not issued yet")
         ISSUED = "issued", "Issued"
         USED = "used", "Used"
         EXPIRED = "expired", "Expired"
         CANCELLED = "cancelled", "Cancelled"
 
-    redemption = models.OneToOneField(Redemption, on_delete=models.PROTECT, related_name="voucher")
-    member = models.ForeignKey("members.Member", on_delete=models.PROTECT, related_name="+")
+    redemption = models.OneToOneField(
+        Redemption, null=True, blank=True, on_delete=models.PROTECT, related_name="voucher"
+    )
+    batch = models.ForeignKey(
+        VoucherBatch,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="vouchers",
+        verbose_name=_("pre-printed batch"),
+    )
+    member = models.ForeignKey(
+        "members.Member", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    member_bound = models.BooleanField(
+        _("only for this member"),
+        default=False,
+        help_text=_("Only the voucher's member may use it; a till must identify them."),
+    )
+    issued_at = models.DateTimeField(_("issued or sold at"), null=True, blank=True)
+    sale_ref = models.CharField(
+        _("sale reference"),
+        max_length=100,
+        blank=True,
+        help_text=_("Receipt of the sale of a pre-printed voucher."),
+    )
     code = models.CharField(max_length=20, unique=True)
     partner_code = models.CharField(max_length=100, blank=True)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.ISSUED)
@@ -418,8 +543,24 @@ class Voucher(BaseModel):
         ordering = ["-created_at", "-pk"]
         constraints = [
             models.CheckConstraint(
-                condition=Q(status__in=["issued", "used", "expired", "cancelled"]),
+                condition=Q(status__in=["unissued", "issued", "used", "expired", "cancelled"]),
                 name="rewards_voucher_status_valid",
+            ),
+            models.CheckConstraint(
+                condition=Q(redemption__isnull=False) | Q(batch__isnull=False),
+                name="rewards_voucher_has_source",
+            ),
+            models.CheckConstraint(
+                condition=Q(redemption__isnull=True) | Q(member__isnull=False),
+                name="rewards_voucher_redeemed_has_member",
+            ),
+            models.CheckConstraint(
+                condition=~Q(status="unissued") | Q(member__isnull=True),
+                name="rewards_voucher_unissued_has_no_member",
+            ),
+            models.CheckConstraint(
+                condition=Q(member_bound=False) | Q(member__isnull=False),
+                name="rewards_voucher_bound_has_member",
             ),
             models.CheckConstraint(
                 condition=~Q(status="used")
@@ -438,6 +579,13 @@ class Voucher(BaseModel):
 
     def __str__(self) -> str:
         return self.display_code
+
+    @property
+    def reward(self) -> Reward | None:
+        """What the voucher gives: the redeemed reward, or the batch's (pre-printed)."""
+        if self.redemption_id is not None:
+            return self.redemption.reward  # type: ignore[union-attr]
+        return self.batch.reward if self.batch_id is not None else None  # type: ignore[union-attr]
 
     @property
     def display_code(self) -> str:

@@ -1,24 +1,25 @@
 """Rewards reads: the catalogue a member sees, voucher checks for tills, lists for the admin."""
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from django.db.models import Case, Count, Q, QuerySet, Value, When
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from loyalty.ledger.policy import programme_settings_get
 from loyalty.ledger.selectors import account_balance
 from loyalty.tiers.selectors import tier_current_assignment
 from members.models import Member
-from rewards.codes import voucher_code_normalize
+from rewards.codes import voucher_code_lookup
 from rewards.exceptions import RewardNotFound, VoucherNotFound
 from rewards.models import Redemption, Reward, RewardsSettings, Voucher
 
 
 def rewards_settings_get() -> RewardsSettings:
-    instance, _ = RewardsSettings.objects.get_or_create(pk=1)
+    instance, _created = RewardsSettings.objects.get_or_create(pk=1)
     return instance
 
 
@@ -33,6 +34,33 @@ def period_start(period: str, now: datetime) -> datetime:
     elif period == Reward.LimitPeriod.YEAR:
         local = local.replace(month=1, day=1)
     return local
+
+
+def programme_zone() -> ZoneInfo:
+    return ZoneInfo(programme_settings_get().time_zone)
+
+
+def voucher_expiry_for(
+    *, issued_at: datetime, valid_days: int, zone: ZoneInfo | None = None
+) -> datetime:
+    """A voucher valid for `valid_days` works all of its last day in the programme's time zone:
+    the last day is the issue day (local) plus `valid_days`, and the voucher expires at the
+    first instant after it (local midnight), the same rule as points lots."""
+    zone = zone or programme_zone()
+    last_day = issued_at.astimezone(zone).date() + timedelta(days=valid_days)
+    return datetime.combine(last_day + timedelta(days=1), time.min, tzinfo=zone)
+
+
+def voucher_last_day(expires_at: datetime, zone: ZoneInfo | None = None) -> date:
+    """The last local day a voucher can be used (the day before its expiry instant when that is
+    a local midnight; otherwise the day it expires on)."""
+    zone = zone or programme_zone()
+    return (expires_at - timedelta(microseconds=1)).astimezone(zone).date()
+
+
+def format_day(day: date) -> str:
+    """31 Mar 2027: the one way vouchers and reward dates are written for staff and members."""
+    return f"{day.day} {day:%b %Y}"
 
 
 def member_tier_rank(*, member: Member) -> int | None:
@@ -165,7 +193,8 @@ class VoucherCheck:
     code: str
     status: str
     valid: bool
-    member_id: int
+    member_bound: bool
+    member_id: int | None
     member_number: str
     member_name: str
     reward_code: str | None
@@ -174,6 +203,7 @@ class VoucherCheck:
     partner_code: str
     points: int
     expires_at: datetime
+    valid_until: date
     used_at: datetime | None
     order_ref: str
     message: str
@@ -189,9 +219,11 @@ def voucher_status_now(voucher: Voucher, now: datetime) -> str:
 def voucher_check(*, code: str, now: datetime | None = None) -> VoucherCheck:
     """What a till needs to know about a code, in one query. Raises VoucherNotFound."""
     now = now or timezone.now()
-    normal = voucher_code_normalize(code)
+    normal = voucher_code_lookup(code)
     voucher = (
-        Voucher.objects.select_related("member", "redemption", "redemption__reward")
+        Voucher.objects.select_related(
+            "member", "redemption", "redemption__reward", "batch", "batch__reward"
+        )
         .filter(code=normal)
         .first()
         if normal
@@ -200,41 +232,61 @@ def voucher_check(*, code: str, now: datetime | None = None) -> VoucherCheck:
     if voucher is None:
         raise VoucherNotFound(extra={"code": str(code)[:40]})
     status = voucher_status_now(voucher, now)
-    reward = voucher.redemption.reward
+    reward = voucher.reward
     benefit = (
-        reward.benefit if reward is not None else f"Paid {voucher.redemption.value} with points"
+        reward.benefit if reward is not None else f"Paid {voucher.redemption.value} with points"  # type: ignore[union-attr]
     )
+    zone = programme_zone()
+    last_day = format_day(voucher_last_day(voucher.expires_at, zone))
+    used_on = format_day(voucher.used_at.astimezone(zone).date()) if voucher.used_at else ""
     messages = {
-        Voucher.Status.ISSUED: f"Valid until {voucher.expires_at:%Y-%m-%d}: {benefit}.",
-        Voucher.Status.USED: f"Already used for order {voucher.order_ref or '(none)'}"
-        + (f" on {voucher.used_at:%Y-%m-%d}." if voucher.used_at else "."),
-        Voucher.Status.EXPIRED: f"Expired on {voucher.expires_at:%Y-%m-%d}.",
-        Voucher.Status.CANCELLED: "Cancelled; the points were given back.",
+        Voucher.Status.ISSUED: _("Valid until the end of %(day)s: %(benefit)s.")
+        % {"day": last_day, "benefit": benefit},
+        Voucher.Status.USED: (
+            _("Already used for order %(order)s on %(day)s.")
+            % {"order": voucher.order_ref or _("(none)"), "day": used_on}
+            if used_on
+            else _("Already used for order %(order)s.")
+            % {"order": voucher.order_ref or _("(none)")}
+        ),
+        Voucher.Status.EXPIRED: _("Expired: it was valid until the end of %(day)s.")
+        % {"day": last_day},
+        Voucher.Status.CANCELLED: _("Cancelled; the points were given back.")
+        if voucher.redemption_id
+        else _("Cancelled."),
+        Voucher.Status.UNISSUED: _("Pre-printed, never issued or sold: it cannot be used."),
     }
     member = voucher.member
+    message = messages[status]  # type: ignore[index]
+    if voucher.member_bound and status == Voucher.Status.ISSUED and member is not None:
+        message += " " + _("Only for member %(number)s: check their card.") % {
+            "number": member.member_number
+        }
     return VoucherCheck(
         code=voucher.display_code,
         status=status,
         valid=status == Voucher.Status.ISSUED,
-        member_id=member.pk,
-        member_number=member.member_number,
-        member_name=f"{member.first_name} {member.last_name}".strip(),
+        member_bound=voucher.member_bound,
+        member_id=member.pk if member else None,
+        member_number=member.member_number if member else "",
+        member_name=f"{member.first_name} {member.last_name}".strip() if member else "",
         reward_code=reward.code if reward else None,
         reward_name=reward.name if reward else "Points payment",
         benefit=benefit,
         partner_code=voucher.partner_code if status == Voucher.Status.ISSUED else "",
-        points=voucher.redemption.points,
+        points=voucher.redemption.points if voucher.redemption else 0,
         expires_at=voucher.expires_at,
+        valid_until=voucher_last_day(voucher.expires_at, zone),
         used_at=voucher.used_at,
         order_ref=voucher.order_ref,
-        message=messages[status],  # type: ignore[index]
+        message=message,
     )
 
 
 def voucher_list_for_member(*, member: Member, status: str | None = None) -> QuerySet[Voucher]:
-    vouchers = Voucher.objects.select_related("redemption", "redemption__reward").filter(
-        member=member
-    )
+    vouchers = Voucher.objects.select_related(
+        "redemption", "redemption__reward", "batch__reward"
+    ).filter(member=member)
     if status:
         vouchers = vouchers.filter(status=status)
     return vouchers.order_by("-created_at", "-pk")
@@ -253,6 +305,16 @@ def redemption_get(*, redemption_id: int) -> Any:
     if redemption is None:
         raise RedemptionNotFound(extra={"redemption": redemption_id})
     return redemption
+
+
+def redemption_batch(*, redemption: Redemption) -> list[Redemption]:
+    """Every redemption made by the same request as `redemption` (N at once), first first."""
+    lead_id = redemption.batch_lead_id or redemption.pk
+    return list(
+        Redemption.objects.select_related("member", "reward", "voucher")
+        .filter(Q(pk=lead_id) | Q(batch_lead_id=lead_id))
+        .order_by("pk")
+    )
 
 
 def redemption_list_for_export() -> QuerySet[Redemption]:

@@ -7,7 +7,8 @@ instant of the conditional stock UPDATE, so the stock can never be oversold.
 """
 
 import logging
-from datetime import datetime, timedelta
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
@@ -17,17 +18,20 @@ from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from loyalty.core import events
 from loyalty.core.queue import task_delay
 from loyalty.core.services import model_update
+from loyalty.ledger.exceptions import InsufficientPoints
 from loyalty.ledger.locks import lock_account
 from loyalty.ledger.models import LedgerEntry
 from loyalty.ledger.policy import programme_settings_get
+from loyalty.ledger.selectors import account_balance
 from loyalty.ledger.services import account_get_or_create, ledger_entry_reverse, points_redeem
 from members.exceptions import MemberNotActive
 from members.models import Member, Store
-from rewards.codes import voucher_code_generate, voucher_code_normalize
+from rewards.codes import printed_code_normalize, voucher_code_generate, voucher_code_lookup
 from rewards.exceptions import (
     IdempotencyConflict,
     PointsPaymentInvalid,
@@ -37,16 +41,29 @@ from rewards.exceptions import (
     RewardNotEligible,
     RewardOutOfStock,
     VoucherAlreadyUsed,
+    VoucherMemberMismatch,
     VoucherNotFound,
+    VoucherNotIssuable,
     VoucherNotValid,
     VoucherUndoWindowPassed,
     VoucherUsedForOtherOrder,
 )
-from rewards.models import Redemption, Reward, RewardCode, RewardsSettings, Voucher
+from rewards.models import (
+    Redemption,
+    Reward,
+    RewardCode,
+    RewardsSettings,
+    Voucher,
+    VoucherBatch,
+)
 from rewards.selectors import (
+    format_day,
     member_tier_rank,
     period_start,
+    programme_zone,
     rewards_settings_get,
+    voucher_expiry_for,
+    voucher_last_day,
 )
 
 logger = logging.getLogger(__name__)
@@ -89,55 +106,122 @@ def reward_check_eligible(*, member: Member, reward: Reward, now: datetime) -> N
             )
 
 
-def _check_limits(*, member: Member, reward: Reward, now: datetime) -> None:
+MAX_QUANTITY = 100
+
+
+def _check_limits(*, member: Member, reward: Reward, now: datetime, quantity: int = 1) -> None:
+    """Per-member limits for `quantity` more at once (checked under the account lock)."""
     taken = Redemption.objects.filter(
         member=member, reward=reward, status=Redemption.Status.COMPLETED
     )
-    if reward.limit_per_member is not None and taken.count() >= reward.limit_per_member:
-        raise RewardLimitReached(
-            f"Member already redeemed “{reward.name}” {reward.limit_per_member} time(s), the most allowed.",
-            extra={"limit": reward.limit_per_member, "period": None},
-        )
+    if reward.limit_per_member is not None:
+        done = taken.count()
+        if done + quantity > reward.limit_per_member:
+            left = max(reward.limit_per_member - done, 0)
+            raise RewardLimitReached(
+                f"Member already redeemed “{reward.name}” {reward.limit_per_member} time(s), the most allowed."
+                if quantity == 1 or not left
+                else _(
+                    "Member may redeem “%(name)s” %(left)s more time(s), not %(quantity)s "
+                    "(at most %(limit)s in all)."
+                )
+                % {
+                    "name": reward.name,
+                    "left": left,
+                    "quantity": quantity,
+                    "limit": reward.limit_per_member,
+                },
+                extra={"limit": reward.limit_per_member, "period": None, "left": left},
+            )
     if reward.limit_per_period and reward.limit_period:
         start = period_start(reward.limit_period, now)
-        if taken.filter(created_at__gte=start).count() >= reward.limit_per_period:
+        done = taken.filter(created_at__gte=start).count()
+        if done + quantity > reward.limit_per_period:
+            left = max(reward.limit_per_period - done, 0)
             raise RewardLimitReached(
                 f"Member already redeemed “{reward.name}” {reward.limit_per_period} time(s) "
-                f"this {reward.limit_period}, the most allowed.",
-                extra={"limit": reward.limit_per_period, "period": reward.limit_period},
+                f"this {reward.limit_period}, the most allowed."
+                if quantity == 1 or not left
+                else _(
+                    "Member may redeem “%(name)s” %(left)s more time(s) this %(period)s, not "
+                    "%(quantity)s."
+                )
+                % {
+                    "name": reward.name,
+                    "left": left,
+                    "period": reward.limit_period,
+                    "quantity": quantity,
+                },
+                extra={
+                    "limit": reward.limit_per_period,
+                    "period": reward.limit_period,
+                    "left": left,
+                },
             )
 
 
-def _take_stock(reward: Reward) -> int | None:
-    """Decrement counted stock atomically; returns what is left (None: unlimited)."""
+def _check_points(*, member: Member, reward: Reward, quantity: int, now: datetime) -> None:
+    """All N at once: refused before anything is taken when the available points do not cover
+    the whole request (the ledger checks each debit again under the same lock)."""
+    needed = reward.points_cost * quantity
+    available = account_balance(member=member, as_of=now).available
+    if available < needed:
+        raise InsufficientPoints(
+            _(
+                "Only %(available)s points are available; %(needed)s were requested for "
+                "%(quantity)s of “%(name)s”."
+            )
+            % {"quantity": quantity, "name": reward.name, "needed": needed, "available": available},
+            extra={"available": available, "requested": needed, "quantity": quantity},
+        )
+
+
+def _take_stock(reward: Reward, quantity: int = 1) -> int | None:
+    """Decrement counted stock atomically by `quantity`; returns what is left (None: unlimited)."""
     if reward.stock is None:
         return None
     # conditional UPDATE: the row lock it takes lasts to commit, so concurrent redeemers queue
-    # here and the last one sees 0 and is refused; a later rollback restores the unit.
-    updated = Reward.objects.filter(pk=reward.pk, stock__gt=0).update(stock=F("stock") - 1)
+    # here and the last one sees too little and is refused; a later rollback restores the units.
+    updated = Reward.objects.filter(pk=reward.pk, stock__gte=quantity).update(
+        stock=F("stock") - quantity
+    )
     if not updated:
-        raise RewardOutOfStock(f"“{reward.name}” is out of stock.", extra={"reward": reward.code})
+        left = Reward.objects.filter(pk=reward.pk).values_list("stock", flat=True).get()
+        if quantity == 1 or not left:
+            raise RewardOutOfStock(
+                f"“{reward.name}” is out of stock.", extra={"reward": reward.code, "left": left}
+            )
+        raise RewardOutOfStock(
+            _("Only %(left)s of “%(name)s” left; %(quantity)s requested.")
+            % {"left": left, "name": reward.name, "quantity": quantity},
+            extra={"reward": reward.code, "left": left, "requested": quantity},
+        )
     return Reward.objects.filter(pk=reward.pk).values_list("stock", flat=True).get()
 
 
-def _take_partner_code(reward: Reward) -> RewardCode:
-    code = (
+def _take_partner_codes(reward: Reward, quantity: int = 1) -> list[RewardCode]:
+    codes = list(
         RewardCode.objects.select_for_update(skip_locked=True)
         .filter(reward=reward, voucher__isnull=True)
-        .order_by("pk")
-        .first()
+        .order_by("pk")[:quantity]
     )
-    if code is None:
+    if len(codes) < quantity:
+        if quantity == 1 or not codes:
+            raise RewardOutOfStock(
+                f"“{reward.name}” has no partner codes left.", extra={"reward": reward.code}
+            )
         raise RewardOutOfStock(
-            f"“{reward.name}” has no partner codes left.", extra={"reward": reward.code}
+            _("Only %(left)s partner codes of “%(name)s” free; %(quantity)s requested.")
+            % {"left": len(codes), "name": reward.name, "quantity": quantity},
+            extra={"reward": reward.code, "left": len(codes), "requested": quantity},
         )
-    return code
+    return codes
 
 
 def _issue_voucher(
     redemption: Redemption, *, expires_at: datetime, partner_code: str = "", **fields: Any
 ) -> Voucher:
-    for _ in range(5):  # 55 random bits: a collision is astronomically rare, but never a 500
+    for _attempt in range(5):  # 55 random bits: a collision is astronomically rare, but never a 500
         try:
             with transaction.atomic():
                 return Voucher.objects.create(
@@ -154,7 +238,13 @@ def _issue_voucher(
 
 
 def _replay(
-    member: Member, key: str, *, reward: Reward | None, kind: str, points: int | None = None
+    member: Member,
+    key: str,
+    *,
+    reward: Reward | None,
+    kind: str,
+    points: int | None = None,
+    quantity: int = 1,
 ) -> Redemption | None:
     if not key:
         return None
@@ -165,7 +255,11 @@ def _replay(
     )
     if existing is None:
         return None
-    same = existing.kind == kind and existing.reward_id == (reward.pk if reward else None)
+    same = (
+        existing.kind == kind
+        and existing.reward_id == (reward.pk if reward else None)
+        and existing.batch_quantity == quantity
+    )
     if points is not None:
         same = same and existing.points == points
     if not same:
@@ -203,67 +297,89 @@ def redemption_create(
     channel: str = Redemption.Channel.API,
     store: Store | None = None,
     idempotency_key: str | None = None,
+    quantity: int = 1,
 ) -> Redemption:
-    """Spend the reward's points and issue a voucher, all or nothing.
+    """Spend the reward's points and issue a voucher, all or nothing; with `quantity` N, N
+    redemptions with a voucher each, or none.
 
     Checks, in one transaction under the member's account lock: member active, reward live and
-    visible to the member's tier, limits, stock (conditional UPDATE) and available points.
-    Raises MemberNotActive, RewardNotAvailable, RewardNotEligible, RewardLimitReached,
-    RewardOutOfStock, InsufficientPoints, IdempotencyConflict. Replaying an idempotency key
-    returns the first redemption."""
+    visible to the member's tier, limits for N more, the points for N (before anything is
+    taken), stock for N (one conditional UPDATE) and N partner codes. Raises MemberNotActive,
+    RewardNotAvailable, RewardNotEligible, RewardLimitReached, RewardOutOfStock,
+    InsufficientPoints, IdempotencyConflict, ValidationError (quantity). Replaying an
+    idempotency key returns the first redemption of the first request (the others through
+    `rewards.selectors.redemption_batch`). Returns the first redemption."""
+    if not isinstance(quantity, int) or not 1 <= quantity <= MAX_QUANTITY:
+        raise ValidationError(
+            {"quantity": [_("Redeem from 1 to %(max)s at once.") % {"max": MAX_QUANTITY}]}
+        )
     now = timezone.now()
     key = (idempotency_key or "").strip()
     account = account_get_or_create(member=member)
     lock_account(account.pk)
-    replay = _replay(member, key, reward=reward, kind=Redemption.Kind.REWARD)
+    replay = _replay(member, key, reward=reward, kind=Redemption.Kind.REWARD, quantity=quantity)
     if replay is not None:
         return replay
     reward = Reward.objects.select_related("min_tier").get(pk=reward.pk)
     reward_check_eligible(member=member, reward=reward, now=now)
-    _check_limits(member=member, reward=reward, now=now)
-    left = _take_stock(reward)
-    partner = _take_partner_code(reward) if reward.kind == Reward.Kind.PARTNER_CODE else None
-    redemption = Redemption.objects.create(
-        member=member,
-        reward=reward,
-        kind=Redemption.Kind.REWARD,
-        points=reward.points_cost,
-        channel=channel,
-        store=store,
-        idempotency_key=key,
-        created_by=_user(actor),
+    _check_limits(member=member, reward=reward, now=now, quantity=quantity)
+    if quantity > 1:  # one at a time, the ledger's own check under the same lock is the same
+        _check_points(member=member, reward=reward, quantity=quantity, now=now)
+    left = _take_stock(reward, quantity)
+    partners = (
+        _take_partner_codes(reward, quantity) if reward.kind == Reward.Kind.PARTNER_CODE else []
     )
-    redemption.ledger_entry = points_redeem(
-        member=member,
-        points=reward.points_cost,
-        source_type="redemption",
-        source_id=str(redemption.pk),
-        idempotency_key=f"redemption:{redemption.pk}",
-        actor=actor,
-        reason=f"Redeemed “{reward.name}”",
-    )
-    redemption.save(update_fields=["ledger_entry", "updated_at"])
-    voucher = _issue_voucher(
-        redemption,
-        expires_at=now + timedelta(days=reward.voucher_valid_days),
-        partner_code=partner.code if partner else "",
-    )
-    if partner is not None:
-        partner.voucher = voucher
-        partner.save(update_fields=["voucher", "updated_at"])
+    expires_at = voucher_expiry_for(issued_at=now, valid_days=reward.voucher_valid_days)
+    lead: Redemption | None = None
+    for index in range(quantity):
+        redemption = Redemption.objects.create(
+            member=member,
+            reward=reward,
+            kind=Redemption.Kind.REWARD,
+            points=reward.points_cost,
+            channel=channel,
+            store=store,
+            idempotency_key=key if lead is None else "",
+            created_by=_user(actor),
+            batch_lead=lead,
+            batch_quantity=quantity,
+        )
+        redemption.ledger_entry = points_redeem(
+            member=member,
+            points=reward.points_cost,
+            source_type="redemption",
+            source_id=str(redemption.pk),
+            idempotency_key=f"redemption:{redemption.pk}",
+            actor=actor,
+            reason=f"Redeemed “{reward.name}”"
+            + (f" ({index + 1} of {quantity})" if quantity > 1 else ""),
+        )
+        redemption.save(update_fields=["ledger_entry", "updated_at"])
+        partner = partners[index] if partners else None
+        voucher = _issue_voucher(
+            redemption,
+            expires_at=expires_at,
+            partner_code=partner.code if partner else "",
+            member_bound=reward.vouchers_member_bound,
+        )
+        if partner is not None:
+            partner.voucher = voucher
+            partner.save(update_fields=["voucher", "updated_at"])
+        events.publish(
+            "voucher.issued",
+            {
+                "voucher": voucher.display_code,
+                "member_id": member.pk,
+                "member_number": member.member_number,
+                "reward": reward.code,
+                "points": redemption.points,
+                "expires_at": voucher.expires_at.isoformat(),
+            },
+        )
+        lead = lead or redemption
     _low_stock_check(reward, left)
-    events.publish(
-        "voucher.issued",
-        {
-            "voucher": voucher.display_code,
-            "member_id": member.pk,
-            "member_number": member.member_number,
-            "reward": reward.code,
-            "points": redemption.points,
-            "expires_at": voucher.expires_at.isoformat(),
-        },
-    )
-    return redemption
+    assert lead is not None
+    return lead
 
 
 def points_payment_quote(*, points: int | None, amount: Decimal | None) -> tuple[int, Decimal]:
@@ -433,7 +549,7 @@ def redemption_cancel(*, redemption: Redemption, reason: str, actor: Any = None)
 
 
 def voucher_find(*, code: str) -> Voucher:
-    normal = voucher_code_normalize(code)
+    normal = voucher_code_lookup(code)
     voucher = (
         Voucher.objects.filter(code=normal).only("pk", "member_id").first() if normal else None
     )
@@ -443,15 +559,46 @@ def voucher_find(*, code: str) -> Voucher:
 
 
 def _usable(voucher: Voucher, now: datetime) -> None:
+    if voucher.status == Voucher.Status.UNISSUED:
+        raise VoucherNotValid(
+            _("Voucher %(code)s is pre-printed and was never issued or sold.")
+            % {"code": voucher.display_code},
+            extra={"status": voucher.status},
+        )
     if voucher.status == Voucher.Status.ISSUED and voucher.expires_at <= now:
         raise VoucherNotValid(
-            f"Voucher {voucher.display_code} expired on {voucher.expires_at:%Y-%m-%d}.",
+            _("Voucher %(code)s expired: it was valid until the end of %(day)s.")
+            % {
+                "code": voucher.display_code,
+                "day": format_day(voucher_last_day(voucher.expires_at)),
+            },
             extra={"status": Voucher.Status.EXPIRED},
         )
     if voucher.status in (Voucher.Status.EXPIRED, Voucher.Status.CANCELLED):
         raise VoucherNotValid(
             f"Voucher {voucher.display_code} is {voucher.get_status_display().lower()}.",
             extra={"status": voucher.status},
+        )
+
+
+def _check_member(voucher: Voucher, member: Member | None) -> None:
+    """A member-bound voucher is consumed only for its member (checked before any write)."""
+    if not voucher.member_bound:
+        return
+    if member is None:
+        raise VoucherMemberMismatch(
+            _(
+                "Voucher %(code)s can only be used by the member it was issued to: identify the "
+                "member (card number) and try again."
+            )
+            % {"code": voucher.display_code},
+            extra={"member_given": False},
+        )
+    if member.pk != voucher.member_id:
+        raise VoucherMemberMismatch(
+            _("Voucher %(code)s belongs to another member and cannot be used for %(number)s.")
+            % {"code": voucher.display_code, "number": member.member_number},
+            extra={"member_given": True, "member_number": member.member_number},
         )
 
 
@@ -463,9 +610,11 @@ def voucher_consume(
     actor: Any = None,
     channel: str = Redemption.Channel.STORE,
     store: Store | None = None,
+    member: Member | None = None,
 ) -> Voucher:
     """Use a voucher against an order. Idempotent for the same order; refused for another one.
-    Raises VoucherNotFound, VoucherNotValid, VoucherUsedForOtherOrder."""
+    A member-bound voucher needs `member` (who presents it) and only its own member passes.
+    Raises VoucherNotFound, VoucherNotValid, VoucherUsedForOtherOrder, VoucherMemberMismatch."""
     order_ref = (order_ref or "").strip()
     if not order_ref:
         raise ValidationError({"order_ref": ["Give the order or receipt reference."]})
@@ -479,6 +628,7 @@ def voucher_consume(
         )
     now = timezone.now()
     _usable(voucher, now)
+    _check_member(voucher, member)
     voucher.status = Voucher.Status.USED
     voucher.used_at = now
     voucher.order_ref = order_ref[:100]
@@ -539,8 +689,9 @@ def voucher_consume_undo(
     the order it was used for. Idempotent: undoing twice changes nothing more."""
     order_ref = (order_ref or "").strip()
     found = voucher_find(code=code)
-    account = account_get_or_create(member=Member.objects.get(pk=found.member_id))
-    lock_account(account.pk)
+    if found.member_id is not None:
+        account = account_get_or_create(member=Member.objects.get(pk=found.member_id))
+        lock_account(account.pk)
     voucher = _lock_voucher(found.pk)
     redemption = voucher.redemption
     undo_note = f"undone: {reason}".strip()[:300] if reason else "undone: order refunded"
@@ -564,7 +715,7 @@ def voucher_consume_undo(
             f"Voucher {voucher.display_code} was used more than {window.days} days ago.",
             extra={"used_at": voucher.used_at.isoformat() if voucher.used_at else None},
         )
-    if redemption.kind == Redemption.Kind.POINTS_PAYMENT:
+    if redemption is not None and redemption.kind == Redemption.Kind.POINTS_PAYMENT:
         redemption = _lock_redemption(redemption.pk)
         _refund(redemption, reason=undo_note, actor=actor, now=now)
         voucher.status = Voucher.Status.CANCELLED
@@ -595,15 +746,16 @@ def voucher_expire_one(*, voucher_id: int, now: datetime) -> bool:
     found = Voucher.objects.filter(pk=voucher_id).values("member_id").first()
     if found is None:
         return False
-    account = account_get_or_create(member=Member.objects.get(pk=found["member_id"]))
-    lock_account(account.pk)
+    if found["member_id"] is not None:
+        account = account_get_or_create(member=Member.objects.get(pk=found["member_id"]))
+        lock_account(account.pk)
     voucher = _lock_voucher(voucher_id)
     if voucher.status != Voucher.Status.ISSUED or voucher.expires_at > now:
         return False
     redemption = voucher.redemption
     voucher.status = Voucher.Status.EXPIRED
-    reward = redemption.reward
-    if reward is not None and reward.refund_points_on_expiry:
+    reward = redemption.reward if redemption is not None else None
+    if redemption is not None and reward is not None and reward.refund_points_on_expiry:
         redemption = _lock_redemption(redemption.pk)
         _refund(redemption, reason="voucher expired unused", actor=None, now=now)
         voucher.note = "refunded on expiry"
@@ -721,9 +873,185 @@ def reward_codes_upload(*, reward: Reward, codes: list[str], batch: str = "") ->
     return {"added": len(fresh), "duplicates": len(existing), "errors": errors}
 
 
+# --- pre-printed voucher batches -----------------------------------------------------------
+
+
+MAX_BATCH_ROWS = 100_000
+
+
+@dataclass
+class BatchImportReport:
+    batch: VoucherBatch | None
+    added: int
+    errors: list[tuple[int, str, str]]  # (row, the value as typed, why)
+
+
+@transaction.atomic
+def voucher_batch_import(
+    *,
+    name: str,
+    reward: Reward,
+    valid_until: date,
+    codes: list[str],
+    actor: Any,
+    file_name: str = "",
+) -> BatchImportReport:
+    """Import pre-printed codes as unissued vouchers of `reward`, valid until the end of
+    `valid_until` (programme time zone). All or nothing: a blank, malformed, repeated or
+    already known code is reported by row number with the value typed, and nothing is written.
+    Codes are stored upper case without spaces or dashes (tills may type them either way)."""
+    errors: dict[str, list[str]] = {}
+    if not (name or "").strip():
+        errors["name"] = [_("Name the batch, e.g. 'Gift cards 2026'.")]
+    if valid_until < timezone.now().astimezone(programme_zone()).date():
+        errors["valid_until"] = [_("The last valid day is in the past.")]
+    if len(codes) > MAX_BATCH_ROWS:
+        errors["codes"] = [_("At most %(n)s codes per file; split it.") % {"n": MAX_BATCH_ROWS}]
+    if errors:
+        raise ValidationError(errors)
+    problems: list[tuple[int, str, str]] = []
+    seen: dict[str, int] = {}
+    for row, raw in enumerate(codes, start=1):
+        typed = str(raw or "").strip()[:40]
+        code = printed_code_normalize(typed)
+        if not typed:
+            problems.append((row, typed, str(_("empty code"))))
+        elif code is None:
+            problems.append(
+                (row, typed, str(_("not a code: use 6 to 20 letters and digits (dashes allowed)")))
+            )
+        elif code in seen:
+            problems.append((row, typed, str(_("repeats row %(row)s") % {"row": seen[code]})))
+        else:
+            seen[code] = row
+    known = set()
+    codes_list = list(seen)
+    for offset in range(0, len(codes_list), 500):
+        known.update(
+            Voucher.objects.filter(code__in=codes_list[offset : offset + 500]).values_list(
+                "code", flat=True
+            )
+        )
+    problems += [
+        (seen[code], code, str(_("already exists (another voucher has this code)")))
+        for code in known
+    ]
+    problems.sort()
+    if problems or not seen:
+        if not seen and not problems:
+            problems = [(0, "", str(_("the file holds no codes")))]
+        return BatchImportReport(batch=None, added=0, errors=problems)
+    batch = VoucherBatch(
+        name=name.strip()[:120],
+        reward=reward,
+        valid_until=valid_until,
+        file_name=file_name[:200],
+        created_by=_user(actor),
+    )
+    batch.full_clean()
+    batch.save()
+    zone = programme_zone()
+    expires_at = datetime.combine(valid_until + timedelta(days=1), time.min, tzinfo=zone)
+    Voucher.objects.bulk_create(
+        (
+            Voucher(batch=batch, code=code, status=Voucher.Status.UNISSUED, expires_at=expires_at)
+            for code in seen
+        ),
+        batch_size=1000,
+    )
+    return BatchImportReport(batch=batch, added=len(seen), errors=[])
+
+
+def _lock_unissued(code: str) -> Voucher:
+    voucher = _lock_voucher(voucher_find(code=code).pk)
+    if voucher.batch_id is None:
+        raise VoucherNotIssuable(
+            _("Voucher %(code)s was issued by a redemption; only pre-printed ones can be.")
+            % {"code": voucher.display_code},
+            extra={"status": voucher.status},
+        )
+    return voucher
+
+
+@transaction.atomic(durable=True)
+def voucher_issue(*, code: str, member: Member, actor: Any, note: str = "") -> Voucher:
+    """Give a pre-printed voucher to a member: from now on only that member may use it. The
+    same member again is harmless; another member, or a sold voucher, is VoucherNotIssuable."""
+    _require_active(member)
+    voucher = _lock_unissued(code)
+    if voucher.status != Voucher.Status.UNISSUED:
+        if voucher.member_id == member.pk and voucher.member_bound:
+            return voucher
+        raise VoucherNotIssuable(
+            _("Voucher %(code)s was already issued or sold.") % {"code": voucher.display_code},
+            extra={"status": voucher.status},
+        )
+    now = timezone.now()
+    voucher.status = Voucher.Status.ISSUED
+    voucher.member = member
+    voucher.member_bound = True
+    voucher.issued_at = now
+    voucher.note = (note or "").strip()[:300]
+    voucher.save(
+        update_fields=["status", "member", "member_bound", "issued_at", "note", "updated_at"]
+    )
+    events.publish(
+        "voucher.issued",
+        {
+            "voucher": voucher.display_code,
+            "member_id": member.pk,
+            "member_number": member.member_number,
+            "reward": voucher.batch.reward.code,  # type: ignore[union-attr]
+            "points": 0,
+            "expires_at": voucher.expires_at.isoformat(),
+        },
+    )
+    return voucher
+
+
+@transaction.atomic(durable=True)
+def voucher_sell(*, code: str, sale_ref: str, actor: Any = None) -> Voucher:
+    """A pre-printed voucher sold over the counter: anyone who holds it may use it. The same
+    sale again is harmless; a voucher issued or sold before is VoucherNotIssuable."""
+    sale_ref = (sale_ref or "").strip()
+    if not sale_ref:
+        raise ValidationError({"sale_ref": [_("Give the receipt number of the sale.")]})
+    voucher = _lock_unissued(code)
+    if voucher.status != Voucher.Status.UNISSUED:
+        if voucher.sale_ref == sale_ref and voucher.member_id is None:
+            return voucher
+        raise VoucherNotIssuable(
+            _("Voucher %(code)s was already issued or sold.") % {"code": voucher.display_code},
+            extra={"status": voucher.status},
+        )
+    voucher.status = Voucher.Status.ISSUED
+    voucher.member_bound = False
+    voucher.issued_at = timezone.now()
+    voucher.sale_ref = sale_ref[:100]
+    voucher.save(update_fields=["status", "member_bound", "issued_at", "sale_ref", "updated_at"])
+    return voucher
+
+
+@transaction.atomic(durable=True)
+def voucher_void(*, voucher: Voucher, reason: str, actor: Any = None) -> Voucher:
+    """Cancel a pre-printed voucher that is not used (lost, damaged): no points are involved."""
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValidationError({"reason": [_("Say why the voucher is cancelled.")]})
+    voucher = _lock_voucher(voucher.pk)
+    if voucher.status == Voucher.Status.CANCELLED:
+        return voucher
+    if voucher.status == Voucher.Status.USED:
+        raise VoucherAlreadyUsed(extra={"voucher": voucher.display_code})
+    voucher.status = Voucher.Status.CANCELLED
+    voucher.note = reason[:300]
+    voucher.save(update_fields=["status", "note", "updated_at"])
+    return voucher
+
+
 def rewards_settings_update(*, data: dict[str, Any]) -> RewardsSettings:
     instance = rewards_settings_get()
-    instance, _ = model_update(
+    instance, _changed = model_update(
         instance=instance,
         fields=[
             "points_payment_minimum",

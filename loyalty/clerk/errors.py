@@ -10,6 +10,7 @@ from typing import Any
 
 from django import forms
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
+from django.utils.translation import gettext as _
 
 from loyalty.core.exceptions import ApplicationError
 
@@ -58,6 +59,14 @@ _MESSAGES: dict[str, Callable[[ApplicationError], str]] = {
     "voucher_not_found": lambda e: (
         f"No voucher has the code {e.extra.get('code', '')}. Check the code and type it again."
     ),
+    "voucher_member_mismatch": lambda e: (
+        _("This voucher belongs to another member: it can only be used by its own member.")
+        if e.extra.get("member_given")
+        else _(
+            "This voucher can only be used by its own member: scan the member's card "
+            "(card number below) and press Use voucher again."
+        )
+    ),
     "idempotency_key_reused": lambda e: (
         "This form was already sent with other values. Open the member again and retry."
     ),
@@ -74,6 +83,7 @@ _ALWAYS_REWORDED = {
     "original_transaction_not_found",
     "reward_not_found",
     "voucher_not_found",
+    "voucher_member_mismatch",
     "idempotency_key_reused",
 }
 

@@ -5,6 +5,7 @@ from decimal import Decimal
 
 from django import forms
 from django.core.validators import RegexValidator
+from django.utils.translation import gettext_lazy as _
 
 from members.identifiers import is_valid_member_number
 
@@ -107,6 +108,22 @@ class RedeemForm(TokenForm):
             "required": "Choose a reward.",
         },
     )
+    quantity = forms.IntegerField(
+        label=_("How many"),
+        required=False,
+        min_value=1,
+        max_value=100,
+        help_text=_("One voucher each, e.g. 2 for two coffees; all of them or none."),
+        error_messages={
+            "invalid": _("Type how many, from 1 to 100."),
+            "min_value": _("Type how many, from 1 to 100."),
+            "max_value": _("Type how many, from 1 to 100."),
+        },
+        widget=forms.NumberInput(attrs={"inputmode": "numeric", "min": 1, "max": 100}),
+    )
+
+    def clean_quantity(self) -> int:
+        return self.cleaned_data.get("quantity") or 1
 
 
 class PointsPaymentForm(TokenForm):
@@ -180,3 +197,10 @@ class VoucherConsumeForm(ClerkForm):
 
     code = forms.CharField(widget=forms.HiddenInput, max_length=40)
     order_ref = forms.CharField(label="Order or receipt number", max_length=100)
+    member_number = forms.CharField(
+        label=_("Member's card number"),
+        max_length=20,
+        required=False,
+        help_text=_("Needed for a voucher that is only for its member: scan their card."),
+        widget=forms.TextInput(attrs={"inputmode": "numeric", "autocomplete": "off"}),
+    )

@@ -21,6 +21,7 @@ from django.shortcuts import render
 from django.urls import reverse, reverse_lazy
 from django.utils import timezone
 from django.utils.http import urlencode
+from django.utils.translation import gettext as _
 from django.views import View
 
 from loyalty.clerk import forms
@@ -41,8 +42,15 @@ from loyalty.ledger.selectors import account_balance
 from loyalty.ledger.services import purchase_record, return_record
 from members.exceptions import MemberNotFound
 from members.models import Member
+from members.selectors import member_get_by_number
 from members.services import consent_set, member_enroll
-from rewards.selectors import reward_get, voucher_check
+from rewards.selectors import (
+    format_day,
+    redemption_batch,
+    reward_get,
+    voucher_check,
+    voucher_last_day,
+)
 from rewards.services import points_payment_create, redemption_create, voucher_consume
 
 PERMISSION = "members.use_clerk_screen"
@@ -297,6 +305,7 @@ class RedeemView(MemberActionView):
 
     def perform(self, member: Member, data: dict[str, Any]) -> None:
         reward = reward_get(reference=data["reward"])
+        quantity = data.get("quantity") or 1
         redemption = redemption_create(
             member=member,
             reward=reward,
@@ -304,18 +313,31 @@ class RedeemView(MemberActionView):
             channel=CHANNEL,
             store=clerk_store(user=self.request.user),
             idempotency_key=f"clerk-redeem-{data['token']}",
+            quantity=quantity,
         )
+        batch = redemption_batch(redemption=redemption)
         voucher = redemption.voucher
         lines = [
-            f"{format_points(redemption.points)} spent.",
-            f"Valid until {timezone.localtime(voucher.expires_at):%d %b %Y}.",
+            f"{format_points(sum(r.points for r in batch))} spent.",
+            _("Valid until the end of %(day)s.")
+            % {"day": format_day(voucher_last_day(voucher.expires_at))},
         ]
-        if voucher.partner_code:
-            lines.insert(0, f"Partner code: {voucher.partner_code}")
+        partner_codes = [r.voucher.partner_code for r in batch if r.voucher.partner_code]
+        if partner_codes:
+            lines.insert(0, f"Partner code: {', '.join(partner_codes)}")
+        if len(batch) > 1:
+            lines.insert(
+                0,
+                _("Voucher codes: %(codes)s.")
+                % {"codes": ", ".join(r.voucher.display_code for r in batch)},
+            )
         lines.append(self.balance_line(member))
         self.flash(
             f"member:{member.pk}",
-            title=f"Redeemed “{reward.name}”. Give the member this voucher code:",
+            title=f"Redeemed “{reward.name}”. Give the member this voucher code:"
+            if len(batch) == 1
+            else _("Redeemed %(n)s of “%(name)s”. Give the member these %(n)s voucher codes:")
+            % {"n": len(batch), "name": reward.name},
             lines=lines,
             code=voucher.display_code,
             tone="good",
@@ -474,12 +496,14 @@ class VoucherView(ClerkView):
         if consume_form.is_valid():
             data = consume_form.cleaned_data
             try:
+                number = (data.get("member_number") or "").strip()
                 voucher = voucher_consume(
                     code=data["code"],
                     order_ref=data["order_ref"],
                     actor=request.user,
                     channel=CHANNEL,
                     store=clerk_store(user=request.user),
+                    member=member_get_by_number(member_number=number) if number else None,
                 )
             except ApplicationError as exc:
                 consume_form.add_error(None, clerk_message(exc))

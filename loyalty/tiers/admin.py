@@ -9,13 +9,14 @@ from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.utils import timezone
 from django.utils.html import format_html
+from django.utils.translation import gettext_lazy as _
 from unfold.admin import ModelAdmin, StackedInline, TabularInline
 
 from loyalty.core.admin_mixins import AuditedAdminMixin, ReadOnlyAdminMixin, SingletonAdminMixin
 from loyalty.core.exceptions import ApplicationError
-from loyalty.tiers.models import Tier, TierAssignment, TierPolicy
-from loyalty.tiers.selectors import tier_member_progress
-from loyalty.tiers.services import tier_assign
+from loyalty.tiers.models import Tier, TierAssignment, TierFloor, TierPolicy
+from loyalty.tiers.selectors import tier_member_progress, tier_policy_get
+from loyalty.tiers.services import tier_assign, tier_floor_remove, tier_floor_set
 from members.admin import MemberAdmin
 from members.models import Member
 
@@ -94,9 +95,111 @@ class TierAdmin(AuditedAdminMixin, ModelAdmin):
         return super().has_delete_permission(request, obj)
 
 
+class TierPolicyForm(forms.ModelForm):
+    class Meta:
+        model = TierPolicy
+        fields = [
+            "basis",
+            "window",
+            "downgrade_mode",
+            "grace_days",
+            "one_tier_down",
+            "floor_max_tier",
+        ]
+
+    def clean(self) -> dict:
+        data = super().clean()
+        mode, grace = data.get("downgrade_mode"), data.get("grace_days")
+        if grace and mode and mode != TierPolicy.DowngradeMode.PERIOD_END:
+            self.add_error(
+                "grace_days",
+                _(
+                    "Grace days only apply when members are downgraded at period end: set them "
+                    "to 0, or choose 'Downgrade at period end'."
+                ),
+            )
+        cap = data.get("floor_max_tier")
+        if cap is not None:
+            above = TierFloor.objects.filter(tier__rank__gt=cap.rank)
+            if above.exists():
+                self.add_error(
+                    "floor_max_tier",
+                    _(
+                        "%(count)s member(s) have a floor above %(cap)s (e.g. %(example)s): "
+                        "lower their floors first."
+                    )
+                    % {
+                        "count": above.count(),
+                        "cap": cap.name,
+                        "example": above.select_related("member").first().member,
+                    },
+                )
+        return data
+
+
 @admin.register(TierPolicy)
 class TierPolicyAdmin(AuditedAdminMixin, SingletonAdminMixin, ModelAdmin):
-    fields = ("basis", "window", "grace_days", "one_tier_down")
+    form = TierPolicyForm
+    fields = (
+        "basis",
+        "window",
+        "downgrade_mode",
+        "grace_days",
+        "one_tier_down",
+        "floor_max_tier",
+    )
+
+
+class TierFloorForm(forms.ModelForm):
+    class Meta:
+        model = TierFloor
+        fields = ["member", "tier", "reason"]
+
+    def clean_tier(self) -> Tier:
+        tier = self.cleaned_data["tier"]
+        cap = tier_policy_get().floor_max_tier
+        if cap is not None and tier.rank > cap.rank:
+            raise forms.ValidationError(
+                _(
+                    "%(tier)s is above the highest floor tier of the programme (%(cap)s). "
+                    "Choose %(cap)s or a lower tier, or raise the limit in the tier policy."
+                )
+                % {"tier": tier.name, "cap": cap.name}
+            )
+        return tier
+
+
+@admin.register(TierFloor)
+class TierFloorAdmin(AuditedAdminMixin, ModelAdmin):
+    """Members who keep at least a tier (staff, partners): saved through tier_floor_set, which
+    raises a member below the floor at once."""
+
+    form = TierFloorForm
+    list_display = ("member", "tier", "reason", "set_by", "updated_at")
+    list_select_related = ("member", "tier", "set_by")
+    list_filter = ("tier",)
+    search_fields = ("member__member_number", "member__last_name", "reason")
+    raw_id_fields = ("member",)
+    readonly_fields = ("set_by",)
+
+    def get_readonly_fields(self, request: HttpRequest, obj: object = None) -> tuple:
+        return ("member", "set_by") if obj is not None else ("set_by",)
+
+    def save_model(
+        self, request: HttpRequest, obj: TierFloor, form: forms.Form, change: bool
+    ) -> None:
+        saved = tier_floor_set(
+            member=obj.member, tier=obj.tier, reason=obj.reason, actor=request.user
+        )
+        obj.pk = saved.pk
+        obj._state.adding = False
+
+    def delete_model(self, request: HttpRequest, obj: TierFloor) -> None:
+        tier_floor_remove(floor=obj, actor=request.user)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet) -> None:
+        for floor in queryset:
+            tier_floor_remove(floor=floor, actor=request.user)
 
 
 @admin.register(TierAssignment)

@@ -6,7 +6,7 @@ from typing import Any
 from loyalty.ledger.models import Transaction
 from loyalty.ledger.rules import Contribution, EarningContext
 from loyalty.tiers.exceptions import TierConfigurationError
-from loyalty.tiers.models import Tier, TierAssignment
+from loyalty.tiers.models import Tier, TierAssignment, TierPolicy
 
 logger = logging.getLogger(__name__)
 
@@ -39,9 +39,18 @@ def tier_contributions(tier: Tier | None) -> list[Contribution]:
 
 def tier_upgrade_after_posting(*, transaction: Transaction, result: Any) -> None:
     """Upgrade in the request that posts the purchase (same database transaction). Returns
-    never downgrade at once: they are counted when the period-end job judges the window."""
-    if transaction.kind != Transaction.Kind.PURCHASE or transaction.member_id is None:
+    downgrade at once only in the policy's "immediate" mode; otherwise they are counted when
+    the period-end job judges the window."""
+    if transaction.member_id is None:
         return
+    downgrade = False
+    if transaction.kind != Transaction.Kind.PURCHASE:
+        immediate = TierPolicy.objects.filter(
+            pk=1, downgrade_mode=TierPolicy.DowngradeMode.IMMEDIATE
+        ).exists()
+        if transaction.kind != Transaction.Kind.RETURN or not immediate:
+            return
+        downgrade = True
     from loyalty.tiers.services import tier_evaluate_member
 
     try:
@@ -49,6 +58,7 @@ def tier_upgrade_after_posting(*, transaction: Transaction, result: Any) -> None
             member=transaction.member,
             actor=transaction.created_by,
             imported=transaction.channel == Transaction.Channel.IMPORT,  # no gifts for history
+            downgrade=downgrade,
         )
     except TierConfigurationError as exc:
         # a broken ladder must not stop the tills: the purchase posts, the upgrade waits for

@@ -15,6 +15,7 @@ from django.conf import settings
 from django.core.validators import MinValueValidator
 from django.db import models
 from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
 from loyalty.core.models import BaseModel
@@ -28,6 +29,11 @@ class TierPolicy(BaseModel):
         POINTS = "points", "Qualifying points"
         SPEND = "spend", "Qualifying spend"
 
+    class DowngradeMode(models.TextChoices):
+        PERIOD_END = "period_end", _("Downgrade at period end (after the grace days)")
+        NEVER = "never", _("Never downgrade")
+        IMMEDIATE = "immediate", _("Downgrade as soon as the qualifying value falls")
+
     basis = models.CharField(max_length=10, choices=Basis.choices, default=Basis.POINTS)
     window = models.CharField(
         max_length=20, choices=WindowKind.choices, default=WindowKind.CALENDAR_YEAR
@@ -38,6 +44,32 @@ class TierPolicy(BaseModel):
     one_tier_down = models.BooleanField(
         default=True, help_text="At a period end, drop at most one tier."
     )
+    downgrade_mode = models.CharField(
+        _("downgrades"),
+        max_length=12,
+        choices=DowngradeMode.choices,
+        default=DowngradeMode.PERIOD_END,
+        help_text=_(
+            "When a member who no longer reaches their tier loses it. At period end: judged on "
+            "the closed window (e.g. 1 January for the year before), after the grace days. "
+            "Never: a tier once reached is kept. As soon as it falls: a return, or points "
+            "leaving the window, moves the member down at once to the tier the better of the "
+            "current and the last closed window reaches (grace days and 'one tier down' do "
+            "not apply)."
+        ),
+    )
+    floor_max_tier = models.ForeignKey(
+        "tiers.Tier",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("highest floor tier"),
+        help_text=_(
+            "The highest tier staff may guarantee a member as a floor, e.g. Gold for staff and "
+            "partners; empty: any tier."
+        ),
+    )
 
     history = HistoricalRecords()  # audit trail: who changed what, when
 
@@ -46,6 +78,17 @@ class TierPolicy(BaseModel):
         verbose_name_plural = "tier policy"
         constraints = [
             models.CheckConstraint(condition=Q(pk=1), name="tiers_tierpolicy_single_row"),
+            models.CheckConstraint(
+                condition=Q(downgrade_mode__in=["period_end", "never", "immediate"]),
+                name="tiers_tierpolicy_downgrade_mode_valid",
+            ),
+            models.CheckConstraint(
+                condition=Q(downgrade_mode="period_end") | Q(grace_days=0),
+                name="tiers_tierpolicy_grace_only_at_period_end",
+                violation_error_message=_(
+                    "Grace days only apply when members are downgraded at period end."
+                ),
+            ),
             models.CheckConstraint(
                 condition=Q(basis__in=["points", "spend"]), name="tiers_tierpolicy_basis_valid"
             ),
@@ -114,6 +157,8 @@ class TierAssignment(BaseModel):
         MANUAL = "manual", "Set by staff"
         IMPORT = "import", "Import"
         RECALCULATION = "recalculation", "Recalculation after a rule change"
+        FLOOR = "floor", _("Raised to the member's floor tier")
+        VALUE_FELL = "value_fell", _("Qualifying value fell")
 
     member = models.ForeignKey(
         "members.Member", on_delete=models.PROTECT, related_name="tier_assignments"
@@ -165,6 +210,8 @@ class TierAssignment(BaseModel):
                         "manual",
                         "import",
                         "recalculation",
+                        "floor",
+                        "value_fell",
                     ]
                 ),
                 name="tiers_tierassignment_reason_valid",
@@ -187,3 +234,46 @@ class TierAssignment(BaseModel):
 
     def __str__(self) -> str:
         return f"{self.member_id}: {self.tier} from {self.valid_from:%Y-%m-%d}"
+
+
+class TierFloor(BaseModel):
+    """A member who keeps at least `tier` whatever they spend (staff, partners). The period-end
+    job, immediate downgrades and recalculations never take them below it; setting it raises a
+    member below it at once. Removing it changes nothing until the member is next judged."""
+
+    member = models.OneToOneField(
+        "members.Member",
+        on_delete=models.PROTECT,
+        related_name="tier_floor",
+        verbose_name=_("member"),
+    )
+    tier = models.ForeignKey(
+        Tier,
+        on_delete=models.PROTECT,
+        related_name="floors",
+        verbose_name=_("floor tier"),
+        help_text=_("The member never goes below this tier, e.g. Gold for an employee."),
+    )
+    reason = models.CharField(
+        _("reason"),
+        max_length=255,
+        help_text=_("Why the member keeps this tier, e.g. 'employee' or 'partner: Acme Ltd'."),
+    )
+    set_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("set by"),
+    )
+
+    history = HistoricalRecords()  # audit trail: who changed what, when
+
+    class Meta:
+        verbose_name = _("floor tier")
+        verbose_name_plural = _("floor tiers")
+        permissions = [("set_tier_floor", "Can give a member a floor tier")]
+
+    def __str__(self) -> str:
+        return f"{self.member}: at least {self.tier}"

@@ -24,13 +24,14 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Exists, OuterRef
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from loyalty.core import events
 from loyalty.core.services import model_update
 from loyalty.ledger.models import LedgerEntry
 from loyalty.ledger.services import points_earn
 from loyalty.tiers.exceptions import TierChangedConcurrently, TierConfigurationError
-from loyalty.tiers.models import Tier, TierAssignment
+from loyalty.tiers.models import Tier, TierAssignment, TierFloor, TierPolicy
 from loyalty.tiers.qualifying import (
     GIFT_SOURCE,
     closed_windows,
@@ -48,6 +49,7 @@ from members.exceptions import MemberNotActive
 from members.models import Member
 
 Reason = TierAssignment.Reason
+Mode = TierPolicy.DowngradeMode
 Progress = Callable[[int], None]
 BATCH = 1000
 
@@ -97,6 +99,45 @@ def tier_for_value(ladder: list[Tier], value: Decimal) -> Tier:
         if value >= tier.threshold:
             reached = tier
     return reached
+
+
+def _at_least(tier: Tier, floor: Tier | None) -> Tier:
+    """`tier`, or the member's floor tier when that is higher."""
+    return floor if floor is not None and floor.rank > tier.rank else tier
+
+
+def _floors(tiers: dict[int, Tier], member_ids: list[int] | None = None) -> dict[int, Tier]:
+    """member id -> floor tier (floors are few: staff and partners)."""
+    qs = TierFloor.objects.all()
+    if member_ids is not None:
+        qs = qs.filter(member_id__in=member_ids)
+    return {
+        member_id: tiers[tier_id] for member_id, tier_id in qs.values_list("member_id", "tier_id")
+    }
+
+
+def _values_now(refs: list, *, policy: TierPolicy, zone: Any, today: date) -> dict[int, Decimal]:
+    """The value that counts now: the better of the current window and the last closed one
+    (recalculation and the immediate downgrade mode judge on it)."""
+    now_values = values_in_windows(
+        basis=policy.basis,
+        windows=current_windows(kind=policy.window, refs=refs, today=today),
+        zone=zone,
+    )
+    ends = {
+        ref.id: end
+        for ref in refs
+        if (end := last_period_end(policy.window, as_of=today, enrolled_on=ref.enrolled_on))
+    }
+    closed_refs = [ref for ref in refs if ref.id in ends]
+    closed_values = values_in_windows(
+        basis=policy.basis,
+        windows=closed_windows(kind=policy.window, refs=closed_refs, period_ends=ends),
+        zone=zone,
+    )
+    return {
+        ref.id: max(now_values[ref.id], closed_values.get(ref.id, Decimal("0"))) for ref in refs
+    }
 
 
 # --------------------------------------------------------------------------------------- helpers
@@ -244,21 +285,25 @@ def tier_assign(
 
 @transaction.atomic
 def tier_evaluate_member(
-    *, member: Member, actor: Any = None, imported: bool = False
+    *, member: Member, actor: Any = None, imported: bool = False, downgrade: bool = False
 ) -> TierAssignment | None:
     """Upgrade only: if the qualifying value in the current window meets a higher tier's
     threshold, move the member there now (reason "threshold") and give that tier's entry gift.
     A member who requalifies for the current tier during a grace period keeps it. With
     `imported` (historical transactions loaded by an import) the reason is "import" and no gift
-    is given. Returns the current row (None when the programme has no tiers)."""
+    is given. With `downgrade` (a return posted while the policy's mode is "immediate") a
+    member whose value fell below their tier moves down at once (reason "value_fell"), never
+    below their floor. Returns the current row (None when the programme has no tiers)."""
     try:
-        return _evaluate_member(member=member, actor=actor, imported=imported)
+        return _evaluate_member(member=member, actor=actor, imported=imported, downgrade=downgrade)
     except TierChangedConcurrently:
         # a member without a row got one from a concurrent writer: judge again against it
-        return _evaluate_member(member=member, actor=actor, imported=imported)
+        return _evaluate_member(member=member, actor=actor, imported=imported, downgrade=downgrade)
 
 
-def _evaluate_member(*, member: Member, actor: Any, imported: bool) -> TierAssignment | None:
+def _evaluate_member(
+    *, member: Member, actor: Any, imported: bool, downgrade: bool = False
+) -> TierAssignment | None:
     ladder = tier_ladder_checked()
     if not ladder:
         return None
@@ -267,13 +312,51 @@ def _evaluate_member(*, member: Member, actor: Any, imported: bool) -> TierAssig
         current is not None
         and current.tier.rank >= ladder[-1].rank
         and current.downgrade_due_on is None
+        and not downgrade
     ):
         # already at the top with no downgrade pending: no value can change anything, so the
         # window's sum (and the settings and policy reads it needs) is skipped
         return current
     zone = programme_zone()
-    value = qualifying_values(members=[member], policy=tier_policy_get(), zone=zone)[member.pk]
+    policy = tier_policy_get()
+    immediate = downgrade and policy.downgrade_mode == Mode.IMMEDIATE
+    if immediate:
+        today = local_today(zone)
+        value = _values_now(member_refs([member], zone), policy=policy, zone=zone, today=today)[
+            member.pk
+        ]
+    else:
+        value = qualifying_values(members=[member], policy=policy, zone=zone)[member.pk]
     reached = tier_for_value(ladder, value)
+    floor = None
+    if current is None or (immediate and reached.rank < current.tier.rank):
+        # the floor matters only for a first tier or a fall (floors raise members when set)
+        floor_row = TierFloor.objects.select_related("tier").filter(member_id=member.pk).first()
+        floor = floor_row.tier if floor_row else None
+        reached = _at_least(reached, floor)
+    if current is not None and reached.rank < current.tier.rank and immediate:
+        protected = current.reason == Reason.MANUAL and (
+            current.manual_until is None or current.manual_until > local_today(zone)
+        )
+        if not protected:
+            row = _open(
+                member_id=member.pk,
+                tier=reached,
+                previous=current,
+                reason=Reason.VALUE_FELL,
+                now=timezone.now(),
+                value=value,
+                actor=actor,
+            )
+            _tier_changed_publish(
+                member_id=member.pk,
+                member_number=member.member_number,
+                old=current.tier,
+                new=reached,
+                reason=row.reason,
+                at=row.valid_from,
+            )
+            return row
     if current is not None and reached.rank <= current.tier.rank:
         if current.downgrade_due_on is not None and reached.rank >= current.tier.rank:
             model_update(
@@ -284,6 +367,8 @@ def _evaluate_member(*, member: Member, actor: Any, imported: bool) -> TierAssig
         return current
     is_upgrade = reached.rank > ladder[0].rank
     reason = Reason.THRESHOLD if is_upgrade else Reason.ENROLMENT
+    if floor is not None and reached.pk == floor.pk and value < reached.threshold:
+        reason = Reason.FLOOR  # raised by the floor, not by the value
     row = _open(
         member_id=member.pk,
         tier=reached,
@@ -301,9 +386,85 @@ def _evaluate_member(*, member: Member, actor: Any, imported: bool) -> TierAssig
         reason=row.reason,
         at=row.valid_from,
     )
-    if is_upgrade and not imported:
+    if is_upgrade and not imported and row.reason != Reason.FLOOR:
         _give_gift(member=member, tier=reached, actor=actor)
     return row
+
+
+# ------------------------------------------------------------------------------------ floor tier
+
+
+@transaction.atomic
+def tier_floor_set(*, member: Member, tier: Tier, reason: str, actor: Any) -> TierFloor:
+    """Give a member a floor tier (staff, partners keep at least Gold). Refused above the
+    policy's highest floor tier. A member below the floor is raised to it at once (reason
+    "floor", no entry gift); the floor then holds at every downgrade."""
+    errors: dict[str, list[str]] = {}
+    if not reason or not reason.strip():
+        errors["reason"] = [_("Say why the member keeps this tier.")]
+    if _user(actor) is None:
+        errors["set_by"] = [_("A floor tier must be set by a signed-in staff user.")]
+    cap = tier_policy_get().floor_max_tier
+    if cap is not None and tier.rank > cap.rank:
+        errors["tier"] = [
+            _("%(tier)s is above the highest floor tier of the programme (%(cap)s).")
+            % {"tier": tier.name, "cap": cap.name}
+        ]
+    if errors:
+        raise ValidationError(errors)
+    if member.status == Member.Status.CLOSED:
+        raise MemberNotActive(extra={"member_id": member.pk, "status": member.status})
+    floor, _created = TierFloor.objects.select_for_update().get_or_create(
+        member=member,
+        defaults={"tier": tier, "reason": reason.strip()[:255], "set_by": _user(actor)},
+    )
+    if not _created:
+        model_update(
+            instance=floor,
+            fields=["tier", "reason", "set_by"],
+            data={"tier": tier, "reason": reason.strip()[:255], "set_by": _user(actor)},
+        )
+    current = _current_for_update(member.pk)
+    if current is None or current.tier.rank < tier.rank:
+        row = _open(
+            member_id=member.pk,
+            tier=tier,
+            previous=current,
+            reason=Reason.FLOOR,
+            now=timezone.now(),
+            actor=actor,
+            note=reason.strip(),
+        )
+        _tier_changed_publish(
+            member_id=member.pk,
+            member_number=member.member_number,
+            old=current.tier if current else None,
+            new=tier,
+            reason=row.reason,
+            at=row.valid_from,
+        )
+    elif (
+        current.downgrade_due_on is not None
+        and current.downgrade_to is not None
+        and current.downgrade_to.rank < tier.rank  # a pending downgrade below the new floor
+    ):
+        target = tier if tier.rank < current.tier.rank else None
+        model_update(
+            instance=current,
+            fields=["downgrade_due_on", "downgrade_to"],
+            data={
+                "downgrade_due_on": current.downgrade_due_on if target else None,
+                "downgrade_to": target,
+            },
+        )
+    return floor
+
+
+@transaction.atomic
+def tier_floor_remove(*, floor: TierFloor, actor: Any) -> None:
+    """Take a member's floor away (the history keeps who and when). The member keeps their tier
+    until they are next judged."""
+    floor.delete()
 
 
 @transaction.atomic
@@ -371,14 +532,15 @@ def _assign_entry_tier(entry: Tier, now: datetime) -> int:
     )
     created = 0
     ids = list(missing)
+    floors = _floors({tier.pk: tier for tier in Tier.objects.all()})
     for offset in range(0, len(ids), BATCH):
         rows = [
             TierAssignment(
                 member_id=member_id,
-                tier=entry,
-                reason=Reason.ENROLMENT,
+                tier=floors.get(member_id, entry),
+                reason=Reason.FLOOR if member_id in floors else Reason.ENROLMENT,
                 valid_from=now,
-                note="entry tier",
+                note="floor tier" if member_id in floors else "entry tier",
             )
             for member_id in ids[offset : offset + BATCH]
         ]
@@ -460,6 +622,16 @@ def tier_period_end_evaluate(*, as_of: date | None = None) -> PeriodEndResult:
     tiers = {tier.pk: tier for tier in ladder}
     now = timezone.now()
     result.entry_assigned = _assign_entry_tier(ladder[0], now)
+    if policy.downgrade_mode == Mode.NEVER:
+        # a tier once reached is kept: grace downgrades left from the period-end mode are void
+        result.grace_cancelled = TierAssignment.objects.filter(
+            valid_to__isnull=True, downgrade_due_on__isnull=False
+        ).update(downgrade_due_on=None, downgrade_to=None, updated_at=now)
+        return result
+    if policy.downgrade_mode == Mode.IMMEDIATE:
+        _regrade_immediate(result, ladder=ladder, policy=policy, zone=zone, now=now)
+        return result
+    floors = _floors(tiers)
 
     # 2. judge the window that closed at each member's latest period end
     candidates = (
@@ -506,7 +678,7 @@ def tier_period_end_evaluate(*, as_of: date | None = None) -> PeriodEndResult:
         result.judged += 1
         current = tiers[row["tier_id"]]
         value = values[row["member_id"]]
-        reached = tier_for_value(ladder, value)
+        reached = _at_least(tier_for_value(ladder, value), floors.get(row["member_id"]))
         if reached.rank >= current.rank:
             keep.setdefault(row["period_end"], []).append(row["id"])
             continue
@@ -566,7 +738,7 @@ def tier_period_end_evaluate(*, as_of: date | None = None) -> PeriodEndResult:
         for row in due_rows:
             current, target = tiers[row["tier_id"]], tiers[row["downgrade_to_id"]]
             value = now_values[row["member_id"]]
-            reached = tier_for_value(ladder, value)
+            reached = _at_least(tier_for_value(ladder, value), floors.get(row["member_id"]))
             if reached.rank >= current.rank:
                 cancel.append(row["id"])
                 continue
@@ -585,6 +757,38 @@ def tier_period_end_evaluate(*, as_of: date | None = None) -> PeriodEndResult:
                 (tiers[r["tier_id"]].code, tiers[r["new_tier_id"]].code) for r in chunk
             )
     return result
+
+
+def _regrade_immediate(
+    result: PeriodEndResult, *, ladder: list[Tier], policy: TierPolicy, zone: Any, now: datetime
+) -> None:
+    """Downgrade mode "immediate", nightly: everyone above the entry tier is judged on the
+    value that counts today (points leave rolling windows, periods close); who no longer
+    reaches their tier drops at once to the tier reached (never below a floor, never a
+    protected manual tier). Set-based, in chunks; idempotent (a second run finds nobody)."""
+    tiers = {tier.pk: tier for tier in ladder}
+    floors = _floors(tiers)
+    rows = list(
+        TierAssignment.objects.filter(valid_to__isnull=True, tier__rank__gt=ladder[0].rank)
+        .order_by("member_id")
+        .values("id", "member_id", "member__enrolled_at", "tier_id", "reason", "manual_until")
+    )
+    for offset in range(0, len(rows), BATCH):
+        chunk = rows[offset : offset + BATCH]
+        refs = member_refs(((r["member_id"], r["member__enrolled_at"]) for r in chunk), zone)
+        values = _values_now(refs, policy=policy, zone=zone, today=result.as_of)
+        down = []
+        for row in chunk:
+            result.judged += 1
+            current = tiers[row["tier_id"]]
+            value = values[row["member_id"]]
+            reached = _at_least(tier_for_value(ladder, value), floors.get(row["member_id"]))
+            if reached.rank >= current.rank or _protected(row, result.as_of):
+                result.kept += 1
+                continue
+            down.append({**row, "new_tier_id": reached.pk, "value": value})
+        result.downgraded += _replace(down, now=now, reason=Reason.VALUE_FELL, tiers=tiers)
+        result.moves.update((tiers[r["tier_id"]].code, tiers[r["new_tier_id"]].code) for r in down)
 
 
 # --------------------------------------------------------------------------------- recalculation
@@ -643,31 +847,18 @@ def tier_recalculate(
     after: Counter = Counter()
     changes: list[dict] = []
     fresh: list[TierAssignment] = []
+    floors = _floors(tiers)
+    never = policy.downgrade_mode == Mode.NEVER
     for offset in range(0, len(members), BATCH):
         refs = member_refs(members[offset : offset + BATCH], zone)
-        now_values = values_in_windows(
-            basis=policy.basis,
-            windows=current_windows(kind=policy.window, refs=refs, today=today),
-            zone=zone,
-        )
-        ends = {
-            ref.id: end
-            for ref in refs
-            if (end := last_period_end(policy.window, as_of=today, enrolled_on=ref.enrolled_on))
-        }
-        closed_refs = [ref for ref in refs if ref.id in ends]
-        closed_values = values_in_windows(
-            basis=policy.basis,
-            windows=closed_windows(kind=policy.window, refs=closed_refs, period_ends=ends),
-            zone=zone,
-        )
+        values = _values_now(refs, policy=policy, zone=zone, today=today)
         for ref in refs:
-            value = max(now_values[ref.id], closed_values.get(ref.id, Decimal("0")))
-            reached = tier_for_value(ladder, value)
+            value = values[ref.id]
+            reached = _at_least(tier_for_value(ladder, value), floors.get(ref.id))
             row = current.get(ref.id)
             old = tiers[row["tier_id"]] if row else None
             target = reached
-            if old is not None and _protected(row, today) and reached.rank < old.rank:
+            if old is not None and (never or _protected(row, today)) and reached.rank < old.rank:
                 target = old
             before[old.code if old else ""] += 1
             after[target.code] += 1

@@ -9,6 +9,8 @@ from rewards.api.views import (
     RewardListApi,
     VoucherCheckApi,
     VoucherConsumeApi,
+    VoucherIssueApi,
+    VoucherSellApi,
     VoucherUndoApi,
 )
 
@@ -28,4 +30,6 @@ urlpatterns = [
     path("vouchers/<str:code>/", VoucherCheckApi.as_view(), name="voucher-check"),
     path("vouchers/<str:code>/consume/", VoucherConsumeApi.as_view(), name="voucher-consume"),
     path("vouchers/<str:code>/undo/", VoucherUndoApi.as_view(), name="voucher-undo"),
+    path("vouchers/<str:code>/issue/", VoucherIssueApi.as_view(), name="voucher-issue"),
+    path("vouchers/<str:code>/sell/", VoucherSellApi.as_view(), name="voucher-sell"),
 ]

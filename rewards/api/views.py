@@ -1,5 +1,6 @@
 """Rewards API: catalogue, redeem, pay with points, cancel, and voucher check/consume/undo."""
 
+from datetime import date
 from decimal import Decimal
 from typing import Any
 
@@ -27,19 +28,25 @@ from loyalty.ledger.selectors import account_balance
 from members.selectors import member_get
 from rewards.models import Redemption, Reward, Voucher
 from rewards.selectors import (
+    programme_zone,
+    redemption_batch,
     redemption_get,
     reward_catalogue_for_member,
     reward_get,
     reward_list_public,
     voucher_check,
+    voucher_last_day,
     voucher_list_for_member,
 )
 from rewards.services import (
+    MAX_QUANTITY,
     points_payment_create,
     redemption_cancel,
     redemption_create,
     voucher_consume,
     voucher_consume_undo,
+    voucher_issue,
+    voucher_sell,
 )
 
 CODE_PATH = OpenApiParameter(
@@ -79,16 +86,30 @@ class VoucherSerializer(serializers.Serializer):
     code = serializers.CharField(source="display_code")
     status = serializers.ChoiceField(choices=Voucher.Status.choices)
     partner_code = serializers.CharField()
-    expires_at = serializers.DateTimeField()
+    expires_at = serializers.DateTimeField(
+        help_text="First instant the voucher no longer works (local midnight after valid_until)."
+    )
+    valid_until = serializers.SerializerMethodField(
+        help_text="Last day the voucher works, all day, in the programme's time zone."
+    )
     used_at = serializers.DateTimeField(allow_null=True)
     order_ref = serializers.CharField()
     reward = serializers.SerializerMethodField()
-    points = serializers.IntegerField(source="redemption.points")
-    redemption_id = serializers.IntegerField()
+    points = serializers.SerializerMethodField(help_text="Points spent on it (0: pre-printed).")
+    redemption_id = serializers.IntegerField(allow_null=True)
+    member_bound = serializers.BooleanField(help_text="Only its member may use it.")
 
     def get_reward(self, voucher: Voucher) -> str | None:
-        reward = voucher.redemption.reward
+        reward = voucher.reward
         return reward.code if reward else None
+
+    def get_points(self, voucher: Voucher) -> int:
+        return voucher.redemption.points if voucher.redemption else 0
+
+    def get_valid_until(self, voucher: Voucher) -> date:
+        if "zone" not in self.context:
+            self.context["zone"] = programme_zone()
+        return voucher_last_day(voucher.expires_at, self.context["zone"])
 
 
 class RedemptionSerializer(serializers.Serializer):
@@ -110,15 +131,24 @@ class RedemptionSerializer(serializers.Serializer):
 
 class RedemptionResultSerializer(serializers.Serializer):
     created = serializers.BooleanField(help_text="False when this replays an earlier request.")
-    redemption = RedemptionSerializer()
+    redemption = RedemptionSerializer(help_text="The first (or only) redemption of the request.")
+    quantity = serializers.IntegerField(help_text="How many were redeemed by the request.")
+    redemptions = RedemptionSerializer(
+        many=True, help_text="Every redemption of the request, one voucher each, first first."
+    )
     balance = BalanceSerializer()
 
 
-def _redemption_response(redemption: Redemption, *, created: bool) -> Response:
+def _redemption_response(
+    redemption: Redemption, *, created: bool, whole_request: bool = True
+) -> Response:
     redemption = redemption_get(redemption_id=redemption.pk)
+    batch = redemption_batch(redemption=redemption) if whole_request else [redemption]
     data = {
         "created": created,
         "redemption": redemption,
+        "quantity": len(batch),
+        "redemptions": batch,
         "balance": account_balance(member=redemption.member),
     }
     return Response(
@@ -169,6 +199,12 @@ class RedemptionCreateApi(ApiAuthMixin, APIView):
     class InputSerializer(MemberRefMixin):
         schema_constraints = MEMBER_REQUIRED
         reward = serializers.CharField(max_length=40, help_text="Reward code or id.")
+        quantity = serializers.IntegerField(
+            min_value=1,
+            max_value=MAX_QUANTITY,
+            default=1,
+            help_text="How many to redeem at once (one voucher each): all of them or none.",
+        )
         channel = serializers.ChoiceField(choices=CHANNELS, default=Redemption.Channel.API)
         store = serializers.CharField(max_length=20, required=False, allow_blank=True)
 
@@ -193,6 +229,7 @@ class RedemptionCreateApi(ApiAuthMixin, APIView):
             channel=data["channel"],
             store=store_from_request(data.get("store"), request),
             idempotency_key=key,
+            quantity=data["quantity"],
         )
         return _redemption_response(redemption, created=_created(redemption, before))
 
@@ -274,7 +311,7 @@ class RedemptionCancelApi(ApiAuthMixin, APIView):
             reason=serializer.validated_data["reason"],
             actor=request.user,
         )
-        return _redemption_response(redemption, created=False)
+        return _redemption_response(redemption, created=False, whole_request=False)
 
 
 class MemberVoucherListApi(ApiAuthMixin, APIView):
@@ -304,7 +341,10 @@ class VoucherCheckOutputSerializer(serializers.Serializer):
     code = serializers.CharField()
     status = serializers.ChoiceField(choices=Voucher.Status.choices)
     valid = serializers.BooleanField(help_text="True when it can be consumed now.")
-    member_id = serializers.IntegerField()
+    member_bound = serializers.BooleanField(
+        help_text="Only its member may use it: consume needs member_id or member_number."
+    )
+    member_id = serializers.IntegerField(allow_null=True)
     member_number = serializers.CharField()
     member_name = serializers.CharField()
     reward_code = serializers.CharField(allow_null=True)
@@ -313,6 +353,9 @@ class VoucherCheckOutputSerializer(serializers.Serializer):
     partner_code = serializers.CharField()
     points = serializers.IntegerField()
     expires_at = serializers.DateTimeField()
+    valid_until = serializers.DateField(
+        help_text="Last day the voucher works, all day, in the programme's time zone."
+    )
     used_at = serializers.DateTimeField(allow_null=True)
     order_ref = serializers.CharField()
     message = serializers.CharField()
@@ -337,7 +380,7 @@ class VoucherConsumeApi(ApiAuthMixin, APIView):
 
     required_scope = VOUCHERS_CONSUME
 
-    class InputSerializer(StrictSerializer):
+    class InputSerializer(MemberRefMixin):
         order_ref = serializers.CharField(max_length=100)
         channel = serializers.ChoiceField(choices=CHANNELS, default=Redemption.Channel.STORE)
         store = serializers.CharField(max_length=20, required=False, allow_blank=True)
@@ -358,6 +401,7 @@ class VoucherConsumeApi(ApiAuthMixin, APIView):
             actor=request.user,
             channel=data["channel"],
             store=store_from_request(data.get("store"), request),
+            member=resolve_member(data, required=False),
         )
         return Response(VoucherCheckOutputSerializer(voucher_check(code=voucher.code)).data)
 
@@ -384,5 +428,53 @@ class VoucherUndoApi(ApiAuthMixin, APIView):
         data = serializer.validated_data
         voucher = voucher_consume_undo(
             code=code, order_ref=data["order_ref"], reason=data["reason"], actor=request.user
+        )
+        return Response(VoucherCheckOutputSerializer(voucher_check(code=voucher.code)).data)
+
+
+class VoucherIssueApi(ApiAuthMixin, APIView):
+    """Give a pre-printed voucher to a member: from then on only that member may use it."""
+
+    required_scope = VOUCHERS_CONSUME
+
+    class InputSerializer(MemberRefMixin):
+        schema_constraints = MEMBER_REQUIRED
+        note = serializers.CharField(max_length=300, required=False, allow_blank=True, default="")
+
+    @extend_schema(
+        operation_id="vouchers_issue",
+        parameters=[CODE_PATH],
+        request=InputSerializer,
+        responses=VoucherCheckOutputSerializer,
+    )
+    def post(self, request: Request, code: str) -> Response:
+        serializer = self.InputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        voucher = voucher_issue(
+            code=code, member=resolve_member(data), actor=request.user, note=data["note"]
+        )
+        return Response(VoucherCheckOutputSerializer(voucher_check(code=voucher.code)).data)
+
+
+class VoucherSellApi(ApiAuthMixin, APIView):
+    """Sell a pre-printed voucher over the counter: whoever holds it may use it."""
+
+    required_scope = VOUCHERS_CONSUME
+
+    class InputSerializer(StrictSerializer):
+        sale_ref = serializers.CharField(max_length=100, help_text="Receipt number of the sale.")
+
+    @extend_schema(
+        operation_id="vouchers_sell",
+        parameters=[CODE_PATH],
+        request=InputSerializer,
+        responses=VoucherCheckOutputSerializer,
+    )
+    def post(self, request: Request, code: str) -> Response:
+        serializer = self.InputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        voucher = voucher_sell(
+            code=code, sale_ref=serializer.validated_data["sale_ref"], actor=request.user
         )
         return Response(VoucherCheckOutputSerializer(voucher_check(code=voucher.code)).data)

@@ -1,10 +1,12 @@
 """Rewards factories. Redemptions and vouchers are never built directly: they come from
 rewards.services (they spend ledger points), through the `redeemed` helper."""
 
+import datetime
+
 import factory
 from factory.django import DjangoModelFactory
 
-from rewards.models import Redemption, Reward, RewardCode, RewardsSettings
+from rewards.models import Redemption, Reward, RewardCode, RewardsSettings, VoucherBatch
 
 
 class RewardsSettingsFactory(DjangoModelFactory[RewardsSettings]):
@@ -36,6 +38,17 @@ class RewardCodeFactory(DjangoModelFactory[RewardCode]):
 
     reward = factory.SubFactory(RewardFactory, kind=Reward.Kind.PARTNER_CODE)
     code = factory.Sequence(lambda n: f"PARTNER-{n:06d}")
+
+
+class VoucherBatchFactory(DjangoModelFactory[VoucherBatch]):
+    """A batch row only: its vouchers come from rewards.services.voucher_batch_import."""
+
+    class Meta:
+        model = VoucherBatch
+
+    name = factory.Sequence(lambda n: f"Printed batch {n}")
+    reward = factory.SubFactory(RewardFactory)
+    valid_until = factory.LazyFunction(lambda: datetime.date.today() + datetime.timedelta(days=365))
 
 
 def redeemed(*, member, reward, **kwargs) -> Redemption:

@@ -7,7 +7,7 @@ import factory
 from django.utils import timezone
 from factory.django import DjangoModelFactory
 
-from loyalty.tiers.models import Tier, TierAssignment, TierPolicy
+from loyalty.tiers.models import Tier, TierAssignment, TierFloor, TierPolicy
 from loyalty.tiers.windows import WindowKind
 from tests.factories.members import MemberFactory
 
@@ -66,3 +66,15 @@ class TierAssignmentFactory(DjangoModelFactory[TierAssignment]):
     tier = factory.SubFactory(TierFactory)
     reason = TierAssignment.Reason.THRESHOLD
     valid_from = factory.LazyFunction(timezone.now)
+
+
+class TierFloorFactory(DjangoModelFactory[TierFloor]):
+    """A floor row only (a starting point); staff set floors through tier_floor_set, which also
+    raises the member's tier."""
+
+    class Meta:
+        model = TierFloor
+
+    member = factory.SubFactory(MemberFactory)
+    tier = factory.SubFactory(TierFactory)
+    reason = "employee"

@@ -5,7 +5,7 @@ import pytest
 from loyalty.ledger.exceptions import InsufficientPoints
 from loyalty.ledger.selectors import account_balance
 from loyalty.ledger.services import ledger_reconcile, points_earn
-from rewards.exceptions import RewardOutOfStock, VoucherUsedForOtherOrder
+from rewards.exceptions import RewardLimitReached, RewardOutOfStock, VoucherUsedForOtherOrder
 from rewards.models import Redemption, Reward, RewardCode, Voucher
 from rewards.services import redemption_cancel, redemption_create, voucher_consume
 from tests.concurrency import run_threads
@@ -108,3 +108,58 @@ def test_cancel_racing_consume_never_gives_points_back_for_a_used_voucher(setup_
     # exactly one of the two won: used and no refund, or cancelled and refunded
     assert (voucher.status, available) in {("used", 0), ("cancelled", 100)}
     assert ledger_reconcile() == []
+
+
+# --- #16.15: N at once -----------------------------------------------------------------------
+
+
+def test_concurrent_requests_for_three_each_never_oversell_or_split(setup_programme):
+    """Stock 10, eight members each asking for 3 at once: three requests win (9 units), every
+    winner has 3 vouchers and paid for 3, every loser has none and kept every point."""
+    reward = RewardFactory(points_cost=100, stock=10)
+    members = [_funded(300) for _ in range(8)]
+
+    outcomes = run_threads(
+        8, lambda i: redemption_create(member=members[i], reward=reward, quantity=3).pk
+    )
+
+    oks = [value for kind, value in outcomes if kind == "ok"]
+    errors = [value for kind, value in outcomes if kind == "error"]
+    assert len(oks) == 3, outcomes
+    assert all(isinstance(e, RewardOutOfStock) for e in errors), errors
+    assert Reward.objects.get(pk=reward.pk).stock == 1
+    assert Voucher.objects.count() == 9 == Redemption.objects.count()
+    for member in members:
+        vouchers = Voucher.objects.filter(member=member).count()
+        assert (vouchers, account_balance(member=member).available) in {(3, 0), (0, 300)}
+    assert ledger_reconcile() == []
+
+
+def test_two_concurrent_requests_of_one_member_for_n_beyond_the_balance(setup_programme):
+    member = _funded(500)
+    reward = RewardFactory(points_cost=100)
+
+    outcomes = run_threads(
+        2, lambda i: redemption_create(member=member, reward=reward, quantity=3).pk
+    )
+
+    assert sorted(kind for kind, _ in outcomes) == ["error", "ok"]
+    error = next(value for kind, value in outcomes if kind == "error")
+    assert isinstance(error, InsufficientPoints)
+    assert Voucher.objects.count() == 3
+    assert account_balance(member=member).available == 200
+    assert ledger_reconcile() == []
+
+
+def test_two_concurrent_requests_cannot_pass_a_per_member_limit_together(setup_programme):
+    member = _funded(1000)
+    reward = RewardFactory(points_cost=10, limit_per_member=3)
+
+    outcomes = run_threads(
+        2, lambda i: redemption_create(member=member, reward=reward, quantity=2).pk
+    )
+
+    assert sorted(kind for kind, _ in outcomes) == ["error", "ok"]
+    error = next(value for kind, value in outcomes if kind == "error")
+    assert isinstance(error, RewardLimitReached)
+    assert Redemption.objects.filter(member=member).count() == 2
