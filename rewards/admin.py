@@ -21,6 +21,7 @@ from loyalty.core import csvsafe
 from loyalty.core.admin_mixins import AuditedAdminMixin, ReadOnlyAdminMixin, SingletonAdminMixin
 from loyalty.core.exceptions import ApplicationError
 from members.admin import MemberAdmin
+from members.admin_scope import MemberScopedAdminMixin
 from rewards.models import Redemption, Reward, RewardCode, RewardsSettings, Voucher
 from rewards.resources import RewardResource
 from rewards.selectors import redemption_list_for_export, reward_list_with_counts
@@ -317,7 +318,7 @@ def _reason_action(
 
 
 @admin.register(Redemption)
-class RedemptionAdmin(ReadOnlyAdminMixin, ModelAdmin):
+class RedemptionAdmin(MemberScopedAdminMixin, ReadOnlyAdminMixin, ModelAdmin):
     list_display = (
         "id",
         "created_at",
@@ -435,7 +436,7 @@ def redemptions_csv(queryset: QuerySet) -> HttpResponse:
 
 
 @admin.register(Voucher)
-class VoucherAdmin(ReadOnlyAdminMixin, ModelAdmin):
+class VoucherAdmin(MemberScopedAdminMixin, ReadOnlyAdminMixin, ModelAdmin):
     list_display = (
         "display_code",
         "member_link",

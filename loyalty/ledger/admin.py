@@ -30,6 +30,7 @@ from loyalty.ledger.models import (
 from loyalty.ledger.selectors import account_balance
 from loyalty.ledger.services import points_adjust
 from members.admin import MemberAdmin
+from members.admin_scope import MemberScopedAdminMixin
 from members.models import Member
 
 
@@ -101,7 +102,7 @@ class TransactionLineInline(ReadOnlyAdminMixin, TabularInline):
 
 
 @admin.register(Transaction)
-class TransactionAdmin(ReadOnlyAdminMixin, ModelAdmin):
+class TransactionAdmin(MemberScopedAdminMixin, ReadOnlyAdminMixin, ModelAdmin):
     list_display = (
         "occurred_at",
         "kind",
@@ -151,7 +152,8 @@ class TransactionAdmin(ReadOnlyAdminMixin, ModelAdmin):
 
 
 @admin.register(LedgerEntry)
-class LedgerEntryAdmin(ReadOnlyAdminMixin, ModelAdmin):
+class LedgerEntryAdmin(MemberScopedAdminMixin, ReadOnlyAdminMixin, ModelAdmin):
+    member_path = "account__member"
     list_display = (
         "effective_at",
         "member_number",

@@ -17,6 +17,7 @@ from loyalty.tiers.models import Tier, TierAssignment, TierPolicy
 from loyalty.tiers.selectors import tier_member_progress
 from loyalty.tiers.services import tier_assign
 from members.admin import MemberAdmin
+from members.admin_scope import MemberScopedAdminMixin
 from members.models import Member
 
 
@@ -100,7 +101,7 @@ class TierPolicyAdmin(AuditedAdminMixin, SingletonAdminMixin, ModelAdmin):
 
 
 @admin.register(TierAssignment)
-class TierAssignmentAdmin(ReadOnlyAdminMixin, ModelAdmin):
+class TierAssignmentAdmin(MemberScopedAdminMixin, ReadOnlyAdminMixin, ModelAdmin):
     list_display = (
         "member",
         "tier",
