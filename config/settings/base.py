@@ -60,6 +60,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    "loyalty.core.api.handlers.ApiJsonErrorsMiddleware",  # JSON errors under /api/, even with DEBUG
     "loyalty.integrations.middleware.ApiRequestLogMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
