@@ -153,6 +153,9 @@ LOGIN_URL = "admin:login"
 LOGIN_REDIRECT_URL = "admin:index"
 
 # --- Account security (docs/security.md) -------------------------------------------------
+# A staff API token stops working this many hours after it was issued (401 token_expired; log
+# in again at POST /api/v1/auth/token/ for a new one). 0: no limit.
+STAFF_TOKEN_LIFETIME_HOURS = env.int("STAFF_TOKEN_LIFETIME_HOURS", default=30 * 24)
 # django-axes checks every authenticate() call (admin, clerk screen, API token) before the
 # password: 5 failures for one user name from one address lock that pair out for 15 minutes,
 # whether or not the user exists, so the answer says nothing about which names are real.

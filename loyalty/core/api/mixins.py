@@ -3,15 +3,12 @@
 from collections.abc import Sequence
 from typing import Any
 
-from rest_framework.authentication import (
-    BaseAuthentication,
-    SessionAuthentication,
-    TokenAuthentication,
-)
+from rest_framework.authentication import BaseAuthentication, SessionAuthentication
 from rest_framework.permissions import BasePermission, IsAuthenticated
 from rest_framework.throttling import BaseThrottle
 
 from loyalty.core.api.pagination import DefaultPagination
+from loyalty.core.api.tokens import StaffTokenAuthentication
 
 # The API key machinery lives in the integrations app (it owns the ApiClient model); these
 # modules import no models at import time, so core may use them without a cycle.
@@ -31,7 +28,7 @@ class ApiAuthMixin:
     """
 
     authentication_classes: Sequence[type[BaseAuthentication]] = (
-        TokenAuthentication,
+        StaffTokenAuthentication,
         ApiKeyAuthentication,
         SessionAuthentication,
     )
