@@ -4,6 +4,7 @@ from django.urls import include, path
 from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
+from loyalty.core.api.handlers import favicon
 from loyalty.core.api.views import HealthApi
 
 api_v1 = [
@@ -25,6 +26,7 @@ urlpatterns = [
     # the split view serves its start-up script as a file: no inline script under the CSP
     path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="swagger-ui"),
     path("healthz", HealthApi.as_view(), name="healthz"),
+    path("favicon.ico", favicon, name="favicon"),
 ]
 
 if settings.DEBUG:

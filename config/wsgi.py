@@ -7,3 +7,8 @@ from config.env import settings_module
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", settings_module())
 
 application = get_wsgi_application()
+
+# web processes only: a statement timeout below the worker timeout (docs/reliability.md)
+from loyalty.core.db import web_statement_timeout_install  # noqa: E402
+
+web_statement_timeout_install()

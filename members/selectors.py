@@ -20,21 +20,25 @@ from members.models import Member, StaffProfile, Store
 MAX_ID = 2**63 - 1  # larger ids cannot exist and would overflow the database driver
 
 
-def member_get(*, member_id: int) -> Member:
+def member_get(*, member_id: int, user: Any, api_client: Any = None) -> Member:
+    """The member `member_id` if `user` may see it (member_list_for_staff), else MemberNotFound:
+    another store's member is "not found" exactly like one that does not exist."""
     if not isinstance(member_id, int) or not 0 < member_id <= MAX_ID:
         raise MemberNotFound()
+    visible = member_list_for_staff(user=user, api_client=api_client)
     try:
-        return Member.objects.select_related("home_store", "referred_by").get(pk=member_id)
+        return visible.select_related("home_store", "referred_by").get(pk=member_id)
     except (Member.DoesNotExist, ValueError, TypeError):
         raise MemberNotFound() from None
 
 
-def member_get_by_number(*, member_number: str) -> Member:
+def member_get_by_number(*, member_number: str, user: Any, api_client: Any = None) -> Member:
     member_number = member_number.strip()
     if not is_valid_member_number(member_number):
         raise InvalidCardNumber()
+    visible = member_list_for_staff(user=user, api_client=api_client)
     try:
-        return Member.objects.select_related("home_store").get(member_number=member_number)
+        return visible.get(member_number=member_number)
     except Member.DoesNotExist:
         raise MemberNotFound() from None
 
@@ -71,10 +75,20 @@ def staff_restricted_store(*, user: Any) -> Store | None:
     return profile.store if profile is not None else None
 
 
-def member_list_for_staff(*, user: Any) -> QuerySet[Member]:
-    """The members a staff user may see: all of them for superusers and unrestricted staff,
-    only those whose home store is theirs for a clerk restricted to a store. An anonymous or
-    inactive user sees nothing."""
+def member_list_for_staff(*, user: Any, api_client: Any = None) -> QuerySet[Member]:
+    """THE store rule: the members a caller may see. Every path that reads or acts on a member
+    for a caller starts here: the API (members, ledger, tiers, rewards), the clerk screen, the
+    admin lists and their exports.
+
+    - A superuser or an unrestricted staff user sees every member.
+    - A staff user whose profile restricts them to a store sees only that store's members.
+    - An anonymous or inactive user sees nobody.
+    - An API key (`api_client`, the request's ApiClient) sees every member: a till or web shop
+      serves members of any home store. Its service account is inactive, so the key itself is
+      what lets it in.
+    """
+    if api_client is not None and getattr(api_client, "is_api_client", False):
+        return member_list()
     if user is None or not getattr(user, "is_authenticated", False) or not user.is_active:
         return Member.objects.none()
     qs = member_list()
@@ -84,20 +98,50 @@ def member_list_for_staff(*, user: Any) -> QuerySet[Member]:
     return qs
 
 
-def member_lookup(*, query: str, limit: int = 10, store: Store | None = None) -> list[Member]:
+def member_visible(*, member_id: int | None, user: Any, api_client: Any = None) -> bool:
+    """Whether the caller may see member `member_id` (a row with no member is visible)."""
+    if member_id is None:
+        return True
+    visible = member_list_for_staff(user=user, api_client=api_client)
+    return visible.filter(pk=member_id).exists()
+
+
+def member_related_for_staff(
+    queryset: QuerySet[Any], *, user: Any, path: str = "member"
+) -> QuerySet[Any]:
+    """Rows tied to a member (entries, vouchers, redemptions, tier history...) limited by the
+    same rule: only those whose member `user` may see. `path` leads from the row to the member
+    (e.g. "account__member")."""
+    if user is None or not getattr(user, "is_authenticated", False) or not user.is_active:
+        return queryset.none()
+    store = staff_restricted_store(user=user)
+    if store is None:
+        return queryset
+    return queryset.filter(**{f"{path}__home_store": store})
+
+
+def member_lookup(
+    *,
+    query: str,
+    limit: int = 10,
+    store: Store | None = None,
+    among: QuerySet[Member] | None = None,
+) -> list[Member]:
     """The clerk's one search box: card number, phone, e-mail or the start of a name.
 
     A 10-digit number is a card number and must pass its check digit (InvalidCardNumber, so the
     clerk re-scans instead of serving the wrong member). Names match by prefix on last and first
     name, best matches first: exact last name, then last-name prefix, then first-name prefix;
-    within each, by last and first name ignoring case, then by enrolment (id).
+    within each, by last and first name ignoring case, then by enrolment (id). `among` is the
+    set searched (member_list_for_staff for a caller); `store` narrows it to one home store.
     """
     query = " ".join(query.split())
     if not query:
         return []
     # The API shows consents per match: prefetched once for the whole answer (name searches
     # run up to three queries). The exact keys are unique: no ordering to sort by.
-    qs = Member.objects.select_related("home_store").filter(erased_at__isnull=True)
+    base = among if among is not None else Member.objects.all()
+    qs = base.select_related("home_store").filter(erased_at__isnull=True)
     if store is not None:
         qs = qs.filter(home_store=store)
 

@@ -26,6 +26,7 @@ from loyalty.core.admin_mixins import AuditedAdminMixin, ReadOnlyAdminMixin, Sin
 from loyalty.core.exceptions import ApplicationError
 from loyalty.ledger.models import ProgrammeSettings
 from members.admin import MemberAdmin
+from members.admin_scope import MemberScopedAdminMixin
 from members.models import Member
 from rewards.models import (
     POINTS_COST_MESSAGE,
@@ -438,7 +439,7 @@ def _reason_action(
 
 
 @admin.register(Redemption)
-class RedemptionAdmin(ReadOnlyAdminMixin, ModelAdmin):
+class RedemptionAdmin(MemberScopedAdminMixin, ReadOnlyAdminMixin, ModelAdmin):
     list_display = (
         "id",
         "created_at",
@@ -556,7 +557,7 @@ def redemptions_csv(queryset: QuerySet) -> HttpResponse:
 
 
 @admin.register(Voucher)
-class VoucherAdmin(ReadOnlyAdminMixin, ModelAdmin):
+class VoucherAdmin(MemberScopedAdminMixin, ReadOnlyAdminMixin, ModelAdmin):
     list_display = (
         "display_code",
         "member_link",

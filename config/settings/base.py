@@ -61,6 +61,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    "loyalty.core.api.handlers.ApiJsonErrorsMiddleware",  # JSON errors under /api/, even with DEBUG
     "loyalty.integrations.middleware.ApiRequestLogMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -108,7 +109,23 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     )
 else:
     DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
+    # a persistent connection the server closed (restart, failover) is noticed before a
+    # request uses it, instead of failing that request
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+    # PostgreSQL 14+: while a query runs, check every N ms that the client is still there, so
+    # the query of a killed or timed-out worker stops instead of holding its locks (0: off)
+    _check_ms = env.int("DB_CLIENT_CONNECTION_CHECK_MS", default=5_000)
+    if _check_ms:
+        _options = DATABASES["default"].setdefault("OPTIONS", {})
+        _options["options"] = (
+            f"{_options.get('options', '')} -c client_connection_check_interval={_check_ms}"
+        ).strip()
+# The longest a web request's SQL statement may run, in ms; set per connection of the web
+# processes only (config/wsgi.py, config/asgi.py through loyalty.core.db): longer than any
+# legitimate request, shorter than the app server's worker timeout (gunicorn --timeout 30, see
+# README), so a runaway query ends with an error the worker answers, not a killed worker.
+# Celery workers and management commands (imports, benchmarks) run without it. 0: off.
+WEB_STATEMENT_TIMEOUT_MS = env.int("WEB_STATEMENT_TIMEOUT_MS", default=20_000)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Cache --------------------------------------------------------------------------------
@@ -137,6 +154,9 @@ LOGIN_URL = "admin:login"
 LOGIN_REDIRECT_URL = "admin:index"
 
 # --- Account security (docs/security.md) -------------------------------------------------
+# A staff API token stops working this many hours after it was issued (401 token_expired; log
+# in again at POST /api/v1/auth/token/ for a new one). 0: no limit.
+STAFF_TOKEN_LIFETIME_HOURS = env.int("STAFF_TOKEN_LIFETIME_HOURS", default=30 * 24)
 # django-axes checks every authenticate() call (admin, clerk screen, API token) before the
 # password: 5 failures for one user name from one address lock that pair out for 15 minutes,
 # whether or not the user exists, so the answer says nothing about which names are real.

@@ -6,7 +6,7 @@ REST_FRAMEWORK = {
     # rather than 403. The API-key classes are named here because core may not import
     # integrations (docs/architecture.md).
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        "loyalty.core.api.tokens.StaffTokenAuthentication",
         "loyalty.integrations.authentication.ApiKeyAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],

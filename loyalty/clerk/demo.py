@@ -1,16 +1,15 @@
-"""A demo till user (idempotent, DEBUG only through load_demo_data): `clerk` / `clerk`, with
-the Store clerk role, working at London Covent Garden and restricted to its members."""
+"""The demo till user (idempotent, DEBUG only through load_demo_data): `clerk`, with the Store
+clerk role, working at London Covent Garden and restricted to its members. The user and its
+password come from loyalty/core/demo_users.py (generated and printed once, or DEMO_PASSWORD)."""
 
 from typing import Any
 
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import Group
 
-from loyalty.core.roles import roles_setup
+from loyalty.core.demo_users import demo_logins_table, demo_users_ensure
 from members.models import StaffProfile, Store
 
 USERNAME = "clerk"
-PASSWORD = "clerk"
 STORE = "LDN01"
 
 
@@ -18,17 +17,11 @@ def load(*, stdout: Any) -> None:
     store = Store.objects.filter(code=STORE).first()
     if store is None:
         return
-    if not Group.objects.filter(name="Store clerk").exists():
-        roles_setup()
-    user_model = get_user_model()
-    user = user_model.objects.filter(username=USERNAME).first()
-    if user is None:
-        user = user_model.objects.create_user(USERNAME, password=PASSWORD)
-    user.groups.add(Group.objects.get(name="Store clerk"))
+    user = get_user_model().objects.filter(username=USERNAME).first()
+    if user is None:  # run on its own, not through load_demo_data
+        stdout.write(demo_logins_table(demo_users_ensure()))
+        user = get_user_model().objects.get(username=USERNAME)
     StaffProfile.objects.update_or_create(
         user=user, defaults={"store": store, "restricted_to_store": True}
     )
-    stdout.write(
-        f"clerk: till user {USERNAME!r} password {PASSWORD!r} at {store.name} "
-        "(http://127.0.0.1:8000/clerk/)"
-    )
+    stdout.write(f"clerk: till user {USERNAME!r} at {store.name} (http://127.0.0.1:8000/clerk/)")

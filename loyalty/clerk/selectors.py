@@ -106,7 +106,7 @@ def clerk_member_search(*, user: Any, query: str, limit: int = 10) -> SearchResu
     else:
         kind = "name"
     try:
-        members = member_lookup(query=query, limit=limit, store=clerk_search_store(user=user))
+        members = member_lookup(query=query, limit=limit, among=clerk_members(user=user))
     except InvalidCardNumber:
         return SearchResult(query=query, kind=kind, message=_unknown_card(query))
     if not members:

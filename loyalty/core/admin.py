@@ -17,6 +17,7 @@ from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.urls import path
+from django.utils.translation import gettext_lazy as _
 from unfold.admin import ModelAdmin
 from unfold.forms import AdminPasswordChangeForm, UserChangeForm, UserCreationForm
 
@@ -121,3 +122,29 @@ class AuditLogAdmin(ModelAdmin):
                 "limit": AUDIT_LOG_LIMIT,
             },
         )
+
+
+# --- staff API tokens: when each expires and was last used (loyalty/core/api/tokens.py) ------
+from rest_framework.authtoken.admin import TokenAdmin as BaseTokenAdmin  # noqa: E402
+from rest_framework.authtoken.models import TokenProxy  # noqa: E402
+
+from loyalty.core.api.tokens import staff_token_expires_at  # noqa: E402
+
+admin.site.unregister(TokenProxy)
+
+
+@admin.register(TokenProxy)
+class StaffTokenAdmin(BaseTokenAdmin, ModelAdmin):
+    """Deleting a token revokes it at once; the user logs in again for a new one."""
+
+    list_display = ("user", "created", "expires_at", "last_used_at")
+    list_select_related = ("user", "activity")
+
+    @admin.display(description=_("expires at"))
+    def expires_at(self, token: Any) -> Any:
+        return staff_token_expires_at(token) or _("no limit")
+
+    @admin.display(description=_("last used"))
+    def last_used_at(self, token: Any) -> Any:
+        activity = getattr(token, "activity", None)
+        return activity.last_used_at if activity is not None else _("never")

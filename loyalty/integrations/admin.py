@@ -6,6 +6,8 @@ from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 from unfold.admin import ModelAdmin
 from unfold.contrib.filters.admin import RangeDateTimeFilter
 
@@ -21,8 +23,10 @@ from loyalty.integrations.models import (
     WebhookSubscription,
 )
 from loyalty.integrations.services import (
+    DEFAULT_ROTATION_OVERLAP,
     api_client_create,
     api_client_revoke,
+    api_client_rotate,
     webhook_delivery_redeliver,
     webhook_subscription_create,
 )
@@ -38,7 +42,15 @@ class ApiClientForm(forms.ModelForm):
 
     class Meta:
         model = ApiClient
-        fields = ["name", "scopes", "store", "channel", "rate_limit_per_minute", "notes"]
+        fields = [
+            "name",
+            "scopes",
+            "store",
+            "channel",
+            "rate_limit_per_minute",
+            "expires_at",
+            "notes",
+        ]
 
 
 def _shown_once(
@@ -75,13 +87,39 @@ class ApiClientAdmin(ModelAdmin):
         "scope_list",
         "rate_limit_per_minute",
         "last_used_at",
+        "expires_at",
+        "key_state",
         "revoked_at",
     ]
     list_filter = ["store", "channel", ("revoked_at", admin.EmptyFieldListFilter)]
     list_select_related = ["store"]
     search_fields = ["name", "prefix"]
-    readonly_fields = ["prefix", "user", "last_used_at", "revoked_at", "created_at"]
-    actions = ["revoke"]
+    readonly_fields = [
+        "prefix",
+        "user",
+        "last_used_at",
+        "revoked_at",
+        "previous_prefix",
+        "previous_key_valid_until",
+        "created_at",
+    ]
+    actions = ["revoke", "rotate"]
+
+    @admin.display(description=_("Key"))
+    def key_state(self, obj: ApiClient) -> str:
+        now = timezone.now()
+        if obj.revoked_at is not None:
+            return str(_("revoked"))
+        if obj.is_expired(now):
+            return str(_("expired"))
+        if obj.previous_key_valid_until and obj.previous_key_valid_until > now:
+            return str(_("rotated: old key (%(prefix)s) accepted until %(until)s")) % {
+                "prefix": obj.previous_prefix,
+                "until": timezone.localtime(obj.previous_key_valid_until).strftime(
+                    "%Y-%m-%d %H:%M"
+                ),
+            }
+        return str(_("active"))
 
     @admin.display(description="Scopes")
     def scope_list(self, obj: ApiClient) -> str:
@@ -98,6 +136,7 @@ class ApiClientAdmin(ModelAdmin):
             channel=obj.channel,
             rate_limit_per_minute=obj.rate_limit_per_minute,
             notes=obj.notes,
+            expires_at=obj.expires_at,
         )
         form.instance = obj = created.client
         request._created_api_key = created.key  # type: ignore[attr-defined]
@@ -130,6 +169,38 @@ class ApiClientAdmin(ModelAdmin):
                 self.message_user(request, f"{client}: {exc.message}", level=messages.ERROR)
         if done:
             self.message_user(request, f"Revoked {done} key(s).", level=messages.SUCCESS)
+
+    @admin.action(
+        description=_("Rotate the key: issue a new one, the old one keeps working 24 hours"),
+        permissions=["change"],
+    )
+    def rotate(self, request: HttpRequest, queryset: QuerySet) -> HttpResponse | None:
+        if queryset.count() != 1:
+            self.message_user(
+                request, _("Rotate one client at a time: select exactly one."), messages.ERROR
+            )
+            return None
+        client = queryset.get()
+        try:
+            rotated = api_client_rotate(client=client, old_key_valid_for=DEFAULT_ROTATION_OVERLAP)
+        except ApplicationError as exc:
+            self.message_user(request, f"{client}: {exc.message}", level=messages.ERROR)
+            return None
+        until = timezone.localtime(rotated.client.previous_key_valid_until)
+        return _shown_once(
+            request,
+            self.admin_site,
+            rotated.client,
+            heading=_("New API key for %(name)s") % {"name": rotated.client.name},
+            value=rotated.key,
+            kind="key",
+            lost_hint=_("rotate again"),
+            usage=_(
+                "Send it as the header  Authorization: Api-Key <key>. The old key keeps "
+                "working until %(until)s, then it is refused."
+            )
+            % {"until": until.strftime("%Y-%m-%d %H:%M")},
+        )
 
 
 @admin.register(ApiRequestLog)

@@ -9,6 +9,7 @@ by loyalty.core.api.mixins, which may be imported before the app registry is rea
 import hmac
 from typing import Any
 
+from django.db.models import Q
 from django.utils import timezone
 from rest_framework import exceptions
 from rest_framework.authentication import BaseAuthentication, get_authorization_header
@@ -38,17 +39,36 @@ class ApiKeyAuthentication(BaseAuthentication):
 
         prefix = key_split(key)
         client = (
-            ApiClient.objects.select_related("user", "store").filter(prefix=prefix).first()
+            ApiClient.objects.select_related("user", "store")
+            .filter(Q(prefix=prefix) | Q(previous_prefix=prefix))
+            .first()
             if prefix
             else None
         )
-        if client is None or not hmac.compare_digest(client.key_hash, key_hash(key)):
+        replaced = client is not None and client.prefix != prefix
+        expected = (client.previous_key_hash if replaced else client.key_hash) if client else ""
+        if client is None or not hmac.compare_digest(expected, key_hash(key)):
             raise exceptions.AuthenticationFailed("Invalid API key.")
         # The request log records refused calls of a known key too (a revoked key still in use).
         request._request.api_client_id = client.pk  # type: ignore[attr-defined]
+        now = timezone.now()
         if client.revoked_at is not None:
-            raise exceptions.AuthenticationFailed("This API key has been revoked.")
-        api_client_touch(client=client, now=timezone.now())
+            raise exceptions.AuthenticationFailed(
+                "This API key has been revoked.", code="api_key_revoked"
+            )
+        if replaced and (
+            client.previous_key_valid_until is None or now >= client.previous_key_valid_until
+        ):
+            raise exceptions.AuthenticationFailed(
+                "This API key was replaced by a new one (rotated); use the new key.",
+                code="api_key_rotated",
+            )
+        if client.is_expired(now):
+            raise exceptions.AuthenticationFailed(
+                f"This API key expired at {client.expires_at.isoformat()}.",  # type: ignore[union-attr]
+                code="api_key_expired",
+            )
+        api_client_touch(client=client, now=now)
         return client.user, client
 
     def authenticate_header(self, request: Request) -> str:

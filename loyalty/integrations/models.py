@@ -4,6 +4,10 @@ Invariants:
 - A key is stored only as sha256(key) and shown once, at creation; `prefix` (unique, public)
   finds the row and identifies the key in the admin and the request log.
 - A revoked client (revoked_at set) authenticates nothing; revocation is never undone.
+- A client past `expires_at` (optional) authenticates nothing (401 api_key_expired).
+- Rotation keeps the replaced key as `previous_prefix`/`previous_key_hash`, accepted until
+  `previous_key_valid_until` and then refused (401 api_key_rotated); a prefix is unique across
+  both columns, so a key finds exactly one client.
 - Scopes and webhook event types are subsets of their fixed vocabularies (scopes.SCOPES,
   loyalty.core.events.EVENT_TYPES), checked in clean() since JSON lists have no CHECK here.
 - A WebhookDelivery is the durable outbox record of one event for one subscription: created in
@@ -13,6 +17,7 @@ Invariants:
 """
 
 import uuid
+from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -72,6 +77,31 @@ class ApiClient(BaseModel):
     )
     last_used_at = models.DateTimeField(null=True, blank=True, editable=False)
     revoked_at = models.DateTimeField(null=True, blank=True, editable=False)
+    expires_at = models.DateTimeField(
+        _("expires at"),
+        null=True,
+        blank=True,
+        help_text=_(
+            "Optional. From this time on the key is refused (401, code api_key_expired), "
+            "e.g. 2027-06-30 18:00 for a partner's trial. Empty: the key does not expire."
+        ),
+    )
+    previous_prefix = models.CharField(
+        max_length=12,
+        null=True,
+        blank=True,
+        unique=True,
+        editable=False,
+        help_text=_("Public part of the key replaced by the last rotation."),
+    )
+    previous_key_hash = models.CharField(max_length=64, blank=True, default="", editable=False)
+    previous_key_valid_until = models.DateTimeField(
+        _("old key accepted until"),
+        null=True,
+        blank=True,
+        editable=False,
+        help_text=_("After a rotation, the old key keeps working until this time, then 401."),
+    )
     notes = models.TextField(blank=True, default="")
 
     objects = ApiClientQuerySet.as_manager()
@@ -95,6 +125,9 @@ class ApiClient(BaseModel):
     @property
     def is_revoked(self) -> bool:
         return self.revoked_at is not None
+
+    def is_expired(self, now: Any) -> bool:
+        return self.expires_at is not None and now >= self.expires_at
 
     def clean(self) -> None:
         errors = {}

@@ -74,14 +74,12 @@ def api_client_create(
     channel: str = "",
     rate_limit_per_minute: int = DEFAULT_RATE_PER_MINUTE,
     notes: str = "",
+    expires_at: datetime | None = None,
 ) -> CreatedClient:
     """A new client with a fresh key, returned once in clear (only its hash is kept) and a
     service user its writes are attributed to (inactive, no password: it cannot log in).
     Raises ValidationError on unknown scopes or channel."""
-    prefix = secrets.token_hex(4)
-    while ApiClient.objects.filter(prefix=prefix).exists():
-        prefix = secrets.token_hex(4)
-    key = f"{KEY_PREFIX}{prefix}_{secrets.token_urlsafe(32)}"
+    prefix, key = _key_new()
     client = ApiClient(
         name=name.strip(),
         prefix=prefix,
@@ -91,6 +89,7 @@ def api_client_create(
         channel=channel,
         rate_limit_per_minute=rate_limit_per_minute,
         notes=notes,
+        expires_at=expires_at,
     )
     client.full_clean(exclude=["user"])
     user_model = get_user_model()
@@ -100,6 +99,51 @@ def api_client_create(
     client.user = user
     client.save()
     return CreatedClient(client=client, key=key)
+
+
+def _key_new() -> tuple[str, str]:
+    """A fresh (prefix, key) whose prefix no client uses, as its key or its replaced key."""
+    while True:
+        prefix = secrets.token_hex(4)
+        taken = ApiClient.objects.filter(Q(prefix=prefix) | Q(previous_prefix=prefix)).exists()
+        if not taken:
+            return prefix, f"{KEY_PREFIX}{prefix}_{secrets.token_urlsafe(32)}"
+
+
+DEFAULT_ROTATION_OVERLAP = timedelta(hours=24)
+
+
+@transaction.atomic
+def api_client_rotate(
+    *, client: ApiClient, old_key_valid_for: timedelta = DEFAULT_ROTATION_OVERLAP
+) -> CreatedClient:
+    """Issue a new key for `client`; the current key keeps working for `old_key_valid_for`
+    (time to deploy the new one), then answers 401 api_key_rotated. A key replaced by an
+    earlier rotation stops at once. Returns the new key in clear, once. Raises
+    ApiClientRevoked for a revoked client."""
+    locked = ApiClient.objects.select_for_update().get(pk=client.pk)
+    if locked.revoked_at is not None:
+        raise ApiClientRevoked(extra={"client": locked.prefix})
+    if old_key_valid_for < timedelta(0):
+        raise ValueError("old_key_valid_for cannot be negative")
+    prefix, key = _key_new()
+    now = timezone.now()
+    locked.previous_prefix = locked.prefix
+    locked.previous_key_hash = locked.key_hash
+    locked.previous_key_valid_until = now + old_key_valid_for
+    locked.prefix = prefix
+    locked.key_hash = key_hash(key)
+    locked.save(
+        update_fields=[
+            "previous_prefix",
+            "previous_key_hash",
+            "previous_key_valid_until",
+            "prefix",
+            "key_hash",
+            "updated_at",
+        ]
+    )
+    return CreatedClient(client=locked, key=key)
 
 
 @transaction.atomic

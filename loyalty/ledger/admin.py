@@ -38,6 +38,7 @@ from loyalty.ledger.selectors import account_balance
 from loyalty.ledger.services import points_adjust
 from loyalty.ledger.services.expire_all import points_expiry_run_create, points_expiry_run_start
 from members.admin import MemberAdmin
+from members.admin_scope import MemberScopedAdminMixin
 from members.models import Member
 
 
@@ -203,7 +204,7 @@ class TransactionLineInline(ReadOnlyAdminMixin, TabularInline):
 
 
 @admin.register(Transaction)
-class TransactionAdmin(ReadOnlyAdminMixin, ModelAdmin):
+class TransactionAdmin(MemberScopedAdminMixin, ReadOnlyAdminMixin, ModelAdmin):
     list_display = (
         "occurred_at",
         "kind",
@@ -253,7 +254,8 @@ class TransactionAdmin(ReadOnlyAdminMixin, ModelAdmin):
 
 
 @admin.register(LedgerEntry)
-class LedgerEntryAdmin(ReadOnlyAdminMixin, ModelAdmin):
+class LedgerEntryAdmin(MemberScopedAdminMixin, ReadOnlyAdminMixin, ModelAdmin):
+    member_path = "account__member"
     list_display = (
         "effective_at",
         "member_number",

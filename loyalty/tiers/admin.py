@@ -18,6 +18,7 @@ from loyalty.tiers.models import Tier, TierAssignment, TierFloor, TierPolicy
 from loyalty.tiers.selectors import tier_member_progress, tier_policy_get
 from loyalty.tiers.services import tier_assign, tier_floor_remove, tier_floor_set
 from members.admin import MemberAdmin
+from members.admin_scope import MemberScopedAdminMixin
 from members.models import Member
 
 
@@ -203,7 +204,7 @@ class TierFloorAdmin(AuditedAdminMixin, ModelAdmin):
 
 
 @admin.register(TierAssignment)
-class TierAssignmentAdmin(ReadOnlyAdminMixin, ModelAdmin):
+class TierAssignmentAdmin(MemberScopedAdminMixin, ReadOnlyAdminMixin, ModelAdmin):
     list_display = (
         "member",
         "tier",

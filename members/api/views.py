@@ -15,9 +15,10 @@ from loyalty.core.api.mixins import ApiAuthMixin, paginate
 from loyalty.core.api.pagination import paginated
 from loyalty.core.api.strict import NON_BLANK_TEXT_PATTERN, ConfirmField, StrictSerializer
 from loyalty.core.scopes import MEMBERS_READ, MEMBERS_WRITE
+from members.api.access import viewer
 from members.api.serializers import MemberSerializer, StoreSerializer
 from members.models import Consent, Member, Store
-from members.selectors import member_get, member_list, member_lookup
+from members.selectors import member_get, member_list_for_staff, member_lookup
 from members.services import (
     consent_set,
     member_close,
@@ -103,7 +104,7 @@ class MemberFilter(django_filters.FilterSet):
         return qs.filter(consents__channel=Consent.Channel.EMAIL, consents__granted=granted)
 
     def filter_search(self, qs: QuerySet, name: str, value: str) -> QuerySet:
-        ids = [member.pk for member in member_lookup(query=value, limit=500)]
+        ids = [member.pk for member in member_lookup(query=value, limit=500, among=qs)]
         return qs.filter(pk__in=ids)
 
 
@@ -137,7 +138,8 @@ class MemberListApi(ApiAuthMixin, APIView):
     )
     def get(self, request: Request) -> Response:
         filterset = MemberFilter(
-            request.query_params, queryset=member_list().prefetch_related("consents")
+            request.query_params,
+            queryset=member_list_for_staff(**viewer(request)).prefetch_related("consents"),
         )
         if not filterset.is_valid():
             raise serializers.ValidationError(filterset.errors)
@@ -184,13 +186,13 @@ class MemberDetailApi(ApiAuthMixin, APIView):
 
     @extend_schema(operation_id="members_retrieve", responses={200: MemberSerializer})
     def get(self, request: Request, member_id: int) -> Response:
-        return Response(_member_out(member_get(member_id=member_id)))
+        return Response(_member_out(member_get(member_id=member_id, **viewer(request))))
 
     @extend_schema(
         operation_id="members_update", request=InputSerializer, responses={200: MemberSerializer}
     )
     def patch(self, request: Request, member_id: int) -> Response:
-        member = member_get(member_id=member_id)
+        member = member_get(member_id=member_id, **viewer(request))
         serializer = self.InputSerializer(data=request.data, partial=True)
         serializer.is_valid(raise_exception=True)
         data = dict(serializer.validated_data)
@@ -200,7 +202,7 @@ class MemberDetailApi(ApiAuthMixin, APIView):
             consent_set(
                 member=member, channel=channel, granted=granted, source="api", actor=request.user
             )
-        return Response(_member_out(member_get(member_id=member.pk)))
+        return Response(_member_out(member_get(member_id=member.pk, **viewer(request))))
 
 
 class MemberStatusChangeApi(ApiAuthMixin, APIView):
@@ -220,7 +222,7 @@ class MemberStatusChangeApi(ApiAuthMixin, APIView):
         responses={200: MemberSerializer},
     )
     def post(self, request: Request, member_id: int) -> Response:
-        member = member_get(member_id=member_id)
+        member = member_get(member_id=member_id, **viewer(request))
         serializer = self.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         action = self.actions[serializer.validated_data["action"]]
@@ -248,7 +250,9 @@ class MemberLookupApi(ApiAuthMixin, APIView):
         params = self.FilterSerializer(data=request.query_params)
         params.is_valid(raise_exception=True)
         members = member_lookup(
-            query=params.validated_data["q"], limit=params.validated_data["limit"]
+            query=params.validated_data["q"],
+            limit=params.validated_data["limit"],
+            among=member_list_for_staff(**viewer(request)),
         )
         return Response(MemberSerializer(members, many=True).data)
 
@@ -263,7 +267,7 @@ class MemberPrivacyExportApi(ApiAuthMixin, APIView):
         responses={200: OpenApiTypes.OBJECT},
     )
     def post(self, request: Request, member_id: int) -> Response:
-        member = member_get(member_id=member_id)
+        member = member_get(member_id=member_id, **viewer(request))
         return Response(member_privacy_export(member=member, actor=request.user))
 
 
@@ -277,7 +281,7 @@ class MemberEraseApi(ApiAuthMixin, APIView):
         operation_id="members_erase", request=InputSerializer, responses={200: MemberSerializer}
     )
     def post(self, request: Request, member_id: int) -> Response:
-        member = member_get(member_id=member_id)
+        member = member_get(member_id=member_id, **viewer(request))
         serializer = self.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         return Response(_member_out(member_erase(member=member, actor=request.user)))

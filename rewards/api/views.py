@@ -25,7 +25,9 @@ from loyalty.ledger.api.views import (
     store_from_request,
 )
 from loyalty.ledger.selectors import account_balance
-from members.selectors import member_get
+from members.api.access import viewer
+from members.selectors import member_get, member_visible
+from rewards.exceptions import RedemptionNotFound
 from rewards.models import Redemption, Reward, Voucher
 from rewards.selectors import (
     programme_zone,
@@ -185,7 +187,7 @@ class MemberCatalogueApi(ApiAuthMixin, APIView):
 
     @extend_schema(operation_id="rewards_member_catalogue", responses=OutputSerializer(many=True))
     def get(self, request: Request, member_id: int) -> Response:
-        member = member_get(member_id=member_id)
+        member = member_get(member_id=member_id, **viewer(request))
         items = reward_catalogue_for_member(member=member)
         return Response(self.OutputSerializer(items, many=True).data)
 
@@ -218,7 +220,7 @@ class RedemptionCreateApi(ApiAuthMixin, APIView):
         serializer = self.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
-        member = resolve_member(data)
+        member = resolve_member(data, request)
         reward = reward_get(reference=data["reward"])
         key = idempotency_header(request)
         before = timezone.now()
@@ -278,7 +280,7 @@ class PointsPaymentCreateApi(ApiAuthMixin, APIView):
         data = serializer.validated_data
         before = timezone.now()
         redemption = points_payment_create(
-            member=resolve_member(data),
+            member=resolve_member(data, request),
             order_ref=data["order_ref"],
             points=data.get("points"),
             amount=data.get("amount"),
@@ -306,8 +308,11 @@ class RedemptionCancelApi(ApiAuthMixin, APIView):
     def post(self, request: Request, redemption_id: int) -> Response:
         serializer = self.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
+        redemption = redemption_get(redemption_id=redemption_id)
+        if not member_visible(member_id=redemption.member_id, **viewer(request)):
+            raise RedemptionNotFound(extra={"redemption": redemption_id})
         redemption = redemption_cancel(
-            redemption=redemption_get(redemption_id=redemption_id),
+            redemption=redemption,
             reason=serializer.validated_data["reason"],
             actor=request.user,
         )
@@ -330,7 +335,7 @@ class MemberVoucherListApi(ApiAuthMixin, APIView):
     def get(self, request: Request, member_id: int) -> Response:
         filters = self.FilterSerializer(data=request.query_params)
         filters.is_valid(raise_exception=True)
-        member = member_get(member_id=member_id)
+        member = member_get(member_id=member_id, **viewer(request))
         vouchers = voucher_list_for_member(
             member=member, status=filters.validated_data.get("status")
         )

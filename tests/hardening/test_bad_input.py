@@ -149,6 +149,21 @@ def nan(key: str, literal: str = "NaN"):
     return lambda text: ("{" + f'"{key}": {literal}, ' + text[1:]).encode()
 
 
+def swap(old: str, new: str):
+    """The valid body's JSON text with `old` replaced by `new` (a literal no dict can hold)."""
+    return lambda text: text.replace(old, new).encode()
+
+
+def nested(key: str, depth: int, opener: str = "["):
+    """The valid body with `key` nested `depth` arrays (or objects) deep."""
+    inner = "[]" if opener == "[" else "{}"
+    if opener == "[":
+        value = "[" * (depth - 1) + inner + "]" * (depth - 1)
+    else:
+        value = '{"a": ' * (depth - 1) + inner + "}" * (depth - 1)
+    return lambda text: ("{" + f'"{key}": {value}, ' + text[1:]).encode()
+
+
 def bad_utf8(key: str):
     return lambda text: (
         b"{" + f'"{key}": "'.encode() + b"\xff\xfe\xc3(" + b'", ' + text[1:].encode()
@@ -241,6 +256,32 @@ API_CASES: list[tuple[str, str, Any, set[int], str]] = [
     ("sql-reward", "redemption", {"reward": "' OR 1=1 --"}, {404}, "reward_not_found"),
     ("html-email", "member_create", {"email": SCRIPT}, {400, 422}, "email"),
     ("body-not-an-object", "purchase", raw("[1, 2, 3]"), {400}, "non_field_errors"),
+    # deep nesting: past Python's recursion limit it used to escape the parser as a 500
+    ("nested-950-arrays", "member_create", nested("interests", 950), {400}, "parse_error"),
+    ("nested-950-objects", "purchase", nested("lines", 950, "{"), {400}, "parse_error"),
+    ("nested-100000", "member_update", nested("interests", 100_000), {400}, "parse_error"),
+    ("nested-40", "member_create", nested("interests", 40), {400}, "parse_error"),
+    # numbers JSON allows but no field can hold
+    (
+        "5000-digit-integer",
+        "adjustment",
+        raw('{"points": 1' + "0" * 5000 + "}"),
+        {400},
+        "parse_error",
+    ),
+    (
+        "overflowing-float",
+        "purchase",
+        swap('"amount": "10.00"', '"amount": 1e999'),
+        {400},
+        "amount",
+    ),
+    ("minus-zero-points", "adjustment", swap('"points": 10', '"points": -0'), {400}, "points"),
+    # an array where an object is expected, and the other way round
+    ("consents-as-array", "member_create", {"consents": ["email"]}, {400}, "consents"),
+    ("lines-as-object", "purchase", {"lines": {"sku": "A"}}, {400}, "lines"),
+    ("line-as-array", "purchase", {"lines": [["A", 1, "2.00"]]}, {400}, "lines"),
+    ("interests-as-object", "member_update", {"interests": {"a": 1}}, {400}, "interests"),
     ("body-not-json", "member_create", raw("first_name=Jane"), {400}, "parse_error"),
 ]
 

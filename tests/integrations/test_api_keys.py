@@ -144,7 +144,7 @@ def test_revoked_and_unknown_keys_get_401(programme, member, make_key_client):
     malformed = key_client_for("not-a-key")
 
     assert revoked.status_code == 401
-    assert revoked.json()["code"] == "authentication_failed"
+    assert revoked.json()["code"] == "api_key_revoked"
     assert "revoked" in revoked.json()["message"]
     for client in (forged, unknown, malformed):
         response = purchase(client, member, external_id="C")

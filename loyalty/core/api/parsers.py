@@ -4,6 +4,11 @@
 wins), but two systems reading the same body can disagree on which value counts (a proxy or
 log reads the first, we would book the second). Refusing it with a 400 removes the ambiguity.
 NaN and Infinity are already refused by DRF's STRICT_JSON.
+
+Nesting is limited too (MAX_JSON_DEPTH levels of arrays and objects; our deepest body, a
+purchase with its lines, has 3): a body nested hundreds of levels deep would otherwise exhaust
+Python's recursion limit in the parser or in whatever walks the data next, and answer 500. The
+body's size is limited before it is read, by DATA_UPLOAD_MAX_MEMORY_SIZE (413).
 """
 
 import codecs
@@ -15,9 +20,28 @@ from rest_framework.parsers import JSONParser
 from rest_framework.settings import api_settings
 from rest_framework.utils import json
 
+MAX_JSON_DEPTH = 32
+
 
 class DuplicateKeyError(ValueError):
     pass
+
+
+def json_depth_exceeds(value: Any, limit: int = MAX_JSON_DEPTH) -> bool:
+    """Whether `value` nests arrays/objects more than `limit` deep (iterative: no recursion)."""
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict):
+            children = list(item.values())
+        elif isinstance(item, list):
+            children = item
+        else:
+            continue
+        if depth > limit:
+            return True
+        stack.extend((child, depth + 1) for child in children if isinstance(child, dict | list))
+    return False
 
 
 def _unique_object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
@@ -35,8 +59,15 @@ class StrictJSONParser(JSONParser):
         try:
             decoded = codecs.getreader(encoding)(stream)
             parse_constant = json.strict_constant if api_settings.STRICT_JSON else None
-            return json.load(
+            data = json.load(
                 decoded, parse_constant=parse_constant, object_pairs_hook=_unique_object
             )
         except ValueError as exc:  # includes UnicodeDecodeError: bytes that are not UTF-8
             raise ParseError(f"JSON parse error - {exc}") from exc
+        except RecursionError:
+            raise ParseError(self._too_deep) from None
+        if json_depth_exceeds(data):
+            raise ParseError(self._too_deep)
+        return data
+
+    _too_deep = f"JSON parse error - nested more than {MAX_JSON_DEPTH} levels deep."

@@ -10,7 +10,7 @@ from drf_spectacular.utils import OpenApiResponse
 from rest_framework import serializers
 
 from loyalty.core.api.pagination import PAGE_PARAMETER_BOUNDS
-from loyalty.core.api.strict import TEXT_PATTERN, StrictSerializer, request_field_schema
+from loyalty.core.api.strict import QUERY_TEXT_PATTERN, StrictSerializer, request_field_schema
 
 
 class ErrorSerializer(serializers.Serializer):
@@ -173,7 +173,7 @@ class LoyaltyAutoSchema(AutoSchema):
                 # UnknownQueryParameterMiddleware refuses an empty value and NUL characters
                 schema.setdefault("minLength", 1)
                 if not {"pattern", "format", "enum"} & set(schema):
-                    schema["pattern"] = TEXT_PATTERN
+                    schema["pattern"] = QUERY_TEXT_PATTERN
         return parameters
 
     def _map_serializer_field(

@@ -20,10 +20,26 @@ from django.core.validators import RegexValidator
 from rest_framework import serializers
 
 UNKNOWN_FIELD = "Unknown field."
-# A NUL byte cannot be stored in PostgreSQL text; DRF refuses it, the schema says so too.
-TEXT_PATTERN = r"^[^\x00]*$"
-NON_EMPTY_TEXT_PATTERN = r"^[^\x00]+$"
-NON_BLANK_TEXT_PATTERN = r"^[^\x00]*[^\s\x00][^\x00]*$"
+# Text in a JSON body (names, addresses, reasons, notes, codes) may hold any Unicode character
+# except the control characters (category Cc) other than tab, line feed and carriage return:
+# U+0000-U+0008, U+000B, U+000C, U+000E-U+001F and U+007F-U+009F (NUL, the separators
+# U+001C-U+001F, NEL U+0085...). They are invisible on a till, a screen or a CSV, PostgreSQL
+# cannot store NUL, and several of them count as whitespace to Python but not to JSON Schema
+# regexes, so a schema that allowed them promised values the trimmed field then refused.
+# `text_error` refuses them and the schema's patterns say the same (docs/api.md, "Text").
+CONTROL_CHARACTERS = r"\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f"
+CONTROL_RE = re.compile(f"[{CONTROL_CHARACTERS}]")
+# What DRF's trimming (str.strip) removes from text that holds no control character, spelt
+# out instead of \s, which means different sets in Python and in ECMA-262 regexes.
+WHITESPACE = r"\t\n\r \u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
+TEXT_PATTERN = rf"^[^{CONTROL_CHARACTERS}]*$"
+NON_EMPTY_TEXT_PATTERN = rf"^[^{CONTROL_CHARACTERS}]+$"
+NON_BLANK_TEXT_PATTERN = (
+    rf"^[^{CONTROL_CHARACTERS}]*[^{WHITESPACE}{CONTROL_CHARACTERS}][^{CONTROL_CHARACTERS}]*$"
+)
+# Query strings: only NUL is refused (UnknownQueryParameterMiddleware); a search splits on
+# any whitespace.
+QUERY_TEXT_PATTERN = r"^[^\x00]*$"
 
 _JSON_TYPES: list[tuple[type, tuple[type, ...], str]] = [
     (serializers.BooleanField, (bool,), "a boolean (true or false)"),
@@ -47,6 +63,12 @@ def text_error(value: str) -> str | None:
         return "Text must be valid Unicode (no lone surrogate characters)."
     if "\x00" in value:  # PostgreSQL text cannot hold it, even in a lookup
         return "Null characters are not allowed."
+    found = CONTROL_RE.search(value)
+    if found:
+        return (
+            f"Control characters are not allowed (found U+{ord(found.group()):04X}); "
+            "tab, line feed and carriage return are."
+        )
     return None
 
 

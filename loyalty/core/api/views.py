@@ -1,7 +1,6 @@
 from django.contrib.auth import authenticate
 from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers, status
-from rest_framework.authtoken.models import Token
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -9,6 +8,7 @@ from rest_framework.views import APIView
 from loyalty.core.api.mixins import ApiAuthMixin, PublicApiMixin
 from loyalty.core.api.schema import ErrorSerializer
 from loyalty.core.api.strict import StrictSerializer
+from loyalty.core.api.tokens import staff_token_expires_at, staff_token_issue
 from loyalty.core.exceptions import ApplicationError
 from loyalty.core.scopes import AUTHENTICATED
 from loyalty.core.selectors import health_report
@@ -28,9 +28,16 @@ class TokenCreateApi(PublicApiMixin, APIView):
     class InputSerializer(StrictSerializer):
         username = serializers.CharField(max_length=150)
         password = serializers.CharField(max_length=128, trim_whitespace=False)
+        rotate = serializers.BooleanField(
+            default=False,
+            help_text="true: replace the current token now (the old one is refused from then on).",
+        )
 
     class OutputSerializer(serializers.Serializer):
         token = serializers.CharField()
+        expires_at = serializers.DateTimeField(
+            allow_null=True, help_text="When the token stops working; null: no limit."
+        )
 
     @extend_schema(
         request=InputSerializer,
@@ -42,11 +49,13 @@ class TokenCreateApi(PublicApiMixin, APIView):
     def post(self, request: Request) -> Response:
         serializer = self.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        user = authenticate(request=request, **serializer.validated_data)
+        data = serializer.validated_data
+        user = authenticate(request=request, username=data["username"], password=data["password"])
         if user is None or not user.is_active:
             raise InvalidCredentials()
-        token, _ = Token.objects.get_or_create(user=user)
-        return Response(self.OutputSerializer({"token": token.key}).data)
+        token = staff_token_issue(user=user, rotate=data["rotate"])
+        out = {"token": token.key, "expires_at": staff_token_expires_at(token)}
+        return Response(self.OutputSerializer(out).data)
 
 
 class WhoAmIApi(ApiAuthMixin, APIView):

@@ -25,8 +25,9 @@ from loyalty.ledger.services import (
     purchase_record,
     return_record,
 )
+from members.api.access import viewer
 from members.models import Store
-from members.selectors import member_get, member_get_by_number
+from members.selectors import member_get, member_get_by_number, member_visible
 
 IDEMPOTENCY_HEADER = OpenApiParameter(
     "Idempotency-Key",
@@ -60,11 +61,12 @@ class MemberRefMixin(StrictSerializer):
     member_number = serializers.CharField(required=False, max_length=20)
 
 
-def resolve_member(data: dict, *, required: bool = True) -> Any:
+def resolve_member(data: dict, request: Request, *, required: bool = True) -> Any:
+    """The member a body names, among those the caller may see (404 for another store's)."""
     if data.get("member_id"):
-        return member_get(member_id=data["member_id"])
+        return member_get(member_id=data["member_id"], **viewer(request))
     if data.get("member_number"):
-        return member_get_by_number(member_number=data["member_number"])
+        return member_get_by_number(member_number=data["member_number"], **viewer(request))
     if required:
         # 422: the schema of every input that always needs a member says so (MEMBER_REQUIRED);
         # a return needs one only when it names no original purchase.
@@ -219,7 +221,7 @@ class PurchaseCreateApi(ApiAuthMixin, APIView):
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
         result = purchase_record(
-            member=resolve_member(data, required=False),
+            member=resolve_member(data, request, required=False),
             channel=data["channel"],
             external_id=_external_id(request, data),
             occurred_at=data.get("occurred_at") or timezone.now(),
@@ -271,11 +273,13 @@ class ReturnCreateApi(ApiAuthMixin, APIView):
                 channel=data.get("original_channel") or data["channel"],
                 external_id=data["original_external_id"],
             )
-            if original is None:
+            if original is None or not member_visible(
+                member_id=original.member_id, **viewer(request)
+            ):
                 raise OriginalTransactionNotFound(
                     extra={"original_external_id": data["original_external_id"]}
                 )
-        member = resolve_member(data, required=original is None)
+        member = resolve_member(data, request, required=original is None)
         result = return_record(
             channel=data["channel"],
             external_id=_external_id(request, data),
@@ -317,7 +321,7 @@ class EarnQuoteApi(ApiAuthMixin, APIView):
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
         result = earn_quote(
-            member=resolve_member(data, required=False),
+            member=resolve_member(data, request, required=False),
             channel=data["channel"],
             amount=data["amount"],
             store=store_from_request(data.get("store"), request),
@@ -339,7 +343,7 @@ class BalanceApi(ApiAuthMixin, APIView):
 
     @extend_schema(operation_id="member_balance", responses={200: BalanceSerializer})
     def get(self, request: Request, member_id: int) -> Response:
-        balance = account_balance(member=member_get(member_id=member_id))
+        balance = account_balance(member=member_get(member_id=member_id, **viewer(request)))
         return Response(BalanceSerializer(balance).data)
 
 
@@ -400,7 +404,7 @@ class StatementApi(ApiAuthMixin, APIView):
         responses={200: paginated(EntrySerializer)},
     )
     def get(self, request: Request, member_id: int) -> Response:
-        member = member_get(member_id=member_id)
+        member = member_get(member_id=member_id, **viewer(request))
         params = self.FilterSerializer(data=request.query_params)
         params.is_valid(raise_exception=True)
         entries = account_statement(member=member, **params.validated_data)
@@ -445,7 +449,7 @@ class AdjustmentCreateApi(ApiAuthMixin, APIView):
                 {"idempotency_key": ["Give idempotency_key or an Idempotency-Key header."]}
             )
         entry = points_adjust(
-            member=resolve_member(data),
+            member=resolve_member(data, request),
             points=data["points"],
             reason=data["reason"],
             actor=request.user,

@@ -15,6 +15,7 @@ from loyalty.tiers.exceptions import NoTiersDefined
 from loyalty.tiers.models import Tier, TierAssignment
 from loyalty.tiers.selectors import tier_history, tier_ladder, tier_member_progress
 from loyalty.tiers.services import tier_assign
+from members.api.access import viewer
 from members.selectors import member_get
 
 
@@ -108,7 +109,7 @@ class TierMemberProgressApi(ApiAuthMixin, APIView):
 
     @extend_schema(operation_id="member_tier_progress", responses={200: OutputSerializer})
     def get(self, request: Request, member_id: int) -> Response:
-        progress = tier_member_progress(member=member_get(member_id=member_id))
+        progress = tier_member_progress(member=member_get(member_id=member_id, **viewer(request)))
         if progress is None:
             raise NoTiersDefined()
         return Response(self.OutputSerializer(progress).data)
@@ -125,7 +126,7 @@ class TierHistoryApi(ApiAuthMixin, APIView):
         responses={200: paginated(AssignmentSerializer)},
     )
     def get(self, request: Request, member_id: int) -> Response:
-        member = member_get(member_id=member_id)
+        member = member_get(member_id=member_id, **viewer(request))
         return paginate(
             view=self,
             queryset=tier_history(member_id=member.pk),
@@ -161,7 +162,7 @@ class TierAssignApi(ApiAuthMixin, APIView):
         responses={201: AssignmentSerializer},
     )
     def post(self, request: Request, member_id: int) -> Response:
-        member = member_get(member_id=member_id)
+        member = member_get(member_id=member_id, **viewer(request))
         serializer = self.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data

@@ -1,25 +1,29 @@
-"""Load demo data: every installed app may ship a `demo.py` with `load(stdout)`; idempotent."""
+"""Load demo data: every installed app may ship a `demo.py` with `load(stdout)`; idempotent.
+
+First the demo logins, one per staff role (loyalty/core/demo_users.py): generated passwords
+printed once at the end, or DEMO_PASSWORD from the environment for all of them.
+"""
 
 from importlib import import_module
 
 from django.apps import apps
 from django.conf import settings
-from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
-DEMO_USERNAME = "admin"
-DEMO_PASSWORD = "admin"
+from loyalty.core.demo_users import ENV_PASSWORD, demo_logins_table, demo_users_ensure
 
 
 class Command(BaseCommand):
-    help = "Load the demo programme (stores, members, rules...). Safe to run again."
+    help = "Load the demo programme (stores, members, rules...) and demo logins. Safe to run again."
 
     def handle(self, *args, **options) -> None:
         if not settings.DEBUG:
             raise CommandError("Demo data is for development only (DEBUG is off).")
-        user_model = get_user_model()
-        if not user_model.objects.filter(username=DEMO_USERNAME).exists():
-            user_model.objects.create_superuser(DEMO_USERNAME, "admin@example.com", DEMO_PASSWORD)
+        try:
+            logins = demo_users_ensure()
+        except ValidationError as exc:
+            raise CommandError(f"{ENV_PASSWORD} is refused: {' '.join(exc.messages)}") from None
         for app_config in apps.get_app_configs():
             try:
                 module = import_module(f"{app_config.name}.demo")
@@ -28,9 +32,4 @@ class Command(BaseCommand):
                     raise
                 continue
             module.load(stdout=self.stdout)
-        self.stdout.write(
-            self.style.SUCCESS(
-                f"Demo admin: http://127.0.0.1:8000/admin/  user {DEMO_USERNAME!r} "
-                f"password {DEMO_PASSWORD!r} (DEBUG only)"
-            )
-        )
+        self.stdout.write(self.style.SUCCESS(demo_logins_table(logins)))

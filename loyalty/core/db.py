@@ -1,0 +1,26 @@
+"""Database session settings that only web processes get (docs/reliability.md).
+
+`web_statement_timeout_install()` is called by config/wsgi.py and config/asgi.py: every new
+PostgreSQL connection of a web process gets `statement_timeout = WEB_STATEMENT_TIMEOUT_MS`. A
+Celery worker or a management command never imports those modules, so its long statements
+(imports, nightly expiry, benchmarks) run without that limit.
+"""
+
+from typing import Any
+
+from django.conf import settings
+from django.db.backends.signals import connection_created
+
+DISPATCH_UID = "loyalty.core.db.web_statement_timeout"
+
+
+def web_statement_timeout_apply(sender: Any = None, *, connection: Any, **kwargs: Any) -> None:
+    timeout = int(getattr(settings, "WEB_STATEMENT_TIMEOUT_MS", 0) or 0)
+    if connection.vendor != "postgresql" or timeout <= 0:
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT set_config('statement_timeout', %s, false)", [f"{timeout}ms"])
+
+
+def web_statement_timeout_install() -> None:
+    connection_created.connect(web_statement_timeout_apply, dispatch_uid=DISPATCH_UID)
