@@ -12,6 +12,8 @@ from typing import Any
 
 from django import forms
 from django.http import HttpRequest, HttpResponse
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 from import_export.forms import ConfirmImportForm
 from import_export.results import RowResult
 from unfold.contrib.import_export.forms import ImportForm
@@ -24,9 +26,62 @@ SESSION_KEY = "members_import_skipped"
 class MemberImportForm(ImportForm):
     skip_bad_rows = forms.BooleanField(
         required=False,
-        label="Skip bad rows",
-        help_text="Import the good rows and download the bad ones, instead of refusing the file.",
+        label=_("Skip bad rows"),
+        help_text=_(
+            "Import the good rows and download the bad ones, instead of refusing the file."
+        ),
     )
+
+    def __init__(self, formats: Any, *args: Any, **kwargs: Any) -> None:
+        super().__init__(formats, *args, **kwargs)
+        self._formats = list(formats)
+
+    def clean(self) -> dict[str, Any]:
+        """A header naming a column twice is refused before any row is read: which of the two
+        values would be meant cannot be known (the import would silently keep one)."""
+        data = super().clean()
+        upload, choice = data.get("import_file"), data.get("format")
+        if upload is None or choice in (None, ""):
+            return data
+        try:
+            file_format = self._formats[int(choice)]()
+        except (ValueError, IndexError):
+            return data
+        if file_format.get_title().lower() not in ("csv", "tsv"):
+            return data
+        duplicates = duplicated_columns(upload, "\t" if file_format.get_title() == "tsv" else ",")
+        if duplicates:
+            self.add_error(
+                "import_file",
+                ngettext(
+                    "The column %(names)s appears more than once in the header. Keep one and "
+                    "upload the file again.",
+                    "The columns %(names)s appear more than once in the header. Keep one of "
+                    "each and upload the file again.",
+                    len(duplicates),
+                )
+                % {"names": ", ".join(f"“{name}”" for name in duplicates)},
+            )
+        return data
+
+
+def duplicated_columns(upload: Any, delimiter: str) -> list[str]:
+    """Column names given twice in the file's first line (trimmed, case ignored)."""
+    upload.seek(0)
+    first = upload.readline(1 << 20)
+    upload.seek(0)
+    text = first.decode("utf-8-sig", errors="replace") if isinstance(first, bytes) else first
+    header = next(csv.reader([text], delimiter=delimiter), [])
+    seen: dict[str, str] = {}
+    duplicates: list[str] = []
+    for name in header:
+        key = name.strip().lower()
+        if not key:
+            continue
+        if key in seen and seen[key] not in duplicates:
+            duplicates.append(seen[key])
+        seen.setdefault(key, name.strip())
+    return duplicates
 
 
 class MemberConfirmImportForm(ConfirmImportForm):

@@ -7,6 +7,9 @@ Members never imports the apps that build on it; they register here instead:
   ledger forfeits the member's live points there);
 - merge hooks: fn(source=, target=, actor=) inside the merge transaction, before the duplicate
   is closed, so each app moves its own rows or points.
+- enrol hooks: fn(members=, actor=) inside the enrolment transaction, once per enrolment or
+  once per import batch (members: the new members, each with .id and .member_number), so each
+  app gives new members their starting state (the tiers app: the entry tier) in bulk.
 """
 
 from collections.abc import Callable
@@ -16,6 +19,7 @@ PRIVACY_SECTIONS: dict[str, Callable[[Any], Any]] = {}
 ERASE_HOOKS: list[Callable[..., None]] = []
 MERGE_HOOKS: list[Callable[..., None]] = []
 CLOSE_HOOKS: list[Callable[..., None]] = []
+ENROL_HOOKS: list[Callable[..., None]] = []
 
 
 def register_privacy_section(name: str, fn: Callable[[Any], Any]) -> None:
@@ -35,3 +39,8 @@ def register_merge_hook(fn: Callable[..., None]) -> None:
 def register_close_hook(fn: Callable[..., None]) -> None:
     if fn not in CLOSE_HOOKS:
         CLOSE_HOOKS.append(fn)
+
+
+def register_enrol_hook(fn: Callable[..., None]) -> None:
+    if fn not in ENROL_HOOKS:
+        ENROL_HOOKS.append(fn)

@@ -22,7 +22,8 @@ error.
 
 import secrets
 from collections.abc import Iterator
-from typing import Any
+from datetime import datetime
+from typing import Any, NamedTuple
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
@@ -38,6 +39,22 @@ from members.importing import (
     clean_row,
 )
 from members.models import Consent, Member
+from members.services import (
+    consent_events_record,
+    members_enrolled_record,
+    members_updated_record,
+)
+
+
+class Enrolled(NamedTuple):
+    """A member the SQL wrote, as the bulk event recorders read it."""
+
+    id: int
+    member_number: str
+    status: str
+    home_store_id: int | None
+    enrolled_at: datetime
+
 
 STAGE = "member_import_stage"
 RESOLVED = "member_import_resolved"
@@ -346,6 +363,45 @@ class CopyMemberImporter(MemberImporter):
             FROM {NEW} r CROSS JOIN unnest(%(channels)s::text[]) AS c(channel)""",
             params | {"channels": list(Consent.Channel.values)},
         )
+        cur.execute(
+            f"SELECT new_id, member_number, home_store_id, email_consent, sms_consent, "
+            f"COALESCE(member_number, new_number) FROM {NEW} ORDER BY new_id"
+        )
+        new_rows = cur.fetchall()
+        # what member_enroll records besides the row, for the file at once (the consent rows
+        # are written above): consent and enrolment events, the starting tier, webhooks
+        members_enrolled_record(
+            members=[
+                Enrolled(pk, number, Member.Status.ACTIVE, store, self.now)
+                for pk, _, store, _, _, number in new_rows
+            ],
+            channel=Member.Channel.IMPORT,
+            granted={
+                pk: {
+                    name: value
+                    for name, value in (("email", email), ("sms", sms))
+                    if value is not None
+                }
+                for pk, _, _, email, sms, _ in new_rows
+            },
+            consent_rows=False,
+        )
+        changed_fields = ", ".join(
+            f"CASE WHEN r.{c} IS NOT NULL AND m.{c} IS DISTINCT FROM r.{c} THEN '{f.removesuffix('_id')}' END"
+            for f, c in zip(PROFILE, profile_cols, strict=True)
+        )
+        cur.execute(
+            f"""SELECT m.id, m.member_number, m.status,
+                       array_remove(ARRAY[{changed_fields}]::text[], NULL)
+                FROM {RESOLVED} r JOIN members_member m ON m.id = r.member_id
+                WHERE r.changed ORDER BY m.id"""
+        )
+        members_updated_record(
+            changes=[
+                (Enrolled(pk, number, status, None, self.now), list(fields))
+                for pk, number, status, fields in cur.fetchall()
+            ]
+        )
         assignments = ", ".join(f"{c} = COALESCE(r.{c}, m.{c})" for c in profile_cols)
         cur.execute(
             f"""WITH w AS (
@@ -370,6 +426,8 @@ class CopyMemberImporter(MemberImporter):
                     AND r.sms_consent IS NOT NULL
             ) v
             WHERE c.member_id = v.member_id AND c.channel = v.channel
-                AND c.granted <> v.granted""",
+                AND c.granted <> v.granted
+            RETURNING c.member_id, c.channel, c.granted""",
             params,
         )
+        consent_events_record(changes=cur.fetchall(), source="import")

@@ -29,6 +29,11 @@ from members.identifiers import (
     normalize_phone,
 )
 from members.models import Consent, Member, Store
+from members.services import (
+    consent_events_record,
+    members_enrolled_record,
+    members_updated_record,
+)
 
 IMPORT_REASON = "bulk import"
 
@@ -341,6 +346,7 @@ class MemberImporter:
         for member in existing.only(
             "id",
             "member_number",
+            "status",
             "email",
             "phone",
             *[f for f in PROFILE if f not in ("email", "phone")],
@@ -355,6 +361,7 @@ class MemberImporter:
         to_create: list[Member] = []
         to_update: list[Member] = []
         consents: list[tuple[Member, dict[str, Any]]] = []
+        changed_by_member: dict[int, list[str]] = {}
         for number, raw, row in batch:
             member = (
                 by_number.get(row["member_number"])
@@ -389,6 +396,7 @@ class MemberImporter:
                         setattr(member, f, row[f])
                     member.updated_at = now
                     to_update.append(member)
+                    changed_by_member[id(member)] = [f.removesuffix("_id") for f in changed]
                     self.report.updated += 1
             if "email_consent" in row or "sms_consent" in row:
                 consents.append((member, row))
@@ -397,6 +405,7 @@ class MemberImporter:
         # The audit trail is kept on the bulk path too, with simple-history's bulk helpers: one
         # extra batched INSERT of history rows per batch (no per-row signals), so a member created
         # or changed by an import has its first version on record like any other change.
+        self._redraw_taken_numbers(to_create, given={r["member_number"] for _, _, r in batch})
         bulk_create_with_history(
             to_create, Member, batch_size=self.batch_size, default_change_reason=IMPORT_REASON
         )
@@ -408,22 +417,62 @@ class MemberImporter:
                 batch_size=self.batch_size,
                 default_change_reason=IMPORT_REASON,
             )
-        if to_create:
-            Consent.objects.bulk_create(
-                [
-                    Consent(member=m, channel=c, granted=False, changed_at=now, source="import")
-                    for m in to_create
-                    for c in Consent.Channel.values
-                ],
-                batch_size=self.batch_size * 3,
-                ignore_conflicts=True,
-            )
+        # what member_enroll / member_update / consent_set record besides the rows, in bulk:
+        # consent rows and events, enrolment and update events, the starting tier, webhooks
+        created = {id(m) for m in to_create}
+        members_enrolled_record(
+            members=to_create,
+            channel=Member.Channel.IMPORT,
+            granted={
+                m.pk: {c: row[f"{c}_consent"] for c in ("email", "sms") if f"{c}_consent" in row}
+                for m, row in consents
+                if id(m) in created
+            },
+        )
+        members_updated_record(changes=[(m, changed_by_member[id(m)]) for m in to_update])
+        consent_changes = []
         for member, row in consents:
+            if id(member) in created:
+                continue
             for channel in ("email", "sms"):
                 if f"{channel}_consent" in row:
-                    Consent.objects.filter(member=member, channel=channel).exclude(
-                        granted=row[f"{channel}_consent"]
-                    ).update(granted=row[f"{channel}_consent"], changed_at=now, source="import")
+                    granted = row[f"{channel}_consent"]
+                    if (
+                        Consent.objects.filter(member=member, channel=channel)
+                        .exclude(granted=granted)
+                        .update(granted=granted, changed_at=now, source="import")
+                    ):
+                        consent_changes.append((member.pk, channel, granted))
+        consent_events_record(changes=consent_changes, source="import")
+
+    @staticmethod
+    def _redraw_taken_numbers(members: list[Member], *, given: set[str]) -> None:
+        """A card number or referral code drawn for a new member that a member already has (or
+        another new row drew) is drawn again, so a rare clash never fails the batch: one query
+        per field for the batch, more only when something clashed."""
+        for name, draw in (
+            ("member_number", new_member_number),
+            ("referral_code", new_referral_code),
+        ):
+            drawn = [m for m in members if name != "member_number" or m.member_number not in given]
+            for _ in range(20):
+                values = [getattr(m, name) for m in drawn]
+                taken = set(
+                    Member.objects.filter(**{f"{name}__in": values}).values_list(name, flat=True)
+                )
+                seen: set[str] = set(given) if name == "member_number" else set()
+                clashes = []
+                for member in drawn:
+                    value = getattr(member, name)
+                    if value in taken or value in seen:
+                        clashes.append(member)
+                    seen.add(value)
+                if not clashes:
+                    break
+                for member in clashes:
+                    setattr(member, name, draw())
+            else:
+                raise RuntimeError(f"could not draw free values for {name}")
 
     @staticmethod
     def _contact_conflict(

@@ -28,6 +28,7 @@ from members.identifiers import (
 )
 from members.import_copy import referral_codes
 from members.models import Member, Store
+from members.services import members_enrolled_record, members_updated_record
 
 IMPORT_REASON = "admin import"
 
@@ -48,6 +49,16 @@ MEMBER_COLUMNS = (
 )
 NOT_IMPORTED = [f.name for f in Member._meta.fields if f.name not in MEMBER_COLUMNS]
 IMPORT_ATTRIBUTES = tuple(c if c != "home_store" else "home_store_id" for c in MEMBER_COLUMNS)
+
+
+def changed_fields(member: Member) -> list[str]:
+    """The imported attributes that differ from what was loaded, by their field names."""
+    loaded = getattr(member, "_import_original", {})
+    return [
+        attribute.removesuffix("_id")
+        for attribute in IMPORT_ATTRIBUTES
+        if attribute in loaded and getattr(member, attribute) != loaded[attribute]
+    ]
 
 
 class StoreResource(NeutraliseExportMixin, resources.ModelResource):
@@ -350,6 +361,11 @@ class MemberResource(NeutraliseExportMixin, SkipBadRowsMixin, resources.ModelRes
                     self._insert_with_history(self.create_instances)
                 for member in self.create_instances:
                     self._remember(member)
+                # what member_enroll records besides the row, for the batch at once: consent
+                # rows, the enrolment event, the starting tier, the member.enrolled webhooks
+                members_enrolled_record(
+                    members=self.create_instances, channel=Member.Channel.IMPORT, actor=self._user
+                )
             except Exception as exc:
                 self.handle_import_error(result, exc, raise_errors)
             finally:
@@ -392,6 +408,10 @@ class MemberResource(NeutraliseExportMixin, SkipBadRowsMixin, resources.ModelRes
                     batch_size=batch_size,
                     default_user=self._user,
                     default_change_reason=IMPORT_REASON,
+                )
+                members_updated_record(
+                    changes=[(m, changed_fields(m)) for m in self.update_instances],
+                    actor=self._user,
                 )
             except Exception as exc:
                 self.handle_import_error(result, exc, raise_errors)

@@ -1,5 +1,6 @@
 """Writes on members: enrolment, updates, consent, status, merge and privacy (export, erase)."""
 
+from collections.abc import Mapping, Sequence
 from datetime import date, datetime
 from typing import Any
 
@@ -190,6 +191,8 @@ def member_enroll(
         detail={"channel": channel, "referred_by": referrer.pk if referrer else None},
         actor=_user(actor),
     )
+    for hook in hooks.ENROL_HOOKS:  # the starting state other apps give (the entry tier)
+        hook(members=[member], actor=actor)
     _member_event_publish(
         "member.enrolled",
         member,
@@ -203,6 +206,149 @@ def member_enroll(
 
 def _user(actor: Any) -> Any:
     return actor if getattr(actor, "is_authenticated", False) else None
+
+
+# ---------------------------------------------------------------- the same records, in bulk
+# Imports write member rows in bulk (COPY or set-based SQL); these record what member_enroll,
+# member_update and consent_set record around the row, for a whole batch at once: one insert per
+# table and one outbox insert per event type, never one per row. They run in the import's
+# transaction, so an import rolled back (a dry run, a bad row) records nothing either.
+
+
+def _actor_id(actor: Any) -> int | None:
+    user = _user(actor)
+    return user.pk if user is not None else None
+
+
+def _stamp(model: type, columns: list[str], rows: Any) -> None:
+    from loyalty.core.bulkwrite import insert_rows
+
+    insert_rows(model, ["created_at", "updated_at", *columns], rows)
+
+
+def members_enrolled_record(
+    *,
+    members: Sequence[Any],
+    channel: str = Member.Channel.IMPORT,
+    granted: Mapping[int, Mapping[str, bool]] | None = None,
+    consent_rows: bool = True,
+    actor: Any = None,
+) -> None:
+    """What member_enroll records besides the member row, for `members` an import inserted in
+    bulk (each with id, member_number, status, home_store_id, enrolled_at): a consent row per
+    channel (unless the caller wrote them: consent_rows=False), a consent event per consent
+    given (granted: member id -> {channel: bool}), the `enrolled` history event, the enrol hooks
+    (the starting tier) and the member.enrolled events."""
+    if not members:
+        return
+    now = timezone.now()
+    granted = granted or {}
+    actor_id = _actor_id(actor)
+    if consent_rows:
+        _stamp(
+            Consent,
+            ["member_id", "channel", "granted", "changed_at", "source"],
+            (
+                (now, now, m.id, name, bool(granted.get(m.id, {}).get(name)), now, channel)
+                for m in members
+                for name in CONSENT_CHANNELS
+            ),
+        )
+    _stamp(
+        ConsentEvent,
+        ["member_id", "channel", "granted", "source", "actor_id"],
+        (
+            (now, now, member_id, name, True, channel, actor_id)
+            for member_id, given in granted.items()
+            for name, value in given.items()
+            if value
+        ),
+    )
+    _stamp(
+        MemberEvent,
+        ["member_id", "kind", "detail", "actor_id"],
+        (
+            (
+                now,
+                now,
+                m.id,
+                MemberEvent.Kind.ENROLLED,
+                {"channel": channel, "referred_by": None},
+                actor_id,
+            )
+            for m in members
+        ),
+    )
+    for hook in hooks.ENROL_HOOKS:
+        hook(members=members, actor=actor)
+    store_ids = {m.home_store_id for m in members if m.home_store_id}
+    codes = (
+        dict(Store.objects.filter(pk__in=store_ids).values_list("pk", "code")) if store_ids else {}
+    )
+    occurred = now.isoformat()
+    events.publish_many(
+        "member.enrolled",
+        [
+            {
+                "member_id": m.id,
+                "member_number": m.member_number,
+                "status": m.status,
+                "channel": channel,
+                "home_store": codes.get(m.home_store_id),
+                "referred_by": None,
+                "enrolled_at": m.enrolled_at.isoformat(),
+                "occurred_at": occurred,
+            }
+            for m in members
+        ],
+    )
+
+
+def members_updated_record(*, changes: Sequence[tuple[Any, list[str]]], actor: Any = None) -> None:
+    """What member_update records besides the row, for members an import changed in bulk:
+    changes are (member with id/member_number/status, changed field names). One `updated`
+    history event each (field names only, as member_update) and the member.updated events."""
+    changes = [(m, fields) for m, fields in changes if fields]
+    if not changes:
+        return
+    now = timezone.now()
+    actor_id = _actor_id(actor)
+    _stamp(
+        MemberEvent,
+        ["member_id", "kind", "detail", "actor_id"],
+        ((now, now, m.id, MemberEvent.Kind.UPDATED, {"fields": f}, actor_id) for m, f in changes),
+    )
+    occurred = now.isoformat()
+    events.publish_many(
+        "member.updated",
+        [
+            {
+                "member_id": m.id,
+                "member_number": m.member_number,
+                "status": m.status,
+                "fields": fields,
+                "occurred_at": occurred,
+            }
+            for m, fields in changes
+        ],
+    )
+
+
+def consent_events_record(
+    *, changes: Sequence[tuple[int, str, bool]], source: str, actor: Any = None
+) -> None:
+    """The consent events consent_set writes, for consents an import changed in bulk:
+    changes are (member id, channel, granted)."""
+    now = timezone.now()
+    actor_id = _actor_id(actor)
+    _stamp(
+        ConsentEvent,
+        ["member_id", "channel", "granted", "source", "actor_id"],
+        (
+            (now, now, member_id, name, value, source, actor_id)
+            for member_id, name, value in changes
+        ),
+    )
 
 
 @transaction.atomic

@@ -1,17 +1,16 @@
-"""Domain events: apps publish what happened, subscribers (webhooks) react after commit.
+"""Domain events: apps publish what happened, subscribers (the webhook outbox) record it.
 
 Every app may publish (core sits at the bottom of the import chain); only the integrations app
-subscribes. Subscribers run in `transaction.on_commit`, so a rolled-back write never announces
-itself, and a subscriber's failure never undoes the write that published the event.
+subscribes. Transactional outbox: a subscriber is called at once, inside the publisher's
+transaction, and writes its outbox rows there. So the change and its event commit together or
+not at all: a rolled-back write never announces itself, and a process killed right after the
+commit has already stored the event (the sweep sends it). A subscriber hands the sending to a
+worker with `transaction.on_commit`; it must not do slow or remote work itself. A subscriber's
+error is the publisher's error (the change is not committed without its event).
 """
 
-import logging
 from collections.abc import Callable
 from typing import Any
-
-from django.db import transaction
-
-logger = logging.getLogger(__name__)
 
 EVENT_TYPES: tuple[str, ...] = (
     "member.enrolled",
@@ -32,10 +31,12 @@ _batch: dict[Subscriber, BatchSubscriber] = {}
 
 
 def subscribe(fn: Subscriber, *, many: BatchSubscriber | None = None) -> Subscriber:
-    """Register fn(event_type, payload); called once per published event, after commit.
+    """Register fn(event_type, payload); called once per published event, in the publisher's
+    transaction.
 
     `many(event_type, payloads)`, if given, receives the events of one publish_many call at
-    once (a nightly job announces thousands), and must do what fn would do for each."""
+    once (a nightly job or an import announces thousands), and must do what fn would do for
+    each, in bulk (one outbox insert for the batch)."""
     if fn not in _subscribers:
         _subscribers.append(fn)
     if many is not None:
@@ -43,44 +44,29 @@ def subscribe(fn: Subscriber, *, many: BatchSubscriber | None = None) -> Subscri
     return fn
 
 
-def publish(event_type: str, payload: dict[str, Any]) -> None:
-    """Announce an event once the surrounding transaction commits (at once outside one)."""
+def _check(event_type: str) -> None:
     if event_type not in EVENT_TYPES:
         raise ValueError(f"Unknown event type {event_type!r}; add it to EVENT_TYPES.")
 
-    def deliver() -> None:
-        for fn in list(_subscribers):
-            try:
-                fn(event_type, payload)
-            except Exception:  # a subscriber must not break the caller's request
-                logger.exception("event subscriber %r failed for %s", fn, event_type)
 
-    transaction.on_commit(deliver)
+def publish(event_type: str, payload: dict[str, Any]) -> None:
+    """Record an event in the current transaction (its own statement outside one)."""
+    _check(event_type)
+    for fn in list(_subscribers):
+        fn(event_type, payload)
 
 
 def publish_many(event_type: str, payloads: list[dict[str, Any]]) -> None:
-    """publish() for each payload, delivered together after commit: a subscriber with a batch
-    handler is called once (one lookup of who listens, not one per event)."""
-    if event_type not in EVENT_TYPES:
-        raise ValueError(f"Unknown event type {event_type!r}; add it to EVENT_TYPES.")
+    """publish() for each payload, recorded together: a subscriber with a batch handler is
+    called once (one lookup of who listens and one insert, not one per event)."""
+    _check(event_type)
     if not payloads:
         return
     payloads = list(payloads)
-
-    def deliver() -> None:
-        for fn in list(_subscribers):
-            many = _batch.get(fn)
-            if many is not None:
-                _call(fn, event_type, lambda many=many: many(event_type, payloads))
-                continue
+    for fn in list(_subscribers):
+        many = _batch.get(fn)
+        if many is not None:
+            many(event_type, payloads)
+        else:
             for payload in payloads:
-                _call(fn, event_type, lambda fn=fn, payload=payload: fn(event_type, payload))
-
-    transaction.on_commit(deliver)
-
-
-def _call(fn: Subscriber, event_type: str, call: Callable[[], None]) -> None:
-    try:
-        call()
-    except Exception:  # a subscriber must not break the caller's request
-        logger.exception("event subscriber %r failed for %s", fn, event_type)
+                fn(event_type, payload)

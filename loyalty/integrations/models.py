@@ -11,7 +11,7 @@ Invariants:
 - Scopes and webhook event types are subsets of their fixed vocabularies (scopes.SCOPES,
   loyalty.core.events.EVENT_TYPES), checked in clean() since JSON lists have no CHECK here.
 - A WebhookDelivery is the durable outbox record of one event for one subscription: created in
-  the transaction that follows the publisher's commit, sent at least once until delivered or out
+  the publisher's own transaction (transactional outbox), sent at least once until delivered or out
   of attempts; a delivered row is never sent again (the send claims the row with a conditional
   UPDATE, so a sweep and a worker never send it twice at once).
 """

@@ -39,6 +39,7 @@ WEBHOOK_TIMEOUT = (5, 10)  # connect, read (seconds)
 # While one send is in flight the row is pushed this far ahead, so a sweep does not send it too.
 WEBHOOK_LEASE = timedelta(seconds=60)
 REQUEST_LOG_RETENTION_DAYS = 30
+SWEEP_LIMIT = 500
 
 
 # ------------------------------------------------------------------------------------ keys
@@ -254,48 +255,88 @@ def _subscription_ids(event_type: str) -> list[int]:
     ]
 
 
+# Above this many rows one sweep task is queued after the commit instead of one task per row:
+# an import or the nightly expiry must not hold its request or job on thousands of submissions.
+ENQUEUE_EACH_UP_TO = 50
+
+
 def webhook_event_record(
     event_type: str, payload: dict[str, Any], *, subscription_ids: list[int] | None = None
 ) -> list[int]:
-    """The events subscriber (runs after the publisher's commit): one delivery row per active
-    subscription to `event_type`, then a Celery task per row. The rows are the outbox: if the
-    broker is down the periodic sweep sends them later."""
+    """The events subscriber: one delivery row per active subscription to `event_type`, written
+    in the caller's transaction (the transactional outbox), then sent by a Celery task queued
+    after the commit. If the process dies after the commit, or the broker is down, the periodic
+    sweep sends the rows later."""
+    return webhook_events_record(event_type, [payload], subscription_ids=subscription_ids)
+
+
+def webhook_events_record(
+    event_type: str, payloads: list[dict[str, Any]], *, subscription_ids: list[int] | None = None
+) -> list[int]:
+    """The same for many events of one type: one lookup of the subscriptions and one bulk
+    insert for them all (each event its own id)."""
     if subscription_ids is None:
         subscription_ids = _subscription_ids(event_type)
-    if not subscription_ids:
+    if not subscription_ids or not payloads:
         return []
-    event_id = uuid.uuid4()
     now = timezone.now()
-    with transaction.atomic():
-        rows = WebhookDelivery.objects.bulk_create(
+    rows = []
+    event_ids = []
+    for payload in payloads:
+        event_id = uuid.uuid4()
+        event_ids.append(event_id)
+        data = json.loads(json.dumps(payload, cls=DjangoJSONEncoder))
+        rows += [
             WebhookDelivery(
                 subscription_id=pk,
                 event_id=event_id,
                 event_type=event_type,
-                payload=json.loads(json.dumps(payload, cls=DjangoJSONEncoder)),
+                payload=data,
                 next_attempt_at=now,
             )
             for pk in subscription_ids
-        )
-    ids = [row.pk for row in rows]
+        ]
+    with transaction.atomic():
+        created = WebhookDelivery.objects.bulk_create(rows, batch_size=2000)
+    ids = [row.pk for row in created]
     if None in ids:
-        ids = list(WebhookDelivery.objects.filter(event_id=event_id).values_list("pk", flat=True))
-    for pk in ids:
-        webhook_delivery_enqueue(delivery_id=pk)
+        ids = list(
+            WebhookDelivery.objects.filter(event_id__in=event_ids).values_list("pk", flat=True)
+        )
+    transaction.on_commit(lambda: _enqueue_after_commit(ids))
     return ids
 
 
+def _enqueue_after_commit(ids: list[int]) -> None:
+    if len(ids) > ENQUEUE_EACH_UP_TO:
+        webhook_deliveries_sweep_enqueue(limit=len(ids))
+        return
+    for pk in ids:
+        webhook_delivery_enqueue(delivery_id=pk)
+
+
 def webhook_event_subscriber(event_type: str, payload: dict[str, Any]) -> None:
-    """What loyalty.core.events calls after each commit (see IntegrationsConfig.ready)."""
+    """What loyalty.core.events calls in the publisher's transaction (IntegrationsConfig.ready)."""
     webhook_event_record(event_type, payload)
 
 
 def webhook_event_subscriber_many(event_type: str, payloads: list[dict[str, Any]]) -> None:
-    """The same for events.publish_many (the nightly expiry's thousands of points.expired):
-    the subscriptions are looked up once, and with none listening nothing more is done."""
-    subscription_ids = _subscription_ids(event_type)
-    for payload in payloads if subscription_ids else []:
-        webhook_event_record(event_type, payload, subscription_ids=subscription_ids)
+    """The same for events.publish_many (the nightly expiry's thousands of points.expired, an
+    import's enrolments): the subscriptions are looked up once, the rows inserted in bulk, and
+    with none listening nothing more is done."""
+    webhook_events_record(event_type, payloads)
+
+
+def webhook_deliveries_sweep_enqueue(*, limit: int) -> bool:
+    """Queue one sweep (a big batch of new rows); on a broker failure the periodic sweep will."""
+    from loyalty.integrations.tasks import webhook_deliveries_sweep_task
+
+    try:
+        webhook_deliveries_sweep_task.delay(limit=limit)
+    except Exception:
+        logger.exception("could not enqueue a webhook sweep; the periodic sweep will")
+        return False
+    return True
 
 
 def webhook_delivery_enqueue(*, delivery_id: int) -> bool:
@@ -386,7 +427,7 @@ def webhook_delivery_send(*, delivery_id: int) -> WebhookDelivery | None:
     return delivery
 
 
-def webhook_deliveries_sweep(*, limit: int = 500) -> int:
+def webhook_deliveries_sweep(*, limit: int = SWEEP_LIMIT) -> int:
     """Enqueue pending deliveries that are due (the first try never reached a worker, or a
     retry's time has come). Safe to run often and concurrently: the send claims each row."""
     due = list(

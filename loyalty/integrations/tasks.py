@@ -1,6 +1,7 @@
 from celery import shared_task
 
 from loyalty.integrations.services import (
+    SWEEP_LIMIT,
     api_request_log_prune,
     webhook_deliveries_sweep,
     webhook_delivery_send,
@@ -15,9 +16,9 @@ def webhook_delivery_send_task(delivery_id: int) -> str | None:
 
 
 @shared_task
-def webhook_deliveries_sweep_task() -> int:
+def webhook_deliveries_sweep_task(limit: int = SWEEP_LIMIT) -> int:
     """Re-enqueue pending deliveries that are due (retries, and rows the broker never got)."""
-    return webhook_deliveries_sweep()
+    return webhook_deliveries_sweep(limit=limit)
 
 
 @shared_task

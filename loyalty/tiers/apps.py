@@ -11,11 +11,12 @@ class TiersConfig(AppConfig):
         from loyalty.ledger import rules
         from loyalty.tiers import hooks
         from loyalty.tiers.selectors import member_tier_export
-        from loyalty.tiers.services import tier_member_merge
+        from loyalty.tiers.services import tier_member_merge, tier_members_enrolled
         from members import hooks as member_hooks
 
         member_hooks.register_privacy_section("tiers", member_tier_export)
         member_hooks.register_merge_hook(tier_member_merge)
+        member_hooks.register_enrol_hook(tier_members_enrolled)
         rules.register_contributor(hooks.tier_multiplier_contributor)
         rules.register_after_posting_hook(hooks.tier_upgrade_after_posting)
         from loyalty.tiers.bulk import TierBulkSimulator

@@ -27,6 +27,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from loyalty.core import events
+from loyalty.core.bulkwrite import insert_rows, model_columns
 from loyalty.core.services import model_update
 from loyalty.ledger.models import LedgerEntry
 from loyalty.ledger.services import points_earn
@@ -57,19 +58,27 @@ BATCH = 1000
 def _tier_changed_publish(
     *, member_id: int, member_number: str, old: Tier | None, new: Tier, reason: str, at: datetime
 ) -> None:
-    """tier.changed, sent after commit (docs/api.md, Webhooks)."""
+    """tier.changed, recorded with the change, sent after commit (docs/api.md, Webhooks)."""
     events.publish(
         "tier.changed",
-        {
-            "member_id": member_id,
-            "member_number": member_number,
-            "from_tier": old.code if old else None,
-            "to_tier": new.code,
-            "direction": "up" if old is None or new.rank > old.rank else "down",
-            "reason": reason,
-            "occurred_at": at.isoformat(),
-        },
+        _tier_changed_payload(
+            member_id=member_id, member_number=member_number, old=old, new=new, reason=reason, at=at
+        ),
     )
+
+
+def _tier_changed_payload(
+    *, member_id: int, member_number: str, old: Tier | None, new: Tier, reason: str, at: datetime
+) -> dict[str, Any]:
+    return {
+        "member_id": member_id,
+        "member_number": member_number,
+        "from_tier": old.code if old else None,
+        "to_tier": new.code,
+        "direction": "up" if old is None or new.rank > old.rank else "down",
+        "reason": reason,
+        "occurred_at": at.isoformat(),
+    }
 
 
 # ---------------------------------------------------------------------------------------- ladder
@@ -212,6 +221,52 @@ def _give_gift(*, member: Any, tier: Tier, actor: Any = None) -> LedgerEntry | N
         actor=actor,
         metadata={"tier": tier.code},
     )
+
+
+# ------------------------------------------------------------------------------ enrolment
+
+
+def tier_members_enrolled(*, members: Any, actor: Any = None) -> int:
+    """members.hooks enrol hook: new members start in the entry tier (the lowest rank), reason
+    "enrolment", one insert for the batch (an import's thousands) and one tier.changed event
+    each, as the nightly job's entry assignment would give them later. No entry gift (the
+    upgrade path gives gifts). Without tiers nothing is done. Returns the rows written."""
+    entry = Tier.objects.order_by("rank").first()
+    if entry is None or not members:
+        return 0
+    now = timezone.now()
+    actor_id = _user(actor).pk if _user(actor) is not None else None
+    columns, defaults = model_columns(TierAssignment)
+    values = {
+        **defaults,
+        "created_at": now,
+        "updated_at": now,
+        "tier_id": entry.pk,
+        "reason": Reason.ENROLMENT,
+        "valid_from": now,
+        "note": "entry tier",
+        "actor_id": actor_id,
+    }
+    written = insert_rows(
+        TierAssignment,
+        columns,
+        ([m.id if c == "member_id" else values[c] for c in columns] for m in members),
+    )
+    events.publish_many(
+        "tier.changed",
+        [
+            _tier_changed_payload(
+                member_id=m.id,
+                member_number=m.member_number,
+                old=None,
+                new=entry,
+                reason=Reason.ENROLMENT,
+                at=now,
+            )
+            for m in members
+        ],
+    )
+    return written
 
 
 # ------------------------------------------------------------------------------ manual and posts
@@ -588,16 +643,21 @@ def _replace(
             "pk", "member_number"
         )
     )
-    for pk in still_current:
-        row = by_id[pk]
-        _tier_changed_publish(
-            member_id=row["member_id"],
-            member_number=numbers.get(row["member_id"], ""),
-            old=tiers[row["tier_id"]],
-            new=tiers[row["new_tier_id"]],
-            reason=reason,
-            at=now,
-        )
+    # one outbox insert for the batch (the events are recorded in this transaction)
+    events.publish_many(
+        "tier.changed",
+        [
+            _tier_changed_payload(
+                member_id=by_id[pk]["member_id"],
+                member_number=numbers.get(by_id[pk]["member_id"], ""),
+                old=tiers[by_id[pk]["tier_id"]],
+                new=tiers[by_id[pk]["new_tier_id"]],
+                reason=reason,
+                at=now,
+            )
+            for pk in still_current
+        ],
+    )
     return len(still_current)
 
 

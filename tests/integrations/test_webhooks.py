@@ -169,12 +169,16 @@ def test_the_sweep_sends_what_the_broker_never_got(
     assert pending.status == "delivered" and len(hook.requests) == 1
 
 
-def test_deliveries_are_created_only_after_commit(
-    programme, member, django_capture_on_commit_callbacks
+def test_deliveries_are_written_with_the_change_and_sent_only_after_commit(
+    programme, member, monkeypatch, django_capture_on_commit_callbacks
 ):
+    # the transactional outbox: the row is part of the purchase's own transaction, so a process
+    # killed between the commit and any hook has already stored the event; only the send waits
     WebhookSubscriptionFactory(target_url="http://127.0.0.1:9/never-called")
+    queued: list[int] = []
+    monkeypatch.setattr(tasks.webhook_delivery_send_task, "delay", lambda pk: queued.append(pk))
 
-    with django_capture_on_commit_callbacks(execute=False) as committed:
+    with django_capture_on_commit_callbacks(execute=False) as committed, transaction.atomic():
         purchase_record(
             member=member,
             channel="store",
@@ -182,7 +186,10 @@ def test_deliveries_are_created_only_after_commit(
             occurred_at=timezone.now(),
             amount=Decimal("10.00"),
         )
-    assert WebhookDelivery.objects.count() == 0  # not before the commit
+        # inside the purchase's transaction, before it commits: already written
+        delivery = WebhookDelivery.objects.get()
+    assert delivery.payload["external_id"] == "OK-1" and delivery.status == "pending"
+    assert queued == []  # nothing sent before the commit
     with (
         django_capture_on_commit_callbacks(execute=False) as rolled_back,
         pytest.raises(RuntimeError),
@@ -195,13 +202,70 @@ def test_deliveries_are_created_only_after_commit(
             occurred_at=timezone.now(),
             amount=Decimal("10.00"),
         )
+        assert WebhookDelivery.objects.count() == 2
         raise RuntimeError("the till crashed")
 
     assert rolled_back == []
+    assert list(WebhookDelivery.objects.values_list("pk", flat=True)) == [delivery.pk]
     for callback in committed:
         callback()
-    delivery = WebhookDelivery.objects.get()
-    assert delivery.payload["external_id"] == "OK-1" and delivery.status == "pending"
+    assert queued == [delivery.pk]
+
+
+def test_an_outbox_write_that_fails_rolls_the_change_back(programme, member, monkeypatch):
+    # no change is committed without its event
+    from loyalty.integrations import services
+    from loyalty.ledger.models import Transaction
+
+    WebhookSubscriptionFactory(target_url="http://127.0.0.1:9/never-called")
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("outbox insert failed")
+
+    monkeypatch.setattr(services.WebhookDelivery.objects, "bulk_create", broken)
+    with pytest.raises(RuntimeError):
+        purchase_record(
+            member=member,
+            channel="store",
+            external_id="NO-EVENT",
+            occurred_at=timezone.now(),
+            amount=Decimal("10.00"),
+        )
+    assert not Transaction.objects.filter(external_id="NO-EVENT").exists()
+
+
+def test_many_events_are_one_insert_and_one_sweep_task(
+    programme, monkeypatch, django_capture_on_commit_callbacks
+):
+    from loyalty.core import events
+
+    sub_a = WebhookSubscriptionFactory(target_url="http://127.0.0.1:9/a")
+    sub_b = WebhookSubscriptionFactory(target_url="http://127.0.0.1:9/b")
+    sweeps: list[int] = []
+    sends: list[int] = []
+    monkeypatch.setattr(
+        tasks.webhook_deliveries_sweep_task, "delay", lambda limit: sweeps.append(limit)
+    )
+    monkeypatch.setattr(tasks.webhook_delivery_send_task, "delay", lambda pk: sends.append(pk))
+    payloads = [{"member_id": n, "points": 1} for n in range(60)]
+
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with (
+        django_capture_on_commit_callbacks(execute=True),
+        CaptureQueriesContext(connection) as queries,
+        transaction.atomic(),
+    ):
+        events.publish_many("points.earned", payloads)
+    inserts = [q for q in queries.captured_queries if q["sql"].startswith("INSERT")]
+    # one statement on PostgreSQL; SQLite's bound-variable limit splits it in two: never 120
+    assert len(inserts) == (1 if connection.vendor == "postgresql" else 2)
+    rows = WebhookDelivery.objects.all()
+    assert rows.count() == 120
+    assert {r.subscription_id for r in rows} == {sub_a.pk, sub_b.pk}
+    assert rows.values("event_id").distinct().count() == 60  # one id per event
+    assert sends == [] and sweeps == [120]
 
 
 def test_only_active_subscriptions_to_the_event_get_a_delivery(programme):
