@@ -109,6 +109,17 @@ else:
     DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+# Read replica for analytics (docs/analytics.md): KPI queries and CSV exports read a streaming
+# standby when DATABASE_REPLICA_URL is set; everything else, and every write, uses the primary.
+# In tests the alias mirrors the primary (tests/analytics/test_replica.py reaches the standby
+# itself, in a subprocess).
+if env.str("DATABASE_REPLICA_URL", default=""):
+    DATABASES["replica"] = env.db_url("DATABASE_REPLICA_URL")
+    DATABASES["replica"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
+    DATABASES["replica"]["CONN_HEALTH_CHECKS"] = True
+    DATABASES["replica"].setdefault("OPTIONS", {})["connect_timeout"] = 3
+    DATABASES["replica"]["TEST"] = {"MIRROR": "default"}
+DATABASE_ROUTERS = ["analytics.routing.AnalyticsReplicaRouter"]
 
 # --- Cache --------------------------------------------------------------------------------
 # CACHE_URL wins; else a Redis broker doubles as the cache (API key rate limits must be shared
