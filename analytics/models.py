@@ -50,6 +50,7 @@ class KpiSnapshot(BaseModel):
     )
 
     class Meta:
+        default_permissions = ("view",)  # written only by the nightly job, never by staff
         verbose_name = _("daily KPI snapshot")
         verbose_name_plural = _("daily KPI snapshots")
         ordering = ["-day", "store_id"]
