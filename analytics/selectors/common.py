@@ -28,6 +28,8 @@ from members.models import Member, Store
 RATE_PLACES = Decimal("0.0001")
 MONEY_PLACES = Decimal("0.01")
 MAX_RANGE_DAYS = 3660  # ten years: a typo (year 20011) is refused, not computed
+EARLIEST = date(1970, 1, 1)
+LATEST = date(2100, 12, 31)
 
 
 @dataclass(frozen=True)
@@ -90,9 +92,12 @@ def period_resolve(
     """The Period for these filters. Raises ValidationError (per field) for a range that ends
     before it starts or spans more than ten years, an unknown store code or tier code."""
     errors: dict[str, str] = {}
-    if date_to < date_from:
+    for field, value in (("from", date_from), ("to", date_to)):
+        if not EARLIEST <= value <= LATEST:
+            errors[field] = str(_("Give a date between 1970-01-01 and 2100-12-31."))
+    if not errors and date_to < date_from:
         errors["to"] = str(_("The end date must not be before the start date."))
-    elif (date_to - date_from).days > MAX_RANGE_DAYS:
+    elif not errors and (date_to - date_from).days > MAX_RANGE_DAYS:
         errors["to"] = str(_("A range may span at most ten years."))
     store_obj = tier_obj = None
     if store:
