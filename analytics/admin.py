@@ -26,12 +26,12 @@ from members.models import Store
 class DashboardFilterForm(forms.Form):
     date_from = forms.DateField(
         label=_("From"),
-        widget=forms.DateInput({"type": "date"}),
+        widget=forms.DateInput({"type": "date"}, format="%Y-%m-%d"),
         help_text=_("First day of the period, e.g. 2026-11-01."),
     )
     date_to = forms.DateField(
         label=_("To"),
-        widget=forms.DateInput({"type": "date"}),
+        widget=forms.DateInput({"type": "date"}, format="%Y-%m-%d"),
         help_text=_("Last day, included, e.g. 2026-11-30."),
     )
     store = forms.ModelChoiceField(

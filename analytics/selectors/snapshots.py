@@ -34,27 +34,35 @@ MAX_LIVE_DAYS = 62  # beyond this, missing days stay empty: run the backfill com
 def snapshot_series(period: Period) -> list[dict[str, Any]]:
     """One row per day of the range (all stores, or the period's store; the tier filter does
     not apply to snapshots), `source` "snapshot" or "live". Days after today are left out."""
-    from analytics.services import TOTAL, kpi_snapshot_day_compute
+    from analytics.services import TOTAL, kpi_snapshot_days_compute
 
     today = timezone.now().astimezone(period.zone).date()
     last = min(period.date_to, today)
     rows = KpiSnapshot.objects.filter(day__gte=period.date_from, day__lte=last)
     rows = rows.filter(store=period.store) if period.store else rows.filter(store__isnull=True)
-    stored = {row.day: row for row in rows}
-    series, live_days, day = [], 0, period.date_from
+    stored = {row.day: row for row in rows if row.day < today}  # today is always live
+    missing = [
+        period.date_from + timedelta(days=i)
+        for i in range((last - period.date_from).days + 1)
+        if period.date_from + timedelta(days=i) not in stored
+    ]
+    live: dict = {}
+    if missing:
+        # one grouped computation from the first missing day (carrying on from the stored
+        # day before it) to the end; older gaps beyond MAX_LIVE_DAYS stay "missing"
+        first = max(missing[0], last - timedelta(days=MAX_LIVE_DAYS - 1))
+        live = kpi_snapshot_days_compute(date_from=first, date_to=last)
+    key = period.store.pk if period.store else TOTAL
+    series, day = [], period.date_from
     while day <= last:
-        snap = stored.get(day) if day < today else None  # today is always live
-        if snap is not None:
-            values = {name: getattr(snap, name) for name in SERIES_FIELDS}
+        if day in stored:
+            values = {name: getattr(stored[day], name) for name in SERIES_FIELDS}
             source = "snapshot"
-        elif live_days < MAX_LIVE_DAYS or day == today:
-            live_days += 1
-            computed = kpi_snapshot_day_compute(day=day)
-            key = period.store.pk if period.store else TOTAL
-            values = {name: computed.get(key, {}).get(name, 0) for name in SERIES_FIELDS}
+        elif day in live:
+            values = {name: live[day].get(key, {}).get(name, 0) for name in SERIES_FIELDS}
             source = "live"
         else:
-            values = {name: 0 for name in SERIES_FIELDS}
+            values = dict.fromkeys(SERIES_FIELDS, 0)
             source = "missing"
         series.append({"day": day.isoformat(), "source": source, **values})
         day += timedelta(days=1)

@@ -8,6 +8,7 @@
   const form = document.getElementById("dashboard-filters");
   const text = root.dataset;
   const charts = {};
+  let latest = 0; // only the answer to the latest request is drawn (filters change quickly)
   const locale = document.documentElement.lang || undefined;
 
   function params() {
@@ -132,6 +133,7 @@
 
   async function load() {
     const query = params();
+    const ticket = ++latest;
     updateLinks(query);
     root.dataset.state = "loading";
     const error = document.getElementById("dashboard-error");
@@ -140,12 +142,14 @@
       const response = await fetch(text.url + "?" + query.toString(), { headers: { Accept: "application/json" }, credentials: "same-origin" });
       if (!response.ok) throw new Error(String(response.status));
       const data = await response.json();
+      if (ticket !== latest) return;
       drawCards(data);
       drawCharts(data);
       root.dataset.filters = query.toString();
       root.dataset.renders = String(Number(root.dataset.renders) + 1);
       root.dataset.state = "ready";
     } catch (exc) {
+      if (ticket !== latest) return;
       error.textContent = text.loadError;
       error.hidden = false;
       root.dataset.state = "error";
