@@ -111,14 +111,13 @@ else:
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # Read replica for analytics (docs/analytics.md): KPI queries and CSV exports read a streaming
 # standby when DATABASE_REPLICA_URL is set; everything else, and every write, uses the primary.
-# In tests the alias mirrors the primary (tests/analytics/test_replica.py reaches the standby
-# itself, in a subprocess).
+# The test profile drops the alias (tests/analytics/test_replica.py reaches the standby in a
+# subprocess with ANALYTICS_REPLICA_LIVE=1).
 if env.str("DATABASE_REPLICA_URL", default=""):
     DATABASES["replica"] = env.db_url("DATABASE_REPLICA_URL")
     DATABASES["replica"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
     DATABASES["replica"]["CONN_HEALTH_CHECKS"] = True
     DATABASES["replica"].setdefault("OPTIONS", {})["connect_timeout"] = 3
-    DATABASES["replica"]["TEST"] = {"MIRROR": "default"}
 DATABASE_ROUTERS = ["analytics.routing.AnalyticsReplicaRouter"]
 
 # --- Cache --------------------------------------------------------------------------------
