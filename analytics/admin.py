@@ -44,7 +44,7 @@ class DashboardFilterForm(forms.Form):
     )
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        data = super().clean() or {}
         if data.get("date_from") and data.get("date_to"):
             try:
                 self.period = period_resolve(

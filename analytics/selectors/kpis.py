@@ -149,7 +149,7 @@ def kpi_average_order_value(period: Period) -> dict[str, Any]:
         non_member_revenue=Sum("amount", filter=Q(member__isnull=True)),
     )
 
-    def group(purchases: int, revenue: Decimal | None) -> dict[str, Any]:
+    def group(purchases: int, revenue: Decimal | int | None) -> dict[str, Any]:
         aov = rate(revenue, purchases)
         return {
             "purchases": purchases,

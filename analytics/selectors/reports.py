@@ -185,24 +185,25 @@ def rfm_segments(period: Period) -> dict[str, Any]:
     )
     rows = scored.values("r", "f").annotate(n=Count("id"), monetary=Sum("revenue"))
     grid = []
-    segments = {code: {"members": 0, "revenue": Decimal("0")} for code, _label in SEGMENTS}
+    members: dict[str, int] = {code: 0 for code, _label in SEGMENTS}
+    revenue: dict[str, Decimal] = {code: Decimal("0") for code, _label in SEGMENTS}
     for row in rows:  # at most 26 rows: the grid's cells, not members
         r, f = row["r"], row["f"]
         code = _segment(r, f)
-        segments[code]["members"] += row["n"]
-        segments[code]["revenue"] += row["monetary"] or Decimal("0")
+        members[code] += row["n"]
+        revenue[code] += row["monetary"] or Decimal("0")
         if f:
             grid.append({"recency": r, "frequency": f, "members": row["n"]})
-    total = sum(s["members"] for s in segments.values())
+    total = sum(members.values())
     return {
         "grid": sorted(grid, key=lambda c: (-c["recency"], -c["frequency"])),
         "segments": [
             {
                 "segment": code,
                 "label": str(label),
-                "members": segments[code]["members"],
-                "share": rate(segments[code]["members"], total),
-                "revenue": money(segments[code]["revenue"]),
+                "members": members[code],
+                "share": rate(members[code], total),
+                "revenue": money(revenue[code]),
             }
             for code, label in SEGMENTS
         ],
