@@ -127,6 +127,16 @@ else:
 # Celery workers and management commands (imports, benchmarks) run without it. 0: off.
 WEB_STATEMENT_TIMEOUT_MS = env.int("WEB_STATEMENT_TIMEOUT_MS", default=20_000)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+# Read replica for analytics (docs/analytics.md): KPI queries and CSV exports read a streaming
+# standby when DATABASE_REPLICA_URL is set; everything else, and every write, uses the primary.
+# The test profile drops the alias (tests/analytics/test_replica.py reaches the standby in a
+# subprocess with ANALYTICS_REPLICA_LIVE=1).
+if env.str("DATABASE_REPLICA_URL", default=""):
+    DATABASES["replica"] = env.db_url("DATABASE_REPLICA_URL")
+    DATABASES["replica"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
+    DATABASES["replica"]["CONN_HEALTH_CHECKS"] = True
+    DATABASES["replica"].setdefault("OPTIONS", {})["connect_timeout"] = 3
+DATABASE_ROUTERS = ["analytics.routing.AnalyticsReplicaRouter"]
 
 # --- Cache --------------------------------------------------------------------------------
 # CACHE_URL wins; else a Redis broker doubles as the cache (API key rate limits must be shared

@@ -15,3 +15,7 @@ STORAGES = {
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
 LOGGING["root"]["level"] = "WARNING"  # type: ignore[index]  # noqa: F405
+# Analytics' read replica: in-process tests read the primary (their data is uncommitted);
+# tests/analytics/test_replica.py runs `manage.py kpis` with ANALYTICS_REPLICA_LIVE=1 instead.
+if not env.bool("ANALYTICS_REPLICA_LIVE", default=False):  # noqa: F405
+    DATABASES.pop("replica", None)  # noqa: F405

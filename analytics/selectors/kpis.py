@@ -1,0 +1,471 @@
+"""One selector per KPI of the programme (the table in the domain brief), each for a Period.
+
+Every figure is one or a few set-based queries through the ORM (aggregates, grouped counts,
+correlated subqueries); nothing loops over members in Python. What counts, common to all:
+
+- A *purchase* is a Transaction of kind "purchase" whose `occurred_at` falls in the range (local
+  days of the programme's time zone). A *return* (cancellation) is a Transaction of kind
+  "return"; it counts in the period in which it happened, never in its purchase's period. It
+  does not remove the purchase from purchase counts or average order value; it lowers net
+  revenue (lifetime value) in the period it occurred.
+- Points are ledger entries by `effective_at`. issued = earn + bonus + opening balance;
+  reversed = points taken back by returns (reversal entries); redeemed = redeem entries less
+  refunds of redemptions; expired = expire entries; adjusted = staff adjustments (signed).
+"""
+
+from datetime import timedelta
+from decimal import Decimal
+from typing import Any
+
+from django.db.models import Count, Max, Min, Q, Sum
+from django.db.models.functions import Coalesce, TruncMonth
+from django.utils.translation import gettext_lazy as _
+
+from analytics.selectors.common import (
+    Period,
+    members_in_scope,
+    money,
+    rate,
+    tier_at,
+    transactions_in_scope,
+)
+from loyalty.ledger.models import LedgerEntry, LotAllocation, PointsLot, Transaction
+from loyalty.ledger.policy import programme_settings_get
+from loyalty.tiers.models import Tier
+from rewards.models import Redemption
+
+PURCHASE = Transaction.Kind.PURCHASE
+RETURN = Transaction.Kind.RETURN
+DEFAULT_ACTIVE_DAYS = 90
+DEFAULT_LAPSED_DAYS = 180
+
+NOT_AVAILABLE = "not_available"
+
+
+def _not_available(reason: str) -> dict[str, Any]:
+    return {"available": False, "status": NOT_AVAILABLE, "reason": reason}
+
+
+def kpi_enrolment_rate(period: Period) -> dict[str, Any]:
+    """Enrolment rate = new members in the period / distinct customers who bought in the period.
+
+    New members: enrolled in the range (home store, tier at the end). Customers: distinct members
+    plus distinct identified non-members (`customer_ref` of anonymous purchases) with a purchase
+    in the range at the store. Anonymous purchases without a customer reference are not
+    customers anyone can count. None when nobody bought."""
+    new_members = members_in_scope(period).filter(enrolled_at__gte=period.start).count()
+    counts = transactions_in_scope(period, kind=PURCHASE).aggregate(
+        members=Count("member", distinct=True),
+        non_members=Count(
+            "customer_ref",
+            distinct=True,
+            filter=Q(member__isnull=True) & ~Q(customer_ref=""),
+        ),
+    )
+    customers = counts["members"] + counts["non_members"]
+    return {
+        "new_members": new_members,
+        "customers": customers,
+        "member_customers": counts["members"],
+        "non_member_customers": counts["non_members"],
+        "rate": rate(new_members, customers),
+    }
+
+
+def kpi_member_transaction_share(period: Period) -> dict[str, Any]:
+    """Member transaction share = purchases by members / all purchases recorded in the period
+    (anonymous ones included). None when there was no purchase."""
+    counts = transactions_in_scope(period, kind=PURCHASE).aggregate(
+        transactions=Count("id"), member_transactions=Count("id", filter=Q(member__isnull=False))
+    )
+    return {
+        **counts,
+        "share": rate(counts["member_transactions"], counts["transactions"]),
+    }
+
+
+def kpi_active_members(period: Period, *, days: int = DEFAULT_ACTIVE_DAYS) -> dict[str, Any]:
+    """Active members = members with at least one purchase in the `days` days (default 90)
+    up to the end of the period (or now, if earlier); share = active / members enrolled by then
+    (home store)."""
+    as_of = period.as_of
+    active = (
+        transactions_in_scope(period, kind=PURCHASE, start=as_of - timedelta(days=days))
+        .filter(member__isnull=False, occurred_at__lt=as_of)
+        .aggregate(n=Count("member", distinct=True))["n"]
+    )
+    members = members_in_scope(period).filter(enrolled_at__lt=as_of).count()
+    return {
+        "active_members": active,
+        "members": members,
+        "days": days,
+        "as_of": as_of,
+        "share": rate(active, members),
+    }
+
+
+def kpi_monthly_active_members(period: Period) -> list[dict[str, Any]]:
+    """Monthly active members = per calendar month of the range (programme time zone), the
+    distinct members with at least one purchase in that month (months without any: 0)."""
+    rows = (
+        transactions_in_scope(period, kind=PURCHASE)
+        .filter(member__isnull=False)
+        .annotate(month=TruncMonth("occurred_at", tzinfo=period.zone))
+        .values("month")
+        .annotate(active_members=Count("member", distinct=True))
+        .order_by("month")
+    )
+    found = {row["month"].date().replace(day=1): row["active_members"] for row in rows}
+    months = []
+    month = period.date_from.replace(day=1)
+    while month <= period.date_to:
+        months.append({"month": month.strftime("%Y-%m"), "active_members": found.get(month, 0)})
+        month = (month + timedelta(days=32)).replace(day=1)
+    return months
+
+
+def kpi_repeat_purchase_rate(period: Period) -> dict[str, Any]:
+    """Repeat-purchase rate = members with 2 or more purchases in the period / members with 1 or
+    more. Returns do not undo purchases. None when no member bought."""
+    per_member = (
+        transactions_in_scope(period, kind=PURCHASE)
+        .filter(member__isnull=False)
+        .values("member")
+        .annotate(purchases=Count("id"))
+    )
+    buyers = per_member.count()
+    repeaters = per_member.filter(purchases__gte=2).count()
+    return {"buyers": buyers, "repeat_buyers": repeaters, "rate": rate(repeaters, buyers)}
+
+
+def kpi_average_order_value(period: Period) -> dict[str, Any]:
+    """Average order value = purchase revenue / number of purchases, for members and for
+    non-members (anonymous purchases) apart, and all together. Revenue is the purchases' gross
+    amount (returns are not subtracted: a return is not an order). None without purchases."""
+    figures = transactions_in_scope(period, kind=PURCHASE).aggregate(
+        member_purchases=Count("id", filter=Q(member__isnull=False)),
+        member_revenue=Sum("amount", filter=Q(member__isnull=False)),
+        non_member_purchases=Count("id", filter=Q(member__isnull=True)),
+        non_member_revenue=Sum("amount", filter=Q(member__isnull=True)),
+    )
+
+    def group(purchases: int, revenue: Decimal | int | None) -> dict[str, Any]:
+        aov = rate(revenue, purchases)
+        return {
+            "purchases": purchases,
+            "revenue": money(revenue),
+            "aov": money(aov) if aov is not None else None,
+        }
+
+    total_purchases = figures["member_purchases"] + figures["non_member_purchases"]
+    total_revenue = (figures["member_revenue"] or 0) + (figures["non_member_revenue"] or 0)
+    return {
+        "members": group(figures["member_purchases"], figures["member_revenue"]),
+        "non_members": group(figures["non_member_purchases"], figures["non_member_revenue"]),
+        "all": group(total_purchases, total_revenue),
+    }
+
+
+def kpi_tier_distribution(period: Period) -> list[dict[str, Any]]:
+    """Tier distribution = members (enrolled by the end of the period, home store) per tier held
+    at the end of the period, count and share of those members. Members without any tier
+    assignment are listed as tier "" (no tier)."""
+    rows = (
+        members_in_scope(period)
+        .annotate(tier_id_at_end=tier_at(period.end))
+        .values("tier_id_at_end")
+        .annotate(members=Count("id"))
+    )
+    counts = {row["tier_id_at_end"]: row["members"] for row in rows}
+    total = sum(counts.values())
+    tiers = Tier.objects.order_by("rank")
+    if period.tier is not None:
+        tiers = tiers.filter(pk=period.tier.pk)
+    result = [
+        {
+            "tier": tier.code,
+            "name": tier.name,
+            "members": counts.get(tier.pk, 0),
+            "share": rate(counts.get(tier.pk, 0), total),
+        }
+        for tier in tiers
+    ]
+    if counts.get(None):
+        result.append(
+            {
+                "tier": "",
+                "name": str(_("No tier")),
+                "members": counts[None],
+                "share": rate(counts[None], total),
+            }
+        )
+    return result
+
+
+def _entries(period: Period):  # type: ignore[no-untyped-def]
+    entries = LedgerEntry.objects.all()
+    if period.store is not None or period.tier is not None:
+        entries = entries.filter(account__member__in=members_in_scope(period).values("pk"))
+    return entries
+
+
+POINT_MOVEMENTS = {
+    "issued": Q(kind__in=["earn", "bonus", "opening_balance"]),
+    "reversed": Q(kind="reversal"),
+    "redeemed": Q(kind__in=["redeem", "refund"]),
+    "expired": Q(kind="expire"),
+    "adjusted": Q(kind="adjust"),
+}
+# sign that turns the entries' sum into the reported (positive when it is the usual direction)
+POINT_SIGNS = {"issued": 1, "reversed": -1, "redeemed": -1, "expired": -1, "adjusted": 1}
+
+
+def kpi_earn_burn(period: Period) -> dict[str, Any]:
+    """Earn vs burn: points issued (earn, bonus, opening balances), reversed by returns,
+    redeemed (redemptions less refunded redemptions), expired and adjusted by staff in the
+    period (entries' effective time; home store, tier at the end). Redemption rate = redeemed /
+    issued; breakage = expired / issued (None when nothing was issued)."""
+    sums = (
+        _entries(period)
+        .filter(effective_at__gte=period.start, effective_at__lt=period.end)
+        .aggregate(
+            **{
+                name: Coalesce(Sum("amount", filter=condition), 0)
+                for name, condition in POINT_MOVEMENTS.items()
+            }
+        )
+    )
+    figures = {name: int(sums[name]) * POINT_SIGNS[name] for name in POINT_MOVEMENTS}
+    return {
+        **figures,
+        "net_change": sum(int(v) for v in sums.values()),
+        "redemption_rate": rate(figures["redeemed"], figures["issued"]),
+        "breakage_rate": rate(figures["expired"], figures["issued"]),
+    }
+
+
+def kpi_points_liability(period: Period) -> dict[str, Any]:
+    """Points liability = outstanding points (available + pending) x the money value of one
+    point (`ProgrammeSettings.point_value`), at the end of the period (or now, if earlier).
+
+    Outstanding = sum of all ledger entries before that instant (debts included, so it equals
+    the sum of balances). Pending = what was left then of lots not yet available: the lots'
+    amounts less what debits took from them (plus what refunds put back) before that instant;
+    available = outstanding - pending."""
+    as_of = period.as_of
+    entries = _entries(period).filter(effective_at__lt=as_of)
+    outstanding = int(entries.aggregate(total=Coalesce(Sum("amount"), 0))["total"])
+    lots = PointsLot.objects.filter(entry__effective_at__lt=as_of, available_from__gt=as_of)
+    if period.store is not None or period.tier is not None:
+        lots = lots.filter(account__member__in=members_in_scope(period).values("pk"))
+    lot_total = int(lots.aggregate(total=Coalesce(Sum("amount"), 0))["total"])
+    moved = LotAllocation.objects.filter(lot__in=lots, entry__effective_at__lt=as_of).aggregate(
+        taken=Coalesce(Sum("points", filter=Q(entry__amount__lt=0)), 0),
+        given_back=Coalesce(Sum("points", filter=Q(entry__amount__gt=0)), 0),
+    )
+    pending = lot_total - int(moved["taken"]) + int(moved["given_back"])
+    programme = programme_settings_get()
+    return {
+        "as_of": as_of,
+        "outstanding_points": outstanding,
+        "available_points": outstanding - pending,
+        "pending_points": pending,
+        "point_value": programme.point_value,
+        "currency": programme.currency,
+        "value": money(outstanding * programme.point_value),
+        "pending_value": money(pending * programme.point_value),
+    }
+
+
+def _net_revenue_by(period: Period, group: str | None, group_expr: Any = None) -> dict:
+    """Net revenue (purchases - returns before the end) of the members in scope, grouped."""
+    transactions = Transaction.objects.filter(
+        occurred_at__lt=period.end, member__in=members_in_scope(period).values("pk")
+    )
+    signed = Sum("amount", filter=Q(kind=PURCHASE)) - Coalesce(
+        Sum("amount", filter=Q(kind=RETURN)), Decimal("0")
+    )
+    if group is None:
+        return {None: transactions.aggregate(net=signed)["net"] or Decimal("0")}
+    rows = transactions.annotate(**{group: group_expr}).values(group).annotate(net=signed)
+    return {row[group]: row["net"] or Decimal("0") for row in rows}
+
+
+def kpi_customer_lifetime_value(period: Period) -> dict[str, Any]:
+    """Customer lifetime value (historical) = net revenue (purchases less returns, all time up
+    to the end of the period) per member, over every member enrolled by then (members who never
+    bought count as 0). Also averaged by tier held at the end and by enrolment cohort (month of
+    enrolment, programme time zone)."""
+    members = members_in_scope(period)
+    total_members = members.count()
+    total = _net_revenue_by(period, None)[None]
+    by_tier_revenue = _net_revenue_by(period, "tier_key", tier_at(period.end, "member_id"))
+    by_tier_members = {
+        row["tier_key"]: row["n"]
+        for row in members.annotate(tier_key=tier_at(period.end))
+        .values("tier_key")
+        .annotate(n=Count("id"))
+    }
+    tier_names = {t.pk: (t.code, t.name, t.rank) for t in Tier.objects.all()}
+    by_tier = []
+    for tier_id, count in sorted(
+        by_tier_members.items(), key=lambda item: tier_names.get(item[0], ("", "", 10**6))[2]
+    ):
+        code, name, _rank = tier_names.get(tier_id, ("", str(_("No tier")), 0))
+        revenue = by_tier_revenue.get(tier_id, Decimal("0"))
+        by_tier.append(
+            {
+                "tier": code,
+                "name": name,
+                "members": count,
+                "net_revenue": money(revenue),
+                "average": money(rate(revenue, count)),
+            }
+        )
+    month = TruncMonth("member__enrolled_at", tzinfo=period.zone)
+    by_cohort_revenue = _net_revenue_by(period, "cohort", month)
+    cohort_rows = (
+        members.annotate(cohort=TruncMonth("enrolled_at", tzinfo=period.zone))
+        .values("cohort")
+        .annotate(n=Count("id"))
+        .order_by("cohort")
+    )
+    by_cohort = [
+        {
+            "cohort": row["cohort"].strftime("%Y-%m"),
+            "members": row["n"],
+            "net_revenue": money(by_cohort_revenue.get(row["cohort"], 0)),
+            "average": money(rate(by_cohort_revenue.get(row["cohort"], 0), row["n"])),
+        }
+        for row in cohort_rows
+    ]
+    average = rate(total, total_members)
+    return {
+        "members": total_members,
+        "net_revenue": money(total),
+        "average": money(average) if average is not None else None,
+        "by_tier": by_tier,
+        "by_cohort": by_cohort,
+    }
+
+
+def kpi_lapsed_members(period: Period, *, days: int = DEFAULT_LAPSED_DAYS) -> dict[str, Any]:
+    """Lapsed members = members (home store, tier at the end) whose last purchase before the end
+    of the period is older than `days` days (default 180); members who never bought are counted
+    apart. Win-back rate (without campaigns) = members lapsed at the start of the period who
+    bought again during it / members lapsed at the start. The win-back rate *of a campaign*
+    needs campaign targeting data and is reported as not available until campaigns exist."""
+    end, start = period.end, period.start
+    purchases_before = Q(transactions__kind=PURCHASE, transactions__occurred_at__lt=end)
+    members = members_in_scope(period).annotate(
+        last_purchase=Max("transactions__occurred_at", filter=purchases_before),
+        last_before_start=Max(
+            "transactions__occurred_at",
+            filter=Q(transactions__kind=PURCHASE, transactions__occurred_at__lt=start),
+        ),
+        bought_in_period=Count(
+            "transactions",
+            filter=Q(
+                transactions__kind=PURCHASE,
+                transactions__occurred_at__gte=start,
+                transactions__occurred_at__lt=end,
+            ),
+        ),
+    )
+    lapsed = members.filter(last_purchase__lt=end - timedelta(days=days)).count()
+    never = members.filter(last_purchase__isnull=True).count()
+    lapsed_at_start_q = members.filter(last_before_start__lt=start - timedelta(days=days))
+    lapsed_at_start = lapsed_at_start_q.count()
+    won_back = lapsed_at_start_q.filter(bought_in_period__gt=0).count()
+    return {
+        "days": days,
+        "lapsed_members": lapsed,
+        "never_purchased": never,
+        "lapsed_at_start": lapsed_at_start,
+        "won_back": won_back,
+        "win_back_rate": rate(won_back, lapsed_at_start),
+        "campaign_win_back": _not_available(
+            str(_("Campaign win-back needs campaign targeting data (campaigns app)."))
+        ),
+    }
+
+
+def kpi_net_promoter_score(period: Period) -> dict[str, Any]:
+    """Net promoter score = % promoters (answers 9-10) - % detractors (0-6) among survey answers
+    in the period. Survey answers are recorded by points-for-action campaigns, which do not
+    exist yet: reported as not available."""
+    return _not_available(str(_("No survey answers are recorded yet (survey actions).")))
+
+
+def kpi_referrals(period: Period) -> dict[str, Any]:
+    """Referrals = referred enrolments in the period (members with a referrer, enrolled in the
+    range; home store, tier at the end), the referred members whose first purchase ever falls in
+    the period, and the conversion of the period's referred enrolments (those who bought at
+    least once before the end / referred enrolments)."""
+    referred = members_in_scope(period).filter(referred_by__isnull=False)
+    enrolled = referred.filter(enrolled_at__gte=period.start)
+    first = referred.annotate(
+        first_purchase=Min("transactions__occurred_at", filter=Q(transactions__kind=PURCHASE))
+    )
+    first_purchases = first.filter(
+        first_purchase__gte=period.start, first_purchase__lt=period.end
+    ).count()
+    referred_enrolments = enrolled.count()
+    converted = (
+        enrolled.filter(transactions__kind=PURCHASE, transactions__occurred_at__lt=period.end)
+        .distinct()
+        .count()
+    )
+    return {
+        "referred_enrolments": referred_enrolments,
+        "first_purchases": first_purchases,
+        "converted": converted,
+        "conversion_rate": rate(converted, referred_enrolments),
+        "referrers": enrolled.values("referred_by").distinct().count(),
+    }
+
+
+def kpi_campaign_lift(period: Period) -> dict[str, Any]:
+    """Campaign lift = behaviour (purchase rate, spend) of targeted members vs the holdout group
+    of each campaign. Campaigns do not exist yet: reported as not available."""
+    return _not_available(str(_("No campaign with a holdout group exists yet.")))
+
+
+def kpi_members_by_country(period: Period) -> list[dict[str, Any]]:
+    """Members per country = members enrolled by the end of the period (home store, tier at the
+    end) per country of their address (ISO code; "" when unknown), most first."""
+    rows = (
+        members_in_scope(period)
+        .values("country")
+        .annotate(members=Count("id"))
+        .order_by("-members", "country")
+    )
+    return [{"country": row["country"], "members": row["members"]} for row in rows]
+
+
+def kpi_top_rewards(period: Period, *, limit: int = 10) -> list[dict[str, Any]]:
+    """Top rewards = the rewards redeemed most in the period (completed redemptions, not
+    cancelled; store of the redemption, members of the tier), with the points they took."""
+    redemptions = Redemption.objects.filter(
+        created_at__gte=period.start, created_at__lt=period.end, reward__isnull=False
+    ).exclude(status="cancelled")
+    if period.store is not None:
+        redemptions = redemptions.filter(store=period.store)
+    if period.tier is not None:
+        redemptions = redemptions.filter(
+            member__in=members_in_scope(period, by_store=False).values("pk")
+        )
+    rows = (
+        redemptions.values("reward__code", "reward__name")
+        .annotate(redemptions=Count("id"), points=Coalesce(Sum("points"), 0))
+        .order_by("-redemptions", "reward__code")[:limit]
+    )
+    return [
+        {
+            "reward": row["reward__code"],
+            "name": row["reward__name"],
+            "redemptions": row["redemptions"],
+            "points": int(row["points"]),
+        }
+        for row in rows
+    ]
