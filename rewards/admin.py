@@ -238,6 +238,7 @@ class RewardAdmin(AuditedAdminMixin, ImportExportModelAdmin, ModelAdmin):
                     "available_until",
                     "voucher_valid_days",
                     "refund_points_on_expiry",
+                    "vouchers_member_bound",
                 )
             },
         ),

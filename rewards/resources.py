@@ -33,6 +33,7 @@ REWARD_COLUMNS = (
     "limit_period",
     "voucher_valid_days",
     "refund_points_on_expiry",
+    "vouchers_member_bound",
     "sort_order",
 )
 

@@ -249,3 +249,9 @@ def test_admin_issue_action_binds_the_voucher(admin_client, programme, funded):
     assert response.status_code == 302
     voucher.refresh_from_db()
     assert (voucher.status, voucher.member_id, voucher.member_bound) == ("issued", funded.pk, True)
+
+
+def test_the_reward_form_offers_the_option_with_its_explanation(admin_client, programme):
+    page = admin_client.get(reverse("admin:rewards_reward_add")).content.decode()
+    assert 'name="vouchers_member_bound"' in page
+    assert "only by the member who redeemed them" in page
