@@ -13,7 +13,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from loyalty.core import events
-from loyalty.integrations.idempotency import idempotency_records_forget_member
+from loyalty.core.idempotency import idempotency_records_forget_member
 from members import hooks
 from members.exceptions import DuplicateMember, InvalidStatusChange, MemberErased
 from members.identifiers import (

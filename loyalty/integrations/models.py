@@ -24,7 +24,6 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator
 from django.db import models
 from django.db.models import Q
-from django.utils.translation import gettext_lazy as _
 
 from loyalty.core.channels import SalesChannel
 from loyalty.core.events import EVENT_TYPES
@@ -226,44 +225,3 @@ class WebhookDelivery(BaseModel):
 
     def __str__(self) -> str:
         return f"{self.event_type} #{self.pk} ({self.status})"
-
-
-class IdempotencyRecord(BaseModel):
-    """The first answer to an API write sent with an idempotency key (docs/api.md, Idempotency).
-
-    A key belongs to the caller (an API client's service user, or a staff user): two clients
-    may use the same key without meeting. It is bound to a fingerprint of the request (method,
-    path, query and body); `status_code` stays empty while the first request is running.
-    """
-
-    user = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        on_delete=models.CASCADE,
-        related_name="idempotency_records",
-        verbose_name=_("caller"),
-        help_text=_("The API client's service user or the staff user who sent the key."),
-    )
-    key = models.CharField(_("idempotency key"), max_length=255)
-    method = models.CharField(_("method"), max_length=8)
-    path = models.CharField(_("path"), max_length=255)
-    fingerprint = models.CharField(
-        _("request fingerprint"),
-        max_length=64,
-        help_text=_("SHA-256 of the method, path, query and body of the first request."),
-    )
-    status_code = models.PositiveSmallIntegerField(
-        _("status of the first answer"), null=True, blank=True
-    )
-    response_body = models.JSONField(_("first answer"), null=True, blank=True)
-
-    class Meta:
-        verbose_name = _("idempotency key")
-        verbose_name_plural = _("idempotency keys")
-        constraints = [
-            models.UniqueConstraint(
-                fields=["user", "key"], name="integrations_idempotencyrecord_unique_per_caller"
-            ),
-        ]
-
-    def __str__(self) -> str:
-        return f"{self.key} ({self.method} {self.path})"

@@ -24,6 +24,6 @@ def webhook_deliveries_sweep_task(limit: int = SWEEP_LIMIT) -> int:
 @shared_task
 def api_request_log_prune_task() -> int:
     """Delete API request log rows and idempotency keys past the retention period."""
-    from loyalty.integrations.idempotency import idempotency_record_prune
+    from loyalty.core.idempotency import idempotency_record_prune
 
     return api_request_log_prune() + idempotency_record_prune()

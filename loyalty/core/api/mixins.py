@@ -31,7 +31,7 @@ class ApiAuthMixin:
     extra_permission_classes: Sequence[type[BasePermission]] = ()
     # error statuses the OpenAPI schema cannot infer for a method (loyalty/core/api/schema.py)
     extra_error_statuses: dict[str, list[str]] = {}
-    # Every write follows one idempotency rule (loyalty/integrations/idempotency.py); a view
+    # Every write follows one idempotency rule (loyalty/core/idempotency.py); a view
     # whose body carries its own key field names it here (the Idempotency-Key header else).
     idempotency_body_field: str | None = None
     # False only for a POST that changes nothing (a read with a body, such as the privacy
@@ -43,7 +43,7 @@ class ApiAuthMixin:
         method = (request.method or "").lower()
         if self.idempotent and request.method in WRITE_METHODS and hasattr(self, method):
             # models are imported here, not at module level (this module loads before apps)
-            from loyalty.integrations.idempotency import wrap_handler
+            from loyalty.core.idempotency import wrap_handler
 
             # the view instance lives for this one request: bind the wrapped handler to it
             setattr(self, method, wrap_handler(self, request, getattr(self, method)))

@@ -88,9 +88,12 @@ def error_codes_by_status() -> dict[str, list[str]]:
     def subclasses(cls: type) -> list[type]:
         return [c for sub in cls.__subclasses__() for c in (sub, *subclasses(sub))]
 
+    # only the project's apps' errors (a test module may define its own for the handler's tests)
+    names = tuple(config.name for config in apps.get_app_configs())
     codes = {status: set(values) for status, values in FRAMEWORK_CODES.items()}
     for cls in subclasses(ApplicationError):
-        codes.setdefault(str(cls.http_status), set()).add(cls.code)
+        if cls.__module__.startswith(tuple(f"{name}." for name in names)):
+            codes.setdefault(str(cls.http_status), set()).add(cls.code)
     return {status: sorted(values) for status, values in sorted(codes.items())}
 
 

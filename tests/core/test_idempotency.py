@@ -14,7 +14,7 @@ import pytest
 from django.urls import reverse
 from rest_framework.test import APIClient
 
-from loyalty.integrations.models import IdempotencyRecord
+from loyalty.core.models import IdempotencyRecord
 from loyalty.integrations.scopes import SCOPES
 from loyalty.integrations.services import api_client_create
 from loyalty.ledger.models import LedgerEntry, Transaction

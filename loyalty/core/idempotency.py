@@ -35,7 +35,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from loyalty.core.exceptions import IdempotencyKeyReused, IdempotencyRequestInProgress
-from loyalty.integrations.models import IdempotencyRecord
+from loyalty.core.models import IdempotencyRecord
 
 IN_PROGRESS_GRACE = timedelta(minutes=1)
 RETENTION_DAYS = 30
