@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('core', '0001_audit_log'),
+        ('core', '0002_staff_token_activity'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

@@ -11,7 +11,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('ledger', '0006_drop_redundant_fk_indexes'),
+        ('ledger', '0007_earning_rule_conditions_caps_promo_codes'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
