@@ -24,6 +24,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator
 from django.db import models
 from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
 
 from loyalty.core.channels import SalesChannel
 from loyalty.core.events import EVENT_TYPES
