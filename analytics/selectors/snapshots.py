@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from analytics.models import KpiSnapshot
 from analytics.selectors.common import Period
+from analytics.selectors.daily import TOTAL, kpi_snapshot_days_compute
 
 SERIES_FIELDS = (
     "purchases",
@@ -34,8 +35,6 @@ MAX_LIVE_DAYS = 62  # beyond this, missing days stay empty: run the backfill com
 def snapshot_series(period: Period) -> list[dict[str, Any]]:
     """One row per day of the range (all stores, or the period's store; the tier filter does
     not apply to snapshots), `source` "snapshot" or "live". Days after today are left out."""
-    from analytics.services import TOTAL, kpi_snapshot_days_compute
-
     today = timezone.now().astimezone(period.zone).date()
     last = min(period.date_to, today)
     rows = KpiSnapshot.objects.filter(day__gte=period.date_from, day__lte=last)

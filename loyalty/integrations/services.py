@@ -329,10 +329,8 @@ def webhook_event_subscriber_many(event_type: str, payloads: list[dict[str, Any]
 
 def webhook_deliveries_sweep_enqueue(*, limit: int) -> bool:
     """Queue one sweep (a big batch of new rows); on a broker failure the periodic sweep will."""
-    from loyalty.integrations.tasks import webhook_deliveries_sweep_task
-
     try:
-        webhook_deliveries_sweep_task.delay(limit=limit)
+        task_delay("loyalty.integrations.tasks.webhook_deliveries_sweep_task", limit=limit)
     except Exception:
         logger.exception("could not enqueue a webhook sweep; the periodic sweep will")
         return False

@@ -16,6 +16,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from loyalty.core.exceptions import Conflict
+from loyalty.core.queue import task_delay
 from loyalty.ledger.locks import lock_account
 from loyalty.ledger.models import LedgerEntry, PointsAccount, PointsExpiryRun, PointsLot
 from loyalty.ledger.policy import local_date, programme_settings_get
@@ -140,8 +141,6 @@ def points_expiry_run_create(*, as_of_date: date, reason: str, actor: Any) -> Po
 @transaction.atomic
 def points_expiry_run_start(*, run: PointsExpiryRun, actor: Any) -> PointsExpiryRun:
     """Queue a previewed run for the worker (after commit)."""
-    from loyalty.ledger.tasks import points_expiry_run_task
-
     run = PointsExpiryRun.objects.select_for_update().get(pk=run.pk)
     if run.status != PointsExpiryRun.Status.PREVIEWED:
         raise Conflict(
@@ -153,7 +152,7 @@ def points_expiry_run_start(*, run: PointsExpiryRun, actor: Any) -> PointsExpiry
     run.started_by = actor if getattr(actor, "is_authenticated", False) else None
     run.started_at = timezone.now()
     run.save(update_fields=["status", "started_by", "started_at", "updated_at"])
-    transaction.on_commit(lambda: points_expiry_run_task.delay(run.pk))
+    transaction.on_commit(lambda: task_delay("loyalty.ledger.tasks.points_expiry_run_task", run.pk))
     return run
 
 
