@@ -28,7 +28,6 @@ from members.selectors import (
     MAX_ID,
     member_list_for_staff,
     member_lookup,
-    staff_restricted_store,
     staff_store_for,
 )
 from rewards.selectors import CatalogueItem, reward_catalogue_for_member
@@ -53,11 +52,6 @@ def clerk_members(*, user: Any) -> QuerySet[Member]:
     """Members this user may open on the clerk screen: all, or only their store's when their
     staff profile restricts them to it; never an erased member."""
     return member_list_for_staff(user=user).filter(erased_at__isnull=True)
-
-
-def clerk_search_store(*, user: Any) -> Store | None:
-    """The store the search box is limited to, or None for all stores."""
-    return staff_restricted_store(user=user)
 
 
 def clerk_member_get(*, user: Any, member_id: int) -> Member:
