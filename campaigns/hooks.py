@@ -144,9 +144,13 @@ def campaigns_after_posting(*, transaction: Transaction, result: Any) -> None:
     if transaction.member_id is None:
         return
     if transaction.kind == Transaction.Kind.PURCHASE:
-        earn = earn_points_of(result.entries)
-        lines = None
-        campaigns_on_purchase(txn=transaction, earn_points=earn, lines=lines)
+        given = campaigns_on_purchase(
+            txn=transaction, earn_points=earn_points_of(result.entries), lines=None
+        )
+        account = getattr(result, "account", None)
+        if given and account is not None:
+            # the purchase's answer shows the balance with the campaign points
+            account.refresh_from_db(fields=["balance", "debt", "lifetime_earned"])
     elif transaction.original_id is not None:
         from campaigns.services import campaign_awards_reverse_for_return, referral_void_for_return
 
