@@ -599,8 +599,23 @@ def birthday_awards(*, day: date | None = None) -> int:
                 occurred_at=moment,
                 detail=_("birthday"),
             )
-            given += 1 if result.created else 0
+            if result.created:
+                given += 1
+                _birthday_message(member, campaign, result.points, day)
     return given
+
+
+def _birthday_message(member: Member, campaign: Campaign, points: int, day: date) -> None:
+    from loyalty.ledger.models import NotificationOutbox
+
+    NotificationOutbox.objects.get_or_create(
+        dedupe_key=f"birthday:{day.year}:{member.pk}",
+        defaults={
+            "member": member,
+            "kind": "birthday",
+            "payload": {"points": points, "campaign": campaign.name, "channel": "email"},
+        },
+    )
 
 
 # ------------------------------------------------------------------------------ static lists

@@ -127,6 +127,10 @@ def test_birthday_29_february_in_a_common_year(programme):
     assert not PointsAccount.objects.filter(member=other, balance__gt=0).exists()
     assert birthday_awards(day=date(2028, 2, 28)) == 0  # leap year: on the 29th
     assert birthday_awards(day=date(2028, 2, 29)) == 1
+    from loyalty.ledger.models import NotificationOutbox
+
+    greetings = NotificationOutbox.objects.filter(kind="birthday", member=leapling)
+    assert greetings.count() == 2 and greetings.first().payload["points"] == 300
 
 
 def test_stacking_and_exclusive(programme):
