@@ -95,7 +95,9 @@ class SegmentCondition(BaseModel):
     Field = ConditionField
     Operator = ConditionOperator
 
-    segment = models.ForeignKey(Segment, on_delete=models.CASCADE, related_name="conditions")
+    segment = models.ForeignKey(
+        Segment, on_delete=models.CASCADE, related_name="conditions", verbose_name=_("segment")
+    )
     group = models.PositiveSmallIntegerField(
         _("group"),
         default=1,
@@ -154,8 +156,12 @@ class SegmentCondition(BaseModel):
 class SegmentListMember(BaseModel):
     """A member of a static (CSV) segment."""
 
-    segment = models.ForeignKey(Segment, on_delete=models.CASCADE, related_name="list_members")
-    member = models.ForeignKey("members.Member", on_delete=models.CASCADE, related_name="+")
+    segment = models.ForeignKey(
+        Segment, on_delete=models.CASCADE, related_name="list_members", verbose_name=_("segment")
+    )
+    member = models.ForeignKey(
+        "members.Member", on_delete=models.CASCADE, related_name="+", verbose_name=_("member")
+    )
 
     class Meta:
         verbose_name = _("list member")
@@ -460,8 +466,12 @@ class CampaignStamp(models.Model):
 class CampaignAudience(models.Model):
     """Who a launched campaign targets; holdout members get nothing and are measured."""
 
-    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="audience")
-    member = models.ForeignKey("members.Member", on_delete=models.CASCADE, related_name="+")
+    campaign = models.ForeignKey(
+        Campaign, on_delete=models.CASCADE, related_name="audience", verbose_name=_("campaign")
+    )
+    member = models.ForeignKey(
+        "members.Member", on_delete=models.CASCADE, related_name="+", verbose_name=_("member")
+    )
     holdout = models.BooleanField(_("held out"), default=False)
 
     class Meta:
@@ -477,7 +487,12 @@ class CampaignAudience(models.Model):
 
 
 class CampaignStatusChange(BaseModel):
-    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="status_changes")
+    campaign = models.ForeignKey(
+        Campaign,
+        on_delete=models.CASCADE,
+        related_name="status_changes",
+        verbose_name=_("campaign"),
+    )
     from_status = models.CharField(_("from"), max_length=10, blank=True)
     to_status = models.CharField(_("to"), max_length=10)
     actor = models.ForeignKey(
@@ -508,16 +523,30 @@ class CampaignAward(BaseModel):
         AWARDED = "awarded", _("Awarded")
         VOID = "void", _("Void")
 
-    campaign = models.ForeignKey(Campaign, on_delete=models.PROTECT, related_name="awards")
-    member = models.ForeignKey("members.Member", on_delete=models.PROTECT, related_name="+")
+    campaign = models.ForeignKey(
+        Campaign, on_delete=models.PROTECT, related_name="awards", verbose_name=_("campaign")
+    )
+    member = models.ForeignKey(
+        "members.Member", on_delete=models.PROTECT, related_name="+", verbose_name=_("member")
+    )
     points = models.BigIntegerField(_("points"))
     status = models.CharField(_("status"), max_length=10, choices=Status.choices)
     source = models.CharField(_("cause"), max_length=80)
     transaction = models.ForeignKey(
-        "ledger.Transaction", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+        "ledger.Transaction",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("purchase"),
     )
     entry = models.ForeignKey(
-        "ledger.LedgerEntry", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+        "ledger.LedgerEntry",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("ledger entry"),
     )
     detail = models.CharField(_("detail"), max_length=255, blank=True)
 
@@ -542,7 +571,9 @@ class CampaignAward(BaseModel):
 class ActionEvent(BaseModel):
     """A non-purchase action reported by the app or web shop; (kind, action_id) is unique."""
 
-    member = models.ForeignKey("members.Member", on_delete=models.PROTECT, related_name="+")
+    member = models.ForeignKey(
+        "members.Member", on_delete=models.PROTECT, related_name="+", verbose_name=_("member")
+    )
     kind = models.CharField(_("action"), max_length=20, choices=Campaign.Action.choices)
     action_id = models.CharField(
         _("action id"), max_length=64, help_text=_("The caller's id; the same id counts once.")
@@ -586,10 +617,21 @@ class Referral(BaseModel):
         VOID = "void", _("Void (returned)")
         REFUSED = "refused", _("Refused")
 
-    campaign = models.ForeignKey(Campaign, on_delete=models.PROTECT, related_name="referrals")
-    referrer = models.ForeignKey("members.Member", on_delete=models.PROTECT, related_name="+")
-    referee = models.ForeignKey("members.Member", on_delete=models.PROTECT, related_name="+")
-    purchase = models.ForeignKey("ledger.Transaction", on_delete=models.PROTECT, related_name="+")
+    campaign = models.ForeignKey(
+        Campaign, on_delete=models.PROTECT, related_name="referrals", verbose_name=_("campaign")
+    )
+    referrer = models.ForeignKey(
+        "members.Member", on_delete=models.PROTECT, related_name="+", verbose_name=_("referrer")
+    )
+    referee = models.ForeignKey(
+        "members.Member", on_delete=models.PROTECT, related_name="+", verbose_name=_("new member")
+    )
+    purchase = models.ForeignKey(
+        "ledger.Transaction",
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("first purchase"),
+    )
     status = models.CharField(_("status"), max_length=10, choices=Status.choices)
     reason = models.CharField(_("reason"), max_length=255, blank=True)
     release_at = models.DateTimeField(_("rewarded after"))
@@ -672,9 +714,14 @@ class MessageDelivery(BaseModel):
         SKIPPED = "skipped", _("Not sent (no consent or frequency cap)")
 
     outbox = models.OneToOneField(
-        "ledger.NotificationOutbox", on_delete=models.PROTECT, related_name="delivery"
+        "ledger.NotificationOutbox",
+        on_delete=models.PROTECT,
+        related_name="delivery",
+        verbose_name=_("message"),
     )
-    member = models.ForeignKey("members.Member", on_delete=models.PROTECT, related_name="+")
+    member = models.ForeignKey(
+        "members.Member", on_delete=models.PROTECT, related_name="+", verbose_name=_("member")
+    )
     channel = models.CharField(_("channel"), max_length=10)
     status = models.CharField(_("status"), max_length=10, choices=Status.choices)
     attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)

@@ -13,7 +13,12 @@ def campaign_list(*, status: str | None = None) -> QuerySet[Campaign]:
     return qs.filter(status=status) if status else qs
 
 
+MAX_ID = 2**63 - 1  # larger ids cannot exist and would overflow the database driver
+
+
 def campaign_get(*, campaign_id: int) -> Campaign:
+    if not 0 < campaign_id <= MAX_ID:
+        raise NotFound("No campaign with that id.", extra={"campaign_id": campaign_id})
     campaign = Campaign.objects.select_related("segment").filter(pk=campaign_id).first()
     if campaign is None:
         raise NotFound("No campaign with that id.", extra={"campaign_id": campaign_id})
@@ -21,6 +26,8 @@ def campaign_get(*, campaign_id: int) -> Campaign:
 
 
 def segment_get(*, segment_id: int) -> Segment:
+    if not 0 < segment_id <= MAX_ID:
+        raise NotFound("No segment with that id.", extra={"segment_id": segment_id})
     segment = Segment.objects.filter(pk=segment_id).first()
     if segment is None:
         raise NotFound("No segment with that id.", extra={"segment_id": segment_id})

@@ -401,6 +401,8 @@ def action_record(
         raise ValidationError({"score": [_("A survey answer needs the 0-10 score.")]})
     if score is not None and not 0 <= score <= 10:
         raise ValidationError({"score": [_("From 0 to 10.")]})
+    if occurred_at > timezone.now() + timedelta(minutes=5):
+        raise ValidationError({"occurred_at": [_("Cannot be in the future.")]})
     account_lock_for_member(member=member)
     existing = ActionEvent.objects.filter(kind=kind, action_id=action_id).first()
     if existing is not None:

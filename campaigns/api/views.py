@@ -1,11 +1,14 @@
 """Campaigns API: action events, referral codes, a member's offers, campaigns and their
 results, segment counts; and the public unsubscribe page of the e-mails."""
 
+from datetime import date
 from typing import Any
 
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
@@ -20,6 +23,7 @@ from campaigns.segments import segment_count
 from campaigns.selectors import campaign_get, campaign_list, member_offers, segment_get
 from campaigns.services import action_record, referral_code_validate
 from loyalty.core.api.mixins import ApiAuthMixin, paginate
+from loyalty.core.api.pagination import paginated
 from loyalty.core.api.strict import StrictSerializer
 from loyalty.integrations.scopes import (
     ANALYTICS_READ,
@@ -34,6 +38,8 @@ from loyalty.ledger.api.views import (
     resolve_member,
 )
 from members.selectors import member_get
+
+EARLIEST, LATEST = date(1900, 1, 1), date(2999, 12, 31)
 
 
 class CampaignSerializer(serializers.ModelSerializer):
@@ -179,7 +185,7 @@ class CampaignListApi(ApiAuthMixin, APIView):
     @extend_schema(
         operation_id="campaigns_list",
         parameters=[FilterSerializer],
-        responses={200: CampaignSerializer(many=True)},
+        responses=paginated(CampaignSerializer),
     )
     def get(self, request: Request) -> Response:
         filters = self.FilterSerializer(data=request.query_params)
@@ -234,6 +240,9 @@ class CampaignResultsApi(ApiAuthMixin, APIView):
         filters = self.FilterSerializer(data=request.query_params)
         filters.is_valid(raise_exception=True)
         campaign = campaign_get(campaign_id=campaign_id)
+        for name, value in filters.validated_data.items():
+            if not EARLIEST <= value.date() <= LATEST:
+                raise DjangoValidationError({name: [_("A date from 1900-01-01 to 2999-12-31.")]})
         results = campaign_results(campaign, **filters.validated_data)
         return Response(ResultsSerializer(results_dict(results)).data)
 
@@ -264,6 +273,8 @@ class SegmentCountApi(ApiAuthMixin, APIView):
         filters.is_valid(raise_exception=True)
         segment = segment_get(segment_id=segment_id)
         as_of = filters.validated_data.get("as_of")
+        if as_of is not None and not EARLIEST <= as_of <= LATEST:  # a rule the schema cannot state
+            raise DjangoValidationError({"as_of": [_("A date from 1900-01-01 to 2999-12-31.")]})
         return Response(
             {"segment_id": segment.pk, "as_of": as_of, "count": segment_count(segment, as_of=as_of)}
         )
