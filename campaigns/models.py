@@ -75,6 +75,7 @@ class ConditionField(models.TextChoices):
     RFM_FREQUENCY = "rfm_frequency", _("RFM frequency quintile (5 = most frequent)")
     RFM_MONETARY = "rfm_monetary", _("RFM monetary quintile (5 = biggest spenders)")
     IN_SEGMENT = "in_segment", _("Member of the static list (name)")
+    TAG = "tag", _("Interest tag")
 
 
 class ConditionOperator(models.TextChoices):

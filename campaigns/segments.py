@@ -25,11 +25,12 @@ from django.db.models import (
     QuerySet,
     Subquery,
     Sum,
+    TextField,
     Value,
     When,
 )
-from django.db.models.functions import Coalesce
-from django.db.models.lookups import Exact, GreaterThanOrEqual, LessThanOrEqual
+from django.db.models.functions import Cast, Coalesce
+from django.db.models.lookups import Exact, GreaterThanOrEqual, IContains, LessThanOrEqual
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -53,6 +54,7 @@ ALLOWED = {
     FIELD.BIRTHDAY_MONTH: CHOICE_OPS,
     FIELD.REFERRED: {Op.IS},
     FIELD.IN_SEGMENT: CHOICE_OPS,
+    FIELD.TAG: CHOICE_OPS,
     FIELD.ENROLLED: DATE_OPS,
     FIELD.LAST_PURCHASE: DATE_OPS,
     FIELD.PURCHASE_COUNT: NUMBER_OPS,
@@ -132,6 +134,9 @@ def condition_errors(cond: SegmentCondition) -> dict[str, str]:
     elif field == FIELD.REFERRED:
         if value.lower() not in YES | NO:
             return {"value": _("yes or no.")}
+    elif field == FIELD.TAG:
+        if len(value) > 40 or '"' in value or "\\" in value:
+            return {"value": _("A tag as members carry it, e.g. running.")}
     elif field == FIELD.IN_SEGMENT:
         if not Segment.objects.filter(name=value, kind=Segment.Kind.STATIC).exists():
             return {"value": _("No static list named %(name)s.") % {"name": value}}
@@ -209,6 +214,10 @@ def condition_q(cond: SegmentCondition, moment: datetime) -> Q:
                 )
             )
         )
+    elif field == FIELD.TAG:
+        # interests is a JSON list of short texts: its text holds "tag" with the quotes, the
+        # same on SQLite and PostgreSQL (JSON containment has no SQLite equivalent)
+        q = Q(IContains(Cast("interests", output_field=TextField()), f'"{value}"'))
     elif field == FIELD.ENROLLED:
         q = _date_q("enrolled_at", op, value, moment)
     elif field == FIELD.LAST_PURCHASE:

@@ -168,3 +168,14 @@ def test_members_enrolled_after_as_of_are_not_counted(programme):
     everyone = SegmentFactory()
     assert segment_count(everyone, as_of=timezone.now() - timedelta(days=1)) == 1
     assert segment_count(everyone) == 2
+
+
+def test_interest_tags(programme):
+    runner = MemberFactory(interests=["running", "coffee"])
+    MemberFactory(interests=["trail-running"])
+    MemberFactory(interests=[])
+    seg = SegmentFactory()
+    cond(seg, F.TAG, Op.IS, "Running")
+    assert ids(seg) == {runner.pk}
+    with pytest.raises(ValidationError):
+        cond(SegmentFactory(), F.TAG, Op.IS, 'a"b')
