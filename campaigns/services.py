@@ -493,20 +493,20 @@ def referral_code_validate(
 
 
 def referral_on_purchase(*, campaign: Campaign, txn: Transaction) -> Referral | None:
-    """The referee's first qualifying purchase: the referral waits out the return window."""
+    """The referee's first qualifying purchase (at least the campaign's minimum spend; smaller
+    purchases before it do not count): the referral waits out the return window."""
     referee = txn.member
     if referee.referred_by_id is None or Referral.objects.filter(referee=referee).exists():
         return None
     if campaign.min_spend and txn.amount < campaign.min_spend:
         return None
-    if (
-        Transaction.objects.filter(
-            member=referee, kind=Transaction.Kind.PURCHASE, occurred_at__lt=txn.occurred_at
-        )
-        .exclude(pk=txn.pk)
-        .exists()
-    ):
-        return None  # not the first purchase
+    earlier = Transaction.objects.filter(
+        member=referee, kind=Transaction.Kind.PURCHASE, occurred_at__lte=txn.occurred_at
+    ).exclude(pk=txn.pk)
+    if campaign.min_spend:
+        earlier = earlier.filter(amount__gte=campaign.min_spend)
+    if earlier.exists():
+        return None  # not the first qualifying purchase
     referrer = referee.referred_by
     reason = referral_refusal(
         referrer=referrer, email=referee.email, phone=referee.phone, referee=referee

@@ -91,12 +91,16 @@ def test_referral_rewards_both_after_the_return_window(referral_campaign):
     assert not Referral.objects.exists()
     referee2 = MemberFactory(referred_by=referrer)
     earn(referee2, "30.00")
-    referral = Referral.objects.get()
+    earn(referee2, "40.00")  # a second qualifying purchase: still one referral
+    referral = Referral.objects.get(referee=referee2)
+    earn(referee, "25.00")  # the first one's first qualifying purchase, after a small one
+    assert Referral.objects.get(referee=referee).reason == "referrer_cap"  # one a month
     assert referral.status == "pending"
     assert referral_release_due() == 0  # window not over
     assert referral_release_due(now=timezone.now() + timedelta(days=15)) == 1
-    assert balance(referrer) == 500 and balance(referee2) == 30 + 100
+    assert balance(referrer) == 500 and balance(referee2) == 70 + 100
     assert CampaignAward.objects.count() == 2
+    assert Referral.objects.get(referee=referee).status == "refused"
 
 
 def test_returned_first_purchase_voids_the_referral(referral_campaign):
