@@ -515,7 +515,30 @@ def _chart_data(campaign: Campaign, results: Any) -> dict[str, Any]:
         "holdout": [pct(results.holdout.response_rate), pct(results.holdout.repeat_rate)],
         "targeted_label": gettext("Targeted"),
         "holdout_label": gettext("Holdout"),
+        "burn": _burn_down(campaign),
+        "burn_label": gettext("Points awarded (cumulative)"),
+        "budget_label": gettext("Budget"),
+        "budget": campaign.points_budget,
     }
+
+
+def _burn_down(campaign: Campaign) -> list[dict[str, Any]]:
+    """Cumulative points awarded per day (the budget burn-down), one grouped query."""
+    from django.db.models import Sum
+    from django.db.models.functions import TruncDate
+
+    per_day = (
+        CampaignAward.objects.filter(campaign=campaign, status=CampaignAward.Status.AWARDED)
+        .annotate(day=TruncDate("created_at"))
+        .values("day")
+        .annotate(points=Sum("points"))
+        .order_by("day")
+    )
+    total, series = 0, []
+    for row in per_day:
+        total += row["points"]
+        series.append({"day": row["day"].isoformat(), "points": total})
+    return series
 
 
 # --------------------------------------------------------------------------------- messages

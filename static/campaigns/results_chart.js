@@ -20,5 +20,28 @@
       },
       options: { animation: false, scales: { y: { beginAtZero: true } } }
     });
+    var burnCanvas = document.getElementById("campaign-burn");
+    if (burnCanvas && data.burn && data.burn.length) {
+      var datasets = [{
+        label: data.burn_label,
+        data: data.burn.map(function (p) { return p.points; }),
+        borderColor: "#7c3aed",
+        stepped: true
+      }];
+      if (data.budget !== null) {
+        datasets.push({
+          label: data.budget_label,
+          data: data.burn.map(function () { return data.budget; }),
+          borderColor: "#dc2626",
+          borderDash: [6, 4],
+          pointRadius: 0
+        });
+      }
+      new Chart(burnCanvas, {
+        type: "line",
+        data: { labels: data.burn.map(function (p) { return p.day; }), datasets: datasets },
+        options: { animation: false, scales: { y: { beginAtZero: true } } }
+      });
+    }
   });
 })();

@@ -185,6 +185,7 @@ def test_every_page_renders_with_data(client, marketer):
     html = page.content.decode()
     assert page.status_code == 200 and 'id="campaign-chart"' in html
     assert 'id="results-participants">1<' in html and 'id="results-points">30<' in html
+    assert 'id="campaign-burn"' in html and '"points": 30' in html  # burn-down series
     timeline = client.get(reverse("admin:campaigns_campaign_timeline"))
     assert timeline.status_code == 200 and campaign.name in timeline.content.decode()
     preview = client.get(
