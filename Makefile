@@ -5,7 +5,7 @@ PY := $(UV) run --frozen python
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install run test lint format typecheck worker beat bench migrate demo
+.PHONY: install run test lint check format typecheck worker beat bench migrate demo
 
 install:  ## create .venv from uv.lock (installs uv with pip first if it is missing)
 	@command -v uv >/dev/null 2>&1 || [ -x "$(UV)" ] || python3 -m pip install --quiet --user uv || python3 -m pip install --quiet uv
@@ -28,6 +28,9 @@ test: install  ## the whole suite (PostgreSQL-only tests skip on SQLite, with a 
 lint: install
 	$(UV) run --frozen ruff check .
 	$(UV) run --frozen ruff format --check .
+
+check: install  ## the layer order and module cycles (import-linter contracts in pyproject.toml)
+	$(UV) run --frozen lint-imports --no-cache
 
 format: install
 	$(UV) run --frozen ruff format .

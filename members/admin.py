@@ -7,14 +7,15 @@ from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from import_export.admin import ImportExportModelAdmin
-from unfold.admin import ModelAdmin, TabularInline
+from unfold.admin import ModelAdmin, StackedInline, TabularInline
 from unfold.contrib.import_export.forms import ExportForm, ImportForm
 
+from loyalty.core.admin import user_admin_inline_register
 from loyalty.core.admin_mixins import AuditedAdminMixin
 from loyalty.core.exceptions import ApplicationError
 from members.admin_import import SkipBadRowsAdminMixin
 from members.identifiers import normalize_email, normalize_phone
-from members.models import Consent, ConsentEvent, Member, MemberEvent, Store
+from members.models import Consent, ConsentEvent, Member, MemberEvent, StaffProfile, Store
 from members.resources import MemberResource, StoreResource
 from members.selectors import member_list_for_staff
 from members.services import (
@@ -296,3 +297,20 @@ class MemberAdmin(AuditedAdminMixin, SkipBadRowsAdminMixin, ModelAdmin, ImportEx
                 "opts": self.model._meta,
             },
         )
+
+
+class StaffProfileInline(StackedInline):
+    """On the user page: the store a clerk works at and whether they only see its members."""
+
+    model = StaffProfile
+    can_delete = False
+    extra = 1  # the empty form to create one; none once the profile exists (max_num)
+    max_num = 1
+    fk_name = "user"
+    fields = ["store", "restricted_to_store"]
+    autocomplete_fields = ["store"]
+    verbose_name = "Store"
+    verbose_name_plural = "Store"
+
+
+user_admin_inline_register(StaffProfileInline)

@@ -11,7 +11,7 @@ from members.models import Member
 from rewards.models import Redemption, Reward, RewardCode, RewardsSettings
 from rewards.services import redemption_create, reward_codes_upload
 
-CATALOGUE = [
+CATALOGUE: list[tuple[str, str, str, int, dict[str, Any]]] = [
     # code, name, kind, cost, extra fields
     (
         "coffee",

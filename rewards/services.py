@@ -19,6 +19,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from loyalty.core import events
+from loyalty.core.queue import task_delay
 from loyalty.core.services import model_update
 from loyalty.ledger.locks import lock_account
 from loyalty.ledger.models import LedgerEntry
@@ -183,10 +184,8 @@ def reward_low_stock_alert_enqueue(*, reward_id: int) -> bool:
     """Hand the alert to Celery after the redemption committed. A broker that is down is logged
     as an error and must not fail the redemption (it is committed): the reward row itself still
     says "low and not alerted", so `reward_low_stock_alerts_sweep` sends the alert later."""
-    from rewards.tasks import reward_low_stock_alert_task
-
     try:
-        reward_low_stock_alert_task.delay(reward_id)
+        task_delay("rewards.tasks.reward_low_stock_alert_task", reward_id)
     except Exception:
         logger.exception(
             "could not enqueue the low-stock alert for reward %s; the sweep will", reward_id

@@ -56,11 +56,11 @@ def superuser(django_user_model: Any) -> Any:
 
 
 def grant_api_permissions(user: Any) -> None:
-    """The model permissions the API scopes map to (loyalty/integrations/scopes.py)."""
+    """The model permissions the API scopes map to (loyalty/core/scopes.py)."""
     from django.contrib.auth.models import Permission
     from django.db.models import Q
 
-    from loyalty.integrations.scopes import SCOPE_PERMISSIONS
+    from loyalty.core.scopes import SCOPE_PERMISSIONS
 
     wanted = Q(pk__in=[])
     for perms in SCOPE_PERMISSIONS.values():

@@ -54,6 +54,7 @@ INSTALLED_APPS = [
     "campaigns",
     "analytics",
     "loyalty.clerk",  # the till screen, on top of all of them
+    "loyalty.bench",  # the benchmark data generator (generate_benchmark_data), also on top
     "loyalty.integrations",  # API clients with scoped keys, request log, webhooks
 ]
 

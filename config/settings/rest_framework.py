@@ -1,12 +1,20 @@
 """Django REST framework and drf-spectacular."""
 
 REST_FRAMEWORK = {
-    # Token first, so an anonymous request gets 401 with WWW-Authenticate rather than 403.
+    # What every view under ApiAuthMixin (loyalty/core/api/mixins.py) uses; PublicApiMixin is the
+    # named escape hatch. Token first, so an anonymous request gets 401 with WWW-Authenticate
+    # rather than 403. The API-key classes are named here because core may not import
+    # integrations (docs/architecture.md).
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "rest_framework.authentication.TokenAuthentication",
+        "loyalty.integrations.authentication.ApiKeyAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_PERMISSION_CLASSES": [
+        "rest_framework.permissions.IsAuthenticated",
+        "loyalty.integrations.permissions.HasRequiredScope",
+    ],
+    "DEFAULT_THROTTLE_CLASSES": ["loyalty.integrations.throttling.ApiKeyRateThrottle"],
     "DEFAULT_PARSER_CLASSES": ["loyalty.core.api.parsers.StrictJSONParser"],  # no duplicate keys
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PAGINATION_CLASS": "loyalty.core.api.pagination.DefaultPagination",

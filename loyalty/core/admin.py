@@ -1,14 +1,15 @@
 """Auth models re-registered with the unfold theme, so users and groups look like the rest.
 
-Also the audit log page (all audited models' changes in one list). The user page carries the
-staff profile inline: the store a clerk works at and whether they
-only see that store's members.
+Also the audit log page (all audited models' changes in one list). Apps above core add inlines
+to the user page through `user_admin_inline_register` (members adds the staff profile: the
+store a clerk works at and whether they only see that store's members).
 """
 
 from typing import Any
 
 from django import forms
 from django.contrib import admin
+from django.contrib.admin.options import InlineModelAdmin
 from django.contrib.auth.admin import GroupAdmin as BaseGroupAdmin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.contrib.auth.models import Group, User
@@ -16,12 +17,11 @@ from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.urls import path
-from unfold.admin import ModelAdmin, StackedInline
+from unfold.admin import ModelAdmin
 from unfold.forms import AdminPasswordChangeForm, UserChangeForm, UserCreationForm
 
 from loyalty.core.audit import audit_log_list, audited_models
 from loyalty.core.models import AuditLog
-from members.models import StaffProfile
 
 AUDIT_LOG_LIMIT = 200
 
@@ -29,24 +29,18 @@ admin.site.unregister(User)
 admin.site.unregister(Group)
 
 
-class StaffProfileInline(StackedInline):
-    model = StaffProfile
-    can_delete = False
-    extra = 1  # the empty form to create one; none once the profile exists (max_num)
-    max_num = 1
-    fk_name = "user"
-    fields = ["store", "restricted_to_store"]
-    autocomplete_fields = ["store"]
-    verbose_name = "Store"
-    verbose_name_plural = "Store"
-
-
 @admin.register(User)
 class UserAdmin(BaseUserAdmin, ModelAdmin):
     form = UserChangeForm
     add_form = UserCreationForm
     change_password_form = AdminPasswordChangeForm
-    inlines = [StaffProfileInline]
+    inlines = []
+
+
+def user_admin_inline_register(inline: type[InlineModelAdmin]) -> None:  # type: ignore[type-arg]
+    """Show `inline` on the user page (called by apps above core from their admin module)."""
+    if inline not in UserAdmin.inlines:
+        UserAdmin.inlines = [*UserAdmin.inlines, inline]
 
 
 @admin.register(Group)
@@ -66,12 +60,12 @@ class AuditLogFilterForm(forms.Form):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["model"].choices = [("", "All models")] + [
+        self.fields["model"].choices = [("", "All models")] + [  # type: ignore[attr-defined]
             (m._meta.label_lower, str(m._meta.verbose_name).capitalize()) for m in audited_models()
         ]
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        data = super().clean() or {}
         if data.get("since") and data.get("until") and data["since"] > data["until"]:
             raise forms.ValidationError("'From' must not be after 'To'.")
         return data

@@ -239,7 +239,7 @@ def deferred_indexes(tables: Sequence[type[models.Model]], *, parallel: int = 1)
     Yields False and changes nothing elsewhere or when a table holds rows. `parallel` > 1 builds
     them on that many connections at once when not inside a transaction."""
     names = [model._meta.db_table for model in tables]
-    if not is_postgres() or any(model.objects.exists() for model in tables):
+    if not is_postgres() or any(model._default_manager.exists() for model in tables):
         yield False
         return
     with connection.cursor() as cursor:

@@ -26,7 +26,7 @@ def health_report() -> HealthReport:
         from kombu import Connection
 
         try:
-            with Connection(settings.CELERY_BROKER_URL, connect_timeout=2) as conn:
+            with Connection(settings.CELERY_BROKER_URL, connect_timeout=2) as conn:  # type: ignore[no-untyped-call]
                 conn.ensure_connection(max_retries=1, timeout=2)
             checks["broker"] = "ok"
         except Exception as exc:

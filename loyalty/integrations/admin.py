@@ -10,22 +10,22 @@ from unfold.admin import ModelAdmin
 from unfold.contrib.filters.admin import RangeDateTimeFilter
 
 from loyalty.core.admin_mixins import ReadOnlyAdminMixin
+from loyalty.core.channels import SalesChannel
 from loyalty.core.events import EVENT_TYPES
 from loyalty.core.exceptions import ApplicationError
+from loyalty.core.scopes import SCOPE_CHOICES
 from loyalty.integrations.models import (
     ApiClient,
     ApiRequestLog,
     WebhookDelivery,
     WebhookSubscription,
 )
-from loyalty.integrations.scopes import SCOPE_CHOICES
 from loyalty.integrations.services import (
     api_client_create,
     api_client_revoke,
     webhook_delivery_redeliver,
     webhook_subscription_create,
 )
-from loyalty.ledger.models import Transaction
 
 
 class ApiClientForm(forms.ModelForm):
@@ -33,7 +33,7 @@ class ApiClientForm(forms.ModelForm):
         choices=SCOPE_CHOICES, widget=forms.CheckboxSelectMultiple, required=False
     )
     channel = forms.ChoiceField(
-        choices=[("", "any channel"), *Transaction.Channel.choices], required=False
+        choices=[("", "any channel"), *SalesChannel.choices], required=False
     )
 
     class Meta:

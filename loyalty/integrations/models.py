@@ -20,9 +20,10 @@ from django.core.validators import MinValueValidator
 from django.db import models
 from django.db.models import Q
 
+from loyalty.core.channels import SalesChannel
 from loyalty.core.events import EVENT_TYPES
 from loyalty.core.models import BaseModel
-from loyalty.integrations.scopes import SCOPES
+from loyalty.core.scopes import SCOPES
 
 DEFAULT_RATE_PER_MINUTE = 600
 
@@ -95,13 +96,11 @@ class ApiClient(BaseModel):
         return self.revoked_at is not None
 
     def clean(self) -> None:
-        from loyalty.ledger.models import Transaction
-
         errors = {}
         if not isinstance(self.scopes, list) or set(self.scopes) - set(SCOPES):
             errors["scopes"] = f"Choose among: {', '.join(SCOPES)}."
-        if self.channel and self.channel not in Transaction.Channel.values:
-            errors["channel"] = f"Choose among: {', '.join(Transaction.Channel.values)}."
+        if self.channel and self.channel not in SalesChannel.values:
+            errors["channel"] = f"Choose among: {', '.join(SalesChannel.values)}."
         if errors:
             raise ValidationError(errors)
 

@@ -11,6 +11,7 @@ from typing import Any
 from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 
+from loyalty.core.scopes import AUTHENTICATED, SCOPE_PERMISSIONS, required_scope_for
 from loyalty.integrations.exceptions import (
     ApiKeyNotAllowed,
     ChannelNotAllowed,
@@ -18,7 +19,6 @@ from loyalty.integrations.exceptions import (
     ScopeMissing,
     StoreNotAllowed,
 )
-from loyalty.integrations.scopes import AUTHENTICATED, SCOPE_PERMISSIONS, required_scope_for
 
 
 def api_client_of(request: Request) -> Any:

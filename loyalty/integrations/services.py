@@ -17,6 +17,7 @@ from django.db import connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from loyalty.core.queue import task_delay
 from loyalty.integrations.exceptions import ApiClientRevoked
 from loyalty.integrations.models import (
     DEFAULT_RATE_PER_MINUTE,
@@ -255,10 +256,8 @@ def webhook_event_subscriber_many(event_type: str, payloads: list[dict[str, Any]
 
 def webhook_delivery_enqueue(*, delivery_id: int) -> bool:
     """Hand a delivery to Celery; a broker failure is logged, the sweep retries it later."""
-    from loyalty.integrations.tasks import webhook_delivery_send_task
-
     try:
-        webhook_delivery_send_task.delay(delivery_id)
+        task_delay("loyalty.integrations.tasks.webhook_delivery_send_task", delivery_id)
     except Exception:
         # an error, not a warning: the broker being down needs someone's attention
         logger.exception("could not enqueue webhook delivery %s; the sweep will", delivery_id)

@@ -26,6 +26,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 from simple_history.models import HistoricalRecords
 
+from loyalty.core.channels import SalesChannel
 from loyalty.core.models import BaseModel
 
 MONEY = {"max_digits": 14, "decimal_places": 2}
@@ -326,12 +327,7 @@ class Transaction(BaseModel):
         PURCHASE = "purchase", "Purchase"
         RETURN = "return", "Return"
 
-    class Channel(models.TextChoices):
-        STORE = "store", "Store"
-        WEB = "web", "Web shop"
-        APP = "app", "App"
-        IMPORT = "import", "Import"
-        API = "api", "API"
+    Channel = SalesChannel
 
     kind = models.CharField(max_length=10, choices=Kind.choices)
     channel = models.CharField(max_length=10, choices=Channel.choices)

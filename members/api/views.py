@@ -14,7 +14,7 @@ from rest_framework.views import APIView
 from loyalty.core.api.mixins import ApiAuthMixin, paginate
 from loyalty.core.api.pagination import paginated
 from loyalty.core.api.strict import NON_BLANK_TEXT_PATTERN, ConfirmField, StrictSerializer
-from loyalty.integrations.scopes import MEMBERS_READ, MEMBERS_WRITE
+from loyalty.core.scopes import MEMBERS_READ, MEMBERS_WRITE
 from members.api.serializers import MemberSerializer, StoreSerializer
 from members.models import Consent, Member, Store
 from members.selectors import member_get, member_list, member_lookup

@@ -13,7 +13,7 @@ from rest_framework.views import APIView
 from loyalty.core.api.mixins import ApiAuthMixin, paginate
 from loyalty.core.api.pagination import paginated
 from loyalty.core.api.strict import StrictSerializer
-from loyalty.integrations.scopes import MEMBERS_READ, REWARDS_REDEEM, VOUCHERS_CONSUME
+from loyalty.core.scopes import MEMBERS_READ, REWARDS_REDEEM, VOUCHERS_CONSUME
 from loyalty.ledger.api.views import (
     IDEMPOTENCY_HEADER,
     MEMBER_REQUIRED,

@@ -9,8 +9,8 @@ from typing import Any
 import factory
 from factory.django import DjangoModelFactory
 
+from loyalty.core.scopes import SCOPES
 from loyalty.integrations.models import ApiClient, WebhookSubscription
-from loyalty.integrations.scopes import SCOPES
 from loyalty.integrations.services import api_client_create, webhook_subscription_create
 
 

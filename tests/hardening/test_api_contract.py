@@ -131,7 +131,7 @@ def test_every_operation_honours_its_contract(case: Any, auth_headers: dict[str,
 @pytest.fixture
 def api_key_headers() -> dict[str, str]:
     """A POS-style client holding every scope; staff-only operations must answer it 403."""
-    from loyalty.integrations.scopes import SCOPES
+    from loyalty.core.scopes import SCOPES
     from loyalty.integrations.services import api_client_create
 
     created = api_client_create(name="fuzzer", scopes=list(SCOPES), rate_limit_per_minute=1_000_000)

@@ -13,8 +13,8 @@ from rest_framework.test import APIClient, APIRequestFactory
 from rest_framework.views import APIView
 
 from loyalty.core.api.mixins import ApiAuthMixin
+from loyalty.core.scopes import SCOPE_PERMISSIONS, SCOPES
 from loyalty.integrations.models import ApiClient, ApiRequestLog
-from loyalty.integrations.scopes import SCOPE_PERMISSIONS, SCOPES
 from loyalty.integrations.services import api_client_revoke
 from loyalty.ledger.models import LedgerEntry, Transaction
 from tests.factories.integrations import ApiClientFactory

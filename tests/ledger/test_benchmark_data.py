@@ -119,7 +119,7 @@ def test_two_worker_processes_write_what_one_does_with_the_same_seed(programme, 
     # small chunks, so that 2 000 members make 4 chunks for the workers to share
     from django.db import connection
 
-    from loyalty.ledger import benchdata
+    from loyalty.bench import benchdata
 
     monkeypatch.setattr(benchdata, "CHUNK", 500)
     args = ["--members", "2000", "--transactions", "12000", "--seed", "3"]

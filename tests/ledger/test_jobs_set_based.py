@@ -15,8 +15,8 @@ import pytest
 from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 
+from loyalty.bench.benchdata import Generator
 from loyalty.core import events
-from loyalty.ledger.benchdata import Generator
 from loyalty.ledger.models import (
     LedgerEntry,
     LotAllocation,

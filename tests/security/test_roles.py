@@ -273,7 +273,7 @@ def test_marketing_cannot_adjust_points(client, marketer, programme, my_member):
 
 
 def test_roles_hold_the_permissions_the_api_scopes_map_to():
-    from loyalty.integrations.scopes import SCOPE_PERMISSIONS
+    from loyalty.core.scopes import SCOPE_PERMISSIONS
 
     existing = {
         f"{p.content_type.app_label}.{p.codename}"

@@ -3,46 +3,34 @@
 from collections.abc import Sequence
 from typing import Any
 
-from rest_framework.authentication import (
-    BaseAuthentication,
-    SessionAuthentication,
-    TokenAuthentication,
-)
-from rest_framework.permissions import BasePermission, IsAuthenticated
+from rest_framework.authentication import BaseAuthentication
+from rest_framework.permissions import BasePermission
 from rest_framework.throttling import BaseThrottle
 
 from loyalty.core.api.pagination import DefaultPagination
-
-# The API key machinery lives in the integrations app (it owns the ApiClient model); these
-# modules import no models at import time, so core may use them without a cycle.
-from loyalty.integrations.authentication import ApiKeyAuthentication
-from loyalty.integrations.permissions import HasRequiredScope
-from loyalty.integrations.scopes import ScopeDeclaration
-from loyalty.integrations.throttling import ApiKeyRateThrottle
+from loyalty.core.scopes import ScopeDeclaration
 
 
 class ApiAuthMixin:
     """Authenticated by staff token, API key or session; override only through
     `extra_permission_classes`.
 
-    Every view declares `required_scope`: a scope from loyalty/integrations/scopes.py, or a
-    mapping of HTTP method to scope. An API key needs that scope; a staff user needs the Django
-    permissions the scope maps to. No scope (None) closes the view to API keys.
+    Authentication, throttling and the base permissions (signed in, and holding the scope the
+    view declares) are REST_FRAMEWORK's DEFAULT_* settings (config/settings/rest_framework.py):
+    the API-key classes live in loyalty.integrations, which core may not import, so the project
+    settings name them.
+
+    Every view declares `required_scope`: a scope from loyalty/core/scopes.py, or a mapping of
+    HTTP method to scope. An API key needs that scope; a staff user needs the Django permissions
+    the scope maps to. No scope (None) closes the view to API keys.
     """
 
-    authentication_classes: Sequence[type[BaseAuthentication]] = (
-        TokenAuthentication,
-        ApiKeyAuthentication,
-        SessionAuthentication,
-    )
-    throttle_classes: Sequence[type[BaseThrottle]] = (ApiKeyRateThrottle,)
     required_scope: ScopeDeclaration = None
     extra_permission_classes: Sequence[type[BasePermission]] = ()
 
     def get_permissions(self) -> list[Any]:
         return [
-            IsAuthenticated(),
-            HasRequiredScope(),
+            *super().get_permissions(),  # type: ignore[misc]
             *(cls() for cls in self.extra_permission_classes),
         ]
 
@@ -52,6 +40,7 @@ class PublicApiMixin:
 
     authentication_classes: Sequence[type[BaseAuthentication]] = ()
     permission_classes: Sequence[type[BasePermission]] = ()
+    throttle_classes: Sequence[type[BaseThrottle]] = ()
 
 
 def paginate(*, view: Any, queryset: Any, serializer_class: Any) -> Any:

@@ -10,8 +10,8 @@ from loyalty.core.api.mixins import ApiAuthMixin, PublicApiMixin
 from loyalty.core.api.schema import ErrorSerializer
 from loyalty.core.api.strict import StrictSerializer
 from loyalty.core.exceptions import ApplicationError
+from loyalty.core.scopes import AUTHENTICATED
 from loyalty.core.selectors import health_report
-from loyalty.integrations.scopes import AUTHENTICATED
 
 
 class InvalidCredentials(ApplicationError):

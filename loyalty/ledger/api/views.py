@@ -13,8 +13,8 @@ from rest_framework.views import APIView
 from loyalty.core.api.mixins import ApiAuthMixin, paginate
 from loyalty.core.api.pagination import paginated
 from loyalty.core.api.strict import NonZeroIntegerField, StrictSerializer
+from loyalty.core.scopes import MEMBERS_READ, TRANSACTIONS_WRITE
 from loyalty.integrations.permissions import api_client_of
-from loyalty.integrations.scopes import MEMBERS_READ, TRANSACTIONS_WRITE
 from loyalty.ledger.exceptions import OriginalTransactionNotFound
 from loyalty.ledger.models import LedgerEntry, Transaction
 from loyalty.ledger.selectors import account_balance, account_statement, transaction_get

@@ -10,7 +10,7 @@ from rest_framework.views import APIView
 from loyalty.core.api.mixins import ApiAuthMixin, paginate
 from loyalty.core.api.pagination import paginated
 from loyalty.core.api.strict import StrictSerializer
-from loyalty.integrations.scopes import MEMBERS_READ
+from loyalty.core.scopes import MEMBERS_READ
 from loyalty.tiers.exceptions import NoTiersDefined
 from loyalty.tiers.models import Tier, TierAssignment
 from loyalty.tiers.selectors import tier_history, tier_ladder, tier_member_progress

@@ -3,10 +3,9 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from loyalty.integrations.models import DEFAULT_RATE_PER_MINUTE
-from loyalty.integrations.scopes import SCOPES
+from loyalty.core.scopes import SCOPES
+from loyalty.integrations.models import DEFAULT_RATE_PER_MINUTE, ApiClient
 from loyalty.integrations.services import api_client_create
-from members.models import Store
 
 
 class Command(BaseCommand):
@@ -29,7 +28,10 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         store = None
         if options["store"]:
-            store = Store.objects.filter(code=options["store"].upper()).first()
+            # the store model is members', above integrations: reached through the key's relation
+            store_model = ApiClient._meta.get_field("store").related_model
+            assert store_model is not None and not isinstance(store_model, str)
+            store = store_model._default_manager.filter(code=options["store"].upper()).first()
             if store is None:
                 raise CommandError(f"Unknown store {options['store']!r}.")
         try:

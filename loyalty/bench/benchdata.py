@@ -326,7 +326,7 @@ class Generator:
             existing = list(Store.objects.order_by("pk").values_list("pk", flat=True))
         return existing[:20]
 
-    def _tiers(self) -> list[tuple[int, int, str]]:
+    def _tiers(self) -> list[tuple[int, Decimal, str]]:
         from loyalty.tiers.models import Tier
 
         if not Tier.objects.exists():
@@ -453,7 +453,7 @@ class Generator:
         self,
         counts: list[int],
         stores: list[int],
-        tiers: list[tuple[int, int, str]],
+        tiers: list[tuple[int, Decimal, str]],
         rewards: list[tuple[int, int]],
     ) -> None:
         rng = self.rng
@@ -466,7 +466,12 @@ class Generator:
         n_txn = sum(counts)
         n_returns = sum(1 for _ in range(n_txn) if rng.random() < 0.05)
         txn_ids = iter(reserve_id_block(Transaction, n_txn + n_returns))
-        members, accounts, txns, entries, lots, allocations = [], [], [], [], [], []
+        members: list[Any] = []
+        accounts: list[Any] = []
+        txns: list[Any] = []
+        entries: list[Any] = []
+        lots: list[Any] = []
+        allocations: list[Any] = []
         redemptions: list[list] = []
         vouchers: list[list] = []
         tier_rows: list[list] = []
@@ -496,7 +501,7 @@ class Generator:
             life = (now - enrolled).total_seconds()
             times = sorted(enrolled + timedelta(seconds=rng.random() * life) for _ in range(count))
             balance = lifetime = 0
-            open_lots: list[list] = []  # [expires_at, lot_id, remaining, available_from]
+            open_lots: list[list[Any]] = []  # [expires_at, lot_id, remaining, available_from]
             lot_of_txn: dict[int, list] = {}
             later_returns: list[tuple[datetime, int, int, int, int]] = []
             for moment in times:
@@ -558,7 +563,7 @@ class Generator:
                         ]
                     )
                     available = moment + pending
-                    lot = [self._expiry(available), len(lots), points, available]
+                    lot: list[Any] = [self._expiry(available), len(lots), points, available]
                     lots.append([account_id, entry_id, points, lot, available, lot[0]])
                     open_lots.append(lot)
                     lot_of_txn[txn_id] = lot

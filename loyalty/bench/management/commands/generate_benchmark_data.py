@@ -4,13 +4,13 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
-from loyalty.ledger.benchdata import Generator
+from loyalty.bench.benchdata import Generator
 
 
 class Command(BaseCommand):
     help = (
         "Generate benchmark members with a realistic purchase history (COPY on PostgreSQL, bulk "
-        "INSERT on SQLite); see loyalty/ledger/benchdata.py for the shape. Adds to what is there."
+        "INSERT on SQLite); see loyalty/bench/benchdata.py for the shape. Adds to what is there."
     )
 
     def add_arguments(self, parser) -> None:
