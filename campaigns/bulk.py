@@ -16,7 +16,7 @@ from loyalty.ledger.models import LedgerEntry, Transaction
 
 class CampaignBulkSimulator:
     def __init__(self, *, members: dict[int, datetime], now: datetime):
-        from campaigns.hooks import active_campaigns
+        from campaigns.cache import active_campaigns
 
         self.now = now
         self.active = bool(active_campaigns())

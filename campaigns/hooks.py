@@ -10,93 +10,12 @@ every campaign change) in the same query that reads the member's audience rows: 
 ONE indexed query more when campaigns are active (and one primary-key read when none are).
 """
 
-import threading
-from datetime import datetime
 from typing import Any
 
-from django.db import connection
-
+from campaigns.cache import active_campaigns, cache_clear, member_campaigns  # noqa: F401
 from campaigns.mechanics import PURCHASE_MECHANICS, apply_stacking, earn_points_of, purchase_wanted
-from campaigns.models import Campaign, CampaignAudience, CampaignStamp
+from campaigns.models import Campaign
 from loyalty.ledger.models import Transaction
-
-_cache = threading.local()
-
-
-def _load(version: int) -> list[Campaign]:
-    campaigns = list(
-        Campaign.objects.filter(status=Campaign.Status.ACTIVE).order_by("priority", "pk")
-    )
-    _cache.version, _cache.campaigns = version, campaigns
-    return campaigns
-
-
-def _stamp() -> int:
-    return CampaignStamp.objects.filter(pk=1).values_list("version", flat=True).first() or 0
-
-
-def cache_clear() -> None:
-    _cache.__dict__.clear()
-
-
-def active_campaigns(moment: datetime | None = None) -> list[Campaign]:
-    """Active campaigns whose window holds `moment` (fresh: reads the stamp)."""
-    version = _stamp()
-    campaigns = _cache.campaigns if getattr(_cache, "version", None) == version else _load(version)
-    if moment is None:
-        return list(campaigns)
-    return [c for c in campaigns if c.starts_at <= moment < c.ends_at]
-
-
-def member_campaigns(member_id: int, moment: datetime) -> list[tuple[Campaign, bool | None]]:
-    """(campaign, holdout) for the active campaigns in their window at `moment`; holdout None
-    means the member has no audience row (not targeted, or a segment-less campaign's new
-    member). One query: the stamp and the audience rows together."""
-    cached = getattr(_cache, "campaigns", None)
-    if cached is None:
-        cached = _load(_stamp())
-        ids = [c.pk for c in cached]
-        rows = (
-            dict(
-                CampaignAudience.objects.filter(
-                    member_id=member_id, campaign_id__in=ids
-                ).values_list("campaign_id", "holdout")
-            )
-            if ids
-            else {}
-        )
-    else:
-        ids = [c.pk for c in cached]
-        table = CampaignAudience._meta.db_table
-        stamp = CampaignStamp._meta.db_table
-        sql = f"SELECT -1, version FROM {stamp} WHERE id = 1"
-        params: list[Any] = []
-        if ids:
-            marks = ", ".join(["%s"] * len(ids))
-            sql += (
-                f" UNION ALL SELECT campaign_id, CASE WHEN holdout THEN 1 ELSE 0 END FROM {table}"
-                f" WHERE member_id = %s AND campaign_id IN ({marks})"
-            )
-            params = [member_id, *ids]
-        with connection.cursor() as cursor:
-            cursor.execute(sql, params)
-            fetched = cursor.fetchall()
-        version = next((v for k, v in fetched if k == -1), 0)
-        if version != _cache.version:
-            return _reload_and_read(member_id, moment)
-        rows = {k: bool(v) for k, v in fetched if k != -1}
-    return [(c, rows.get(c.pk)) for c in _cache.campaigns if c.starts_at <= moment < c.ends_at]
-
-
-def _reload_and_read(member_id: int, moment: datetime) -> list[tuple[Campaign, bool | None]]:
-    campaigns = _load(_stamp())
-    ids = [c.pk for c in campaigns]
-    rows = dict(
-        CampaignAudience.objects.filter(member_id=member_id, campaign_id__in=ids).values_list(
-            "campaign_id", "holdout"
-        )
-    )
-    return [(c, rows.get(c.pk)) for c in campaigns if c.starts_at <= moment < c.ends_at]
 
 
 def campaigns_on_purchase(*, txn: Transaction, earn_points: int, lines: list | None) -> int:

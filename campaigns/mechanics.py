@@ -21,9 +21,8 @@ from datetime import timedelta
 from decimal import ROUND_FLOOR, Decimal
 from typing import Any
 
-from django.utils.translation import gettext as _
-
 from campaigns.models import Campaign
+from campaigns.validation import settings_errors  # noqa: F401 - re-exported
 from loyalty.ledger.models import LedgerEntry, Transaction
 
 M = Campaign.Mechanic
@@ -35,38 +34,6 @@ PURCHASE_MECHANICS = {
     M.WIN_BACK,
     M.REFERRAL,
 }
-REQUIRED: dict[str, tuple[str, ...]] = {
-    M.MULTIPLIER: ("multiplier",),
-    M.FIXED_BONUS: ("bonus_points", "min_spend"),
-    M.NTH_PURCHASE: ("bonus_points", "purchase_number"),
-    M.FIRST_PURCHASE: ("bonus_points",),
-    M.BIRTHDAY: ("bonus_points",),
-    M.REFERRAL: ("bonus_points", "referee_points"),
-    M.ACTION: ("bonus_points", "action"),
-    M.WIN_BACK: ("bonus_points", "lapsed_days"),
-}
-FILTERABLE = {M.MULTIPLIER, M.FIXED_BONUS}
-
-
-def settings_errors(campaign: Campaign) -> dict[str, str]:
-    """Each mechanic's own settings: what is required, and the filters it accepts."""
-    errors: dict[str, str] = {}
-    for name in REQUIRED.get(campaign.mechanic, ()):
-        if getattr(campaign, name) in (None, ""):
-            errors[name] = _("Required for this mechanic.")
-    if campaign.mechanic not in FILTERABLE:
-        for name in ("categories", "skus", "store_codes", "channels"):
-            if getattr(campaign, name):
-                errors[name] = _("Only multiplier and fixed-bonus campaigns filter purchases.")
-    for name in ("categories", "skus", "store_codes", "channels"):
-        value = getattr(campaign, name)
-        if not isinstance(value, list) or not all(
-            isinstance(v, str) and 0 < len(v) <= 64 for v in value
-        ):
-            errors[name] = _("A list of codes.")
-    if campaign.channels and not set(campaign.channels) <= set(Transaction.Channel.values):
-        errors["channels"] = _("Unknown channel.")
-    return errors
 
 
 @dataclass(frozen=True)

@@ -23,13 +23,14 @@ from django.core import signing
 from django.core.mail import EmailMultiAlternatives
 from django.db import transaction
 from django.db.models import Q
-from django.template import Context, Template, TemplateSyntaxError
+from django.template import Context, Template
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.module_loading import import_string
 from django.utils.translation import gettext as _
 
 from campaigns.models import Campaign, CampaignAudience, MessageDelivery, MessageTemplate
+from campaigns.validation import template_errors  # noqa: F401 - re-exported
 from loyalty.ledger.models import NotificationOutbox
 from members.models import Consent, Member
 
@@ -43,16 +44,6 @@ def _setting(name: str, default: Any) -> Any:
 
 
 # -------------------------------------------------------------------------------- templates
-def template_errors(template: MessageTemplate) -> dict[str, str]:
-    errors = {}
-    for name in ("subject", "text", "html"):
-        try:
-            Template(getattr(template, name) or "")
-        except TemplateSyntaxError as exc:
-            errors[name] = _("Template error: %(e)s") % {"e": exc}
-    return errors
-
-
 def _context(member: Member, payload: dict[str, Any]) -> dict[str, Any]:
     from loyalty.ledger.models import PointsAccount
 

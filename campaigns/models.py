@@ -21,6 +21,8 @@ from django.db.models import F, Q
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
+from campaigns.choices import ConditionField, ConditionOperator
+from campaigns.validation import condition_errors, settings_errors, template_errors
 from loyalty.core.models import BaseModel
 
 
@@ -56,37 +58,6 @@ class Segment(BaseModel):
 
     def __str__(self) -> str:
         return self.name
-
-
-class ConditionField(models.TextChoices):
-    TIER = "tier", _("Tier (code)")
-    STATUS = "status", _("Member status")
-    HOME_STORE = "home_store", _("Home store (code)")
-    ENROLLED = "enrolled", _("Enrolment date")
-    ENROLMENT_CHANNEL = "enrolment_channel", _("Enrolment channel")
-    CONSENT = "consent", _("Marketing consent on channel")
-    BIRTHDAY_MONTH = "birthday_month", _("Birthday month (1-12)")
-    LAST_PURCHASE = "last_purchase", _("Last purchase")
-    PURCHASE_COUNT = "purchase_count", _("Number of purchases")
-    SPEND = "spend", _("Spend")
-    POINTS_BALANCE = "points_balance", _("Points balance")
-    REFERRED = "referred", _("Was referred by a member")
-    RFM_RECENCY = "rfm_recency", _("RFM recency quintile (5 = most recent)")
-    RFM_FREQUENCY = "rfm_frequency", _("RFM frequency quintile (5 = most frequent)")
-    RFM_MONETARY = "rfm_monetary", _("RFM monetary quintile (5 = biggest spenders)")
-    IN_SEGMENT = "in_segment", _("Member of the static list (name)")
-    TAG = "tag", _("Interest tag")
-
-
-class ConditionOperator(models.TextChoices):
-    IS = "is", _("is")
-    IS_NOT = "is_not", _("is not")
-    AT_LEAST = "gte", _("at least")
-    AT_MOST = "lte", _("at most")
-    BEFORE = "before", _("before (date)")
-    AFTER = "after", _("on or after (date)")
-    WITHIN_DAYS = "within", _("within the last N days")
-    NOT_WITHIN_DAYS = "not_within", _("not within the last N days")
 
 
 class SegmentCondition(BaseModel):
@@ -147,8 +118,6 @@ class SegmentCondition(BaseModel):
         return f"{self.get_field_display()} {self.get_operator_display()} {self.value}"
 
     def clean(self) -> None:
-        from campaigns.segments import condition_errors
-
         errors = condition_errors(self)
         if errors:
             raise ValidationError(errors)
@@ -436,8 +405,6 @@ class Campaign(BaseModel):
         return f"{self.name} ({self.get_status_display()})"
 
     def clean(self) -> None:
-        from campaigns.mechanics import settings_errors
-
         errors = settings_errors(self)
         if self.starts_at and self.ends_at and self.ends_at <= self.starts_at:
             errors["ends_at"] = _("Must be after the start.")
@@ -698,8 +665,6 @@ class MessageTemplate(BaseModel):
         return self.name
 
     def clean(self) -> None:
-        from campaigns.messaging import template_errors
-
         errors = template_errors(self)
         if errors:
             raise ValidationError(errors)

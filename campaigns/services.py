@@ -4,7 +4,6 @@ referrals, static lists and RFM scores."""
 import csv
 import hashlib
 import io
-import secrets
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -15,6 +14,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from campaigns.cache import active_campaigns, campaign_stamp_bump
 from campaigns.exceptions import (
     ActionConflict,
     CampaignStatusInvalid,
@@ -25,7 +25,6 @@ from campaigns.models import (
     Campaign,
     CampaignAudience,
     CampaignAward,
-    CampaignStamp,
     CampaignStatusChange,
     Referral,
     Segment,
@@ -50,15 +49,6 @@ HOLDOUT_BUCKETS = 10_000
 
 
 # ------------------------------------------------------------------------------ cache stamp
-def campaign_stamp_bump() -> None:
-    """Tell every process its cache of active campaigns is stale (one UPDATE). The stamp is a
-    fresh random number, not a counter, so a rolled-back change can never be mistaken for a
-    later one that reuses its number."""
-    version = secrets.randbits(62)
-    if not CampaignStamp.objects.filter(pk=1).update(version=version):
-        CampaignStamp.objects.update_or_create(pk=1, defaults={"version": version})
-
-
 # ---------------------------------------------------------------------------------- holdout
 def is_holdout(*, campaign_id: int, member_id: int, percent: int) -> bool:
     """Stable: sha256 of "campaign:member" in 10,000 buckets; the first percent x 100 are held
@@ -392,8 +382,6 @@ def action_record(
     """Record an action (review, survey, share, ...) once per (kind, action_id) and award the
     active action campaigns for it (caps per member and period, budget). The same action again
     returns the first result; the same id for another member is a conflict."""
-    from campaigns.hooks import active_campaigns
-
     occurred_at = occurred_at or timezone.now()
     if kind not in Campaign.Action.values:
         raise ValidationError({"kind": [_("Unknown action.")]})
@@ -571,8 +559,6 @@ def referral_release_due(*, now: datetime | None = None) -> int:
 def birthday_awards(*, day: date | None = None) -> int:
     """Active birthday campaigns: members whose birthday is `day` (29 February counts on 28
     February in other years) get the bonus once per campaign and year."""
-    from campaigns.hooks import active_campaigns
-
     day = day or timezone.localdate()
     moment = timezone.now()
     leap = day.year % 4 == 0 and (day.year % 100 != 0 or day.year % 400 == 0)
