@@ -53,8 +53,11 @@ def test_bulk_import_with_campaigns_equals_the_per_purchase_path(tmp_path):
     ProgrammeSettingsFactory(pending_days=14, expiry_months=24)
     start = datetime(2010, 1, 1, tzinfo=UTC)
     end = datetime(2030, 1, 1, tzinfo=UTC)
+    # no holdout here: it hashes (campaign id, member id), and on PostgreSQL the second import
+    # gives the members other ids (sequences do not roll back), so other members would be held
+    # out (tests/campaigns/test_mechanics.py covers the holdout on the purchase path)
     launch(
-        CampaignFactory(multiplier=Decimal("2"), starts_at=start, ends_at=end, holdout_percent=20)
+        CampaignFactory(multiplier=Decimal("2"), starts_at=start, ends_at=end, holdout_percent=0)
     )
     launch(
         CampaignFactory(
