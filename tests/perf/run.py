@@ -768,6 +768,107 @@ def section_kpi(b: Bench) -> None:
         )
 
 
+CAMPAIGN_SETUP = """
+from datetime import timedelta
+from decimal import Decimal
+from django.utils import timezone
+from campaigns.models import Campaign, Segment, SegmentCondition
+from campaigns.services import campaign_save, campaign_status_change
+
+segment, made = Segment.objects.get_or_create(name="bench: 3+ purchases, none in 90 days")
+if made:
+    for field, op, value in (("purchase_count", "gte", "3"), ("last_purchase", "not_within", "90")):
+        SegmentCondition.objects.create(segment=segment, field=field, operator=op, value=value)
+spenders, made = Segment.objects.get_or_create(name="bench: spend 100+ in a year")
+if made:
+    SegmentCondition.objects.create(
+        segment=spenders, field="spend", operator="gte", value="100", window_days=365
+    )
+now = timezone.now()
+specs = [
+    dict(name="bench x1.5", mechanic="multiplier", multiplier=Decimal("1.5"), segment=spenders),
+    dict(name="bench bonus 50+", mechanic="fixed_bonus", bonus_points=50,
+         min_spend=Decimal("50"), segment=spenders, points_budget=10**12),
+    dict(name="bench 3rd purchase", mechanic="nth_purchase", bonus_points=30, purchase_number=3,
+         segment=segment),
+]
+LAUNCH = "LAUNCH" == "yes"
+run_id = "RUN_ID"
+for spec in specs:
+    spec["name"] = f"{spec['name']} {run_id}"
+    campaign = Campaign.objects.filter(name=spec["name"]).first()
+    if campaign is None:
+        campaign = campaign_save(campaign=Campaign(
+            starts_at=now - timedelta(minutes=1), ends_at=now + timedelta(days=1),
+            holdout_percent=10, **spec))
+    if LAUNCH and campaign.status == "draft":
+        campaign_status_change(campaign=campaign, to_status="active", reason="bench")
+print(segment.name)
+"""
+
+CAMPAIGN_TEARDOWN = """
+from campaigns.models import Campaign
+from campaigns.services import campaign_status_change
+for campaign in Campaign.objects.filter(name__startswith="bench ", status="active"):
+    campaign_status_change(campaign=campaign, to_status="ended", reason="bench done")
+"""
+
+
+def section_campaigns(b: Bench) -> None:
+    """Segment count on the generated members (one SQL query; the command times it), and earn
+    throughput with three active campaigns (multiplier, fixed bonus, Nth purchase; audiences
+    fixed at launch) as a ratio of the same earn run with none."""
+    token = api_token(b)
+    run_id = str(int(time.time()))
+    setup = CAMPAIGN_SETUP.replace("RUN_ID", run_id)
+    _, out = manage(DB, "shell", "-c", setup, bench=b)
+    name = out.strip().splitlines()[-1]
+    members = int(psql(DB, "SELECT count(*) FROM members_member"))
+    times = []
+    for _ in range(b.repeats):
+        _, counted = manage(DB, "segment_count", name, bench=b)
+        match = re.search(r": (\d+) members \(([\d.]+) s\)", counted)
+        times.append(float(match.group(2)) if match else float("nan"))
+        found = match.group(1) if match else "?"
+    b.add(
+        "campaigns",
+        f"segment count '{name}' over {members:,} members (s, {found} found)",
+        fmt(median(times)),
+        target="< 1 s",
+        status="met" if median(times) < 1 else "not met",
+    )
+    lo, hi = map(int, psql(DB, "SELECT min(id), max(id) FROM members_member").split("|"))
+    common = {"BENCH_AUTH": token, "BENCH_LO": str(lo), "BENCH_HI": str(hi)}
+    with Server(DB):
+        none = wrk_median(
+            b,
+            PERF / "earn.lua",
+            "/api/v1/ledger/purchases/",
+            common | {"BENCH_RUN": f"c0{int(time.time())}"},
+        )
+    manage(DB, "shell", "-c", setup.replace('"LAUNCH" == "yes"', '"yes" == "yes"'), bench=b)
+    try:
+        with Server(DB):
+            three = wrk_median(
+                b,
+                PERF / "earn.lua",
+                "/api/v1/ledger/purchases/",
+                common | {"BENCH_RUN": f"c3{int(time.time())}"},
+            )
+    finally:
+        manage(DB, "shell", "-c", CAMPAIGN_TEARDOWN, bench=b)
+    ratio = three["rps"] / none["rps"] if none["rps"] else float("nan")
+    b.add(
+        "campaigns",
+        "POST purchase with 3 active campaigns (req/s)",
+        fmt(three["rps"]),
+        fmt(none["rps"]),
+        f"{ratio:.2f} x none",
+        ">= 0.8 x none",
+        "met" if ratio >= 0.8 else "not met",
+    )
+
+
 SECTIONS = [
     ("earn", section_earn),
     ("lookup", section_lookup),
@@ -775,6 +876,7 @@ SECTIONS = [
     ("transaction import", section_retail),
     ("nightly jobs", section_jobs),
     ("kpi", section_kpi),
+    ("campaigns", section_campaigns),
 ]
 
 

@@ -1,0 +1,178 @@
+"""Single-row validation of segment conditions, campaign settings and message templates.
+
+Called by the models' clean() (so the admin forms and the services refuse bad input field by
+field); kept apart from the models so that no module of the app imports another in a cycle."""
+
+from datetime import date
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from django.apps import apps
+from django.template import Template, TemplateSyntaxError
+from django.utils.translation import gettext as _
+
+from campaigns.choices import ConditionField, ConditionOperator
+from loyalty.ledger.models import Transaction
+from members.models import Consent, Member, Store
+
+FIELD = ConditionField
+Op = ConditionOperator
+CHOICE_OPS = {Op.IS, Op.IS_NOT}
+DATE_OPS = {Op.BEFORE, Op.AFTER, Op.WITHIN_DAYS, Op.NOT_WITHIN_DAYS}
+NUMBER_OPS = {Op.AT_LEAST, Op.AT_MOST, Op.IS}
+ALLOWED = {
+    FIELD.TIER: CHOICE_OPS,
+    FIELD.STATUS: CHOICE_OPS,
+    FIELD.HOME_STORE: CHOICE_OPS,
+    FIELD.ENROLMENT_CHANNEL: CHOICE_OPS,
+    FIELD.CONSENT: CHOICE_OPS,
+    FIELD.BIRTHDAY_MONTH: CHOICE_OPS,
+    FIELD.REFERRED: {Op.IS},
+    FIELD.IN_SEGMENT: CHOICE_OPS,
+    FIELD.TAG: CHOICE_OPS,
+    FIELD.ENROLLED: DATE_OPS,
+    FIELD.LAST_PURCHASE: DATE_OPS,
+    FIELD.PURCHASE_COUNT: NUMBER_OPS,
+    FIELD.SPEND: NUMBER_OPS,
+    FIELD.POINTS_BALANCE: NUMBER_OPS,
+    FIELD.RFM_RECENCY: NUMBER_OPS,
+    FIELD.RFM_FREQUENCY: NUMBER_OPS,
+    FIELD.RFM_MONETARY: NUMBER_OPS,
+}
+YES = {"yes", "true", "1", "y"}
+NO = {"no", "false", "0", "n"}
+
+
+def _int(value: str) -> int | None:
+    try:
+        return int(value.strip())
+    except (ValueError, AttributeError):
+        return None
+
+
+def _decimal(value: str) -> Decimal | None:
+    try:
+        number = Decimal(value.strip())
+    except (InvalidOperation, AttributeError):
+        return None
+    return number if number.is_finite() else None
+
+
+def _date(value: str) -> date | None:
+    try:
+        return date.fromisoformat(value.strip())
+    except (ValueError, AttributeError):
+        return None
+
+
+def condition_errors(cond: Any) -> dict[str, str]:
+    """Field-by-field errors of one condition (empty when it is valid)."""
+    field, op, value = cond.field, cond.operator, (cond.value or "").strip()
+    if field not in ALLOWED:
+        return {"field": _("Choose a field.")}
+    if op not in ALLOWED[field]:
+        names = ", ".join(str(Op(o).label) for o in sorted(ALLOWED[field]))
+        return {"operator": _("For this field use one of: %(ops)s.") % {"ops": names}}
+    if not value:
+        return {"value": _("Enter a value.")}
+    if cond.window_days is not None and field not in (FIELD.PURCHASE_COUNT, FIELD.SPEND):
+        return {"window_days": _("Only purchases and spend are counted over a window.")}
+    if field in DATE_OPS_FIELDS:
+        if op in (Op.WITHIN_DAYS, Op.NOT_WITHIN_DAYS):
+            days = _int(value)
+            if days is None or not 0 < days <= 36500:
+                return {"value": _("A number of days, e.g. 90.")}
+        elif _date(value) is None:
+            return {"value": _("A date like 2026-01-31.")}
+        return {}
+    if field == FIELD.TIER:
+        from loyalty.tiers.models import Tier
+
+        if not Tier.objects.filter(code=value).exists():
+            return {"value": _("No tier with the code %(code)s.") % {"code": value}}
+    elif field == FIELD.STATUS:
+        if value not in Member.Status.values:
+            return {"value": _("One of: %(v)s.") % {"v": ", ".join(Member.Status.values)}}
+    elif field == FIELD.HOME_STORE:
+        if not Store.objects.filter(code=value).exists():
+            return {"value": _("No store with the code %(code)s.") % {"code": value}}
+    elif field == FIELD.ENROLMENT_CHANNEL:
+        if value not in Member.Channel.values:
+            return {"value": _("One of: %(v)s.") % {"v": ", ".join(Member.Channel.values)}}
+    elif field == FIELD.CONSENT:
+        if value not in Consent.Channel.values:
+            return {"value": _("One of: %(v)s.") % {"v": ", ".join(Consent.Channel.values)}}
+    elif field == FIELD.BIRTHDAY_MONTH:
+        month = _int(value)
+        if month is None or not 1 <= month <= 12:
+            return {"value": _("A month number from 1 to 12.")}
+    elif field == FIELD.REFERRED:
+        if value.lower() not in YES | NO:
+            return {"value": _("yes or no.")}
+    elif field == FIELD.TAG:
+        if len(value) > 40 or '"' in value or "\\" in value:
+            return {"value": _("A tag as members carry it, e.g. running.")}
+    elif field == FIELD.IN_SEGMENT:
+        segment_model = apps.get_model("campaigns", "Segment")
+        if not segment_model.objects.filter(name=value, kind="static").exists():
+            return {"value": _("No static list named %(name)s.") % {"name": value}}
+    elif field in (FIELD.RFM_RECENCY, FIELD.RFM_FREQUENCY, FIELD.RFM_MONETARY):
+        q = _int(value)
+        if q is None or not 1 <= q <= 5:
+            return {"value": _("A quintile from 1 to 5.")}
+    elif field in (FIELD.PURCHASE_COUNT, FIELD.POINTS_BALANCE):
+        number = _int(value)
+        if number is None or number < 0:
+            return {"value": _("A whole number, e.g. 3.")}
+    elif field == FIELD.SPEND:
+        amount = _decimal(value)
+        if amount is None or amount < 0:
+            return {"value": _("An amount, e.g. 250.00.")}
+    return {}
+
+
+DATE_OPS_FIELDS = {FIELD.ENROLLED, FIELD.LAST_PURCHASE}
+
+
+REQUIRED: dict[str, tuple[str, ...]] = {
+    "multiplier": ("multiplier",),
+    "fixed_bonus": ("bonus_points", "min_spend"),
+    "nth_purchase": ("bonus_points", "purchase_number"),
+    "first_purchase": ("bonus_points",),
+    "birthday": ("bonus_points",),
+    "referral": ("bonus_points", "referee_points"),
+    "action": ("bonus_points", "action"),
+    "win_back": ("bonus_points", "lapsed_days"),
+}
+FILTERABLE = {"multiplier", "fixed_bonus"}
+
+
+def settings_errors(campaign: Any) -> dict[str, str]:
+    """Each mechanic's own settings: what is required, and the filters it accepts."""
+    errors: dict[str, str] = {}
+    for name in REQUIRED.get(campaign.mechanic, ()):
+        if getattr(campaign, name) in (None, ""):
+            errors[name] = _("Required for this mechanic.")
+    if campaign.mechanic not in FILTERABLE:
+        for name in ("categories", "skus", "store_codes", "channels"):
+            if getattr(campaign, name):
+                errors[name] = _("Only multiplier and fixed-bonus campaigns filter purchases.")
+    for name in ("categories", "skus", "store_codes", "channels"):
+        value = getattr(campaign, name)
+        if not isinstance(value, list) or not all(
+            isinstance(v, str) and 0 < len(v) <= 64 for v in value
+        ):
+            errors[name] = _("A list of codes.")
+    if campaign.channels and not set(campaign.channels) <= set(Transaction.Channel.values):
+        errors["channels"] = _("Unknown channel.")
+    return errors
+
+
+def template_errors(template: Any) -> dict[str, str]:
+    errors = {}
+    for name in ("subject", "text", "html"):
+        try:
+            Template(getattr(template, name) or "")
+        except TemplateSyntaxError as exc:
+            errors[name] = _("Template error: %(e)s") % {"e": exc}
+    return errors

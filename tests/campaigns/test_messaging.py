@@ -1,0 +1,132 @@
+"""Outbox delivery: consent, weekly cap, unsubscribe, retries with backoff, final failure."""
+
+import json
+from datetime import timedelta
+
+import pytest
+from django.core import mail
+from django.utils import timezone
+
+from campaigns.messaging import message_deliver, messages_deliver, template_render, unsubscribe
+from campaigns.models import MessageDelivery
+from loyalty.ledger.models import NotificationOutbox
+from members.models import Consent
+from members.services import consent_set
+from tests.factories.campaigns import CampaignFactory, MessageTemplateFactory, launch
+from tests.factories.members import MemberFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def outbox(member, kind="campaign", key=None, **payload):
+    return NotificationOutbox.objects.create(
+        member=member,
+        kind=kind,
+        payload=payload,
+        dedupe_key=key or f"k{NotificationOutbox.objects.count()}",
+    )
+
+
+@pytest.fixture
+def consenting(programme):
+    member = MemberFactory(first_name="Ada")
+    consent_set(member=member, channel="email", granted=True, source="test")
+    return member
+
+
+def test_email_sent_with_template_and_unsubscribe_link(consenting):
+    template = MessageTemplateFactory(subject="Hi {{ first_name }}", html="<b>{{ first_name }}</b>")
+    row = outbox(consenting, template_id=template.pk)
+    assert messages_deliver() == {"sent": 1}
+    row.refresh_from_db()
+    assert row.status == "sent" and row.sent_at
+    message = mail.outbox[0]
+    assert message.subject == "Hi Ada" and message.to == [consenting.email]
+    assert "/campaigns/unsubscribe/" in message.body
+    assert "<b>Ada</b>" in message.alternatives[0][0]
+    token = message.extra_headers["List-Unsubscribe"].strip("<>").rstrip("/").split("/")[-1]
+    assert unsubscribe(token=token) == consenting
+    assert not Consent.objects.get(member=consenting, channel="email").granted
+    outbox(consenting)
+    assert messages_deliver() == {"skipped": 1}
+    assert MessageDelivery.objects.filter(reason="no consent on this channel").count() == 1
+    assert unsubscribe(token=token + "x") is None
+
+
+def test_no_consent_not_sent(programme):
+    member = MemberFactory()
+    row = outbox(member)
+    messages_deliver()
+    row.refresh_from_db()
+    assert row.status == "failed" and not mail.outbox
+    assert row.delivery.status == "skipped"
+
+
+def test_weekly_frequency_cap_for_marketing_only(consenting, settings):
+    settings.LOYALTY_MESSAGES_PER_WEEK = 2
+    for _ in range(3):
+        outbox(consenting)
+    outbox(consenting, kind="points_expiring")  # service message: not capped
+    counts = messages_deliver()
+    assert counts == {"sent": 3, "skipped": 1}
+    later = timezone.now() + timedelta(days=8)
+    outbox(consenting)
+    assert messages_deliver(now=later) == {"sent": 1}
+
+
+class Broken:
+    def send(self, **kwargs):
+        raise ConnectionError("gateway down")
+
+
+def test_retries_with_backoff_then_failed_with_reason(programme, settings):
+    settings.LOYALTY_MESSAGE_BACKENDS = {"sms": "tests.campaigns.test_messaging.Broken"}
+    settings.LOYALTY_MESSAGE_MAX_ATTEMPTS = 3
+    member = MemberFactory()
+    consent_set(member=member, channel="sms", granted=True, source="test")
+    row = outbox(member, channel="sms")
+    now = timezone.now()
+    message_deliver(outbox_id=row.pk, now=now)
+    delivery = MessageDelivery.objects.get()
+    assert delivery.status == "retrying" and delivery.next_attempt_at == now + timedelta(minutes=1)
+    assert messages_deliver(now=now) == {}  # not due yet
+    message_deliver(outbox_id=row.pk, now=now + timedelta(minutes=1))
+    delivery.refresh_from_db()
+    assert delivery.next_attempt_at == now + timedelta(minutes=3)
+    message_deliver(outbox_id=row.pk, now=now + timedelta(minutes=3))
+    delivery.refresh_from_db()
+    row.refresh_from_db()
+    assert delivery.status == "failed" and "gateway down" in delivery.reason
+    assert row.status == "failed" and delivery.attempts == 3
+
+
+def test_file_backend_for_sms(programme, settings, tmp_path):
+    settings.LOYALTY_MESSAGE_FILE = str(tmp_path / "sms.jsonl")
+    member = MemberFactory()
+    consent_set(member=member, channel="sms", granted=True, source="test")
+    outbox(member, channel="sms")
+    assert messages_deliver() == {"sent": 1}
+    line = json.loads((tmp_path / "sms.jsonl").read_text().splitlines()[0])
+    assert line["to"] == member.phone
+
+
+def test_campaign_launch_queues_messages_for_the_targeted_only(
+    programme, django_capture_on_commit_callbacks
+):
+    members = [MemberFactory() for _ in range(30)]
+    for m in members:
+        consent_set(member=m, channel="email", granted=True, source="test")
+    template = MessageTemplateFactory()
+    with django_capture_on_commit_callbacks(execute=True):
+        campaign = launch(CampaignFactory(holdout_percent=20, message_template=template))
+    targeted = campaign.audience.filter(holdout=False).count()
+    assert NotificationOutbox.objects.filter(kind="campaign").count() == targeted < 30
+    messages_deliver()
+    assert len(mail.outbox) == targeted
+    assert "Campaign" in mail.outbox[0].body
+
+
+def test_preview_renders_for_a_member(programme):
+    member = MemberFactory(first_name="Lin")
+    template = MessageTemplateFactory(subject="Dear {{ first_name }}")
+    assert template_render(template, member=member)["subject"] == "Dear Lin"
