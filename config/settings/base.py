@@ -55,6 +55,7 @@ INSTALLED_APPS = [
     "analytics",
     "loyalty.clerk",  # the till screen, on top of all of them
     "loyalty.integrations",  # API clients with scoped keys, request log, webhooks
+    "loyalty.backoffice",  # staff screens over all apps (member story, rule simulator)
 ]
 
 MIDDLEWARE = [

@@ -136,12 +136,12 @@ class TransactionAdmin(ReadOnlyAdminMixin, ModelAdmin):
         return (
             format_html_join(
                 "",
-                '<div><a href="{}">{} {:+d}</a></div>',
+                '<div><a href="{}">{} {}</a></div>',
                 (
                     (
                         reverse("admin:ledger_ledgerentry_change", args=[e.pk]),
                         e.get_kind_display(),
-                        e.amount,
+                        f"{e.amount:+d}",
                     )
                     for e in rows
                 ),
@@ -246,16 +246,20 @@ class PointsAccountInline(ReadOnlyAdminMixin, StackedInline):
 
     @admin.display(description="Recent entries")
     def recent_entries(self, account: PointsAccount) -> str:
+        if account.pk is None:  # the inline's blank form for a member without an account
+            return "no entries yet"
         entries = account.entries.order_by("-effective_at", "-id")[:10]
         return (
             format_html_join(
                 "",
-                "<div>{} &middot; {} {:+d} &rarr; {} <em>{}</em></div>",
+                "<div>{} &middot; {} {} &rarr; {} <em>{}</em></div>",
                 (
                     (
                         e.effective_at.strftime("%d %b %Y %H:%M"),
                         e.get_kind_display(),
-                        e.amount,
+                        # signed here: format_html escapes its arguments into strings first,
+                        # and "{:+d}" on a string raised (hidden by the admin as "-")
+                        f"{e.amount:+d}",
                         e.balance_after,
                         e.reason,
                     )
