@@ -5,11 +5,13 @@ import uuid
 
 from django import forms
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
-from django.urls import reverse
+from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
+from django.utils.translation import gettext_lazy as _
 from unfold.admin import ModelAdmin, StackedInline, TabularInline
 
 from loyalty.core import csvsafe
@@ -19,6 +21,8 @@ from loyalty.core.admin_mixins import (
     SingletonAdminMixin,
 )
 from loyalty.core.exceptions import ApplicationError
+from loyalty.ledger.admin_forms import EarningRuleForm, ProgrammeSettingsForm
+from loyalty.ledger.admin_simulator import SimulatorForm, simulate
 from loyalty.ledger.models import (
     EarningRule,
     LedgerEntry,
@@ -35,6 +39,7 @@ from members.models import Member
 
 @admin.register(ProgrammeSettings)
 class ProgrammeSettingsAdmin(AuditedAdminMixin, SingletonAdminMixin, ModelAdmin):
+    form = ProgrammeSettingsForm
     fieldsets = (
         ("Programme", {"fields": ("name", "currency", "time_zone")}),
         (
@@ -59,17 +64,9 @@ class ProgrammeSettingsAdmin(AuditedAdminMixin, SingletonAdminMixin, ModelAdmin)
 
 @admin.register(EarningRule)
 class EarningRuleAdmin(AuditedAdminMixin, ModelAdmin):
-    list_display = (
-        "name",
-        "kind",
-        "active",
-        "priority",
-        "multiplier",
-        "points",
-        "amount",
-        "starts_at",
-        "ends_at",
-    )
+    form = EarningRuleForm
+    change_list_template = "admin/ledger/earningrule/change_list.html"
+    list_display = ("name", "kind", "active", "priority", "description")
     list_filter = ("kind", "active")
     list_editable = ("active", "priority")
     search_fields = ("name",)
@@ -90,7 +87,42 @@ class EarningRuleAdmin(AuditedAdminMixin, ModelAdmin):
                 )
             },
         ),
+        (_("Confirmation"), {"fields": ("confirm_sweeping",)}),
     )
+
+    @admin.display(description=_("What it does"))
+    def description(self, rule: EarningRule) -> str:
+        return rule.describe()
+
+    def get_urls(self) -> list:
+        simulator = path(
+            "simulate/",
+            self.admin_site.admin_view(self.simulator_view),
+            name="ledger_earningrule_simulate",
+        )
+        return [simulator, *super().get_urls()]
+
+    def simulator_view(self, request: HttpRequest) -> HttpResponse:
+        """What a basket would earn under the active rules (earn_quote); writes nothing."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        form = SimulatorForm(request.GET if "channel" in request.GET else None, user=request.user)
+        result, steps = None, []
+        if form.is_bound and form.is_valid():
+            result, steps = simulate(form)
+        return TemplateResponse(
+            request,
+            "admin/ledger/earningrule/simulator.html",
+            {
+                **self.admin_site.each_context(request),
+                "title": _("Rule simulator"),
+                "opts": self.opts,
+                "form": form,
+                "result": result,
+                "steps": steps,
+                "rules": [r for r in EarningRule.objects.filter(active=True)],
+            },
+        )
 
 
 class TransactionLineInline(ReadOnlyAdminMixin, TabularInline):

@@ -213,11 +213,8 @@ def _rule_form(rule: EarningRule, **changes: Any) -> dict[str, Any]:
         "multiplier": str(rule.multiplier),
         "points": rule.points if rule.points is not None else "",
         "amount": rule.amount if rule.amount is not None else "",
-        "skus": "[]",
-        "categories": "[]",
-        "store_codes": "[]",
-        "channels": "[]",
-        "weekdays": "[]",
+        "skus": "",  # tag inputs; stores, channels and weekdays: no box ticked
+        "categories": "",
         "starts_at_0": "",
         "starts_at_1": "",
         "ends_at_0": "",
