@@ -6,12 +6,14 @@ from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
+from django.utils.translation import gettext_lazy as _
 from import_export.admin import ImportExportModelAdmin
 from unfold.admin import ModelAdmin, TabularInline
 from unfold.contrib.import_export.forms import ExportForm, ImportForm
 
 from loyalty.core.admin_mixins import AuditedAdminMixin
 from loyalty.core.exceptions import ApplicationError
+from loyalty.core.widgets import TagListField
 from members.admin_import import SkipBadRowsAdminMixin
 from members.identifiers import looks_like_phone, normalize_email, normalize_phone
 from members.models import Consent, ConsentEvent, Member, MemberEvent, Store
@@ -53,9 +55,13 @@ class ConsentEventInline(ReadOnlyInline):
 
 class MemberEventInline(ReadOnlyInline):
     model = MemberEvent
-    fields = ("created_at", "kind", "detail", "actor")
+    fields = ("created_at", "kind", "details", "actor")
     readonly_fields = fields
-    verbose_name_plural = "Member history"
+    verbose_name_plural = _("Member history")
+
+    @admin.display(description=_("Details"))
+    def details(self, event: MemberEvent) -> str:
+        return event.describe()  # in words, not the stored JSON
 
 
 class ConsentFilter(admin.SimpleListFilter):
@@ -102,6 +108,13 @@ class MemberAdminForm(forms.ModelForm):
             "interests",
             "external_ref",
         )
+
+    interests = TagListField(
+        label=_("Interests"),
+        max_tags=50,
+        max_length=40,
+        help_text=_("Short tags, e.g. running, coffee; press Enter after each."),
+    )
 
     def clean_email(self) -> str | None:
         try:

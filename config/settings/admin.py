@@ -10,6 +10,11 @@ UNFOLD = {
     "SHOW_HISTORY": True,
     "SHOW_VIEW_ON_SITE": False,
     "ENVIRONMENT": "loyalty.core.admin_site.environment_badge",
-    "SIDEBAR": {"show_search": True, "show_all_applications": True},
+    # grouped by the work staff do; technical apps last under "System", for those who need them
+    "SIDEBAR": {
+        "show_search": True,
+        "show_all_applications": False,
+        "navigation": "loyalty.core.admin_site.sidebar_navigation",
+    },
     "LOGIN": {"redirect_after": reverse_lazy("admin:index")},
 }

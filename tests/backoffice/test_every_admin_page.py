@@ -7,6 +7,7 @@ raises, and fails on any of them, besides failing on any status other than 200/3
 """
 
 import io
+import re
 from collections.abc import Iterator
 
 import pytest
@@ -27,7 +28,10 @@ from tests.factories.members import MemberFactory
 
 pytestmark = pytest.mark.django_db
 
-PAGES_PER_MODEL = 3  # the first few objects of each list: enough to hit every display method
+PAGES_PER_MODEL = 3
+NO_NAME = re.compile(
+    r"\b[A-Z]\w+ object \(\d+\)"
+)  # Django's default __str__  # the first few objects of each list: enough to hit every display method
 
 
 @pytest.fixture
@@ -84,6 +88,8 @@ def test_every_changelist_and_change_page_renders_without_hidden_errors(
             change = reverse(f"admin:{opts.app_label}_{opts.model_name}_change", args=[obj.pk])
             response = client.get(change)
             assert response.status_code in (200, 302), (change, response.status_code)
+            unnamed = NO_NAME.findall(response.content.decode())
+            assert not unnamed, (change, unnamed[:3])  # every object has a human label
             visited += 1
     assert visited > 40
     assert hidden_errors == []
