@@ -1,5 +1,6 @@
 from django.conf import settings
 from django.contrib import admin
+from django.templatetags.static import static as static_url
 from django.urls import include, path
 from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
@@ -25,6 +26,12 @@ urlpatterns = [
     # the split view serves its start-up script as a file: no inline script under the CSP
     path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="swagger-ui"),
     path("healthz", HealthApi.as_view(), name="healthz"),
+    # browsers ask every page's host for /favicon.ico (error pages have no <link rel=icon>)
+    path(
+        "favicon.ico",
+        RedirectView.as_view(url=static_url("backoffice/favicon.svg"), permanent=True),
+        name="favicon",
+    ),
 ]
 
 if settings.DEBUG:

@@ -1,5 +1,6 @@
 """django-unfold: the admin theme (see README, "Why django-unfold")."""
 
+from django.templatetags.static import static
 from django.urls import reverse_lazy
 
 UNFOLD = {
@@ -7,6 +8,14 @@ UNFOLD = {
     "SITE_HEADER": "Loyalty",
     "SITE_SUBHEADER": "Programme back office",
     "SITE_SYMBOL": "loyalty",
+    # a favicon of our own: browsers otherwise ask for /favicon.ico and log a 404 on every page
+    "SITE_FAVICONS": [
+        {
+            "rel": "icon",
+            "type": "image/svg+xml",
+            "href": lambda request: static("backoffice/favicon.svg"),
+        }
+    ],
     "SHOW_HISTORY": True,
     "SHOW_VIEW_ON_SITE": False,
     "ENVIRONMENT": "loyalty.core.admin_site.environment_badge",
