@@ -22,7 +22,7 @@ from loyalty.core.admin_mixins import (
 )
 from loyalty.core.exceptions import ApplicationError
 from loyalty.ledger.admin_forms import EarningRuleForm, ProgrammeSettingsForm
-from loyalty.ledger.admin_simulator import SimulatorForm, simulate
+from loyalty.ledger.admin_simulator import SimulatorForm, explain_steps, simulate
 from loyalty.ledger.models import (
     EarningRule,
     LedgerEntry,
@@ -199,6 +199,27 @@ class LedgerEntryAdmin(ReadOnlyAdminMixin, ModelAdmin):
     list_select_related = ("account__member", "created_by")
     show_full_result_count = False
     actions = ["export_csv"]
+    # the stored steps and metadata in words, not as JSON
+    fields = (
+        "account",
+        "kind",
+        "amount",
+        "balance_after",
+        "effective_at",
+        "source",
+        "reason",
+        "created_by",
+        "idempotency_key",
+        "reverses",
+        "how_worked_out",
+        "created_at",
+    )
+    readonly_fields = ("source", "how_worked_out")
+
+    @admin.display(description=_("How it was worked out"))
+    def how_worked_out(self, entry: LedgerEntry) -> str:
+        steps = explain_steps(entry.rules if isinstance(entry.rules, list) else [])
+        return format_html_join("", "<div>{}</div>", ((step.text,) for step in steps)) or "-"
 
     @admin.display(description="Member", ordering="account__member__member_number")
     def member_number(self, entry: LedgerEntry) -> str:

@@ -152,20 +152,26 @@ def simulate(form: SimulatorForm) -> tuple[EarnResult | None, list[AppliedStep]]
 
 def explain(result: EarnResult) -> list[AppliedStep]:
     """Each step the engine recorded, in words, with the rule it names."""
-    ids = [step["rule"] for step in result.applied if step.get("rule")]
+    return explain_steps(result.applied)
+
+
+def explain_steps(applied: list[dict[str, Any]]) -> list[AppliedStep]:
+    """The engine's recorded steps (a quote's, or an entry's `rules`) in words."""
+    applied = [step for step in applied if isinstance(step, dict)]
+    ids = [step["rule"] for step in applied if isinstance(step.get("rule"), int)]
     rules = EarningRule.objects.in_bulk(ids)
     steps = []
-    for step in result.applied:
-        rule = rules.get(step.get("rule")) if step.get("rule") else None
-        if step.get("step") == "base_rate":
+    for step in applied:
+        rule = rules.get(step["rule"]) if isinstance(step.get("rule"), int) else None
+        if step.get("step") == "base_rate" and "points_per_unit" in step:
             text = _("Base rate: %(p)s points per currency unit") % {"p": step["points_per_unit"]}
-        elif step.get("step") == "paid_with_points":
+        elif step.get("step") == "paid_with_points" and "amount" in step:
             text = _("%(a)s paid with points earns nothing") % {"a": step["amount"]}
-        elif step.get("step") == "exclusions":
+        elif step.get("step") == "exclusions" and "lines_excluded" in step:
             text = _("%(n)s line(s) excluded by the programme") % {"n": step["lines_excluded"]}
-        elif step.get("step") == "minimum_spend":
+        elif step.get("step") == "minimum_spend" and "minimum" in step:
             text = _("Below the minimum spend of %(m)s: no points") % {"m": step["minimum"]}
-        elif "cap" in step:
+        elif "cap" in step and "capped_from" in step:
             text = _("%(name)s: capped from %(p)s points") % {
                 "name": step.get("name", ""),
                 "p": step["capped_from"],

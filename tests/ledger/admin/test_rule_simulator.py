@@ -128,3 +128,17 @@ def test_only_staff_who_may_see_rules_can_simulate(client, staff_user, programme
 
     assert refused.status_code == 403
     assert client.get(URL).status_code == 200
+
+
+def test_a_ledger_entry_says_how_it_was_worked_out_in_words(client, superuser, weekend):
+    from tests.factories.ledger import earn
+
+    saturday = next_saturday() - timedelta(days=14)  # a past Saturday: a real purchase
+    entry = earn(MemberFactory(), "20.00", when=saturday).entries[0]
+    client.force_login(superuser)
+
+    html = client.get(reverse("admin:ledger_ledgerentry_change", args=[entry.pk])).content.decode()
+
+    assert "Base rate: 1.0000 points per currency unit" in html
+    assert "Weekend: x1.5" in html
+    assert "&quot;step&quot;" not in html and '"step"' not in html
