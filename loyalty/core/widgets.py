@@ -49,6 +49,7 @@ class TagListField(forms.Field):
     default_error_messages = {
         "too_long": _("Each entry may have at most %(max)s characters: %(tag)s"),
         "too_many": _("At most %(max)s entries."),
+        "null": _("Null characters are not allowed."),
     }
 
     def __init__(self, *, max_tags: int = 500, max_length: int = TAG_MAX_LENGTH, **kwargs: Any):
@@ -66,6 +67,8 @@ class TagListField(forms.Field):
     def validate(self, value: list[str]) -> None:
         super().validate(value)
         for tag in value:
+            if "\x00" in tag:  # PostgreSQL's jsonb refuses it: a 500 otherwise
+                raise forms.ValidationError(self.error_messages["null"], code="null")
             if len(tag) > self.max_length:
                 raise forms.ValidationError(
                     self.error_messages["too_long"],
