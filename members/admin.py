@@ -6,6 +6,7 @@ from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
+from django.utils.translation import gettext_lazy as _
 from import_export.admin import ImportExportModelAdmin
 from unfold.admin import ModelAdmin, StackedInline, TabularInline
 from unfold.contrib.import_export.forms import ExportForm, ImportForm
@@ -13,8 +14,9 @@ from unfold.contrib.import_export.forms import ExportForm, ImportForm
 from loyalty.core.admin import user_admin_inline_register
 from loyalty.core.admin_mixins import AuditedAdminMixin
 from loyalty.core.exceptions import ApplicationError
+from loyalty.core.widgets import TagListField
 from members.admin_import import SkipBadRowsAdminMixin
-from members.identifiers import normalize_email, normalize_phone
+from members.identifiers import looks_like_phone, normalize_email, normalize_phone
 from members.models import Consent, ConsentEvent, Member, MemberEvent, StaffProfile, Store
 from members.resources import MemberResource, StoreResource
 from members.selectors import member_list_for_staff
@@ -54,9 +56,13 @@ class ConsentEventInline(ReadOnlyInline):
 
 class MemberEventInline(ReadOnlyInline):
     model = MemberEvent
-    fields = ("created_at", "kind", "detail", "actor")
+    fields = ("created_at", "kind", "details", "actor")
     readonly_fields = fields
-    verbose_name_plural = "Member history"
+    verbose_name_plural = _("Member history")
+
+    @admin.display(description=_("Details"))
+    def details(self, event: MemberEvent) -> str:
+        return event.describe()  # in words, not the stored JSON
 
 
 class ConsentFilter(admin.SimpleListFilter):
@@ -104,6 +110,13 @@ class MemberAdminForm(forms.ModelForm):
             "external_ref",
         )
 
+    interests = TagListField(
+        label=_("Interests"),
+        max_tags=50,
+        max_length=40,
+        help_text=_("Short tags, e.g. running, coffee; press Enter after each."),
+    )
+
     def clean_email(self) -> str | None:
         try:
             return normalize_email(self.cleaned_data.get("email"))
@@ -141,7 +154,7 @@ class MemberAdmin(AuditedAdminMixin, SkipBadRowsAdminMixin, ModelAdmin, ImportEx
         ConsentFilter,
     )
     search_fields = ("member_number", "email", "phone", "last_name", "first_name")
-    search_help_text = "Card number, e-mail, phone (E.164) or name"
+    search_help_text = "Card number, e-mail, phone (e.g. 07911 123456 or +447911123456) or name"
     list_per_page = 50
     show_full_result_count = False  # COUNT(*) over a million rows on every page is not free
     date_hierarchy = "enrolled_at"
@@ -225,6 +238,23 @@ class MemberAdmin(AuditedAdminMixin, SkipBadRowsAdminMixin, ModelAdmin, ImportEx
         qs = member_list_for_staff(user=request.user)
         ordering = self.get_ordering(request)
         return qs.order_by(*ordering) if ordering else qs
+
+    def get_search_results(
+        self, request: HttpRequest, queryset: QuerySet, search_term: str
+    ) -> tuple[QuerySet, bool]:
+        # A phone typed the way people say it (07911 100231) is read with the programme's
+        # default region (PHONE_DEFAULT_REGION) and matched on the stored E.164 form, like the
+        # clerk and API lookups do; the usual text search still runs beside it.
+        queryset, may_have_duplicates = super().get_search_results(request, queryset, search_term)
+        term = search_term.strip()
+        if looks_like_phone(term):
+            try:
+                phone = normalize_phone(term)
+            except ValidationError:
+                phone = None
+            if phone:
+                queryset |= self.get_queryset(request).filter(phone=phone)
+        return queryset, may_have_duplicates
 
     @admin.display(description="Name", ordering="last_name")
     def full_name(self, member: Member) -> str:

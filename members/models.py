@@ -16,6 +16,7 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
 from loyalty.core.models import BaseModel
@@ -176,6 +177,12 @@ class Consent(BaseModel):
                 name="members_consent_channel_valid",
             ),
         ]
+        verbose_name = _("marketing consent")
+        verbose_name_plural = _("marketing consents")
+
+    def __str__(self) -> str:
+        state = _("given") if self.granted else _("not given")
+        return f"{self.get_channel_display()}: {state}"
 
 
 class ConsentEvent(BaseModel):
@@ -195,6 +202,12 @@ class ConsentEvent(BaseModel):
                 name="members_consentevent_channel_valid",
             ),
         ]
+        verbose_name = _("consent change")
+        verbose_name_plural = _("consent changes")
+
+    def __str__(self) -> str:
+        state = _("given") if self.granted else _("withdrawn")
+        return f"{self.get_channel_display()} {state} ({self.source})"
 
 
 class MemberEvent(BaseModel):
@@ -232,6 +245,39 @@ class MemberEvent(BaseModel):
                 name="members_memberevent_kind_valid",
             ),
         ]
+        verbose_name = _("member history entry")
+        verbose_name_plural = _("member history")
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.created_at:%d %b %Y}" if self.created_at else ""
+
+    def describe(self) -> str:
+        """The detail in words for staff ("status: active → suspended (fraud check)")."""
+        d = self.detail if isinstance(self.detail, dict) else {}
+        if self.kind == self.Kind.ENROLLED:
+            return _("via %(channel)s") % {"channel": d.get("channel") or "?"} if d else ""
+        if self.kind == self.Kind.UPDATED and d.get("fields"):
+            fields = d["fields"]
+            names = fields.keys() if isinstance(fields, dict) else fields
+            labels = [_field_label(Member, str(name)) for name in names]
+            return _("changed: %(fields)s") % {"fields": ", ".join(labels)}
+        if self.kind == self.Kind.STATUS_CHANGED and d:
+            text = f"{d.get('from', '?')} → {d.get('to', '?')}"
+            return f"{text} ({d['reason']})" if d.get("reason") else text
+        if self.kind == self.Kind.MERGED and d:
+            text = _("member %(source)s merged into member %(target)s") % {
+                "source": d.get("source"),
+                "target": d.get("target"),
+            }
+            return f"{text} ({d['reason']})" if d.get("reason") else text
+        return ", ".join(f"{_field_label(Member, str(k))}: {v}" for k, v in d.items())
+
+
+def _field_label(model: type[models.Model], name: str) -> str:
+    try:
+        return str(model._meta.get_field(name).verbose_name)
+    except Exception:  # a field that no longer exists: its stored name is the best label
+        return name.replace("_", " ")
 
 
 class StaffProfile(BaseModel):

@@ -35,6 +35,7 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "django.contrib.humanize",
     "django.contrib.postgres",
     "rest_framework",
     "rest_framework.authtoken",
@@ -56,6 +57,7 @@ INSTALLED_APPS = [
     "loyalty.clerk",  # the till screen, on top of all of them
     "loyalty.bench",  # the benchmark data generator (generate_benchmark_data), also on top
     "loyalty.integrations",  # API clients with scoped keys, request log, webhooks
+    "loyalty.backoffice",  # staff screens over all apps (member story, rule simulator)
 ]
 
 MIDDLEWARE = [

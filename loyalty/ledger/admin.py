@@ -6,11 +6,12 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import Count, QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
-from django.urls import reverse
+from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
@@ -23,6 +24,8 @@ from loyalty.core.admin_mixins import (
     SingletonAdminMixin,
 )
 from loyalty.core.exceptions import ApplicationError
+from loyalty.ledger.admin_forms import EarningRuleForm, ProgrammeSettingsForm
+from loyalty.ledger.admin_simulator import SimulatorForm, explain_steps, simulate
 from loyalty.ledger.models import (
     EarningRule,
     LedgerEntry,
@@ -44,6 +47,7 @@ from members.models import Member
 
 @admin.register(ProgrammeSettings)
 class ProgrammeSettingsAdmin(AuditedAdminMixin, SingletonAdminMixin, ModelAdmin):
+    form = ProgrammeSettingsForm
     fieldsets = (
         ("Programme", {"fields": ("name", "currency", "time_zone")}),
         (
@@ -74,50 +78,11 @@ class ProgrammeSettingsAdmin(AuditedAdminMixin, SingletonAdminMixin, ModelAdmin)
     )
 
 
-class CommaListField(forms.CharField):
-    """A list of codes typed as 'A, B, C' (stored as a JSON list)."""
-
-    def prepare_value(self, value: object) -> object:
-        if isinstance(value, list):
-            return ", ".join(str(v) for v in value)
-        return value
-
-    def to_python(self, value: object) -> list[str]:  # type: ignore[override]
-        text = super().to_python(value)
-        return [part.strip() for part in text.split(",") if part.strip()]
-
-
-class EarningRuleForm(forms.ModelForm):
-    required_skus = CommaListField(
-        label=_("requires one of these products"),
-        required=False,
-        help_text=_(
-            "Applies only when the basket holds at least one of these SKUs, separated by "
-            "commas, e.g. 85123A, 22423. Empty: no such condition."
-        ),
-    )
-
-    class Meta:
-        model = EarningRule
-        fields = ["required_skus"]  # the admin adds the others from its fieldsets
-
-
 @admin.register(EarningRule)
 class EarningRuleAdmin(AuditedAdminMixin, ModelAdmin):
     form = EarningRuleForm
-    list_display = (
-        "name",
-        "kind",
-        "active",
-        "priority",
-        "stop_further",
-        "multiplier",
-        "points",
-        "amount",
-        "starts_at",
-        "ends_at",
-        "times_used",
-    )
+    change_list_template = "admin/ledger/earningrule/change_list.html"
+    list_display = ("name", "kind", "active", "priority", "description", "times_used")
     list_filter = ("kind", "active")
     list_editable = ("active", "priority")
     search_fields = ("name",)
@@ -162,6 +127,7 @@ class EarningRuleAdmin(AuditedAdminMixin, ModelAdmin):
                 )
             },
         ),
+        (_("Confirmation"), {"fields": ("confirm_sweeping",)}),
     )
 
     def get_queryset(self, request: HttpRequest) -> QuerySet:
@@ -173,6 +139,40 @@ class EarningRuleAdmin(AuditedAdminMixin, ModelAdmin):
         if count is None:
             count = rule.uses.count() if rule.pk else 0
         return count
+
+    @admin.display(description=_("What it does"))
+    def description(self, rule: EarningRule) -> str:
+        return rule.describe()
+
+    def get_urls(self) -> list:
+        simulator = path(
+            "simulate/",
+            self.admin_site.admin_view(self.simulator_view),
+            name="ledger_earningrule_simulate",
+        )
+        return [simulator, *super().get_urls()]
+
+    def simulator_view(self, request: HttpRequest) -> HttpResponse:
+        """What a basket would earn under the active rules (earn_quote); writes nothing."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        form = SimulatorForm(request.GET if "channel" in request.GET else None, user=request.user)
+        result, steps = None, []
+        if form.is_bound and form.is_valid():
+            result, steps = simulate(form)
+        return TemplateResponse(
+            request,
+            "admin/ledger/earningrule/simulator.html",
+            {
+                **self.admin_site.each_context(request),
+                "title": _("Rule simulator"),
+                "opts": self.opts,
+                "form": form,
+                "result": result,
+                "steps": steps,
+                "rules": [r for r in EarningRule.objects.filter(active=True)],
+            },
+        )
 
 
 @admin.register(PromoCode)
@@ -239,12 +239,12 @@ class TransactionAdmin(MemberScopedAdminMixin, ReadOnlyAdminMixin, ModelAdmin):
         return (
             format_html_join(
                 "",
-                '<div><a href="{}">{} {:+d}</a></div>',
+                '<div><a href="{}">{} {}</a></div>',
                 (
                     (
                         reverse("admin:ledger_ledgerentry_change", args=[e.pk]),
                         e.get_kind_display(),
-                        e.amount,
+                        f"{e.amount:+d}",
                     )
                     for e in rows
                 ),
@@ -271,6 +271,27 @@ class LedgerEntryAdmin(MemberScopedAdminMixin, ReadOnlyAdminMixin, ModelAdmin):
     list_select_related = ("account__member", "created_by")
     show_full_result_count = False
     actions = ["export_csv"]
+    # the stored steps and metadata in words, not as JSON
+    fields = (
+        "account",
+        "kind",
+        "amount",
+        "balance_after",
+        "effective_at",
+        "source",
+        "reason",
+        "created_by",
+        "idempotency_key",
+        "reverses",
+        "how_worked_out",
+        "created_at",
+    )
+    readonly_fields = ("source", "how_worked_out")
+
+    @admin.display(description=_("How it was worked out"))
+    def how_worked_out(self, entry: LedgerEntry) -> str:
+        steps = explain_steps(entry.rules if isinstance(entry.rules, list) else [])
+        return format_html_join("", "<div>{}</div>", ((step.text,) for step in steps)) or "-"
 
     @admin.display(description="Member", ordering="account__member__member_number")
     def member_number(self, entry: LedgerEntry) -> str:
@@ -350,6 +371,8 @@ class PointsAccountInline(ReadOnlyAdminMixin, StackedInline):
 
     @admin.display(description="Recent entries")
     def recent_entries(self, account: PointsAccount) -> str:
+        if account.pk is None:  # the inline's blank form for a member without an account
+            return "no entries yet"
         entries = account.entries.select_related("created_by", "created_by__api_client").order_by(
             "-effective_at", "-id"
         )[:10]
@@ -361,7 +384,8 @@ class PointsAccountInline(ReadOnlyAdminMixin, StackedInline):
                     (
                         e.effective_at.strftime("%d %b %Y %H:%M"),
                         e.get_kind_display(),
-                        # formatted here: format_html escapes its arguments to strings first
+                        # signed here: format_html escapes its arguments into strings first,
+                        # and "{:+d}" on a string raised (hidden by the admin as "-")
                         f"{e.amount:+d}",
                         e.balance_after,
                         e.reason,

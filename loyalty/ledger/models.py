@@ -15,7 +15,9 @@ Invariants (the database enforces what it can; services enforce the rest under t
 - (channel, external_id) of a Transaction is unique: reporting a purchase twice has one effect.
 """
 
+from datetime import timedelta
 from decimal import Decimal
+from typing import Any
 from zoneinfo import available_timezones
 
 from django.conf import settings
@@ -747,6 +749,86 @@ class EarningRule(BaseModel):
                     )
         if errors:
             raise ValidationError(errors)
+
+    def describe(self) -> str:
+        """The rule in words, as staff read it on the rules list and in the simulator:
+        "x1.5 on Saturday and Sunday, at stores LDN01 and LDN02, until 31 Dec 2026"."""
+        return ", ".join(str(part) for part in [self.describe_effect(), *self.describe_scope()])
+
+    def describe_effect(self) -> str:
+        kind = self.Kind
+        if self.kind == kind.MULTIPLIER:
+            return _("x%(m)s points") % {"m": _number(self.multiplier)}
+        if self.kind == kind.FIXED_BONUS:
+            return _("+%(p)s bonus points") % {"p": _number(self.points)}
+        if self.kind == kind.MINIMUM_SPEND:
+            return _("no points below a spend of %(a)s") % {"a": _number(self.amount)}
+        if self.kind == kind.CAP_TRANSACTION:
+            return _("at most %(p)s points per purchase") % {"p": _number(self.points)}
+        if self.kind == kind.CAP_DAY:
+            return _("at most %(p)s points per member per day") % {"p": _number(self.points)}
+        if self.kind == kind.CAP_MONTH:
+            return _("at most %(p)s points per member per month") % {"p": _number(self.points)}
+        return str(self.kind)
+
+    def describe_scope(self) -> list[str]:
+        parts = []
+        if self.skus:
+            parts.append(_("on SKU %(list)s") % {"list": _and(self.skus)})
+        if self.categories:
+            parts.append(_("on category %(list)s") % {"list": _and(self.categories)})
+        if self.weekdays:
+            days = [str(WEEKDAY_NAMES[d]) for d in sorted(self.weekdays) if 0 <= d <= 6]
+            parts.append(_("on %(list)s") % {"list": _and(days)})
+        if self.store_codes:
+            word = _("store") if len(self.store_codes) == 1 else _("stores")
+            parts.append(_("at %(word)s %(list)s") % {"word": word, "list": _and(self.store_codes)})
+        if self.channels:
+            labels = dict(Transaction.Channel.choices)
+            names = [str(labels.get(c, c)) for c in self.channels]
+            parts.append(_("through %(list)s") % {"list": _and(names)})
+        start = timezone.localtime(self.starts_at) if self.starts_at else None
+        # ends_at is the first instant the rule no longer applies: staff read the last day
+        end = timezone.localtime(self.ends_at - timedelta(microseconds=1)) if self.ends_at else None
+        if start and end:
+            parts.append(
+                _("from %(start)s until %(end)s")
+                % {"start": f"{start:%-d %b %Y}", "end": f"{end:%-d %b %Y}"}
+            )
+        elif start:
+            parts.append(_("from %(start)s") % {"start": f"{start:%-d %b %Y}"})
+        elif end:
+            parts.append(_("until %(end)s") % {"end": f"{end:%-d %b %Y}"})
+        if not parts:
+            parts.append(str(_("on every purchase")))
+        return parts
+
+
+WEEKDAY_NAMES = (
+    _("Monday"),
+    _("Tuesday"),
+    _("Wednesday"),
+    _("Thursday"),
+    _("Friday"),
+    _("Saturday"),
+    _("Sunday"),
+)
+
+
+def _number(value: Any) -> str:
+    if value is None:
+        return "?"
+    if isinstance(value, Decimal):
+        value = value.normalize()
+        return f"{value:,f}"
+    return f"{value:,}"
+
+
+def _and(items: list[Any]) -> str:
+    items = [str(i) for i in items]
+    if len(items) <= 1:
+        return "".join(items)
+    return _("%(first)s and %(last)s") % {"first": ", ".join(items[:-1]), "last": items[-1]}
 
 
 class PromoCode(BaseModel):

@@ -177,3 +177,36 @@ def points_expire_all_preview(*, cutoff: datetime) -> ExpiryPreview:
         points=points,
         liability=(Decimal(points) * value).quantize(Decimal("0.01")),
     )
+
+
+@dataclass(frozen=True)
+class LotSchedule:
+    pending_by_date: list[tuple[date, int]]  # (day the points become spendable, points)
+    expiring_by_date: list[tuple[date, int]]  # (last day the points can be spent, points)
+
+
+def account_lot_schedule(
+    *, member: Any, as_of: datetime | None = None, expiring_before: datetime | None = None
+) -> LotSchedule:
+    """When a member's pending points become available and when their points expire, by day in
+    the programme's time zone (two grouped queries on the member's open lots)."""
+    as_of = as_of or timezone.now()
+    programme = programme_settings_get()
+    open_lots = PointsLot.objects.filter(account__member=member, remaining__gt=0).filter(
+        Q(expires_at__isnull=True) | Q(expires_at__gt=as_of)
+    )
+    pending: dict[date, int] = {}
+    for available_from, remaining in open_lots.filter(available_from__gt=as_of).values_list(
+        "available_from", "remaining"
+    ):
+        day = local_date(programme, available_from)
+        pending[day] = pending.get(day, 0) + remaining
+    expiring: dict[date, int] = {}
+    due = open_lots.filter(expires_at__isnull=False)
+    if expiring_before is not None:
+        due = due.filter(expires_at__lte=expiring_before)
+    for expires_at, remaining in due.values_list("expires_at", "remaining"):
+        # expires_at is the first instant after the last valid day: staff see that last day
+        day = local_date(programme, expires_at - timedelta(microseconds=1))
+        expiring[day] = expiring.get(day, 0) + remaining
+    return LotSchedule(sorted(pending.items()), sorted(expiring.items()))

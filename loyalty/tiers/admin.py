@@ -287,7 +287,12 @@ class SetTierForm(forms.Form):
     give_gift = forms.BooleanField(required=False, help_text="Give the tier's entry gift.")
 
 
-@admin.action(description="Set tier (with a reason)")
+def has_set_tier_permission(modeladmin: ModelAdmin, request: HttpRequest) -> bool:
+    return request.user.has_perm("tiers.set_tier")
+
+
+# Offered only to users holding tiers.set_tier (finance and clerks do not), like adjust_points.
+@admin.action(description="Set tier (with a reason)", permissions=["set_tier"])
 def set_tier(
     modeladmin: ModelAdmin, request: HttpRequest, queryset: QuerySet
 ) -> HttpResponse | None:
@@ -338,4 +343,5 @@ def set_tier(
 # The member page shows the tier, progress and history (members cannot import tiers).
 MemberAdmin.inlines = [*MemberAdmin.inlines, TierPanelInline, TierHistoryInline]
 MemberAdmin.actions = [*MemberAdmin.actions, set_tier]
+MemberAdmin.has_set_tier_permission = has_set_tier_permission  # type: ignore[attr-defined]
 assert admin.site.is_registered(Member)

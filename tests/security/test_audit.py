@@ -83,7 +83,7 @@ def test_audit_log_page_lists_changes_across_models_with_filters(
     client.force_login(marketer)
     client.post(
         reverse("admin:ledger_earningrule_change", args=[rule.pk]),
-        _rule_form(rule, multiplier="4"),
+        _rule_form(rule, multiplier="4", confirm_sweeping="on"),
     )
     member = MemberFactory(last_name="Audited")
     member_update(member=member, data={"city": "York"}, actor=administrator)

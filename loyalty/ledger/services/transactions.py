@@ -111,7 +111,7 @@ def _ctx(
     )
 
 
-def _validate_money(amount: Decimal, occurred_at: datetime) -> None:
+def _validate_money(amount: Decimal, occurred_at: datetime, *, allow_future: bool = False) -> None:
     errors = {}
     if not isinstance(amount, Decimal) or not amount.is_finite() or amount <= 0:
         errors["amount"] = ["A positive amount of money is required."]
@@ -119,7 +119,7 @@ def _validate_money(amount: Decimal, occurred_at: datetime) -> None:
         errors["amount"] = ["At most 2 decimals and less than 1,000,000,000."]
     if timezone.is_naive(occurred_at):
         errors["occurred_at"] = ["Give a time zone (e.g. 2026-11-23T10:00:00+00:00)."]
-    elif occurred_at > timezone.now() + CLOCK_SKEW:
+    elif not allow_future and occurred_at > timezone.now() + CLOCK_SKEW:
         errors["occurred_at"] = ["Cannot be in the future."]
     if errors:
         raise ValidationError(errors)
@@ -551,10 +551,12 @@ def earn_quote(
     lines: list[LineInput] | tuple = (),
     points_spent: int = 0,
     promo_code: str = "",
+    allow_future: bool = False,
 ) -> engine.EarnResult:
-    """What a basket would earn now, without writing anything."""
+    """What a basket would earn now, without writing anything. `allow_future`: the rule
+    simulator asks what a basket would earn next Saturday (a real purchase cannot be future)."""
     occurred_at = occurred_at or timezone.now()
-    _validate_money(amount, occurred_at)
+    _validate_money(amount, occurred_at, allow_future=allow_future)
     programme = programme_settings_get()
     promo = (
         promo_code_get(code=promo_code, occurred_at=occurred_at, lock=False) if promo_code else None

@@ -1,0 +1,60 @@
+"""The screenshots of docs/admin.md, taken by headless chromium on demo-like data.
+
+Skipped unless DOCS_SCREENSHOTS=1 (they rewrite files under docs/img/):
+    DOCS_SCREENSHOTS=1 uv run --frozen pytest tests/backoffice/test_browser_screenshots.py
+"""
+
+import os
+from datetime import timedelta
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from django.utils import timezone
+
+from tests.factories.ledger import EarningRuleFactory
+from tests.factories.members import StoreFactory
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.skipif(
+        os.environ.get("DOCS_SCREENSHOTS") != "1", reason="set DOCS_SCREENSHOTS=1 to retake"
+    ),
+]
+IMG = Path(__file__).resolve().parents[2] / "docs" / "img"
+
+
+def test_take_the_admin_guide_screenshots(live_server, browser, superuser, busy_member):
+    StoreFactory(code="LDN02", name="Canary Wharf")
+    rule = EarningRuleFactory(
+        name="Weekend x1.5", multiplier=Decimal("1.5"), weekdays=[5, 6], categories=["Coffee"]
+    )
+    IMG.mkdir(parents=True, exist_ok=True)
+    context = browser.new_context(viewport={"width": 1366, "height": 1000})
+    page = context.new_page()
+    page.goto(f"{live_server.url}/admin/login/?next=/admin/")
+    page.fill("input[name=username]", "boss")
+    page.fill("input[name=password]", "boss-pass-123")
+    page.click("button[type=submit]")
+    page.wait_for_url("**/admin/")
+
+    page.goto(f"{live_server.url}/admin/members/member/{busy_member.pk}/story/")
+    page.screenshot(path=str(IMG / "admin-member-story.png"), full_page=True)
+
+    page.set_viewport_size({"width": 1366, "height": 1850})  # the whole form, no sticky bar
+    page.goto(f"{live_server.url}/admin/ledger/earningrule/{rule.pk}/change/")
+    page.screenshot(path=str(IMG / "admin-rule-form.png"))
+    page.set_viewport_size({"width": 1366, "height": 1000})
+
+    today = timezone.localdate()
+    saturday = today + timedelta(days=(5 - today.weekday()) % 7 or 7)
+    page.goto(
+        f"{live_server.url}/admin/ledger/earningrule/simulate/?channel=store&store=LDN01"
+        f"&occurred_at={saturday:%Y-%m-%d}T11:00&line0_sku=FLAT-WHITE&line0_category=Coffee"
+        "&line0_quantity=2&line0_price=3.20&line1_sku=CROISSANT&line1_category=Bakery"
+        "&line1_quantity=1&line1_price=2.50"
+    )
+    page.get_by_test_id("simulation-result").wait_for()
+    page.screenshot(path=str(IMG / "admin-rule-simulator.png"), full_page=True)
+    context.close()
