@@ -117,6 +117,11 @@ class SkipBadRowsMixin:
             )
             result.import_type = RowResult.IMPORT_TYPE_SKIP
             result.validation_error = None
+            result.skip_reason = reasons  # shown on the row in the preview
+            if result.diff is None:  # the values as typed, in the preview's columns
+                result.diff = [row.get(f.column_name, "") or "" for f in self.get_import_fields()]
+        elif result.import_type == RowResult.IMPORT_TYPE_SKIP:
+            result.unchanged = True  # skip_unchanged: the member already holds these values
         return result
 
 
