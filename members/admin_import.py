@@ -144,6 +144,27 @@ class SkipBadRowsAdminMixin:
             initial["skip_bad_rows"] = bool(import_form.cleaned_data.get("skip_bad_rows"))
         return initial
 
+    def import_action(self, request: HttpRequest, **kwargs: Any) -> Any:
+        """After a preview with bad rows, the uploaded file is kept (import-export stored it):
+        the page offers to import its good rows and skip the bad ones without choosing the file
+        again (the retry form), besides uploading a corrected file."""
+        response = super().import_action(request, **kwargs)  # type: ignore[misc]
+        context = getattr(response, "context_data", None)
+        if context is None or context.get("confirm_form") is not None:
+            return response
+        result, form = context.get("result"), context.get("form")
+        upload = getattr(form, "cleaned_data", {}).get("import_file") if form else None
+        if (
+            result is not None
+            and result.has_validation_errors()
+            and not result.has_errors()
+            and getattr(upload, "tmp_storage_name", None)
+        ):
+            retry = self.create_confirm_form(request, import_form=form)  # type: ignore[attr-defined]
+            retry.initial["skip_bad_rows"] = True
+            context["retry_form"] = retry
+        return response
+
     def remember_skipped(self, request: HttpRequest, rows: list[dict[str, Any]]) -> str:
         token = uuid.uuid4().hex
         request.session[SESSION_KEY] = {"token": token, "rows": rows[:10_000]}

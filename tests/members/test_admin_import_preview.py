@@ -71,3 +71,19 @@ def test_skipped_rows_say_why_and_unchanged_rows_are_not_skipped(client, superus
     assert re.search(r"email: Enter a valid e-?mail address\.", reason), reason
     # the skipped row shows what was typed
     assert "not-an-email" in html
+
+
+@pytest.mark.django_db
+def test_after_bad_rows_the_file_is_kept_and_its_good_rows_can_be_imported(client, superuser):
+    client.force_login(superuser)
+    preview = upload(
+        client, HEADER + ",Ada,Lovelace,ada@@example,,\n,Alan,Turing,alan@example.com,,\n"
+    )
+    retry = preview.context["retry_form"]
+    assert retry.initial["skip_bad_rows"] is True
+    assert b"no need to choose it again" in preview.content
+
+    response = client.post(reverse("admin:members_member_process_import"), retry.initial)
+
+    assert response.status_code == 302
+    assert list(Member.objects.values_list("last_name", flat=True)) == ["Turing"]
