@@ -67,6 +67,8 @@ def test_a_bad_row_shows_the_value_typed_beside_its_error(live_server, page, sup
     assert cell.locator(".import-value").inner_text() == "grace@@navy"  # not blanked
     assert "valid" in cell.locator(".import-error").inner_text()
     assert cell.is_visible()
-    assert page.locator("input[name=import_file_name]").count() == 0  # nothing to confirm
+    # no confirm for the whole file; only the offer to import the good rows of the kept file
+    assert page.locator("form:not(.retry-skip-bad-rows) input[name=import_file_name]").count() == 0
+    assert page.locator("form.retry-skip-bad-rows button").is_visible()
     assert Member.objects.count() == 0
     assert problems == []
