@@ -134,6 +134,7 @@ class MemberAdminForm(forms.ModelForm):
 class MemberAdmin(AuditedAdminMixin, SkipBadRowsAdminMixin, ModelAdmin, ImportExportModelAdmin):
     resource_classes = [MemberResource]
     export_form_class = ExportForm
+    import_template_name = "admin/members/member/import.html"
     form = MemberAdminForm
     list_display = (
         "member_number",

@@ -117,6 +117,11 @@ class SkipBadRowsMixin:
             )
             result.import_type = RowResult.IMPORT_TYPE_SKIP
             result.validation_error = None
+            result.skip_reason = reasons  # shown on the row in the preview
+            if result.diff is None:  # the values as typed, in the preview's columns
+                result.diff = [row.get(f.column_name, "") or "" for f in self.get_import_fields()]
+        elif result.import_type == RowResult.IMPORT_TYPE_SKIP:
+            result.unchanged = True  # skip_unchanged: the member already holds these values
         return result
 
 
@@ -138,6 +143,27 @@ class SkipBadRowsAdminMixin:
         if import_form is not None:
             initial["skip_bad_rows"] = bool(import_form.cleaned_data.get("skip_bad_rows"))
         return initial
+
+    def import_action(self, request: HttpRequest, **kwargs: Any) -> Any:
+        """After a preview with bad rows, the uploaded file is kept (import-export stored it):
+        the page offers to import its good rows and skip the bad ones without choosing the file
+        again (the retry form), besides uploading a corrected file."""
+        response = super().import_action(request, **kwargs)  # type: ignore[misc]
+        context = getattr(response, "context_data", None)
+        if context is None or context.get("confirm_form") is not None:
+            return response
+        result, form = context.get("result"), context.get("form")
+        upload = getattr(form, "cleaned_data", {}).get("import_file") if form else None
+        if (
+            result is not None
+            and result.has_validation_errors()
+            and not result.has_errors()
+            and getattr(upload, "tmp_storage_name", None)
+        ):
+            retry = self.create_confirm_form(request, import_form=form)  # type: ignore[attr-defined]
+            retry.initial["skip_bad_rows"] = True
+            context["retry_form"] = retry
+        return response
 
     def remember_skipped(self, request: HttpRequest, rows: list[dict[str, Any]]) -> str:
         token = uuid.uuid4().hex

@@ -190,9 +190,10 @@ class MemberResource(NeutraliseExportMixin, SkipBadRowsMixin, resources.ModelRes
             if column not in row:  # a file without the column leaves the member's own alone
                 continue
             value, error = self._normalize(column, row.get(column))
-            row[column] = value or ""
             if error:
-                errors[column] = error
+                errors[column] = error  # the value stays as typed: the preview shows it
+            else:
+                row[column] = value or ""
         if row.get("country"):
             row["country"] = row["country"].strip().upper()
         known = self.get_instance(None, row)
