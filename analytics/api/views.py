@@ -25,7 +25,7 @@ from analytics.selectors import KPIS, REPORTS, Period, period_resolve
 from analytics.selectors.snapshots import SERIES_FIELDS, snapshot_series
 from loyalty.core.api.mixins import ApiAuthMixin
 from loyalty.core.api.strict import StrictSerializer
-from loyalty.integrations.scopes import ANALYTICS_READ
+from loyalty.core.scopes import ANALYTICS_READ
 
 FilterSerializer = type(
     "KpiFilterSerializer",

@@ -25,7 +25,7 @@ from campaigns.services import action_record, referral_code_validate
 from loyalty.core.api.mixins import ApiAuthMixin, paginate
 from loyalty.core.api.pagination import paginated
 from loyalty.core.api.strict import StrictSerializer
-from loyalty.integrations.scopes import (
+from loyalty.core.scopes import (
     ANALYTICS_READ,
     MEMBERS_READ,
     MEMBERS_WRITE,
@@ -37,6 +37,7 @@ from loyalty.ledger.api.views import (
     MemberRefMixin,
     resolve_member,
 )
+from members.api.access import viewer
 from members.selectors import member_get
 
 EARLIEST, LATEST = date(1900, 1, 1), date(2999, 12, 31)
@@ -125,7 +126,7 @@ class ActionEventCreateApi(ApiAuthMixin, APIView):
             kind=data["action"], action_id=data["action_id"]
         ).exists()
         event = action_record(
-            member=resolve_member(data),
+            member=resolve_member(data, request),
             kind=data["action"],
             action_id=data["action_id"],
             occurred_at=data.get("occurred_at") or timezone.now(),
@@ -172,7 +173,7 @@ class MemberOfferListApi(ApiAuthMixin, APIView):
         operation_id="campaign_member_offers", responses={200: OfferSerializer(many=True)}
     )
     def get(self, request: Request, member_id: int) -> Response:
-        member = member_get(member_id=member_id)
+        member = member_get(member_id=member_id, **viewer(request))
         return Response(OfferSerializer(member_offers(member=member), many=True).data)
 
 

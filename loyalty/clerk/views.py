@@ -503,7 +503,9 @@ class VoucherView(ClerkView):
                     actor=request.user,
                     channel=CHANNEL,
                     store=clerk_store(user=request.user),
-                    member=member_get_by_number(member_number=number) if number else None,
+                    member=member_get_by_number(member_number=number, user=request.user)
+                    if number
+                    else None,
                 )
             except ApplicationError as exc:
                 consume_form.add_error(None, clerk_message(exc))

@@ -5,7 +5,7 @@ Settings), not by app label; the technical apps (API keys and tokens, login thro
 periodic tasks) come last under "System". Each entry is shown only to users who may view it,
 and a group with no entry left is not shown, so a marketing or finance user never sees System.
 Entries name admin URLs, not models: an app that is not installed or has no admin yet simply
-adds nothing (campaigns and analytics join once their admin pages exist).
+adds nothing.
 """
 
 from typing import Any
@@ -69,6 +69,13 @@ SIDEBAR: tuple[tuple[Any, tuple[Entry, ...]], ...] = (
                 "ledger_earningrule_simulate",
                 "ledger.view_earningrule",
             ),
+            (_("Promo codes"), "sell", "ledger_promocode_changelist", "ledger.view_promocode"),
+            (
+                _("Expire all points"),
+                "event_busy",
+                "ledger_pointsexpiryrun_changelist",
+                "ledger.view_pointsexpiryrun",
+            ),
         ),
     ),
     (
@@ -93,6 +100,12 @@ SIDEBAR: tuple[tuple[Any, tuple[Entry, ...]], ...] = (
                 "rewards_rewardcode_changelist",
                 "rewards.view_rewardcode",
             ),
+            (
+                _("Pre-printed voucher batches"),
+                "inventory_2",
+                "rewards_voucherbatch_changelist",
+                "rewards.view_voucherbatch",
+            ),
         ),
     ),
     (
@@ -105,6 +118,31 @@ SIDEBAR: tuple[tuple[Any, tuple[Entry, ...]], ...] = (
                 "campaigns.view_campaign",
             ),
             (_("Segments"), "filter_alt", "campaigns_segment_changelist", "campaigns.view_segment"),
+            (
+                _("Message templates"),
+                "mail",
+                "campaigns_messagetemplate_changelist",
+                "campaigns.view_messagetemplate",
+            ),
+            (
+                _("Messages sent"),
+                "outgoing_mail",
+                "campaigns_messagedelivery_changelist",
+                "campaigns.view_messagedelivery",
+            ),
+            (_("Referrals"), "share", "campaigns_referral_changelist", "campaigns.view_referral"),
+            (
+                _("Member actions"),
+                "rate_review",
+                "campaigns_actionevent_changelist",
+                "campaigns.view_actionevent",
+            ),
+            (
+                _("Campaign awards"),
+                "stars",
+                "campaigns_campaignaward_changelist",
+                "campaigns.view_campaignaward",
+            ),
         ),
     ),
     (
@@ -113,6 +151,12 @@ SIDEBAR: tuple[tuple[Any, tuple[Entry, ...]], ...] = (
             (
                 _("KPI dashboard"),
                 "monitoring",
+                "analytics_dashboard_changelist",
+                "analytics.view_dashboard",
+            ),
+            (
+                _("Daily snapshots"),
+                "calendar_month",
                 "analytics_kpisnapshot_changelist",
                 "analytics.view_kpisnapshot",
             ),
@@ -129,6 +173,7 @@ SIDEBAR: tuple[tuple[Any, tuple[Entry, ...]], ...] = (
             ),
             (_("Tiers"), "workspace_premium", "tiers_tier_changelist", "tiers.view_tier"),
             (_("Tier policy"), "policy", "tiers_tierpolicy_changelist", "tiers.view_tierpolicy"),
+            (_("Floor tiers"), "shield", "tiers_tierfloor_changelist", "tiers.view_tierfloor"),
             (
                 _("Rewards settings"),
                 "settings",

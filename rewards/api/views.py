@@ -406,7 +406,7 @@ class VoucherConsumeApi(ApiAuthMixin, APIView):
             actor=request.user,
             channel=data["channel"],
             store=store_from_request(data.get("store"), request),
-            member=resolve_member(data, required=False),
+            member=resolve_member(data, request, required=False),
         )
         return Response(VoucherCheckOutputSerializer(voucher_check(code=voucher.code)).data)
 
@@ -457,7 +457,7 @@ class VoucherIssueApi(ApiAuthMixin, APIView):
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
         voucher = voucher_issue(
-            code=code, member=resolve_member(data), actor=request.user, note=data["note"]
+            code=code, member=resolve_member(data, request), actor=request.user, note=data["note"]
         )
         return Response(VoucherCheckOutputSerializer(voucher_check(code=voucher.code)).data)
 

@@ -15,7 +15,7 @@ from django.urls import reverse
 from rest_framework.test import APIClient
 
 from loyalty.core.models import IdempotencyRecord
-from loyalty.integrations.scopes import SCOPES
+from loyalty.core.scopes import SCOPES
 from loyalty.integrations.services import api_client_create
 from loyalty.ledger.models import LedgerEntry, Transaction
 from loyalty.ledger.services import points_earn

@@ -21,13 +21,25 @@ def groups_of(user):
 def test_administrator_sees_work_groups_then_system(administrator):
     groups = groups_of(administrator)
 
-    assert list(groups) == ["Members", "Points", "Rewards", "Settings", "System"]
+    assert list(groups) == [
+        "Members",
+        "Points",
+        "Rewards",
+        "Campaigns",
+        "Analytics",
+        "Settings",
+        "System",
+    ]
     assert groups["Points"] == [
         "Purchases and returns",
         "Points ledger",
         "Earning rules",
         "Rule simulator",
+        "Promo codes",
+        "Expire all points",
     ]
+    assert groups["Analytics"][0] == "KPI dashboard"
+    assert {"Campaigns", "Segments", "Message templates"} <= set(groups["Campaigns"])
     assert {"Tokens", "Periodic tasks", "Access attempts", "API clients"} <= set(groups["System"])
     assert "Audit log" in groups["Settings"] and "Staff users" in groups["Settings"]
 
@@ -36,7 +48,8 @@ def test_marketing_and_finance_see_no_system_group(marketer, finance):
     marketing = groups_of(marketer)
     money = groups_of(finance)
 
-    assert list(marketing) == ["Members", "Points", "Rewards", "Settings"]
+    assert list(marketing) == ["Members", "Points", "Rewards", "Campaigns", "Analytics", "Settings"]
+    assert "KPI dashboard" in money["Analytics"]
     assert "System" not in money and "Audit log" in money["Settings"]
     assert "Staff users" not in marketing["Settings"] + money["Settings"]
 

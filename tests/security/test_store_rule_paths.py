@@ -9,7 +9,7 @@ import pytest
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
-from loyalty.integrations.scopes import SCOPES
+from loyalty.core.scopes import SCOPES
 from loyalty.integrations.services import api_client_create
 from tests.factories.ledger import earn
 from tests.factories.rewards import RewardFactory, redeemed

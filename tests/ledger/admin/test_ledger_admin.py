@@ -123,11 +123,9 @@ def rule_data(**overrides):
         "multiplier": "2",
         "points": "",
         "amount": "",
-        "skus": "[]",
-        "categories": "[]",
-        "store_codes": "[]",
-        "channels": "[]",
-        "weekdays": "[]",
+        # as a browser sends the widgets: empty tag inputs, no box ticked (no key at all)
+        "skus": "",
+        "categories": "",
         "starts_at_0": "",
         "starts_at_1": "",
         "ends_at_0": "",
@@ -150,7 +148,10 @@ def test_rule_form_keeps_a_multiplier_of_zero_apart_from_not_set(client, superus
     client.force_login(superuser)
     url = reverse("admin:ledger_earningrule_add")
 
-    saved = client.post(url, rule_data(name="Gift cards earn nothing", multiplier="0"))
+    # x0 on the whole basket asks for the sweeping-rule confirmation (loyalty/ledger/admin_forms.py)
+    saved = client.post(
+        url, rule_data(name="Gift cards earn nothing", multiplier="0", confirm_sweeping="on")
+    )
     missing = client.post(url, rule_data(name="No value", multiplier=""))
 
     assert saved.status_code == 302
