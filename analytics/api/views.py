@@ -224,7 +224,7 @@ FiltersOut = _ser(
 
 
 class CsvRenderer(BaseRenderer):
-    """Lets a client ask for text/csv; errors are still JSON documents."""
+    """Lets a client ask for text/csv; errors are still JSON documents (CsvErrorsAsJson)."""
 
     media_type = "text/csv"
     format = "csv"
@@ -232,6 +232,17 @@ class CsvRenderer(BaseRenderer):
 
     def render(self, data: Any, accepted_media_type: Any = None, renderer_context: Any = None):  # type: ignore[no-untyped-def]
         return data.encode() if isinstance(data, str) else json.dumps(data).encode()
+
+
+class CsvErrorsAsJson:
+    """A refused CSV request (even with ?format=csv) answers the standard JSON error document,
+    with a JSON content type, like every other error under /api/."""
+
+    def handle_exception(self, exc: Exception) -> Response:
+        response = super().handle_exception(exc)  # type: ignore[misc]
+        self.request.accepted_renderer = JSONRenderer()  # type: ignore[attr-defined]
+        self.request.accepted_media_type = JSONRenderer.media_type  # type: ignore[attr-defined]
+        return response  # type: ignore[no-any-return]
 
 
 def _period(request: Request) -> Period:
@@ -282,7 +293,7 @@ def _make_views(name: str) -> tuple[type[APIView], type[APIView]]:
             result = kpi_compute(name, period)
             return Response(output({"filters": period.filters(), "data": result}).data)
 
-    class KpiCsvApi(ApiAuthMixin, APIView):
+    class KpiCsvApi(CsvErrorsAsJson, ApiAuthMixin, APIView):
         required_scope = ANALYTICS_READ
         renderer_classes = [JSONRenderer, CsvRenderer]
 

@@ -81,3 +81,17 @@ def test_api_key_needs_the_analytics_scope(history, api_client):
 
 def test_anonymous_is_refused(history, api_client):
     assert api_client.get(reverse("analytics:earn_burn"), JUNE).status_code == 401
+
+
+def test_a_refused_csv_request_answers_the_standard_json_error(history, staff_client):
+    """Even when the client asks for CSV (?format=csv), a refusal is the JSON error document
+    (the contract fuzzer found `{"code": "error"}` in a text/csv body before)."""
+    response = staff_client.get(
+        reverse("analytics:active_members-csv"),
+        {"format": "csv", "from": "2000-01-01", "to": "2000-01-01", "store": "0"},
+    )
+
+    assert response.status_code == 422
+    assert response["Content-Type"].startswith("application/json")
+    assert response.json()["code"] == "validation_error"
+    assert "store" in response.json()["extra"]["fields"]

@@ -36,7 +36,9 @@ pytestmark = [
 VISIBILITY = 10  # seconds, for this test's workers only
 # kombu looks for messages to take back about every 10 polls of 1 s; a worker starts in a few
 KOMBU_CHECK = 10
-WORKER_START = 30
+# a cold worker start (imports, Django set-up) took over 30 s on a loaded 2-core machine; in
+# production the other workers are already running, so this part is the test's, not the promise
+WORKER_START = 90
 
 
 @pytest.fixture(autouse=True)
