@@ -17,7 +17,7 @@ from members.models import Member, Store
 from members.selectors import member_list_for_staff
 
 MAX_LINES = 6
-MONEY = {"max_digits": 12, "decimal_places": 2}
+MONEY: dict[str, Any] = {"max_digits": 12, "decimal_places": 2}
 
 
 class SimulatorForm(forms.Form):

@@ -32,7 +32,7 @@ from simple_history.models import HistoricalRecords
 from loyalty.core.channels import SalesChannel
 from loyalty.core.models import BaseModel
 
-MONEY = {"max_digits": 14, "decimal_places": 2}
+MONEY: dict[str, Any] = {"max_digits": 14, "decimal_places": 2}
 POSITIVE_MONEY = [MinValueValidator(Decimal("0.01")), MaxValueValidator(Decimal("999999999.99"))]
 
 
