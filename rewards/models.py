@@ -72,7 +72,7 @@ class RewardsSettings(BaseModel):
         return "Rewards settings"
 
 
-class RewardQuerySet(models.QuerySet):
+class RewardQuerySet(models.QuerySet["Reward"]):
     def live(self, at: "models.DateTimeField | object") -> "RewardQuerySet":
         """Active and inside the validity window at `at`."""
         return self.filter(active=True).filter(

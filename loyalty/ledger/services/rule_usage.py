@@ -92,8 +92,12 @@ def rule_uses_left(
     left: dict[int, int | None] = {}
     for rule in capped:
         mine = EarningRuleUse.objects.filter(rule=rule)
-        # an anonymous purchase has no uses of its own (member_id=None would match NULL, i.e. none)
-        mine = mine.filter(member_id=member_id) if member_id is not None else mine.none()
+        # an anonymous purchase: the same IS NULL query `member_id=None` ran (it matches none)
+        mine = (
+            mine.filter(member_id=member_id)
+            if member_id is not None
+            else mine.filter(member_id__isnull=True)
+        )
         by_member = mine.count() if rule.max_uses_per_member else 0
         in_period = 0
         if rule.max_uses_per_period:
