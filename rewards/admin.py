@@ -143,7 +143,8 @@ class RewardAdminForm(forms.ModelForm):
         fields = ("points_cost", "stock", "low_stock_threshold")  # the admin adds its fieldsets
 
     def clean(self) -> dict:
-        data = super().clean()
+        super().clean()  # Form.clean returns self.cleaned_data
+        data = self.cleaned_data
         stock, level = data.get("stock"), data.get("low_stock_threshold")
         touched = {"stock", "low_stock_threshold"} & set(self.changed_data)
         # judged when staff set either number: redemptions may take the stock below the level
@@ -681,7 +682,8 @@ class IssueForm(forms.Form):
     )
 
     def clean(self) -> dict:
-        data = super().clean()
+        super().clean()  # Form.clean returns self.cleaned_data
+        data = self.cleaned_data
         number = (data.get("member_number") or "").strip()
         member = Member.objects.filter(member_number=number).first() if number else None
         if number and member is None:

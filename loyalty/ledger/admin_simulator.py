@@ -96,7 +96,8 @@ class SimulatorForm(forms.Form):
         return member
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        super().clean()  # Form.clean returns self.cleaned_data
+        data = self.cleaned_data
         lines = []
         for i in range(MAX_LINES):
             sku = (data.get(f"line{i}_sku") or "").strip()

@@ -39,7 +39,8 @@ class TierForm(forms.ModelForm):
         ]
 
     def clean(self) -> dict:
-        data = super().clean()
+        super().clean()  # Form.clean returns self.cleaned_data
+        data = self.cleaned_data
         rank, threshold = data.get("rank"), data.get("threshold")
         if rank is None or threshold is None:
             return data
@@ -109,7 +110,8 @@ class TierPolicyForm(forms.ModelForm):
         ]
 
     def clean(self) -> dict:
-        data = super().clean()
+        super().clean()  # Form.clean returns self.cleaned_data
+        data = self.cleaned_data
         mode, grace = data.get("downgrade_mode"), data.get("grace_days")
         if grace and mode and mode != TierPolicy.DowngradeMode.PERIOD_END:
             self.add_error(
