@@ -3,6 +3,7 @@ shows the current tier with progress and the history, and offers a 'set tier' ac
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin import helpers
 from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
@@ -337,7 +338,7 @@ def set_tier(
             "title": "Set tier",
             "form": form,
             "members": queryset,
-            "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
+            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
         },
     )
 
