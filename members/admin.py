@@ -1,4 +1,5 @@
 import json
+from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
@@ -194,7 +195,13 @@ class MemberAdmin(AuditedAdminMixin, SkipBadRowsAdminMixin, ModelAdmin, ImportEx
         ),
     )
     inlines = [ConsentInline, ConsentEventInline, MemberEventInline]
-    actions = ["suspend_members", "reactivate_members", "export_member_data", "erase_members"]
+    # other apps append their actions (functions) to this list
+    actions: list[Any] = [
+        "suspend_members",
+        "reactivate_members",
+        "export_member_data",
+        "erase_members",
+    ]
 
     def get_urls(self) -> list:
         from django.urls import path

@@ -598,7 +598,7 @@ class VoucherAdmin(MemberScopedAdminMixin, ReadOnlyAdminMixin, ModelAdmin):
 
     @admin.display(description="Member", ordering="member__member_number")
     def member_link(self, voucher: Voucher) -> str:
-        if voucher.member_id is None:  # pre-printed: not issued yet, or sold to a bearer
+        if voucher.member_id is None or voucher.member is None:  # pre-printed, or sold to a bearer
             return str(_("sold (anyone)")) if voucher.sale_ref else str(_("not issued"))
         url = reverse("admin:members_member_change", args=[voucher.member_id])
         return format_html('<a href="{}">{}</a>', url, voucher.member.member_number)

@@ -229,7 +229,7 @@ class TransactionAdmin(MemberScopedAdminMixin, ReadOnlyAdminMixin, ModelAdmin):
 
     @admin.display(description="Member")
     def member_link(self, txn: Transaction) -> str:
-        if not txn.member_id:
+        if txn.member_id is None or txn.member is None:
             return "anonymous"
         url = reverse("admin:members_member_change", args=[txn.member_id])
         return format_html('<a href="{}">{}</a>', url, txn.member.member_number)
