@@ -21,6 +21,8 @@ from datetime import timedelta
 from decimal import ROUND_FLOOR, Decimal
 from typing import Any
 
+from django.db.models import Q
+
 from campaigns.models import Campaign
 from campaigns.validation import settings_errors  # noqa: F401 - re-exported
 from loyalty.ledger.models import LedgerEntry, Transaction
@@ -72,33 +74,45 @@ def _line_share(campaign: Campaign, lines: list[Any]) -> Decimal:
     return matching / total
 
 
+def _required(campaign: Campaign, name: str) -> Any:
+    """A setting the campaign's mechanic requires (its form and validation make sure it is set)."""
+    value = getattr(campaign, name)
+    if value is None:
+        raise ValueError(f"Campaign {campaign.pk} ({campaign.mechanic}) has no {name}.")
+    return value
+
+
 def purchase_wanted(
     campaign: Campaign, *, txn: Transaction, earn_points: int, lines: list[Any] | None
 ) -> Wanted | None:
     """What the campaign would give for this purchase (before caps, stacking and budget)."""
     mechanic = campaign.mechanic
     source = f"purchase:{txn.pk}"
-    store_code = txn.store.code if txn.store_id else None
+    store_code = txn.store.code if txn.store is not None else None
     if mechanic == M.MULTIPLIER:
         if not _filters_match(campaign, txn, store_code):
             return None
         if lines is None and (campaign.categories or campaign.skus):
             lines = list(txn.lines.all())
         share = _line_share(campaign, lines or [])
-        extra = _floor(Decimal(earn_points) * share * (campaign.multiplier - 1))
+        extra = _floor(Decimal(earn_points) * share * (_required(campaign, "multiplier") - 1))
         if extra <= 0:
             return None
         return Wanted(campaign, extra, source, f"x{campaign.multiplier}")
     if mechanic == M.FIXED_BONUS:
-        if txn.amount < campaign.min_spend or not _filters_match(campaign, txn, store_code):
+        if txn.amount < _required(campaign, "min_spend") or not _filters_match(
+            campaign, txn, store_code
+        ):
             return None
         if (campaign.categories or campaign.skus) and not _line_share(
             campaign, lines if lines is not None else list(txn.lines.all())
         ):
             return None
-        return Wanted(campaign, campaign.bonus_points, source, f">= {campaign.min_spend}")
+        return Wanted(
+            campaign, _required(campaign, "bonus_points"), source, f">= {campaign.min_spend}"
+        )
     purchases = Transaction.objects.filter(
-        member_id=txn.member_id, kind=Transaction.Kind.PURCHASE
+        Q(member_id=txn.member_id), kind=Transaction.Kind.PURCHASE
     ).exclude(pk=txn.pk)
     if mechanic == M.NTH_PURCHASE:
         before = purchases.filter(
@@ -106,18 +120,27 @@ def purchase_wanted(
         ).count()
         if before + 1 != campaign.purchase_number:
             return None
-        return Wanted(campaign, campaign.bonus_points, source, f"#{campaign.purchase_number}")
+        return Wanted(
+            campaign, _required(campaign, "bonus_points"), source, f"#{campaign.purchase_number}"
+        )
     if mechanic == M.FIRST_PURCHASE:
         if purchases.filter(occurred_at__lte=txn.occurred_at).exists():
             return None
-        return Wanted(campaign, campaign.bonus_points, f"first:{txn.member_id}", "first purchase")
+        return Wanted(
+            campaign,
+            _required(campaign, "bonus_points"),
+            f"first:{txn.member_id}",
+            "first purchase",
+        )
     if mechanic == M.WIN_BACK:
-        since = campaign.starts_at - timedelta(days=campaign.lapsed_days)
+        since = campaign.starts_at - timedelta(days=_required(campaign, "lapsed_days"))
         earlier = purchases.filter(occurred_at__lte=txn.occurred_at).order_by("-occurred_at")
         last = earlier.values_list("occurred_at", flat=True).first()
         if last is None or last >= since:
             return None  # new customer, or not lapsed (or already back in this campaign)
-        return Wanted(campaign, campaign.bonus_points, f"winback:{txn.member_id}", "win-back")
+        return Wanted(
+            campaign, _required(campaign, "bonus_points"), f"winback:{txn.member_id}", "win-back"
+        )
     return None
 
 

@@ -170,7 +170,8 @@ def condition_q(cond: SegmentCondition, moment: datetime) -> Q:
         q = Q(_compare(expression, op, int(value)))
     elif field in (FIELD.RFM_RECENCY, FIELD.RFM_FREQUENCY, FIELD.RFM_MONETARY):
         column = field.removeprefix("rfm_")
-        lookup = {Op.AT_LEAST: "gte", Op.AT_MOST: "lte", Op.IS: "exact"}[op]
+        lookups: dict[str, str] = {Op.AT_LEAST: "gte", Op.AT_MOST: "lte", Op.IS: "exact"}
+        lookup = lookups[op]
         q = Q(
             Exists(
                 RfmScore.objects.filter(

@@ -6,6 +6,7 @@ from django.utils import timezone
 from campaigns.models import Campaign, CampaignAudience, Segment
 from campaigns.services import is_holdout
 from loyalty.core.exceptions import NotFound
+from members.models import Member
 
 
 def campaign_list(*, status: str | None = None) -> QuerySet[Campaign]:
@@ -34,7 +35,7 @@ def segment_get(*, segment_id: int) -> Segment:
     return segment
 
 
-def member_offers(*, member) -> list[Campaign]:
+def member_offers(*, member: Member) -> list[Campaign]:
     """Active campaigns in their window that target the member now (not held out): those in
     the audience fixed at launch, and segment-less ones by the same stable holdout hash."""
     now = timezone.now()

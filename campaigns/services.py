@@ -6,6 +6,7 @@ import hashlib
 import io
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -334,8 +335,8 @@ def campaign_awards_reverse_for_return(*, return_txn: Transaction) -> int:
     )
     if not awards:
         return 0
-    returned = sum(r.amount for r in original.returns.all())
-    share = min(returned / original.amount, 1)
+    returned = sum((r.amount for r in original.returns.all()), Decimal(0))
+    share = min(returned / original.amount, Decimal(1))
     programme = programme_settings_get()
     locked = account_lock_for_member(member=original.member)
     taken = 0
@@ -360,7 +361,9 @@ def campaign_awards_reverse_for_return(*, return_txn: Transaction) -> int:
             metadata={"award": award.pk, "campaign": award.campaign_id},
             debit=_Debit(
                 include_pending=True,
-                prefer_lot_ids=(award.entry.lot.pk,) if hasattr(award.entry, "lot") else (),
+                prefer_lot_ids=(award.entry.lot.pk,)
+                if award.entry is not None and hasattr(award.entry, "lot")
+                else (),
                 shortfall=programme.return_policy,
                 include_expired=True,
             ),
@@ -424,7 +427,7 @@ def action_record(
         result = campaign_award(
             campaign=campaign,
             member=member,
-            points=campaign.bonus_points,
+            points=_bonus_points(campaign),
             source=f"action:{event.pk}",
             occurred_at=occurred_at,
             detail=event.get_kind_display(),
@@ -480,10 +483,19 @@ def referral_code_validate(
     return referrer
 
 
+def _bonus_points(campaign: Campaign) -> int:
+    """The points an action or birthday campaign gives (its form requires them)."""
+    if campaign.bonus_points is None:
+        raise ValueError(f"Campaign {campaign.pk} gives no bonus points.")
+    return campaign.bonus_points
+
+
 def referral_on_purchase(*, campaign: Campaign, txn: Transaction) -> Referral | None:
     """The referee's first qualifying purchase (at least the campaign's minimum spend; smaller
     purchases before it do not count): the referral waits out the return window."""
     referee = txn.member
+    if referee is None:  # an anonymous purchase refers no one
+        return None
     if referee.referred_by_id is None or Referral.objects.filter(referee=referee).exists():
         return None
     if campaign.min_spend and txn.amount < campaign.min_spend:
@@ -496,6 +508,8 @@ def referral_on_purchase(*, campaign: Campaign, txn: Transaction) -> Referral | 
     if earlier.exists():
         return None  # not the first qualifying purchase
     referrer = referee.referred_by
+    if referrer is None:  # checked above (referred_by_id); narrows the type
+        return None
     reason = referral_refusal(
         referrer=referrer, email=referee.email, phone=referee.phone, referee=referee
     )
@@ -582,7 +596,7 @@ def birthday_awards(*, day: date | None = None) -> int:
             result = campaign_award(
                 campaign=campaign,
                 member=member,
-                points=campaign.bonus_points,
+                points=_bonus_points(campaign),
                 source=f"birthday:{day.year}:{member.pk}",
                 occurred_at=moment,
                 detail=_("birthday"),
@@ -705,4 +719,5 @@ def rfm_scores_compute(*, as_of: datetime | None = None) -> int:
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute("DELETE FROM campaigns_rfmscore")
         cursor.execute(sql, [as_of, since, as_of])
-        return cursor.rowcount
+        scored: int = cursor.rowcount
+        return scored

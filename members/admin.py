@@ -1,7 +1,9 @@
 import json
+from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin import helpers
 from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
@@ -193,7 +195,13 @@ class MemberAdmin(AuditedAdminMixin, SkipBadRowsAdminMixin, ModelAdmin, ImportEx
         ),
     )
     inlines = [ConsentInline, ConsentEventInline, MemberEventInline]
-    actions = ["suspend_members", "reactivate_members", "export_member_data", "erase_members"]
+    # other apps append their actions (functions) to this list
+    actions: list[Any] = [
+        "suspend_members",
+        "reactivate_members",
+        "export_member_data",
+        "erase_members",
+    ]
 
     def get_urls(self) -> list:
         from django.urls import path
@@ -324,7 +332,7 @@ class MemberAdmin(AuditedAdminMixin, SkipBadRowsAdminMixin, ModelAdmin, ImportEx
                 **self.admin_site.each_context(request),
                 "title": "Erase personal data?",
                 "members": queryset,
-                "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
+                "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
                 "opts": self.model._meta,
             },
         )

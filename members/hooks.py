@@ -19,7 +19,7 @@ PRIVACY_SECTIONS: dict[str, Callable[[Any], Any]] = {}
 ERASE_HOOKS: list[Callable[..., None]] = []
 MERGE_HOOKS: list[Callable[..., None]] = []
 CLOSE_HOOKS: list[Callable[..., None]] = []
-ENROL_HOOKS: list[Callable[..., None]] = []
+ENROL_HOOKS: list[Callable[..., object]] = []  # what a hook returns is not used
 
 
 def register_privacy_section(name: str, fn: Callable[[Any], Any]) -> None:
@@ -41,6 +41,6 @@ def register_close_hook(fn: Callable[..., None]) -> None:
         CLOSE_HOOKS.append(fn)
 
 
-def register_enrol_hook(fn: Callable[..., None]) -> None:
+def register_enrol_hook(fn: Callable[..., object]) -> None:
     if fn not in ENROL_HOOKS:
         ENROL_HOOKS.append(fn)

@@ -7,13 +7,11 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from phonenumbers import PhoneMetadata
+from phonenumbers.phonemetadata import REGION_CODE_FOR_NON_GEO_ENTITY as NON_GEO_REGION
 from phonenumbers.phonenumberutil import (
     COUNTRY_CODE_TO_REGION_CODE,
     _is_number_matching_desc,
     national_significant_number,
-)
-from phonenumbers.phonenumberutil import (
-    REGION_CODE_FOR_NON_GEO_ENTITY as NON_GEO_REGION,
 )
 
 MEMBER_NUMBER_LENGTH = 10  # 9 random digits + 1 Luhn check digit
@@ -94,7 +92,8 @@ def _is_valid_number(parsed: phonenumbers.PhoneNumber) -> bool:
     tried first: a region without a leading-digits rule is picked exactly when the number is
     valid there. Anything else (non-geographic codes, regions with leading-digits rules) goes
     to phonenumbers. tests/members/test_identifiers.py compares both on random numbers."""
-    regions = COUNTRY_CODE_TO_REGION_CODE.get(parsed.country_code) or ()
+    code = parsed.country_code
+    regions = (COUNTRY_CODE_TO_REGION_CODE.get(code) if code is not None else None) or ()
     if regions and regions[0] != NON_GEO_REGION:
         metadata = PhoneMetadata.metadata_for_region(regions[0], None)
         if metadata is not None and (len(regions) == 1 or metadata.leading_digits is None):

@@ -158,7 +158,9 @@ class MemberResource(NeutraliseExportMixin, SkipBadRowsMixin, resources.ModelRes
         self._user = user if getattr(user, "is_authenticated", False) else None
         self._codes = iter(referral_codes(len(dataset)))  # one draw for the file
         headers = dataset.headers or []
-        numbers, emails, phones = set(), set(), set()
+        numbers: set[str] = set()
+        emails: set[str] = set()
+        phones: set[str] = set()
         for values in dataset:
             row = dict(zip(headers, values, strict=False))
             if number := (row.get("member_number") or "").strip():

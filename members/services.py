@@ -1,6 +1,6 @@
 """Writes on members: enrolment, updates, consent, status, merge and privacy (export, erase)."""
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import date, datetime
 from typing import Any
 
@@ -86,7 +86,10 @@ def _ensure_contact_free(*, email: str | None, phone: str | None, exclude_pk: in
         clauses |= Q(phone=phone)
     if not clauses:
         return
-    existing = Member.objects.filter(clauses).exclude(pk=exclude_pk).first()
+    candidates = Member.objects.filter(clauses)
+    if exclude_pk is not None:
+        candidates = candidates.exclude(pk=exclude_pk)
+    existing = candidates.first()
     if existing is None:
         return
     field = "email" if email and existing.email == email else "phone"
@@ -106,7 +109,7 @@ def _save_unique(member: Member, **save_kwargs: Any) -> None:
         raise
 
 
-def _unique_value(field: str, factory: Any) -> str:
+def _unique_value(field: str, factory: Callable[[], str]) -> str:
     for _ in range(20):
         value = factory()
         if not Member.objects.filter(**{field: value}).exists():
@@ -401,7 +404,7 @@ def consent_set(
     return consent
 
 
-_TRANSITIONS = {
+_TRANSITIONS: dict[str, set[str]] = {
     Member.Status.SUSPENDED: {Member.Status.ACTIVE},
     Member.Status.ACTIVE: {Member.Status.SUSPENDED},
     Member.Status.CLOSED: {Member.Status.ACTIVE, Member.Status.SUSPENDED},
@@ -628,7 +631,7 @@ def members_ensure_by_ref(
     missing = [ref for ref in refs if ref not in found]
     if missing:
         now = timezone.now()
-        numbers = set()
+        numbers: set[str] = set()
         while len(numbers) < len(missing):
             numbers.add(new_member_number())
         taken = set(
@@ -639,7 +642,7 @@ def members_ensure_by_ref(
             candidate = new_member_number()
             if not Member.objects.filter(member_number=candidate).exists():
                 numbers.add(candidate)
-        codes = set()
+        codes: set[str] = set()
         while len(codes) < len(missing):
             codes.add(new_referral_code())
         codes -= set(

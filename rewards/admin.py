@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin import helpers
 from django.core.exceptions import ValidationError
 from django.db.models import Count, Q, QuerySet, Subquery
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
@@ -143,7 +144,8 @@ class RewardAdminForm(forms.ModelForm):
         fields = ("points_cost", "stock", "low_stock_threshold")  # the admin adds its fieldsets
 
     def clean(self) -> dict:
-        data = super().clean()
+        super().clean()  # Form.clean returns self.cleaned_data
+        data = self.cleaned_data
         stock, level = data.get("stock"), data.get("low_stock_threshold")
         touched = {"stock", "low_stock_threshold"} & set(self.changed_data)
         # judged when staff set either number: redemptions may take the stock below the level
@@ -433,7 +435,7 @@ def _reason_action(
             "form": form,
             "objects": queryset,
             "action": action,
-            "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
+            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
             "opts": modeladmin.model._meta,
         },
     )
@@ -596,7 +598,7 @@ class VoucherAdmin(MemberScopedAdminMixin, ReadOnlyAdminMixin, ModelAdmin):
 
     @admin.display(description="Member", ordering="member__member_number")
     def member_link(self, voucher: Voucher) -> str:
-        if voucher.member_id is None:  # pre-printed: not issued yet, or sold to a bearer
+        if voucher.member_id is None or voucher.member is None:  # pre-printed, or sold to a bearer
             return str(_("sold (anyone)")) if voucher.sale_ref else str(_("not issued"))
         url = reverse("admin:members_member_change", args=[voucher.member_id])
         return format_html('<a href="{}">{}</a>', url, voucher.member.member_number)
@@ -681,7 +683,8 @@ class IssueForm(forms.Form):
     )
 
     def clean(self) -> dict:
-        data = super().clean()
+        super().clean()  # Form.clean returns self.cleaned_data
+        data = self.cleaned_data
         number = (data.get("member_number") or "").strip()
         member = Member.objects.filter(member_number=number).first() if number else None
         if number and member is None:

@@ -14,6 +14,7 @@ Invariants (constraints below; the rest is kept by rewards.services under the ac
 """
 
 from decimal import Decimal
+from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -25,7 +26,7 @@ from simple_history.models import HistoricalRecords
 
 from loyalty.core.models import BaseModel
 
-MONEY = {"max_digits": 12, "decimal_places": 2}
+MONEY: dict[str, Any] = {"max_digits": 12, "decimal_places": 2}
 POSITIVE_MONEY = [MinValueValidator(Decimal("0.01")), MaxValueValidator(Decimal("9999999999.99"))]
 MAX_POINTS_COST = 100_000_000
 # one message for every way a points cost can be wrong (form, CSV import, database constraint)
@@ -71,7 +72,7 @@ class RewardsSettings(BaseModel):
         return "Rewards settings"
 
 
-class RewardQuerySet(models.QuerySet):
+class RewardQuerySet(models.QuerySet["Reward"]):
     def live(self, at: "models.DateTimeField | object") -> "RewardQuerySet":
         """Active and inside the validity window at `at`."""
         return self.filter(active=True).filter(

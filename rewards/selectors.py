@@ -177,7 +177,7 @@ def reward_catalogue_for_member(
             code, why = "insufficient_points", f"{short} more points needed."
         items.append(CatalogueItem(reward, code is None, code, why, short))
 
-    def relevance(item: CatalogueItem) -> tuple:
+    def relevance(item: CatalogueItem) -> tuple[int, ...]:
         featured = item.reward.visibility == Reward.Visibility.FEATURED
         if item.can_redeem:
             return (0, not featured, -item.reward.points_cost, item.reward.pk)

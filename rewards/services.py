@@ -196,7 +196,8 @@ def _take_stock(reward: Reward, quantity: int = 1) -> int | None:
             % {"left": left, "name": reward.name, "quantity": quantity},
             extra={"reward": reward.code, "left": left, "requested": quantity},
         )
-    return Reward.objects.filter(pk=reward.pk).values_list("stock", flat=True).get()
+    stock: int | None = Reward.objects.filter(pk=reward.pk).values_list("stock", flat=True).get()
+    return stock
 
 
 def _take_partner_codes(reward: Reward, quantity: int = 1) -> list[RewardCode]:
@@ -480,6 +481,8 @@ def points_payment_create(
 
 def _refund(redemption: Redemption, *, reason: str, actor: Any, now: datetime) -> None:
     """Points back into the lots they came from, stock back; caller holds the account lock."""
+    if redemption.ledger_entry_id is None:
+        raise LedgerEntry.DoesNotExist(f"Redemption {redemption.pk} has no ledger entry.")
     entry = LedgerEntry.objects.get(pk=redemption.ledger_entry_id)
     redemption.refund_entry = ledger_entry_reverse(
         entry=entry,
@@ -924,7 +927,7 @@ def voucher_batch_import(
             problems.append((row, typed, str(_("repeats row %(row)s") % {"row": seen[code]})))
         else:
             seen[code] = row
-    known = set()
+    known: set[str] = set()
     codes_list = list(seen)
     for offset in range(0, len(codes_list), 500):
         known.update(

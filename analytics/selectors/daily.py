@@ -19,7 +19,9 @@ TOTAL = "total"  # the all-stores row's key in the grouped results
 CHUNK_DAYS = 31  # days computed by one set of grouped queries when building a range
 
 
-def kpi_snapshot_days_compute(*, date_from: date, date_to: date) -> dict[date, dict[Any, dict]]:
+def kpi_snapshot_days_compute(
+    *, date_from: date, date_to: date
+) -> dict[date, dict[Any, dict[str, Any]]]:
     """Every day's figures of the range by store id (None: members without a home store,
     transactions without a store) plus TOTAL, from a constant number of grouped queries
     (by local day and store), whatever the number of days, members or stores. Outstanding
@@ -42,14 +44,14 @@ def kpi_snapshot_days_compute(*, date_from: date, date_to: date) -> dict[date, d
         "returned_amount": Coalesce(Sum("amount", filter=Q(kind="return")), Decimal("0")),
         "buyers": Count("member", distinct=True, filter=Q(kind="purchase")),
     }
-    tx_rows: dict[tuple, dict] = {}
+    tx_rows: dict[tuple[date, Any], dict[str, Any]] = {}
     for row in tx.values("local_day", "store_id").annotate(**tx_figures):
         tx_rows[(row["local_day"], row["store_id"])] = row
     for row in tx.values("local_day").annotate(**tx_figures):
         tx_rows[(row["local_day"], TOTAL)] = row
 
     store_of_member = "account__member__home_store_id"
-    new_members: dict[tuple, int] = {}
+    new_members: dict[tuple[date, Any], int] = {}
     joined = Member.objects.filter(enrolled_at__gte=start, enrolled_at__lt=end).annotate(
         local_day=TruncDate("enrolled_at", tzinfo=zone)
     )
@@ -65,7 +67,7 @@ def kpi_snapshot_days_compute(*, date_from: date, date_to: date) -> dict[date, d
         name: Coalesce(Sum("amount", filter=condition), 0)
         for name, condition in POINT_MOVEMENTS.items()
     }
-    points: dict[tuple, dict] = {}
+    points: dict[tuple[date, Any], dict[str, Any]] = {}
     for row in entries.values("local_day", store_of_member).annotate(**point_figures):
         points[(row["local_day"], row[store_of_member])] = row
         total = points.setdefault((row["local_day"], TOTAL), dict.fromkeys(POINT_MOVEMENTS, 0))
@@ -92,7 +94,7 @@ def kpi_snapshot_days_compute(*, date_from: date, date_to: date) -> dict[date, d
 
     keys = {key for (_day, key) in [*tx_rows, *new_members, *points]}
     keys |= set(outstanding) | set(members_total) | {TOTAL}
-    result: dict[date, dict[Any, dict]] = {}
+    result: dict[date, dict[Any, dict[str, Any]]] = {}
     day = date_from
     while day <= date_to:  # days x stores: the output's size, not the data's
         result[day] = {}

@@ -277,7 +277,9 @@ def kpi_points_liability(period: Period) -> dict[str, Any]:
     }
 
 
-def _net_revenue_by(period: Period, group: str | None, group_expr: Any = None) -> dict:
+def _net_revenue_by(
+    period: Period, group: str | None, group_expr: Any = None
+) -> dict[Any, Decimal]:
     """Net revenue (purchases - returns before the end) of the members in scope, grouped."""
     transactions = Transaction.objects.filter(
         occurred_at__lt=period.end, member__in=members_in_scope(period).values("pk")

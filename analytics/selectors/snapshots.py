@@ -2,7 +2,7 @@
 do not cover yet (today, or days the job has not built), so today's figures are the snapshot
 history and the live delta of the day so far."""
 
-from datetime import timedelta
+from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -45,7 +45,7 @@ def snapshot_series(period: Period) -> list[dict[str, Any]]:
         for i in range((last - period.date_from).days + 1)
         if period.date_from + timedelta(days=i) not in stored
     ]
-    live: dict = {}
+    live: dict[date, dict[Any, dict[str, Any]]] = {}
     if missing:
         # one grouped computation from the first missing day (carrying on from the stored
         # day before it) to the end; older gaps beyond MAX_LIVE_DAYS stay "missing"

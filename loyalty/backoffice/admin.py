@@ -163,7 +163,8 @@ class MemberEnrolForm(forms.ModelForm):
         return phone
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        super().clean()  # Form.clean returns self.cleaned_data
+        data = self.cleaned_data
         if not any(data.get(f) for f in ("first_name", "last_name", "email", "phone")):
             raise forms.ValidationError(_("Give at least a name, an e-mail or a phone."))
         return data

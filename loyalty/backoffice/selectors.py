@@ -229,7 +229,7 @@ def _redemptions(member: Member, limit: int) -> list[TimelineItem]:
     )
     out = []
     for r in rows:
-        what = r.reward.name if r.reward_id else r.get_kind_display()
+        what = r.reward.name if r.reward is not None else r.get_kind_display()
         title = _("Redeemed %(what)s") % {"what": what}
         if r.status == Redemption.Status.CANCELLED:
             title = _("%(title)s (cancelled)") % {"title": title}

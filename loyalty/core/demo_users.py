@@ -12,6 +12,7 @@ Forgot a generated password? `uv run python manage.py changepassword <user>`, or
 
 import os
 import secrets
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -65,7 +66,7 @@ def demo_password_generate(*, user: Any = None) -> str:
 
 
 @transaction.atomic
-def demo_users_ensure(*, env: dict[str, str] | None = None) -> list[DemoLogin]:
+def demo_users_ensure(*, env: Mapping[str, str] | None = None) -> list[DemoLogin]:
     """Create the demo users (idempotent) and return their logins; a password is returned only
     when it was set now. Raises ValidationError when DEMO_PASSWORD fails the validators."""
     env = os.environ if env is None else env
@@ -75,10 +76,9 @@ def demo_users_ensure(*, env: dict[str, str] | None = None) -> list[DemoLogin]:
     user_model = get_user_model()
     logins = []
     for demo in DEMO_USERS:
-        user = user_model.objects.filter(username=demo.username).first()
-        created = user is None
-        if created:
-            user = user_model(username=demo.username, email=demo.email)
+        found = user_model.objects.filter(username=demo.username).first()
+        created = found is None
+        user = user_model(username=demo.username, email=demo.email) if found is None else found
         user.is_staff = demo.is_staff
         user.is_superuser = demo.role is None
         user.is_active = True

@@ -2,16 +2,21 @@
 
 from typing import Any
 
+from django.utils.functional import Promise
+
 
 class ApplicationError(Exception):
     """A business rule refused the request. Rendered as {code, message, extra} with http_status."""
 
     code: str = "application_error"
     http_status: int = 400
-    default_message: str = "The request could not be processed."
+    default_message: str | Promise = "The request could not be processed."  # or gettext_lazy
 
-    def __init__(self, message: str | None = None, *, extra: dict[str, Any] | None = None):
-        self.message = message or self.default_message
+    def __init__(
+        self, message: str | Promise | None = None, *, extra: dict[str, Any] | None = None
+    ) -> None:
+        # a lazy translation is rendered now, in the language of the request that raised it
+        self.message: str = str(message or self.default_message)
         self.extra = extra or {}
         super().__init__(self.message)
 

@@ -34,7 +34,7 @@ from loyalty.core.scopes import SCOPES
 DEFAULT_RATE_PER_MINUTE = 600
 
 
-class ApiClientQuerySet(models.QuerySet):
+class ApiClientQuerySet(models.QuerySet["ApiClient"]):
     def active(self) -> "ApiClientQuerySet":
         return self.filter(revoked_at__isnull=True)
 

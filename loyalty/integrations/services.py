@@ -14,7 +14,7 @@ import requests
 from django.contrib.auth import get_user_model
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection, transaction
-from django.db.models import F, Q
+from django.db.models import F, Field, Model, Q
 from django.utils import timezone
 
 from loyalty.core.queue import task_delay
@@ -170,6 +170,14 @@ def api_client_touch(*, client: ApiClient, now: datetime) -> None:
     client.last_used_at = now
 
 
+def _column(model: type[Model], name: str) -> str:
+    """The database column of a concrete field of `model`."""
+    field = model._meta.get_field(name)
+    if not isinstance(field, Field) or not field.column:
+        raise TypeError(f"{model.__name__}.{name} is not a concrete field with a column.")
+    return field.column
+
+
 def api_request_log_write(
     *, client_id: int, method: str, route: str, path: str, status_code: int, latency_ms: int
 ) -> None:
@@ -182,7 +190,7 @@ def api_request_log_write(
     instead of four (BEGIN, SET LOCAL, INSERT, COMMIT). Purchases are committed before this, in
     their own transaction, and stay fully synchronous. Inside a caller's transaction the setting
     would apply to the caller's writes too, so there it is a plain INSERT."""
-    values = {
+    values: dict[str, Any] = {
         "client_id": client_id,
         "method": method[:8],
         "route": route[:200],
@@ -195,7 +203,7 @@ def api_request_log_write(
         ApiRequestLog.objects.create(**values)
         return
     quote = connection.ops.quote_name
-    columns = ", ".join(quote(ApiRequestLog._meta.get_field(name).column) for name in values)
+    columns = ", ".join(quote(_column(ApiRequestLog, name)) for name in values)
     with connection.cursor() as cursor:
         cursor.execute(
             f"INSERT INTO {quote(ApiRequestLog._meta.db_table)} ({columns}) "

@@ -6,6 +6,7 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin import helpers
 from django.core.exceptions import PermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import Count, QuerySet
@@ -25,7 +26,7 @@ from loyalty.core.admin_mixins import (
 )
 from loyalty.core.exceptions import ApplicationError
 from loyalty.ledger.admin_forms import EarningRuleForm, ProgrammeSettingsForm
-from loyalty.ledger.admin_simulator import SimulatorForm, explain_steps, simulate
+from loyalty.ledger.admin_simulator import AppliedStep, SimulatorForm, explain_steps, simulate
 from loyalty.ledger.models import (
     EarningRule,
     LedgerEntry,
@@ -37,6 +38,7 @@ from loyalty.ledger.models import (
     TransactionLine,
 )
 from loyalty.ledger.policy import local_date, programme_settings_get
+from loyalty.ledger.rules import EarnResult
 from loyalty.ledger.selectors import account_balance
 from loyalty.ledger.services import points_adjust
 from loyalty.ledger.services.expire_all import points_expiry_run_create, points_expiry_run_start
@@ -157,7 +159,8 @@ class EarningRuleAdmin(AuditedAdminMixin, ModelAdmin):
         if not self.has_view_permission(request):
             raise PermissionDenied
         form = SimulatorForm(request.GET if "channel" in request.GET else None, user=request.user)
-        result, steps = None, []
+        result: EarnResult | None = None
+        steps: list[AppliedStep] = []
         if form.is_bound and form.is_valid():
             result, steps = simulate(form)
         return TemplateResponse(
@@ -226,7 +229,7 @@ class TransactionAdmin(MemberScopedAdminMixin, ReadOnlyAdminMixin, ModelAdmin):
 
     @admin.display(description="Member")
     def member_link(self, txn: Transaction) -> str:
-        if not txn.member_id:
+        if txn.member_id is None or txn.member is None:
             return "anonymous"
         url = reverse("admin:members_member_change", args=[txn.member_id])
         return format_html('<a href="{}">{}</a>', url, txn.member.member_number)
@@ -465,7 +468,7 @@ def adjust_points(
             "form": form,
             "members": queryset,
             "batch": uuid.uuid4().hex,
-            "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
+            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
         },
     )
 

@@ -122,7 +122,8 @@ class EarningRuleForm(forms.ModelForm):
         self.sweeping: list[str] = []
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        super().clean()  # Form.clean returns self.cleaned_data
+        data = self.cleaned_data
         kind = data.get("kind")
         uses = {
             EarningRule.Kind.MULTIPLIER: {"multiplier"},

@@ -17,7 +17,7 @@ from members.models import Member, Store
 from members.selectors import member_list_for_staff
 
 MAX_LINES = 6
-MONEY = {"max_digits": 12, "decimal_places": 2}
+MONEY: dict[str, Any] = {"max_digits": 12, "decimal_places": 2}
 
 
 class SimulatorForm(forms.Form):
@@ -96,7 +96,8 @@ class SimulatorForm(forms.Form):
         return member
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        super().clean()  # Form.clean returns self.cleaned_data
+        data = self.cleaned_data
         lines = []
         for i in range(MAX_LINES):
             sku = (data.get(f"line{i}_sku") or "").strip()

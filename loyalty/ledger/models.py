@@ -17,7 +17,7 @@ Invariants (the database enforces what it can; services enforce the rest under t
 
 from datetime import timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, NoReturn
 from zoneinfo import available_timezones
 
 from django.conf import settings
@@ -26,13 +26,14 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
+from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
 from loyalty.core.channels import SalesChannel
 from loyalty.core.models import BaseModel
 
-MONEY = {"max_digits": 14, "decimal_places": 2}
+MONEY: dict[str, Any] = {"max_digits": 14, "decimal_places": 2}
 POSITIVE_MONEY = [MinValueValidator(Decimal("0.01")), MaxValueValidator(Decimal("999999999.99"))]
 
 
@@ -137,7 +138,7 @@ class ProgrammeSettings(BaseModel):
         return self.name
 
     def clean(self) -> None:
-        errors = {}
+        errors: dict[str, str | Promise] = {}
         if self.time_zone not in available_timezones():
             errors["time_zone"] = f"Unknown time zone {self.time_zone!r} (e.g. Europe/London)."
         for field in ("excluded_skus", "excluded_categories"):
@@ -177,11 +178,11 @@ class PointsAccount(BaseModel):
         return f"Account of member {self.member_id}: {self.balance}"
 
 
-class LedgerEntryQuerySet(models.QuerySet):
-    def update(self, **kwargs):  # type: ignore[no-untyped-def]
+class LedgerEntryQuerySet(models.QuerySet["LedgerEntry"]):
+    def update(self, **kwargs: Any) -> NoReturn:
         raise TypeError("Ledger entries are append-only: post a correcting entry instead.")
 
-    def delete(self):  # type: ignore[no-untyped-def]
+    def delete(self) -> NoReturn:
         raise TypeError("Ledger entries are append-only: post a correcting entry instead.")
 
 
@@ -280,12 +281,12 @@ class LedgerEntry(models.Model):
     def __str__(self) -> str:
         return f"{self.kind} {self.amount:+d} (account {self.account_id})"
 
-    def save(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+    def save(self, *args: Any, **kwargs: Any) -> None:
         if not self._state.adding:
             raise TypeError("Ledger entries are append-only: post a correcting entry instead.")
         super().save(*args, **kwargs)
 
-    def delete(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+    def delete(self, *args: Any, **kwargs: Any) -> NoReturn:
         raise TypeError("Ledger entries are append-only: post a correcting entry instead.")
 
 
@@ -691,7 +692,7 @@ class EarningRule(BaseModel):
         return self.name
 
     def clean(self) -> None:
-        errors: dict[str, str] = {}
+        errors: dict[str, str | Promise] = {}
         for field in ("skus", "categories", "store_codes", "channels"):
             value = getattr(self, field)
             if not isinstance(value, list) or not all(isinstance(v, str) for v in value):

@@ -206,6 +206,8 @@ def account_lot_schedule(
     if expiring_before is not None:
         due = due.filter(expires_at__lte=expiring_before)
     for expires_at, remaining in due.values_list("expires_at", "remaining"):
+        if expires_at is None:  # excluded by the filter above; narrows the type
+            continue
         # expires_at is the first instant after the last valid day: staff see that last day
         day = local_date(programme, expires_at - timedelta(microseconds=1))
         expiring[day] = expiring.get(day, 0) + remaining

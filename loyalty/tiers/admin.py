@@ -3,6 +3,7 @@ shows the current tier with progress and the history, and offers a 'set tier' ac
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin import helpers
 from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
@@ -39,7 +40,8 @@ class TierForm(forms.ModelForm):
         ]
 
     def clean(self) -> dict:
-        data = super().clean()
+        super().clean()  # Form.clean returns self.cleaned_data
+        data = self.cleaned_data
         rank, threshold = data.get("rank"), data.get("threshold")
         if rank is None or threshold is None:
             return data
@@ -109,7 +111,8 @@ class TierPolicyForm(forms.ModelForm):
         ]
 
     def clean(self) -> dict:
-        data = super().clean()
+        super().clean()  # Form.clean returns self.cleaned_data
+        data = self.cleaned_data
         mode, grace = data.get("downgrade_mode"), data.get("grace_days")
         if grace and mode and mode != TierPolicy.DowngradeMode.PERIOD_END:
             self.add_error(
@@ -335,7 +338,7 @@ def set_tier(
             "title": "Set tier",
             "form": form,
             "members": queryset,
-            "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
+            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
         },
     )
 

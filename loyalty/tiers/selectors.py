@@ -36,7 +36,7 @@ def tier_history(*, member_id: int) -> QuerySet[TierAssignment]:
     )
 
 
-def tier_distribution() -> list[dict]:
+def tier_distribution() -> list[dict[str, Any]]:
     """Members per tier (current assignments), with their share of all tiered members."""
     tiers = Tier.objects.annotate(
         members=Count("assignments", filter=Q(assignments__valid_to__isnull=True))

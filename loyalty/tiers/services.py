@@ -13,7 +13,7 @@ Rules (docs/tiers.md has the long form):
 """
 
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -35,6 +35,7 @@ from loyalty.tiers.exceptions import TierChangedConcurrently, TierConfigurationE
 from loyalty.tiers.models import Tier, TierAssignment, TierFloor, TierPolicy
 from loyalty.tiers.qualifying import (
     GIFT_SOURCE,
+    MemberRef,
     closed_windows,
     current_windows,
     local_midnight,
@@ -125,7 +126,9 @@ def _floors(tiers: dict[int, Tier], member_ids: list[int] | None = None) -> dict
     }
 
 
-def _values_now(refs: list, *, policy: TierPolicy, zone: Any, today: date) -> dict[int, Decimal]:
+def _values_now(
+    refs: list[MemberRef], *, policy: TierPolicy, zone: Any, today: date
+) -> dict[int, Decimal]:
     """The value that counts now: the better of the current window and the last closed one
     (recalculation and the immediate downgrade mode judge on it)."""
     now_values = values_in_windows(
@@ -573,7 +576,9 @@ class PeriodEndResult:
     grace_started: int = 0
     grace_cancelled: int = 0
     downgraded: int = 0
-    moves: Counter = field(default_factory=Counter)  # (from code, to code) -> members
+    moves: Counter[tuple[str, str]] = field(
+        default_factory=Counter
+    )  # (from code, to code) -> members
 
 
 def _assign_entry_tier(entry: Tier, now: datetime) -> int:
@@ -605,7 +610,7 @@ def _assign_entry_tier(entry: Tier, now: datetime) -> int:
 
 
 def _replace(
-    rows: list[dict],
+    rows: list[dict[str, Any]],
     *,
     now: datetime,
     reason: str,
@@ -711,8 +716,9 @@ def tier_period_end_evaluate(*, as_of: date | None = None) -> PeriodEndResult:
             "manual_until",
         )
     )
-    to_judge: list[dict] = []
+    to_judge: list[dict[str, Any]] = []
     period_ends: dict[int, date] = {}
+    row: Mapping[str, Any]  # one row of .values(): the candidates, then the judged, then the due
     for row in candidates.iterator(chunk_size=2000):
         enrolled_on = row["member__enrolled_at"].astimezone(zone).date()
         period_end = last_period_end(policy.window, as_of=as_of, enrolled_on=enrolled_on)
@@ -722,8 +728,7 @@ def tier_period_end_evaluate(*, as_of: date | None = None) -> PeriodEndResult:
             continue
         if row["manual_until"] is not None and row["manual_until"] > period_end:
             continue
-        row["period_end"] = period_end
-        to_judge.append(row)
+        to_judge.append({**row, "period_end": period_end})
         period_ends[row["member_id"]] = period_end
     refs = member_refs(((r["member_id"], r["member__enrolled_at"]) for r in to_judge), zone)
     values = values_in_windows(
@@ -733,7 +738,7 @@ def tier_period_end_evaluate(*, as_of: date | None = None) -> PeriodEndResult:
     )
     keep: dict[date, list[int]] = {}
     grace: dict[tuple[date, date, int], list[int]] = {}
-    downgrade: list[dict] = []
+    downgrade: list[dict[str, Any]] = []
     for row in to_judge:
         result.judged += 1
         current = tiers[row["tier_id"]]
@@ -794,7 +799,8 @@ def tier_period_end_evaluate(*, as_of: date | None = None) -> PeriodEndResult:
             windows=current_windows(kind=policy.window, refs=refs, today=as_of),
             zone=zone,
         )
-        cancel, apply = [], []
+        cancel: list[int] = []
+        apply: list[dict[str, Any]] = []
         for row in due_rows:
             current, target = tiers[row["tier_id"]], tiers[row["downgrade_to_id"]]
             value = now_values[row["member_id"]]
@@ -837,7 +843,7 @@ def _regrade_immediate(
         chunk = rows[offset : offset + BATCH]
         refs = member_refs(((r["member_id"], r["member__enrolled_at"]) for r in chunk), zone)
         values = _values_now(refs, policy=policy, zone=zone, today=result.as_of)
-        down = []
+        down: list[dict[str, Any]] = []
         for row in chunk:
             result.judged += 1
             current = tiers[row["tier_id"]]
@@ -860,14 +866,16 @@ class RecalculationResult:
     members: int = 0
     before: dict[str, int] = field(default_factory=dict)  # tier code -> members ("" = none)
     after: dict[str, int] = field(default_factory=dict)
-    moves: Counter = field(default_factory=Counter)  # (from code or "", to code) -> members
+    moves: Counter[tuple[str, str]] = field(
+        default_factory=Counter
+    )  # (from code or "", to code) -> members
 
     @property
     def moved(self) -> int:
         return sum(self.moves.values())
 
 
-def _protected(row: dict | None, today: date) -> bool:
+def _protected(row: Mapping[str, Any] | None, today: date) -> bool:
     if row is None or row["reason"] != Reason.MANUAL:
         return False
     return row["manual_until"] is None or row["manual_until"] > today
@@ -903,9 +911,9 @@ def tier_recalculate(
         .values_list("pk", "enrolled_at")
     )
     result.members = len(members)
-    before: Counter = Counter()
-    after: Counter = Counter()
-    changes: list[dict] = []
+    before: Counter[str] = Counter()
+    after: Counter[str] = Counter()
+    changes: list[dict[str, Any]] = []
     fresh: list[TierAssignment] = []
     floors = _floors(tiers)
     never = policy.downgrade_mode == Mode.NEVER

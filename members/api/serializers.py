@@ -38,7 +38,9 @@ class StoreSerializer(ReadModelSerializer):
 
 
 class MemberSerializer(ReadModelSerializer):
-    home_store = serializers.SlugRelatedField(slug_field="code", read_only=True, allow_null=True)
+    home_store: "serializers.SlugRelatedField[Store]" = serializers.SlugRelatedField(
+        slug_field="code", read_only=True, allow_null=True
+    )
     consents = serializers.SerializerMethodField()
 
     class Meta:

@@ -31,7 +31,7 @@ from members.services import (
     store_create,
 )
 
-NAME = {"max_length": 100, "required": False, "allow_blank": True}
+NAME: dict[str, Any] = {"max_length": 100, "required": False, "allow_blank": True}
 
 
 ConsentsInputSerializer = type(

@@ -58,7 +58,9 @@ CHANNELS = Redemption.Channel.choices
 
 
 class RewardSerializer(serializers.ModelSerializer):
-    min_tier = serializers.SlugRelatedField(slug_field="code", read_only=True, allow_null=True)
+    min_tier: "serializers.SlugRelatedField[Any]" = serializers.SlugRelatedField(
+        slug_field="code", read_only=True, allow_null=True
+    )
     benefit = serializers.CharField(read_only=True)
 
     class Meta:

@@ -85,7 +85,7 @@ def error_codes_by_status() -> dict[str, list[str]]:
             except ModuleNotFoundError:
                 continue
 
-    def subclasses(cls: type) -> list[type]:
+    def subclasses(cls: type[ApplicationError]) -> list[type[ApplicationError]]:
         return [c for sub in cls.__subclasses__() for c in (sub, *subclasses(sub))]
 
     # only the project's apps' errors (a test module may define its own for the handler's tests)

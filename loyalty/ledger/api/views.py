@@ -84,7 +84,7 @@ class LineSerializer(StrictSerializer):
     )
 
 
-MONEY = {
+MONEY: dict[str, Any] = {
     "max_digits": 11,
     "decimal_places": 2,
     "min_value": Decimal("0.01"),

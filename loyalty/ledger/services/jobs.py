@@ -290,7 +290,8 @@ def points_release_pending(
     if set_based:
         with connection.cursor() as cursor:
             cursor.execute(RELEASE_SQL, {"now": timezone.now(), "since": since, "as_of": as_of})
-            return cursor.rowcount
+            released: int = cursor.rowcount
+            return released
     lots = (
         PointsLot.objects.filter(
             available_from__gt=since, available_from__lte=as_of, remaining__gt=0
@@ -386,7 +387,7 @@ def ledger_reconcile(*, progress: Any = None, chunk: int = 50_000) -> list[Misma
 
     Works through the accounts in pk ranges of `chunk` accounts, one statement per range that
     returns only the mismatches, so memory stays flat with millions of accounts."""
-    mismatches = []
+    mismatches: list[Mismatch] = []
     last = 0
     with connection.cursor() as cursor:
         while True:

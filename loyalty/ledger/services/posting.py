@@ -116,6 +116,13 @@ def _create_entry(
     return entry
 
 
+def _posted(entry: LedgerEntry | None) -> LedgerEntry:
+    """The entry `_post_locked` posted for a caller that never asks for a capped debit."""
+    if entry is None:
+        raise RuntimeError("_post_locked returns None only for a debit under the cap policy.")
+    return entry
+
+
 def _post_locked(
     locked: PointsAccount,
     *,
@@ -126,8 +133,8 @@ def _post_locked(
     source_id: str = "",
     actor: Any = None,
     reason: str = "",
-    rules: list | None = None,
-    metadata: dict | None = None,
+    rules: list[dict[str, Any]] | None = None,
+    metadata: dict[str, Any] | None = None,
     reverses: LedgerEntry | None = None,
     effective_at: datetime | None = None,
     available_from: datetime | None = None,
@@ -275,7 +282,7 @@ def ledger_entry_post(
     source_id: str = "",
     actor: Any = None,
     reason: str = "",
-    metadata: dict | None = None,
+    metadata: dict[str, Any] | None = None,
     available_from: datetime | None = None,
     expires_at: datetime | None = None,
 ) -> LedgerEntry:
@@ -285,18 +292,20 @@ def ledger_entry_post(
     first and raise InsufficientPoints (409) when the available points do not cover them.
     """
     locked = lock_account(account.pk)
-    return _post_locked(
-        locked,
-        amount=amount,
-        kind=kind,
-        idempotency_key=idempotency_key,
-        source_type=source_type,
-        source_id=source_id,
-        actor=actor,
-        reason=reason,
-        metadata=metadata,
-        available_from=available_from,
-        expires_at=expires_at,
+    return _posted(
+        _post_locked(
+            locked,
+            amount=amount,
+            kind=kind,
+            idempotency_key=idempotency_key,
+            source_type=source_type,
+            source_id=source_id,
+            actor=actor,
+            reason=reason,
+            metadata=metadata,
+            available_from=available_from,
+            expires_at=expires_at,
+        )
     )
 
 
@@ -321,7 +330,7 @@ def points_earn(
     actor: Any = None,
     occurred_at: datetime | None = None,
     pending: bool = False,
-    metadata: dict | None = None,
+    metadata: dict[str, Any] | None = None,
 ) -> LedgerEntry:
     """Credit points outside a purchase (campaign bonus, tier gift, referral...). Idempotent."""
     if points <= 0:
@@ -331,19 +340,21 @@ def points_earn(
     start, expiry = credit_lot_times(programme, occurred_at, pending=pending)
     locked = account_lock_for_member(member=member)
     before = locked.balance
-    entry = _post_locked(
-        locked,
-        amount=points,
-        kind=kind,
-        idempotency_key=idempotency_key,
-        source_type=source_type,
-        source_id=source_id,
-        actor=actor,
-        reason=reason,
-        metadata=metadata,
-        effective_at=occurred_at,
-        available_from=start,
-        expires_at=expiry,
+    entry = _posted(
+        _post_locked(
+            locked,
+            amount=points,
+            kind=kind,
+            idempotency_key=idempotency_key,
+            source_type=source_type,
+            source_id=source_id,
+            actor=actor,
+            reason=reason,
+            metadata=metadata,
+            effective_at=occurred_at,
+            available_from=start,
+            expires_at=expiry,
+        )
     )
     if locked.balance != before:  # posted now, not a replay of the same key
         points_event_publish(
@@ -377,15 +388,17 @@ def points_redeem(
         raise ValidationError({"points": ["Redeem a positive whole number of points."]})
     locked = account_lock_for_member(member=member)
     before = locked.balance
-    entry = _post_locked(
-        locked,
-        amount=-points,
-        kind=Kind.REDEEM,
-        idempotency_key=idempotency_key,
-        source_type=source_type,
-        source_id=source_id,
-        actor=actor,
-        reason=reason,
+    entry = _posted(
+        _post_locked(
+            locked,
+            amount=-points,
+            kind=Kind.REDEEM,
+            idempotency_key=idempotency_key,
+            source_type=source_type,
+            source_id=source_id,
+            actor=actor,
+            reason=reason,
+        )
     )
     if locked.balance != before:  # posted now, not a replay of the same key
         points_event_publish(
@@ -427,17 +440,21 @@ def points_adjust(
     ):
         # the same key for a different adjustment: refused, never answered with the first one
         raise IdempotencyKeyReused(extra={"entry": first.pk, "idempotency_key": idempotency_key})
-    return _post_locked(
-        locked,
-        amount=points,
-        kind=Kind.ADJUST,
-        idempotency_key=idempotency_key,
-        source_type="adjustment",
-        actor=actor,
-        reason=reason.strip(),
-        available_from=now,
-        expires_at=expiry_for(programme, now) if points > 0 else None,
-        debit=_Debit(include_pending=True),
+    return _posted(
+        _posted(
+            _post_locked(
+                locked,
+                amount=points,
+                kind=Kind.ADJUST,
+                idempotency_key=idempotency_key,
+                source_type="adjustment",
+                actor=actor,
+                reason=reason.strip(),
+                available_from=now,
+                expires_at=expiry_for(programme, now) if points > 0 else None,
+                debit=_Debit(include_pending=True),
+            )
+        )
     )
 
 
@@ -456,24 +473,28 @@ def points_opening_balance(
         raise ValidationError({"points": ["An opening balance is a positive number of points."]})
     programme = programme_settings_get()
     now = timezone.now()
-    return _post_locked(
-        account_lock_for_member(member=member),
-        amount=points,
-        kind=Kind.OPENING_BALANCE,
-        idempotency_key=idempotency_key,
-        source_type="migration",
-        actor=actor,
-        reason=reason or "opening balance",
-        available_from=now,
-        expires_at=expires_at or expiry_for(programme, now),
+    return _posted(
+        _post_locked(
+            account_lock_for_member(member=member),
+            amount=points,
+            kind=Kind.OPENING_BALANCE,
+            idempotency_key=idempotency_key,
+            source_type="migration",
+            actor=actor,
+            reason=reason or "opening balance",
+            available_from=now,
+            expires_at=expires_at or expiry_for(programme, now),
+        )
     )
 
 
 @transaction.atomic
 def ledger_entry_reverse(
     *, entry: LedgerEntry, reason: str, actor: Any = None, idempotency_key: str | None = None
-) -> LedgerEntry:
+) -> LedgerEntry | None:
     """Undo a whole entry with a new one pointing at it (at most once).
+
+    None only when a credit is reversed under the cap return policy and nothing could be taken back.
 
     A redemption comes back as a REFUND into the very lots it consumed; a credit is taken back
     as a REVERSAL from its own lot first (debt policy if the points were spent).

@@ -91,7 +91,13 @@ def rule_uses_left(
     member_id = ctx.member.pk if ctx.member is not None else None
     left: dict[int, int | None] = {}
     for rule in capped:
-        mine = EarningRuleUse.objects.filter(rule=rule, member_id=member_id)
+        mine = EarningRuleUse.objects.filter(rule=rule)
+        # an anonymous purchase: the same IS NULL query `member_id=None` ran (it matches none)
+        mine = (
+            mine.filter(member_id=member_id)
+            if member_id is not None
+            else mine.filter(member_id__isnull=True)
+        )
         by_member = mine.count() if rule.max_uses_per_member else 0
         in_period = 0
         if rule.max_uses_per_period:
@@ -107,6 +113,8 @@ def rule_uses_record(
     *, rules: list[EarningRule], used: list[int], transaction: Transaction
 ) -> None:
     """One use per capped rule that applied to this purchase (what the caps count)."""
+    if transaction.member_id is None:
+        raise ValueError("Rule uses count a member's purchases; this purchase is anonymous.")
     capped = {rule.pk for rule in rules if rule.has_usage_caps}
     EarningRuleUse.objects.bulk_create(
         EarningRuleUse(

@@ -3,7 +3,7 @@
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
 from decimal import ROUND_FLOOR, Decimal
-from typing import Any
+from typing import Any, TypedDict
 from zoneinfo import ZoneInfo
 
 from django.core.exceptions import ValidationError
@@ -29,6 +29,7 @@ from loyalty.ledger.policy import local_date, programme_settings_get
 from loyalty.ledger.services.posting import (
     _Debit,
     _post_locked,
+    _posted,
     account_lock_for_member,
     credit_lot_times,
     earned_in_period,
@@ -70,7 +71,7 @@ class PostingResult:
     points_pending: int = 0
     points_uncollected: int = 0  # return under the cap policy: already spent, not taken back
     entries: list[LedgerEntry] = field(default_factory=list)
-    rules: list[dict] = field(default_factory=list)
+    rules: list[dict[str, Any]] = field(default_factory=list)
     # the member's account as this posting left it (locked until commit): the API answers the
     # balance from it instead of reading it again; None for replays and anonymous customers
     account: PointsAccount | None = None
@@ -115,7 +116,11 @@ def _validate_money(amount: Decimal, occurred_at: datetime, *, allow_future: boo
     errors = {}
     if not isinstance(amount, Decimal) or not amount.is_finite() or amount <= 0:
         errors["amount"] = ["A positive amount of money is required."]
-    elif amount.as_tuple().exponent < -2 or amount >= Decimal("1000000000"):
+    elif (
+        not isinstance(exponent := amount.as_tuple().exponent, int)  # finite: always an int
+        or exponent < -2
+        or amount >= Decimal("1000000000")
+    ):
         errors["amount"] = ["At most 2 decimals and less than 1,000,000,000."]
     if timezone.is_naive(occurred_at):
         errors["occurred_at"] = ["Give a time zone (e.g. 2026-11-23T10:00:00+00:00)."]
@@ -199,7 +204,7 @@ def purchase_record(
     occurred_at: datetime,
     amount: Decimal,
     store: Any = None,
-    lines: list[LineInput] | tuple = (),
+    lines: list[LineInput] | tuple[LineInput, ...] = (),
     points_spent: int = 0,
     customer_ref: str = "",
     actor: Any = None,
@@ -306,14 +311,16 @@ def purchase_record(
     # posting skips its look-up of an earlier entry (the unique constraint still holds).
     if points_spent:
         result.entries.append(
-            _post_locked(
-                locked,
-                amount=-points_spent,
-                kind=Kind.REDEEM,
-                idempotency_key=f"purchase:{txn.pk}:paid",
-                reason="paid part of the bill with points",
-                new_key=True,
-                **source,
+            _posted(
+                _post_locked(
+                    locked,
+                    amount=-points_spent,
+                    kind=Kind.REDEEM,
+                    idempotency_key=f"purchase:{txn.pk}:paid",
+                    reason="paid part of the bill with points",
+                    new_key=True,
+                    **source,
+                )
             )
         )
     available, expiry = credit_lot_times(programme, occurred_at, pending=True)
@@ -324,17 +331,19 @@ def purchase_record(
     for kind, points, key, label, applied in credits:
         if points <= 0:
             continue
-        entry = _post_locked(
-            locked,
-            amount=points,
-            kind=kind,
-            idempotency_key=f"purchase:{txn.pk}:{key}",
-            rules=applied,
-            reason=label,
-            available_from=available,
-            expires_at=expiry,
-            new_key=True,
-            **source,
+        entry = _posted(
+            _post_locked(
+                locked,
+                amount=points,
+                kind=kind,
+                idempotency_key=f"purchase:{txn.pk}:{key}",
+                rules=applied,
+                reason=label,
+                available_from=available,
+                expires_at=expiry,
+                new_key=True,
+                **source,
+            )
         )
         result.entries.append(entry)
         result.points_earned += points
@@ -375,14 +384,19 @@ def purchase_record(
     return result
 
 
+class _CapsEarned(TypedDict):
+    earned_today: int
+    earned_this_month: int
+
+
 def _earned_for_caps(
-    programme: Any, account: PointsAccount, occurred_at: datetime, rules: list
-) -> dict[str, int]:
+    programme: Any, account: PointsAccount, occurred_at: datetime, rules: list[EarningRule]
+) -> _CapsEarned:
     """What the account earned in the purchase's day and month, for the per-day and per-month
     cap rules: each sum is read only when an active rule caps that period (usually none)."""
     kinds = {rule.kind for rule in rules}
     day_start, month_start, month_end = _period_bounds(programme, occurred_at)
-    earned = {"earned_today": 0, "earned_this_month": 0}
+    earned: _CapsEarned = {"earned_today": 0, "earned_this_month": 0}
     if EarningRule.Kind.CAP_DAY in kinds:
         earned["earned_today"] = earned_in_period(
             account=account, start=day_start, end=day_start + timedelta(days=1)
@@ -417,7 +431,7 @@ def return_record(
     original: Transaction | None = None,
     member: Any = None,
     store: Any = None,
-    lines: list[LineInput] | tuple = (),
+    lines: list[LineInput] | tuple[LineInput, ...] = (),
     actor: Any = None,
 ) -> PostingResult:
     """Record a return. Against a purchase: reverses its points in proportion to the amount
@@ -518,15 +532,17 @@ def return_record(
         result.points_uncollected = to_reverse - result.points_reversed
     if to_refund > 0:
         now = timezone.now()
-        entry = _post_locked(
-            locked,
-            amount=to_refund,
-            kind=Kind.REFUND,
-            idempotency_key=f"return:{txn.pk}:refund",
-            reason="points spent on the returned goods",
-            available_from=now,
-            expires_at=credit_lot_times(programme, now, pending=False)[1],
-            **source,
+        entry = _posted(
+            _post_locked(
+                locked,
+                amount=to_refund,
+                kind=Kind.REFUND,
+                idempotency_key=f"return:{txn.pk}:refund",
+                reason="points spent on the returned goods",
+                available_from=now,
+                expires_at=credit_lot_times(programme, now, pending=False)[1],
+                **source,
+            )
         )
         result.entries.append(entry)
         result.points_refunded = to_refund
@@ -548,7 +564,7 @@ def earn_quote(
     amount: Decimal,
     occurred_at: datetime | None = None,
     store: Any = None,
-    lines: list[LineInput] | tuple = (),
+    lines: list[LineInput] | tuple[LineInput, ...] = (),
     points_spent: int = 0,
     promo_code: str = "",
     allow_future: bool = False,

@@ -45,9 +45,15 @@ class TierRefSerializer(serializers.Serializer):
 
 
 class AssignmentSerializer(serializers.ModelSerializer):
-    tier = serializers.SlugRelatedField(slug_field="code", read_only=True)
-    previous_tier = serializers.SlugRelatedField(slug_field="code", read_only=True, allow_null=True)
-    actor = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
+    tier: "serializers.SlugRelatedField[Tier]" = serializers.SlugRelatedField(
+        slug_field="code", read_only=True
+    )
+    previous_tier: "serializers.SlugRelatedField[Tier]" = serializers.SlugRelatedField(
+        slug_field="code", read_only=True, allow_null=True
+    )
+    actor: "serializers.SlugRelatedField[Any]" = serializers.SlugRelatedField(
+        slug_field="username", read_only=True, allow_null=True
+    )
 
     class Meta:
         model = TierAssignment
