@@ -6,7 +6,13 @@ from django.contrib.auth.models import Group
 
 from loyalty.core.roles import roles_setup
 
-pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+# PostgreSQL pass only: on SQLite the live server's dashboard query hung (minutes, in SQLite's C
+# code) in two whole-suite runs, intermittently, not when run alone; not yet explained.
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.postgres,
+    pytest.mark.django_db(transaction=True),
+]
 
 
 def _chart_total(page, canvas_id):
