@@ -157,7 +157,7 @@ class MemberAdmin(AuditedAdminMixin, SkipBadRowsAdminMixin, ModelAdmin, ImportEx
         ConsentFilter,
     )
     search_fields = ("member_number", "email", "phone", "last_name", "first_name")
-    search_help_text = "Card number, e-mail, phone (e.g. 07911 123456 or +447911123456) or name"
+    search_help_text = _("Card number, e-mail, phone (e.g. 07911 123456 or +447911123456) or name")
     list_per_page = 50
     show_full_result_count = False  # COUNT(*) over a million rows on every page is not free
     date_hierarchy = "enrolled_at"
@@ -348,8 +348,8 @@ class StaffProfileInline(StackedInline):
     fk_name = "user"
     fields = ["store", "restricted_to_store"]
     autocomplete_fields = ["store"]
-    verbose_name = "Store"
-    verbose_name_plural = "Store"
+    verbose_name = _("Store")
+    verbose_name_plural = _("Store")
 
 
 user_admin_inline_register(StaffProfileInline)

@@ -29,6 +29,7 @@ from typing import Any
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from rest_framework import serializers
 from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
@@ -153,7 +154,11 @@ def wrap_handler(view: Any, request: Request, handler: Callable[..., Response]) 
         header = request.headers.get("Idempotency-Key")
         if header is not None and not 1 <= len(header) <= MAX_HEADER_LENGTH:
             raise serializers.ValidationError(
-                {"Idempotency-Key": [f"Give 1 to {MAX_HEADER_LENGTH} characters."]}
+                {
+                    "Idempotency-Key": [
+                        _("Give 1 to %(max)s characters.") % {"max": MAX_HEADER_LENGTH}
+                    ]
+                }
             )
         key = request_idempotency_key(request, body_field)
         if not key or len(key) > 255 or "\x00" in key:

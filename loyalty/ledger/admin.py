@@ -91,7 +91,7 @@ class EarningRuleAdmin(AuditedAdminMixin, ModelAdmin):
     readonly_fields = ("times_used",)
     fieldsets = (
         (None, {"fields": ("name", "kind", "active", "priority", "stop_further")}),
-        ("Effect", {"fields": ("multiplier", "points", "amount")}),
+        (_("Effect"), {"fields": ("multiplier", "points", "amount")}),
         (
             _("Conditions"),
             {
@@ -116,7 +116,7 @@ class EarningRuleAdmin(AuditedAdminMixin, ModelAdmin):
             },
         ),
         (
-            "Applies to",
+            _("Applies to"),
             {
                 "fields": (
                     "skus",

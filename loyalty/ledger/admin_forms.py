@@ -67,7 +67,7 @@ class EarningRuleForm(forms.ModelForm):
         ),
     )
     required_skus = TagListField(
-        label=_("requires one of these products"),
+        label=_("Requires one of these products"),
         help_text=_(
             "Applies only when the basket holds at least one of these SKUs, e.g. 85123A, "
             "22423; press Enter after each. Empty: no such condition."

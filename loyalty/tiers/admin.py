@@ -295,7 +295,7 @@ def has_set_tier_permission(modeladmin: ModelAdmin, request: HttpRequest) -> boo
 
 
 # Offered only to users holding tiers.set_tier (finance and clerks do not), like adjust_points.
-@admin.action(description="Set tier (with a reason)", permissions=["set_tier"])
+@admin.action(description=_("Set tier (with a reason)"), permissions=["set_tier"])
 def set_tier(
     modeladmin: ModelAdmin, request: HttpRequest, queryset: QuerySet
 ) -> HttpResponse | None:
