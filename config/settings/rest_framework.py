@@ -17,6 +17,7 @@ REST_FRAMEWORK = {
     "DEFAULT_THROTTLE_CLASSES": ["loyalty.integrations.throttling.ApiKeyRateThrottle"],
     "DEFAULT_PARSER_CLASSES": ["loyalty.core.api.parsers.StrictJSONParser"],  # no duplicate keys
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_CONTENT_NEGOTIATION_CLASS": "loyalty.core.api.query.StrictContentNegotiation",
     "DEFAULT_PAGINATION_CLASS": "loyalty.core.api.pagination.DefaultPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],

@@ -95,3 +95,16 @@ def test_a_refused_csv_request_answers_the_standard_json_error(history, staff_cl
     assert response["Content-Type"].startswith("application/json")
     assert response.json()["code"] == "validation_error"
     assert "store" in response.json()["extra"]["fields"]
+
+
+def test_a_format_the_operation_does_not_offer_is_a_bad_parameter(history, staff_client):
+    """`?format=AAA` was a 404 (DRF's default), which no operation documents; it is a 400
+    naming the parameter and the formats on offer (found by the contract fuzzer)."""
+    response = staff_client.get(
+        reverse("analytics:cohorts-csv"),
+        {"format": "AAA", "from": "2000-01-01", "to": "2000-01-01"},
+    )
+
+    assert response.status_code == 400, response.content
+    assert response["Content-Type"].startswith("application/json")
+    assert response.json()["extra"]["fields"]["format"] == ["Choose one of: csv, json."]

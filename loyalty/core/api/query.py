@@ -14,6 +14,10 @@ from functools import cache
 from typing import Any
 
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from rest_framework.exceptions import ValidationError
+from rest_framework.negotiation import DefaultContentNegotiation
+
+from loyalty.core.api.strict import text_error
 
 API_PREFIX = "/api/v"
 _CONVERTER = re.compile(r"<(?:\w+:)?(\w+)>")
@@ -73,8 +77,8 @@ class UnknownQueryParameterMiddleware:
                 fields[name] = ["Give this parameter once."]
             elif values[0] == "":
                 fields[name] = ["Give a value or leave the parameter out."]
-            elif "\x00" in values[0]:
-                fields[name] = ["Null characters are not allowed."]
+            elif text_error(values[0]):  # NUL, other control characters: as in a JSON body
+                fields[name] = [str(text_error(values[0]))]
         if not fields:
             return None
         first = sorted(fields)[0]
@@ -86,3 +90,15 @@ class UnknownQueryParameterMiddleware:
             },
             status=400,
         )
+
+
+class StrictContentNegotiation(DefaultContentNegotiation):
+    """`?format=` naming no format the operation offers is a bad parameter (400 naming it),
+    as the schema's enum says; DRF's default answered 404, which no operation documents."""
+
+    def filter_renderers(self, renderers: list[Any], format: str) -> list[Any]:
+        offered = [renderer for renderer in renderers if renderer.format == format]
+        if not offered:
+            choices = ", ".join(sorted({renderer.format for renderer in renderers}))
+            raise ValidationError({"format": [f"Choose one of: {choices}."]})
+        return offered

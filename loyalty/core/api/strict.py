@@ -37,9 +37,9 @@ NON_EMPTY_TEXT_PATTERN = rf"^[^{CONTROL_CHARACTERS}]+$"
 NON_BLANK_TEXT_PATTERN = (
     rf"^[^{CONTROL_CHARACTERS}]*[^{WHITESPACE}{CONTROL_CHARACTERS}][^{CONTROL_CHARACTERS}]*$"
 )
-# Query strings: only NUL is refused (UnknownQueryParameterMiddleware); a search splits on
-# any whitespace.
-QUERY_TEXT_PATTERN = r"^[^\x00]*$"
+# Query strings refuse the same control characters (UnknownQueryParameterMiddleware); a
+# search splits on any whitespace.
+QUERY_TEXT_PATTERN = TEXT_PATTERN
 
 _JSON_TYPES: list[tuple[type, tuple[type, ...], str]] = [
     (serializers.BooleanField, (bool,), "a boolean (true or false)"),
