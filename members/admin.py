@@ -1,5 +1,5 @@
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from django import forms
 from django.contrib import admin, messages
@@ -28,6 +28,9 @@ from members.services import (
     member_reactivate,
     member_suspend,
 )
+
+if TYPE_CHECKING:
+    from django.contrib.admin.options import _ListFilterT
 
 
 class ReadOnlyInline(TabularInline):
@@ -138,7 +141,7 @@ class MemberAdmin(AuditedAdminMixin, SkipBadRowsAdminMixin, ModelAdmin, ImportEx
     export_form_class = ExportForm
     import_template_name = "admin/members/member/import.html"
     form = MemberAdminForm
-    list_display = (
+    list_display: tuple[str, ...] = (  # the back office's admin extends these two
         "member_number",
         "full_name",
         "email",
@@ -149,7 +152,7 @@ class MemberAdmin(AuditedAdminMixin, SkipBadRowsAdminMixin, ModelAdmin, ImportEx
         "status",
     )
     list_select_related = ("home_store",)
-    list_filter = (
+    list_filter: ClassVar[tuple["_ListFilterT", ...]] = (
         "status",
         "home_store",
         "enrolment_channel",

@@ -8,12 +8,13 @@ ticked, bad rows are reported as skipped, the good ones can be confirmed, and th
 import csv
 import io
 import uuid
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django import forms
 from django.http import HttpRequest, HttpResponse
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
+from import_export.fields import Field
 from import_export.forms import ConfirmImportForm
 from import_export.results import RowResult
 from unfold.contrib.import_export.forms import ImportForm
@@ -90,6 +91,10 @@ class MemberConfirmImportForm(ConfirmImportForm):
 
 class SkipBadRowsMixin:
     """Resource side: with skip_bad_rows, an invalid row becomes a skipped row, remembered."""
+
+    if TYPE_CHECKING:  # given by the import-export Resource this is mixed into
+
+        def get_import_fields(self) -> list[Field]: ...
 
     def __init__(self, *args: Any, skip_bad_rows: bool = False, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

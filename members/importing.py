@@ -188,12 +188,12 @@ def clean_row(
         ("email", normalize_email, known_emails),
         ("phone", normalize_phone, known_phones),
     ):
-        value = raw.get(name)
-        if value and known and (stripped := value.strip()) in known:
+        given = raw.get(name)
+        if given and known and (stripped := given.strip()) in known:
             row[name] = stripped
             continue
         try:
-            row[name] = normalize(value)
+            row[name] = normalize(given)
         except ValidationError as exc:
             errors[name] = exc.messages[0]
     birth = raw.get("birth_date", "").strip()
@@ -342,8 +342,10 @@ class MemberImporter:
             | Member.objects.filter(email__in=emails)
             | Member.objects.filter(phone__in=phones)
         )
-        by_number, by_email, by_phone = {}, {}, {}
-        for member in existing.only(
+        by_number: dict[str, Member] = {}
+        by_email: dict[str, Member] = {}
+        by_phone: dict[str, Member] = {}
+        for known in existing.only(
             "id",
             "member_number",
             "status",
@@ -351,11 +353,11 @@ class MemberImporter:
             "phone",
             *[f for f in PROFILE if f not in ("email", "phone")],
         ):
-            by_number[member.member_number] = member
-            if member.email:
-                by_email[member.email] = member
-            if member.phone:
-                by_phone[member.phone] = member
+            by_number[known.member_number] = known
+            if known.email:
+                by_email[known.email] = known
+            if known.phone:
+                by_phone[known.phone] = known
 
         now = timezone.now()
         to_create: list[Member] = []

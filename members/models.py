@@ -12,7 +12,7 @@ Invariants:
 from datetime import date
 
 from django.conf import settings
-from django.core.exceptions import ValidationError
+from django.core.exceptions import FieldDoesNotExist, ValidationError
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
@@ -275,9 +275,12 @@ class MemberEvent(BaseModel):
 
 def _field_label(model: type[models.Model], name: str) -> str:
     try:
-        return str(model._meta.get_field(name).verbose_name)
-    except Exception:  # a field that no longer exists: its stored name is the best label
+        field = model._meta.get_field(name)
+    except FieldDoesNotExist:  # a field that no longer exists: its stored name is the best label
         return name.replace("_", " ")
+    if isinstance(field, models.Field):
+        return str(field.verbose_name)
+    return name.replace("_", " ")  # a reverse relation has no verbose name of its own
 
 
 class StaffProfile(BaseModel):

@@ -51,9 +51,8 @@ NOT_IMPORTED = [f.name for f in Member._meta.fields if f.name not in MEMBER_COLU
 IMPORT_ATTRIBUTES = tuple(c if c != "home_store" else "home_store_id" for c in MEMBER_COLUMNS)
 
 
-def changed_fields(member: Member) -> list[str]:
+def changed_fields(member: Member, loaded: dict[str, Any]) -> list[str]:
     """The imported attributes that differ from what was loaded, by their field names."""
-    loaded = getattr(member, "_import_original", {})
     return [
         attribute.removesuffix("_id")
         for attribute in IMPORT_ATTRIBUTES
@@ -129,7 +128,12 @@ class MemberResource(NeutraliseExportMixin, SkipBadRowsMixin, resources.ModelRes
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self._seen: dict[str, int] = {}
+        self._seen: dict[str, int | None] = {}
+        # the imported attributes of each member as loaded, by pk (skip_row, changed_fields)
+        self._loaded: dict[int, dict[str, Any]] = {}
+        # new members whose number was drawn here, not given in the file, by id() (the
+        # instances are kept, so no id is reused while the import runs)
+        self._drawn: dict[int, Member] = {}
         self._by_number: dict[str, Member] = {}
         self._by_email: dict[str, Member] = {}
         self._by_phone: dict[str, Member] = {}
@@ -174,7 +178,7 @@ class MemberResource(NeutraliseExportMixin, SkipBadRowsMixin, resources.ModelRes
                     self._remember(member)
 
     def _remember(self, member: Member) -> None:
-        member._import_original = {f: getattr(member, f) for f in IMPORT_ATTRIBUTES}
+        self._loaded[member.pk] = {f: getattr(member, f) for f in IMPORT_ATTRIBUTES}
         self._by_number[member.member_number] = member
         if member.email:
             self._by_email[member.email] = member
@@ -264,7 +268,7 @@ class MemberResource(NeutraliseExportMixin, SkipBadRowsMixin, resources.ModelRes
         self, instance: Member, original: Any, row: Any, import_validation_errors: Any = None
     ) -> bool:
         """Unchanged: every imported attribute equals what was loaded (no deepcopy needed)."""
-        loaded = getattr(instance, "_import_original", None)
+        loaded = self._loaded.get(instance.pk) if instance.pk else None
         if import_validation_errors or loaded is None:
             return False
         return all(getattr(instance, f) == loaded[f] for f in IMPORT_ATTRIBUTES)
@@ -278,7 +282,7 @@ class MemberResource(NeutraliseExportMixin, SkipBadRowsMixin, resources.ModelRes
         if not instance.pk and not instance.member_number:
             # drawn here; a clash with an existing number is drawn again at save time
             instance.member_number = new_member_number()
-            instance._drawn_number = True
+            self._drawn[id(instance)] = instance
         if not instance.referral_code:
             instance.referral_code = next(self._codes, None) or new_referral_code()
         if not instance.enrolled_at:
@@ -338,7 +342,7 @@ class MemberResource(NeutraliseExportMixin, SkipBadRowsMixin, resources.ModelRes
                             clashes.append(m)
                         seen.add(m.referral_code)
                 if field == "member_number":  # a number given in the file is never changed
-                    clashes = [m for m in clashes if getattr(m, "_drawn_number", False)]
+                    clashes = [m for m in clashes if id(m) in self._drawn]
                 if not clashes:
                     break
                 for member in clashes:
@@ -413,7 +417,10 @@ class MemberResource(NeutraliseExportMixin, SkipBadRowsMixin, resources.ModelRes
                     default_change_reason=IMPORT_REASON,
                 )
                 members_updated_record(
-                    changes=[(m, changed_fields(m)) for m in self.update_instances],
+                    changes=[
+                        (m, changed_fields(m, self._loaded.get(m.pk, {})))
+                        for m in self.update_instances
+                    ],
                     actor=self._user,
                 )
             except Exception as exc:
