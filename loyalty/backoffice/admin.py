@@ -52,8 +52,9 @@ class TierFilter(admin.SimpleListFilter):
         return [(tier.code, tier.name) for tier in tier_ladder()]
 
     def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
-        if self.value():
-            return member_filter_by_tier(queryset, tier_code=self.value())
+        tier_code = self.value()
+        if tier_code:
+            return member_filter_by_tier(queryset, tier_code=tier_code)
         return queryset
 
 
@@ -74,8 +75,9 @@ class BalanceFilter(admin.SimpleListFilter):
         return [(key, label) for key, (label, _low, _high) in BALANCE_RANGES.items()]
 
     def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
-        if self.value() in BALANCE_RANGES:
-            _label, low, high = BALANCE_RANGES[self.value()]
+        key = self.value()
+        if key is not None and key in BALANCE_RANGES:
+            _label, low, high = BALANCE_RANGES[key]
             return member_filter_by_balance(queryset, at_least=low, below=high)
         return queryset
 
@@ -97,8 +99,9 @@ class LastPurchaseFilter(admin.SimpleListFilter):
         ]
 
     def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
-        if self.value() in ("active", "lapsing", "lapsed", "never"):
-            return member_filter_by_last_purchase(queryset, state=self.value())
+        state = self.value()
+        if state is not None and state in ("active", "lapsing", "lapsed", "never"):
+            return member_filter_by_last_purchase(queryset, state=state)
         return queryset
 
 
