@@ -26,7 +26,7 @@ from datetime import datetime
 from typing import Any, NamedTuple
 
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, connection, models, transaction
 from django.utils import timezone
 
 from members.identifiers import REFERRAL_ALPHABET, REFERRAL_CODE_LENGTH, luhn_check_digit
@@ -87,6 +87,12 @@ def member_number() -> str:
     return payload + luhn_check_digit(payload)
 
 
+def _column(name: str) -> str:
+    field = Member._meta.get_field(name)
+    assert isinstance(field, models.Field)  # PROFILE names the member's own columns
+    return field.column
+
+
 class CopyMemberImporter(MemberImporter):
     """MemberImporter's contract on PostgreSQL, via COPY and set-based SQL."""
 
@@ -108,7 +114,7 @@ class CopyMemberImporter(MemberImporter):
             self._resolve()
             failed = bool(self.report.errors) and not self.skip_bad_rows
             if not failed and not self.dry_run:
-                self._write()
+                self._write_staged()
                 self.report.written = True
             else:
                 transaction.set_rollback(True)
@@ -278,7 +284,11 @@ class CopyMemberImporter(MemberImporter):
                 raise RuntimeError(f"could not draw free values for {target}")
 
     def _insert_new(
-        self, insert_cols: list[str], insert_values: dict[str, str], history: str, params: dict
+        self,
+        insert_cols: list[str],
+        insert_values: dict[str, str],
+        history: str,
+        params: dict[str, datetime | str],
     ) -> None:
         member_cols = [f.column for f in Member._meta.concrete_fields]
         copied = ", ".join(member_cols)
@@ -303,14 +313,15 @@ class CopyMemberImporter(MemberImporter):
             params,
         )
 
-    def _write(self) -> None:
+    def _write_staged(self) -> None:
+        """Write the whole staged file (run() stages every batch first)."""
         cur = self.cursor
         history = Member.history.model._meta.db_table
         member_cols = [f.column for f in Member._meta.concrete_fields]
         copied = ", ".join(member_cols)
         copied_from = ", ".join(f"w.{c}" for c in member_cols)
         history_tail = "history_date, history_change_reason, history_type, history_user_id"
-        profile_cols = [Member._meta.get_field(f).column for f in PROFILE]
+        profile_cols = [_column(name) for name in PROFILE]
         text_cols = {
             f.column
             for f in Member._meta.concrete_fields
@@ -334,7 +345,7 @@ class CopyMemberImporter(MemberImporter):
         insert_cols = [c for c in member_cols if c != "id"]
         missing = set(insert_cols) - set(insert_values)
         assert not missing, f"new Member columns need an import value: {missing}"
-        params = {
+        params: dict[str, datetime | str] = {
             "now": self.now,
             "channel": Member.Channel.IMPORT,
             "status": Member.Status.ACTIVE,
