@@ -118,28 +118,31 @@ class EarningRuleForm(forms.ModelForm):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["store_codes"].choices = _store_choices()
+        store_codes = self.fields["store_codes"]
+        assert isinstance(store_codes, forms.MultipleChoiceField)
+        store_codes.choices = _store_choices()
         self.sweeping: list[str] = []
 
     def clean(self) -> dict[str, Any]:
         super().clean()  # Form.clean returns self.cleaned_data
         data = self.cleaned_data
-        kind = data.get("kind")
-        uses = {
+        kind: str = data.get("kind") or ""  # empty when the kind itself was refused
+        uses_by_kind: dict[str, set[str]] = {
             EarningRule.Kind.MULTIPLIER: {"multiplier"},
             EarningRule.Kind.FIXED_BONUS: {"points"},
             EarningRule.Kind.MINIMUM_SPEND: {"amount"},
             EarningRule.Kind.CAP_TRANSACTION: {"points"},
             EarningRule.Kind.CAP_DAY: {"points"},
             EarningRule.Kind.CAP_MONTH: {"points"},
-        }.get(kind, set())  # type: ignore[call-overload]
+        }
+        uses = uses_by_kind.get(kind, set())
         label = dict(EarningRule.Kind.choices).get(kind, "")
         for name in ("multiplier", "points", "amount"):
             if data.get(name) is not None and name not in uses:
                 self.add_error(
                     name,
                     _("A “%(kind)s” rule has no %(field)s: leave it empty.")
-                    % {"kind": label, "field": self.fields[name].label.lower()},
+                    % {"kind": label, "field": str(self.fields[name].label or name).lower()},
                 )
         # only multiplier rules work on part of the basket (the engine ignores lines otherwise)
         if kind != EarningRule.Kind.MULTIPLIER:

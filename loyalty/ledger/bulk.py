@@ -402,21 +402,23 @@ class BulkPoster:
         lot_ids = reserve_ids(PointsLot, len(plan.new_lots))
         for lot, pk in zip(plan.new_lots, lot_ids, strict=True):
             lot.pk = pk
+
+        def lot_row(lot: _Lot) -> tuple[Any, ...]:
+            assert lot.entry is not None  # a new lot is always made with its earning entry
+            return (
+                lot.pk,
+                lot.account_id,
+                entry_ids[lot.entry],
+                lot.amount,
+                lot.remaining,
+                lot.available_from,
+                lot.expires_at,
+            )
+
         insert_rows(
             PointsLot,
             ["id", "account_id", "entry_id", "amount", "remaining", "available_from", "expires_at"],
-            (
-                (
-                    lot.pk,
-                    lot.account_id,
-                    entry_ids[lot.entry],
-                    lot.amount,
-                    lot.remaining,
-                    lot.available_from,
-                    lot.expires_at,
-                )
-                for lot in plan.new_lots
-            ),
+            (lot_row(lot) for lot in plan.new_lots),
         )
         insert_rows(
             LotAllocation,

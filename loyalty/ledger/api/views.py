@@ -200,7 +200,8 @@ class PurchaseCreateApi(ApiAuthMixin, APIView):
         customer_ref = serializers.CharField(
             max_length=64, required=False, allow_blank=True, default=""
         )
-        lines = LineSerializer(many=True, required=False, max_length=500)
+        # drf-stubs omit max_length, which DRF hands to the ListSerializer of many=True
+        lines = LineSerializer(many=True, required=False, max_length=500)  # type: ignore[call-arg]
         promo_code = serializers.CharField(
             max_length=40,
             required=False,
@@ -255,7 +256,8 @@ class ReturnCreateApi(ApiAuthMixin, APIView):
         store = serializers.CharField(max_length=20, required=False, allow_blank=True)
         occurred_at = AwareDateTimeField(required=False)
         amount = serializers.DecimalField(**MONEY)
-        lines = LineSerializer(many=True, required=False, max_length=500)
+        # drf-stubs omit max_length, which DRF hands to the ListSerializer of many=True
+        lines = LineSerializer(many=True, required=False, max_length=500)  # type: ignore[call-arg]
 
     @extend_schema(
         operation_id="returns_create",
@@ -304,7 +306,8 @@ class EarnQuoteApi(ApiAuthMixin, APIView):
         store = serializers.CharField(max_length=20, required=False, allow_blank=True)
         amount = serializers.DecimalField(**MONEY)
         points_spent = serializers.IntegerField(min_value=0, max_value=10**12, default=0)
-        lines = LineSerializer(many=True, required=False, max_length=500)
+        # drf-stubs omit max_length, which DRF hands to the ListSerializer of many=True
+        lines = LineSerializer(many=True, required=False, max_length=500)  # type: ignore[call-arg]
 
     class OutputSerializer(serializers.Serializer):
         eligible_amount = serializers.DecimalField(max_digits=14, decimal_places=2)
