@@ -30,7 +30,7 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from rest_framework import serializers
+from rest_framework import exceptions, serializers
 from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -58,10 +58,13 @@ def request_fingerprint(request: Request) -> str:
 
 
 def _claim(*, request: Request, key: str, fingerprint: str) -> tuple[IdempotencyRecord, bool]:
+    user = request.user
+    if not user.is_authenticated:  # the view's permissions let no anonymous write reach here
+        raise exceptions.NotAuthenticated()
     try:
         with transaction.atomic():
             record = IdempotencyRecord.objects.create(
-                user=request.user,
+                user=user,
                 key=key,
                 method=request.method or "",
                 path=request.path[:255],
@@ -69,7 +72,7 @@ def _claim(*, request: Request, key: str, fingerprint: str) -> tuple[Idempotency
             )
         return record, True
     except IntegrityError:
-        return IdempotencyRecord.objects.get(user=request.user, key=key), False
+        return IdempotencyRecord.objects.get(user=user, key=key), False
 
 
 def _replay(record: IdempotencyRecord) -> Response:

@@ -80,8 +80,11 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
 
     assert isinstance(exc, exceptions.APIException)
     extra: dict[str, Any] = {}
-    if isinstance(exc, exceptions.Throttled) and exc.wait is not None:
-        extra["retry_after_seconds"] = int(exc.wait)
+    if isinstance(exc, exceptions.Throttled):
+        # drf-stubs omit the `wait` attribute that Throttled.__init__ sets
+        wait: float | None = exc.wait  # type: ignore[attr-defined]
+        if wait is not None:
+            extra["retry_after_seconds"] = int(wait)
     detail = exc.detail
     response.data = {
         "code": exc.get_codes() if isinstance(exc.get_codes(), str) else exc.default_code,

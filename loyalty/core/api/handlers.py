@@ -87,6 +87,6 @@ FAVICON = Path(settings.BASE_DIR) / "static" / "favicon.ico"
 
 @require_safe
 @cache_control(max_age=86400, public=True)
-def favicon(request: HttpRequest) -> HttpResponse:
+def favicon(request: HttpRequest) -> FileResponse:
     """/favicon.ico, which browsers ask for on every page whatever the page links to."""
     return FileResponse(FAVICON.open("rb"), content_type="image/x-icon")

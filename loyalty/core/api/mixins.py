@@ -1,7 +1,7 @@
 """The base every API view inherits: authentication, permissions and paging fixed in one place."""
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rest_framework.authentication import BaseAuthentication
 from rest_framework.permissions import BasePermission
@@ -9,6 +9,9 @@ from rest_framework.throttling import BaseThrottle
 
 from loyalty.core.api.pagination import DefaultPagination
 from loyalty.core.scopes import ScopeDeclaration
+
+if TYPE_CHECKING:
+    from rest_framework.permissions import _PermissionClass
 
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
@@ -59,7 +62,7 @@ class PublicApiMixin:
     """The named escape hatch for the few endpoints that must answer anonymous callers."""
 
     authentication_classes: Sequence[type[BaseAuthentication]] = ()
-    permission_classes: Sequence[type[BasePermission]] = ()
+    permission_classes: Sequence["_PermissionClass"] = ()
     throttle_classes: Sequence[type[BaseThrottle]] = ()
 
 

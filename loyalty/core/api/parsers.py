@@ -59,8 +59,8 @@ class StrictJSONParser(JSONParser):
         try:
             decoded = codecs.getreader(encoding)(stream)
             parse_constant = json.strict_constant if api_settings.STRICT_JSON else None
-            data = json.load(
-                decoded, parse_constant=parse_constant, object_pairs_hook=_unique_object
+            data = json.loads(
+                decoded.read(), parse_constant=parse_constant, object_pairs_hook=_unique_object
             )
         except ValueError as exc:  # includes UnicodeDecodeError: bytes that are not UTF-8
             raise ParseError(f"JSON parse error - {exc}") from exc

@@ -9,13 +9,14 @@ Paths outside the API (admin, clerk screen, schema, docs) are not touched.
 
 import re
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from functools import cache
 from typing import Any
 
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from rest_framework.exceptions import ValidationError
 from rest_framework.negotiation import DefaultContentNegotiation
+from rest_framework.renderers import BaseRenderer
 
 from loyalty.core.api.strict import text_error
 
@@ -96,7 +97,10 @@ class StrictContentNegotiation(DefaultContentNegotiation):
     """`?format=` naming no format the operation offers is a bad parameter (400 naming it),
     as the schema's enum says; DRF's default answered 404, which no operation documents."""
 
-    def filter_renderers(self, renderers: list[Any], format: str) -> list[Any]:
+    def filter_renderers(
+        self, renderers: Iterable[BaseRenderer], format: str
+    ) -> list[BaseRenderer]:
+        renderers = list(renderers)  # read twice below
         offered = [renderer for renderer in renderers if renderer.format == format]
         if not offered:
             choices = ", ".join(sorted({renderer.format for renderer in renderers}))
