@@ -125,7 +125,8 @@ class TierPolicyForm(forms.ModelForm):
         cap = data.get("floor_max_tier")
         if cap is not None:
             above = TierFloor.objects.filter(tier__rank__gt=cap.rank)
-            if above.exists():
+            example = above.select_related("member").first()
+            if example is not None:
                 self.add_error(
                     "floor_max_tier",
                     _(
@@ -135,7 +136,7 @@ class TierPolicyForm(forms.ModelForm):
                     % {
                         "count": above.count(),
                         "cap": cap.name,
-                        "example": above.select_related("member").first().member,
+                        "example": example.member,
                     },
                 )
         return data

@@ -57,7 +57,7 @@ class TierBulkSimulator:
             for row in TierAssignment.objects.filter(
                 member_id__in=ids[offset : offset + 5000], valid_to__isnull=True
             ).values("id", "member_id", "tier_id", "downgrade_due_on"):
-                self.current[row["member_id"]] = row
+                self.current[row["member_id"]] = dict(row)  # grows a "new" key below
         self.by_id = {tier.pk: tier for tier in self.tiers}
         self.bounds: dict[int, tuple[datetime | None, datetime | None]] = {}
         self.value: dict[int, Decimal] = {}

@@ -53,9 +53,12 @@ def tier_upgrade_after_posting(*, transaction: Transaction, result: Any) -> None
         downgrade = True
     from loyalty.tiers.services import tier_evaluate_member
 
+    member = transaction.member
+    if member is None:  # not reached: member_id was checked above
+        return
     try:
         tier_evaluate_member(
-            member=transaction.member,
+            member=member,
             actor=transaction.created_by,
             imported=transaction.channel == Transaction.Channel.IMPORT,  # no gifts for history
             downgrade=downgrade,

@@ -56,7 +56,7 @@ def tier_distribution() -> list[dict[str, Any]]:
 @dataclass(frozen=True)
 class TierProgress:
     member_id: int
-    tier: Tier | None  # the current tier (the entry tier if none was assigned yet)
+    tier: Tier  # the current tier (the entry tier if none was assigned yet)
     assigned: bool  # False: no assignment row yet (the job or the first purchase makes one)
     since: datetime | None
     reason: str
