@@ -139,7 +139,10 @@ def _search(request: HttpRequest) -> SearchResult:
     not silently searched as nothing."""
     form = forms.SearchForm(request.GET)
     if not form.is_valid():
-        problem = " ".join(form.errors.get("q", [])) or "This search cannot be run."
+        problem = (
+            " ".join(str(message) for message in form.errors.get("q", []))
+            or "This search cannot be run."
+        )
         return SearchResult(query="", message=f"Search not run: {problem}")
     return clerk_member_search(user=request.user, query=form.cleaned_data["q"])
 
@@ -472,8 +475,10 @@ class VoucherView(ClerkView):
                 form.add_error("code", clerk_message(exc))
                 status = 404 if status == 200 else status
             else:
+                # a code of no member (a partner batch) shows no member
                 member_visible = (
-                    clerk_members(user=self.request.user).filter(pk=check.member_id).exists()
+                    check.member_id is not None
+                    and clerk_members(user=self.request.user).filter(pk=check.member_id).exists()
                 )
         elif status == 200:
             status = 400
