@@ -22,9 +22,9 @@ def campaigns_on_purchase(*, txn: Transaction, earn_points: int, lines: list | N
     """Apply the active campaigns to a posted purchase; returns the points given."""
     from campaigns.services import audience_row, campaign_award, cap_reached, referral_on_purchase
 
-    if txn.member_id is None:
+    member = txn.member  # no query when member_id is None
+    if member is None or txn.member_id is None:
         return 0
-    member = txn.member
     wanted = []
     for campaign, holdout in member_campaigns(txn.member_id, txn.occurred_at):
         if campaign.mechanic not in PURCHASE_MECHANICS:

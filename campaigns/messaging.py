@@ -139,12 +139,15 @@ def unsubscribe(*, token: str) -> Member | None:
 
 
 def _send_email(member: Member, content: dict[str, str]) -> None:
+    address = member.email
+    if not address:  # _skip_reason skips a member without one before any send
+        raise ValueError("the member has no e-mail address")
     link = unsubscribe_url(member)
     text = content["text"] + "\n\n" + _("Unsubscribe: %(url)s") % {"url": link}
     message = EmailMultiAlternatives(
         subject=content["subject"],
         body=text,
-        to=[member.email],
+        to=[address],
         headers={"List-Unsubscribe": f"<{link}>"},
     )
     if content["html"]:

@@ -12,6 +12,7 @@ Invariants:
 """
 
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -24,6 +25,9 @@ from simple_history.models import HistoricalRecords
 from campaigns.choices import ConditionField, ConditionOperator
 from campaigns.validation import condition_errors, settings_errors, template_errors
 from loyalty.core.models import BaseModel
+
+if TYPE_CHECKING:
+    from django.utils.functional import _StrOrPromise
 
 
 class Segment(BaseModel):
@@ -405,7 +409,7 @@ class Campaign(BaseModel):
         return f"{self.name} ({self.get_status_display()})"
 
     def clean(self) -> None:
-        errors = settings_errors(self)
+        errors: dict[str, _StrOrPromise] = dict(settings_errors(self))
         if self.starts_at and self.ends_at and self.ends_at <= self.starts_at:
             errors["ends_at"] = _("Must be after the start.")
         if errors:

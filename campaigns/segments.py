@@ -155,18 +155,22 @@ def condition_q(cond: SegmentCondition, moment: datetime) -> Q:
         q = Q(_compare(expression, op, Decimal(value)))
     elif field == FIELD.POINTS_BALANCE:
         if moment >= timezone.now() - timedelta(seconds=5):
-            balance = PointsAccount.objects.filter(member_id=OuterRef("pk")).values("balance")
+            balance = Subquery(
+                PointsAccount.objects.filter(member_id=OuterRef("pk")).values("balance"),
+                output_field=IntegerField(),
+            )
         else:
-            balance = (
+            balance = Subquery(
                 LedgerEntry.objects.filter(
                     account__member_id=OuterRef("pk"), effective_at__lt=moment
                 )
                 .order_by()
                 .values("account_id")
                 .annotate(b=Sum("amount"))
-                .values("b")
+                .values("b"),
+                output_field=IntegerField(),
             )
-        expression = Coalesce(Subquery(balance, output_field=IntegerField()), Value(0))
+        expression = Coalesce(balance, Value(0))
         q = Q(_compare(expression, op, int(value)))
     elif field in (FIELD.RFM_RECENCY, FIELD.RFM_FREQUENCY, FIELD.RFM_MONETARY):
         column = field.removeprefix("rfm_")

@@ -137,6 +137,38 @@ def test_campaign_created_launched_and_audited(client, marketer):
     assert CampaignStatusChange.objects.filter(campaign=campaign, actor=marketer).count() == 2
 
 
+@pytest.mark.parametrize("field", ["categories", "skus"])
+def test_campaign_code_with_a_nul_character_is_a_form_error(client, marketer, field):
+    """PostgreSQL's jsonb refuses U+0000: the code list refuses it first, as a form error."""
+    segment = SegmentFactory()
+    data = {
+        "name": "Nul codes",
+        "segment": str(segment.pk),
+        "mechanic": "multiplier",
+        "starts_at_0": "2026-12-01",
+        "starts_at_1": "00:00:00",
+        "ends_at_0": "2027-01-01",
+        "ends_at_1": "00:00:00",
+        "priority": "100",
+        "stacking": "combine",
+        "holdout_percent": "10",
+        "multiplier": "2",
+        "cap_period": "campaign",
+        "categories": "",
+        "skus": "",
+        **_inline("status_changes", []),
+    }
+    response = client.post(
+        reverse("admin:campaigns_campaign_add"), {**data, field: "shoes, ba\x00gs"}
+    )
+    assert response.status_code == 200
+    assert b"Null characters are not allowed." in response.content
+    assert not Campaign.objects.filter(name="Nul codes").exists()
+    valid = client.post(reverse("admin:campaigns_campaign_add"), {**data, field: "shoes, bags"})
+    assert valid.status_code == 302, valid.content.decode()[:3000]
+    assert getattr(Campaign.objects.get(name="Nul codes"), field) == ["shoes", "bags"]
+
+
 def test_clerk_cannot_launch(client, django_user_model, programme):
     user = django_user_model.objects.create_user(
         username="ck", password="x-long-pass-123", is_staff=True

@@ -62,6 +62,17 @@ def test_no_consent_not_sent(programme):
     assert row.delivery.status == "skipped"
 
 
+def test_member_without_an_email_address_is_skipped_not_sent(programme):
+    """The e-mail send needs an address: a consenting member without one is skipped first."""
+    member = MemberFactory(email=None)
+    consent_set(member=member, channel="email", granted=True, source="test")
+    row = outbox(member, channel="email")
+    assert messages_deliver() == {"skipped": 1}
+    row.refresh_from_db()
+    assert row.status == "failed" and not mail.outbox
+    assert row.delivery.reason == "no e-mail address"
+
+
 def test_weekly_frequency_cap_for_marketing_only(consenting, settings):
     settings.LOYALTY_MESSAGES_PER_WEEK = 2
     for _ in range(3):

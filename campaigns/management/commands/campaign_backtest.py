@@ -95,11 +95,11 @@ class Command(BaseCommand):
                 f"  {label:8}: {group.members} members, {group.purchasers} reactivated ({rate}), "
                 f"{group.repeaters} with 2+ purchases, revenue per member {group.revenue_per_member}"
             )
-        if results.lift is None:
+        lift, low, high = results.lift, results.lift_low, results.lift_high
+        if lift is None or low is None or high is None:  # all three or none
             self.stdout.write("  lift: needs members in both groups")
         else:
             self.stdout.write(
-                f"  lift: {results.lift:+.2f} percentage points, 95% CI "
-                f"[{results.lift_low:+.2f}, {results.lift_high:+.2f}] "
-                f"({'contains' if results.lift_low <= 0 <= results.lift_high else 'excludes'} 0)"
+                f"  lift: {lift:+.2f} percentage points, 95% CI [{low:+.2f}, {high:+.2f}] "
+                f"({'contains' if low <= 0 <= high else 'excludes'} 0)"
             )
