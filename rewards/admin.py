@@ -104,6 +104,12 @@ class RewardsSettingsAdmin(AuditedAdminMixin, SingletonAdminMixin, ModelAdmin):
     )
 
 
+def _uploaded_file_name(request: HttpRequest) -> str:
+    """The name of the file the form took (its own validation made sure there is one)."""
+    upload = request.FILES.get("file")
+    return (upload.name if upload is not None else None) or ""
+
+
 class CodesUploadForm(forms.Form):
     file = forms.FileField(
         help_text="CSV or text: one code per line (a header line 'code' is skipped)."
@@ -346,7 +352,7 @@ class RewardAdmin(AuditedAdminMixin, ImportExportModelAdmin, ModelAdmin):
                 report = reward_codes_upload(
                     reward=reward,
                     codes=form.cleaned_data["file"],
-                    batch=request.FILES["file"].name,
+                    batch=_uploaded_file_name(request),
                 )
             except ValidationError as exc:
                 form.add_error(None, "; ".join(exc.messages))
@@ -780,7 +786,7 @@ class VoucherBatchAdmin(AuditedAdminMixin, ModelAdmin):
                     valid_until=data["valid_until"],
                     codes=data["file"],
                     actor=request.user,
-                    file_name=request.FILES["file"].name,
+                    file_name=_uploaded_file_name(request),
                 )
             except ValidationError as exc:
                 for field, messages_ in exc.message_dict.items():
