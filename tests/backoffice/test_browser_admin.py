@@ -124,7 +124,7 @@ def test_filter_members_by_tier_and_balance(live_server, screen, superuser, crow
 
 
 def test_create_a_weekend_rule_with_the_widgets_and_simulate_it(
-    live_server, screen, superuser, programme
+    live_server, screen, superuser, programme, ladder
 ):
     page, _watcher = screen
     StoreFactory(code="LDN01", name="Covent Garden")
@@ -170,6 +170,14 @@ def test_create_a_weekend_rule_with_the_widgets_and_simulate_it(
     result.wait_for()
     assert "Earns 30 points" in result.inner_text()
     assert "Weekend x1.5: x1.5" in page.get_by_test_id("applied-rules").inner_text()
+
+    # the same basket for a tier instead of a member: the gold multiplier applies on top
+    page.select_option("select[name=tier]", "gold")
+    page.get_by_role("button", name="Simulate").click()
+    page.wait_for_url("**tier=gold**")
+    assert "Earns 45 points" in page.get_by_test_id("simulation-result").inner_text()
+    applied = page.get_by_test_id("applied-rules").inner_text()
+    assert "Weekend x1.5: x1.5" in applied and "Gold tier: x1.5" in applied
 
 
 def test_finance_is_offered_only_the_actions_it_may_run(
