@@ -41,7 +41,7 @@ class SimulatorForm(forms.Form):
         max_length=20,
         help_text=_(
             "Optional: their tier multiplier and today's caps count, e.g. 4000000008. "
-            "Empty: a customer with no tier, or the tier chosen below."
+            "Empty: a customer with no tier, or the tier chosen under “Or a tier”."
         ),
     )
     tier = forms.ChoiceField(

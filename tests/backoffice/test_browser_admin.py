@@ -1,8 +1,9 @@
 """The marketing and finance flows of the admin in a real browser (Debian chromium through
 Playwright), at desktop and tablet (820x1180) widths: find a member by a phone typed the
 national way and read their story; filter members by tier and balance; create a weekend
-multiplier rule with the widgets and run the simulator on it; finance is offered only the
-actions it may run. Every flow fails on a console error or an unexpected 4xx/5xx response."""
+multiplier rule with the widgets and run the simulator on it (for a tier too); import a CSV
+with one bad row, see the bad value beside its error and import the good rows without choosing
+the file again; finance is offered only the actions it may run. Every flow fails on a console error or an unexpected 4xx/5xx response."""
 
 from collections.abc import Iterator
 from datetime import timedelta
@@ -15,6 +16,7 @@ from django.utils import timezone
 from loyalty.ledger.models import EarningRule
 from loyalty.ledger.services import points_adjust
 from loyalty.tiers.models import TierAssignment
+from members.models import Member
 from tests.factories.ledger import earn
 from tests.factories.members import MemberFactory, StoreFactory
 from tests.factories.tiers import TierAssignmentFactory
@@ -178,6 +180,46 @@ def test_create_a_weekend_rule_with_the_widgets_and_simulate_it(
     assert "Earns 45 points" in page.get_by_test_id("simulation-result").inner_text()
     applied = page.get_by_test_id("applied-rules").inner_text()
     assert "Weekend x1.5: x1.5" in applied and "Gold tier: x1.5" in applied
+
+
+BAD_ROW_CSV = (
+    "member_number,first_name,last_name,email,phone,home_store\n"
+    ",Ada,Lovelace,ada@example.com,07911 123456,\n"
+    ",Grace,Hopper,grace@@navy,,\n"
+)
+
+
+def test_import_a_csv_with_a_bad_row_and_reuse_the_kept_file(
+    live_server, screen, superuser, programme, ladder, tmp_path
+):
+    page, _watcher = screen
+    csv_path = tmp_path / "members.csv"
+    csv_path.write_text(BAD_ROW_CSV)
+    login(page, live_server, "boss", "boss-pass-123", "/admin/members/member/import/")
+
+    page.set_input_files("input[name=import_file]", str(csv_path))
+    page.select_option("select[name=format]", label="csv")
+    page.click("form:has(input[name=import_file]) [type=submit]")
+
+    cell = page.locator("td[data-error-field=email]")
+    cell.wait_for()
+    assert cell.locator(".import-value").inner_text() == "grace@@navy"  # not blanked
+    assert "valid" in cell.locator(".import-error").inner_text()
+    assert (
+        "Kept from your last try: members.csv"
+        in page.locator("form:has(input[name=import_file])").inner_text()
+    )
+    assert Member.objects.count() == 0
+
+    # tick "skip bad rows" and submit the same form: no file chosen, the kept one is used
+    page.get_by_label("Skip bad rows").check()
+    page.click("form:has(input[name=import_file]) [type=submit]")
+    page.locator("[data-state=skip]").wait_for()
+    assert "email: Enter a valid" in page.locator("[data-state=skip]").inner_text()
+    assert page.locator("[data-state=new]").count() == 1
+    page.click("form:has(input[name=import_file_name]) [type=submit]")
+    page.wait_for_url("**/admin/members/member/")
+    assert list(Member.objects.values_list("last_name", flat=True)) == ["Lovelace"]
 
 
 def test_finance_is_offered_only_the_actions_it_may_run(
