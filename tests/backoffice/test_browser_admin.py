@@ -243,6 +243,10 @@ def test_finance_is_offered_only_the_actions_it_may_run(
     # the story page is read-only for finance: no edit forms, but the whole story
     page.goto(f"{live_server.url}/admin/members/member/{busy_member.pk}/story/")
     assert page.get_by_test_id("timeline").is_visible()
+    assert page.get_by_role("link", name="Edit profile and run actions").count() == 0
+    page.get_by_role("link", name="Full member record").click()
+    page.wait_for_url(f"**/admin/members/member/{busy_member.pk}/change/")
+    assert page.locator("button[name=_save], input[name=_save]").count() == 0  # view only
     # a page finance may not open answers 403, and that is the only 4xx of the flow
     watcher.allowed.add(403)
     response = page.goto(f"{live_server.url}/admin/ledger/earningrule/add/")
