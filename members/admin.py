@@ -9,6 +9,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 from import_export.admin import ImportExportModelAdmin
 from unfold.admin import ModelAdmin, StackedInline, TabularInline
 from unfold.contrib.import_export.forms import ExportForm, ImportForm
@@ -237,9 +238,15 @@ class MemberAdmin(AuditedAdminMixin, SkipBadRowsAdminMixin, ModelAdmin, ImportEx
             messages.warning(
                 request,
                 format_html(
-                    '{} bad row(s) will be skipped. <a href="{}">Download the skipped rows (CSV)</a>.',
-                    len(skipped),
+                    '{} <a href="{}">{}</a>',
+                    ngettext(
+                        "%(n)s bad row will be skipped.",
+                        "%(n)s bad rows will be skipped.",
+                        len(skipped),
+                    )
+                    % {"n": len(skipped)},
                     url,
+                    _("Download the skipped rows (CSV)."),
                 ),
             )
         return response

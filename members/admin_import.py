@@ -3,14 +3,22 @@
 By default a file with any bad row cannot be confirmed (nothing is written). With "skip bad rows"
 ticked, bad rows are reported as skipped, the good ones can be confirmed, and the skipped rows
 (with their row number and reason) are offered as a CSV download.
+
+The form is kept after an error: a file that was read is kept in import-export's temporary
+storage and named by a signed token in the form (for this user, a few hours), so submitting the
+form again (format chosen, "skip bad rows" ticked) uses it without choosing it again; choosing
+another file replaces it.
 """
 
 import csv
 import io
+import os
 import uuid
 from typing import TYPE_CHECKING, Any
 
 from django import forms
+from django.core import signing
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.http import HttpRequest, HttpResponse
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
@@ -22,6 +30,8 @@ from unfold.contrib.import_export.forms import ImportForm
 from loyalty.core.csvsafe import neutralise
 
 SESSION_KEY = "members_import_skipped"
+KEPT_SALT = "members.import.kept-file"
+KEPT_MAX_AGE = 6 * 3600  # seconds a kept file can be used again
 
 
 class MemberImportForm(ImportForm):
@@ -32,6 +42,7 @@ class MemberImportForm(ImportForm):
             "Import the good rows and download the bad ones, instead of refusing the file."
         ),
     )
+    kept_file = forms.CharField(required=False, widget=forms.HiddenInput())
 
     def __init__(self, formats: Any, *args: Any, **kwargs: Any) -> None:
         super().__init__(formats, *args, **kwargs)
@@ -152,12 +163,15 @@ class SkipBadRowsAdminMixin:
     def import_action(self, request: HttpRequest, **kwargs: Any) -> Any:
         """After a preview with bad rows, the uploaded file is kept (import-export stored it):
         the page offers to import its good rows and skip the bad ones without choosing the file
-        again (the retry form), besides uploading a corrected file."""
+        again (the retry form), besides uploading a corrected file. After any error the
+        import form itself keeps the file too (keep_upload)."""
+        self.restore_kept_upload(request)
         response = super().import_action(request, **kwargs)  # type: ignore[misc]
         context = getattr(response, "context_data", None)
         if context is None or context.get("confirm_form") is not None:
             return response
         result, form = context.get("result"), context.get("form")
+        self.keep_upload(request, form)
         upload = getattr(form, "cleaned_data", {}).get("import_file") if form else None
         if (
             result is not None
@@ -169,6 +183,66 @@ class SkipBadRowsAdminMixin:
             retry.initial["skip_bad_rows"] = True
             context["retry_form"] = retry
         return response
+
+    def restore_kept_upload(self, request: HttpRequest) -> None:
+        """Before the form is read: a re-submit that names a kept file and chooses none gets
+        the kept file back as its upload (a bad or foreign token is ignored: the form then
+        asks for a file as usual)."""
+        token = request.POST.get("kept_file") if request.method == "POST" else None
+        if not token or request.FILES.get("import_file"):
+            return
+        try:
+            kept = signing.loads(token, salt=KEPT_SALT, max_age=KEPT_MAX_AGE)
+        except signing.BadSignature:
+            return
+        if not isinstance(kept, dict) or kept.get("user") != request.user.pk:
+            return
+        storage = self.get_tmp_storage_class()(  # type: ignore[attr-defined]
+            name=os.path.basename(str(kept.get("name", ""))),
+            read_mode="rb",
+            **self.get_tmp_storage_class_kwargs(),  # type: ignore[attr-defined]
+        )
+        try:
+            data = storage.read()
+            storage.remove()  # used once: a further error keeps a fresh copy
+        except (OSError, TypeError, ValueError):
+            return
+        if isinstance(data, str):
+            data = data.encode("utf-8")
+        request.FILES["import_file"] = SimpleUploadedFile(str(kept.get("original", "")), data)
+
+    def keep_upload(self, request: HttpRequest, form: Any) -> None:
+        """After an error: keep the file that was read and say so on its field, so the form
+        can be submitted again without choosing it (not when the file itself was refused)."""
+        if form is None or not form.is_bound or form.errors.get("import_file"):
+            return
+        upload = getattr(form, "cleaned_data", {}).get("import_file")
+        if upload is None:
+            return
+        upload.seek(0)
+        data = upload.read()
+        storage = self.get_tmp_storage_class()(  # type: ignore[attr-defined]
+            read_mode="rb",
+            **self.get_tmp_storage_class_kwargs(),  # type: ignore[attr-defined]
+        )
+        storage.save(data)
+        token = signing.dumps(
+            {
+                "name": os.path.basename(storage.name),
+                "original": upload.name,
+                "user": request.user.pk,
+            },
+            salt=KEPT_SALT,
+        )
+        form.data = form.data.copy()
+        form.data["kept_file"] = token
+        field = form.fields["import_file"]
+        field.required = False
+        field.help_text = _(
+            "Kept from your last try: %(name)s. Submit again to use it, or choose a corrected "
+            "file to replace it."
+        ) % {"name": upload.name}
+        form["import_file"].help_text = field.help_text  # the form caches its bound fields
 
     def remember_skipped(self, request: HttpRequest, rows: list[dict[str, Any]]) -> str:
         token = uuid.uuid4().hex

@@ -404,6 +404,7 @@ class MemberBackofficeAdmin(MemberAdmin):
                 "kinds": TIMELINE_KINDS,
                 "selected_kinds": kinds,
                 "change_url": reverse("admin:members_member_change", args=[member.pk]),
+                "may_change": self.has_change_permission(request, member),
                 "kind_query": "".join(f"&kind={k}" for k in kinds),
             },
         )

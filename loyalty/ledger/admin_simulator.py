@@ -11,7 +11,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from loyalty.ledger.models import EarningRule, Transaction
-from loyalty.ledger.rules import EarnResult
+from loyalty.ledger.rules import EarnResult, tier_choices
 from loyalty.ledger.services import LineInput, earn_quote
 from members.models import Member, Store
 from members.selectors import member_list_for_staff
@@ -41,7 +41,16 @@ class SimulatorForm(forms.Form):
         max_length=20,
         help_text=_(
             "Optional: their tier multiplier and today's caps count, e.g. 4000000008. "
-            "Empty: a member with no tier."
+            "Empty: a customer with no tier, or the tier chosen under “Or a tier”."
+        ),
+    )
+    tier = forms.ChoiceField(
+        label=_("Or a tier"),
+        required=False,
+        choices=(),  # filled in __init__ from the tiers the programme has
+        help_text=_(
+            "Instead of a member: what any member of this tier would earn (its multiplier "
+            "applies; no member's caps count). Empty: no tier."
         ),
     )
     occurred_at = forms.DateTimeField(
@@ -62,6 +71,9 @@ class SimulatorForm(forms.Form):
     def __init__(self, *args: Any, user: Any = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.user = user
+        tier = self.fields["tier"]
+        assert isinstance(tier, forms.ChoiceField)
+        tier.choices = [("", _("(no tier)")), *tier_choices()]
         for i in range(MAX_LINES):
             self.fields[f"line{i}_sku"] = forms.CharField(
                 label=_("SKU"), required=False, max_length=64
@@ -98,6 +110,11 @@ class SimulatorForm(forms.Form):
     def clean(self) -> dict[str, Any]:
         super().clean()  # Form.clean returns self.cleaned_data
         data = self.cleaned_data
+        if data.get("member") and data.get("tier"):
+            self.add_error(
+                "tier",
+                _("Choose a member or a tier, not both: a member's own tier applies to them."),
+            )
         lines = []
         for i in range(MAX_LINES):
             sku = (data.get(f"line{i}_sku") or "").strip()
@@ -143,6 +160,7 @@ def simulate(form: SimulatorForm) -> tuple[EarnResult | None, list[AppliedStep]]
             store=data.get("store"),
             lines=data["lines"],
             allow_future=True,
+            tier_code=data.get("tier") or "",
         )
     except ValidationError as exc:
         for field, messages in exc.message_dict.items():

@@ -56,6 +56,9 @@ class EarningContext:
     lines: tuple[EarningLine, ...] = ()
     promo_code: str = ""  # the code the purchase carries, accepted by the caller
     promo_rule_id: int | None = None  # the rule that code unlocks
+    # a quote "for a tier" with no member (the rule simulator): the code of the tier whose
+    # contributions to apply; the app owning tiers reads it in its contributor
+    tier_code: str = ""
 
 
 @dataclass(frozen=True)
@@ -108,6 +111,9 @@ AFTER_POSTING_HOOKS: list[AfterPostingHook] = []
 # simulator class that reproduces them in memory for a whole import (loyalty/ledger/bulk.py
 # describes the interface); a bulk path runs only when every contributor and hook is covered.
 BULK_SIMULATORS: list[tuple[type, tuple[Callable, ...]]] = []
+# The tiers a quote may be asked for without a member, as (code, label) pairs: the app that owns
+# tiers registers a provider (the ledger does not know its models); the rule simulator offers them.
+TIER_CHOICE_PROVIDERS: list[Callable[[], list[tuple[str, str]]]] = []
 
 
 def register_contributor(contributor: Contributor) -> None:
@@ -119,6 +125,18 @@ def register_after_posting_hook(hook: AfterPostingHook) -> None:
     """hook(transaction=..., result=...) runs inside the posting transaction, after the entries."""
     if hook not in AFTER_POSTING_HOOKS:
         AFTER_POSTING_HOOKS.append(hook)
+
+
+def register_tier_choices(provider: Callable[[], list[tuple[str, str]]]) -> None:
+    """provider() lists (code, label) of the tiers a quote may be asked for, lowest first; the
+    registering app's contributor honours EarningContext.tier_code for them."""
+    if provider not in TIER_CHOICE_PROVIDERS:
+        TIER_CHOICE_PROVIDERS.append(provider)
+
+
+def tier_choices() -> list[tuple[str, str]]:
+    """Every registered tier a quote may be asked for (empty when no app offers tiers)."""
+    return [choice for provider in TIER_CHOICE_PROVIDERS for choice in provider()]
 
 
 def register_bulk_simulator(simulator: type, *, covers: tuple[Callable, ...]) -> None:

@@ -19,6 +19,7 @@ class TiersConfig(AppConfig):
         member_hooks.register_enrol_hook(tier_members_enrolled)
         rules.register_contributor(hooks.tier_multiplier_contributor)
         rules.register_after_posting_hook(hooks.tier_upgrade_after_posting)
+        rules.register_tier_choices(hooks.tier_quote_choices)
         from loyalty.tiers.bulk import TierBulkSimulator
 
         rules.register_bulk_simulator(

@@ -3,6 +3,8 @@
 import logging
 from typing import Any
 
+from django.utils.translation import gettext as _
+
 from loyalty.ledger.models import Transaction
 from loyalty.ledger.rules import Contribution, EarningContext
 from loyalty.tiers.exceptions import TierConfigurationError
@@ -12,8 +14,11 @@ logger = logging.getLogger(__name__)
 
 
 def tier_multiplier_contributor(ctx: EarningContext) -> list[Contribution]:
-    """The current tier's earn multiplier; the engine records it on the entry as "tier:<code>"."""
+    """The current tier's earn multiplier; the engine records it on the entry as "tier:<code>".
+    A quote with no member but a tier code (the rule simulator's "or tier") gets that tier's."""
     if ctx.member is None or ctx.member.pk is None:
+        if ctx.member is None and ctx.tier_code:
+            return tier_contributions(Tier.objects.filter(code=ctx.tier_code).first())
         return []
     current = (
         TierAssignment.objects.select_related("tier")
@@ -34,6 +39,15 @@ def tier_contributions(tier: Tier | None) -> list[Contribution]:
             label=f"{tier.name} tier",
             multiplier=tier.earn_multiplier,
         )
+    ]
+
+
+def tier_quote_choices() -> list[tuple[str, str]]:
+    """The tiers the rule simulator may quote for, lowest first, with their multiplier."""
+    return [
+        (tier.code, _("%(name)s (x%(m)s)") % {"name": tier.name, "m": f"{multiplier:f}"})
+        for tier in Tier.objects.order_by("rank")
+        for multiplier in (tier.earn_multiplier.normalize(),)
     ]
 
 

@@ -1,8 +1,9 @@
 """The marketing and finance flows of the admin in a real browser (Debian chromium through
 Playwright), at desktop and tablet (820x1180) widths: find a member by a phone typed the
 national way and read their story; filter members by tier and balance; create a weekend
-multiplier rule with the widgets and run the simulator on it; finance is offered only the
-actions it may run. Every flow fails on a console error or an unexpected 4xx/5xx response."""
+multiplier rule with the widgets and run the simulator on it (for a tier too); import a CSV
+with one bad row, see the bad value beside its error and import the good rows without choosing
+the file again; finance is offered only the actions it may run. Every flow fails on a console error or an unexpected 4xx/5xx response."""
 
 from collections.abc import Iterator
 from datetime import timedelta
@@ -15,6 +16,7 @@ from django.utils import timezone
 from loyalty.ledger.models import EarningRule
 from loyalty.ledger.services import points_adjust
 from loyalty.tiers.models import TierAssignment
+from members.models import Member
 from tests.factories.ledger import earn
 from tests.factories.members import MemberFactory, StoreFactory
 from tests.factories.tiers import TierAssignmentFactory
@@ -124,7 +126,7 @@ def test_filter_members_by_tier_and_balance(live_server, screen, superuser, crow
 
 
 def test_create_a_weekend_rule_with_the_widgets_and_simulate_it(
-    live_server, screen, superuser, programme
+    live_server, screen, superuser, programme, ladder
 ):
     page, _watcher = screen
     StoreFactory(code="LDN01", name="Covent Garden")
@@ -171,6 +173,54 @@ def test_create_a_weekend_rule_with_the_widgets_and_simulate_it(
     assert "Earns 30 points" in result.inner_text()
     assert "Weekend x1.5: x1.5" in page.get_by_test_id("applied-rules").inner_text()
 
+    # the same basket for a tier instead of a member: the gold multiplier applies on top
+    page.select_option("select[name=tier]", "gold")
+    page.get_by_role("button", name="Simulate").click()
+    page.wait_for_url("**tier=gold**")
+    assert "Earns 45 points" in page.get_by_test_id("simulation-result").inner_text()
+    applied = page.get_by_test_id("applied-rules").inner_text()
+    assert "Weekend x1.5: x1.5" in applied and "Gold tier: x1.5" in applied
+
+
+BAD_ROW_CSV = (
+    "member_number,first_name,last_name,email,phone,home_store\n"
+    ",Ada,Lovelace,ada@example.com,07911 123456,\n"
+    ",Grace,Hopper,grace@@navy,,\n"
+)
+
+
+def test_import_a_csv_with_a_bad_row_and_reuse_the_kept_file(
+    live_server, screen, superuser, programme, ladder, tmp_path
+):
+    page, _watcher = screen
+    csv_path = tmp_path / "members.csv"
+    csv_path.write_text(BAD_ROW_CSV)
+    login(page, live_server, "boss", "boss-pass-123", "/admin/members/member/import/")
+
+    page.set_input_files("input[name=import_file]", str(csv_path))
+    page.select_option("select[name=format]", label="csv")
+    page.click("form:has(input[name=import_file]) [type=submit]")
+
+    cell = page.locator("td[data-error-field=email]")
+    cell.wait_for()
+    assert cell.locator(".import-value").inner_text() == "grace@@navy"  # not blanked
+    assert "valid" in cell.locator(".import-error").inner_text()
+    assert (
+        "Kept from your last try: members.csv"
+        in page.locator("form:has(input[name=import_file])").inner_text()
+    )
+    assert Member.objects.count() == 0
+
+    # tick "skip bad rows" and submit the same form: no file chosen, the kept one is used
+    page.get_by_label("Skip bad rows").check()
+    page.click("form:has(input[name=import_file]) [type=submit]")
+    page.locator("[data-state=skip]").wait_for()
+    assert "email: Enter a valid" in page.locator("[data-state=skip]").inner_text()
+    assert page.locator("[data-state=new]").count() == 1
+    page.click("form:has(input[name=import_file_name]) [type=submit]")
+    page.wait_for_url("**/admin/members/member/")
+    assert list(Member.objects.values_list("last_name", flat=True)) == ["Lovelace"]
+
 
 def test_finance_is_offered_only_the_actions_it_may_run(
     live_server, screen, django_user_model, busy_member
@@ -193,6 +243,10 @@ def test_finance_is_offered_only_the_actions_it_may_run(
     # the story page is read-only for finance: no edit forms, but the whole story
     page.goto(f"{live_server.url}/admin/members/member/{busy_member.pk}/story/")
     assert page.get_by_test_id("timeline").is_visible()
+    assert page.get_by_role("link", name="Edit profile and run actions").count() == 0
+    page.get_by_role("link", name="Full member record").click()
+    page.wait_for_url(f"**/admin/members/member/{busy_member.pk}/change/")
+    assert page.locator("button[name=_save], input[name=_save]").count() == 0  # view only
     # a page finance may not open answers 403, and that is the only 4xx of the flow
     watcher.allowed.add(403)
     response = page.goto(f"{live_server.url}/admin/ledger/earningrule/add/")

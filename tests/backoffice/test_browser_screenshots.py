@@ -25,7 +25,7 @@ pytestmark = [
 IMG = Path(__file__).resolve().parents[2] / "docs" / "img"
 
 
-def test_take_the_admin_guide_screenshots(live_server, browser, superuser, busy_member):
+def test_take_the_admin_guide_screenshots(live_server, browser, superuser, busy_member, tmp_path):
     StoreFactory(code="LDN02", name="Canary Wharf")
     rule = EarningRuleFactory(
         name="Weekend x1.5", multiplier=Decimal("1.5"), weekdays=[5, 6], categories=["Coffee"]
@@ -53,8 +53,28 @@ def test_take_the_admin_guide_screenshots(live_server, browser, superuser, busy_
         f"{live_server.url}/admin/ledger/earningrule/simulate/?channel=store&store=LDN01"
         f"&occurred_at={saturday:%Y-%m-%d}T11:00&line0_sku=FLAT-WHITE&line0_category=Coffee"
         "&line0_quantity=2&line0_price=3.20&line1_sku=CROISSANT&line1_category=Bakery"
-        "&line1_quantity=1&line1_price=2.50"
+        "&line1_quantity=1&line1_price=2.50&tier=gold"
     )
     page.get_by_test_id("simulation-result").wait_for()
     page.screenshot(path=str(IMG / "admin-rule-simulator.png"), full_page=True)
+
+    # the import preview: a refused value beside its error, and the file kept for the retry
+    csv_path = tmp_path / "customers.csv"
+    csv_path.write_text(
+        "member_number,first_name,last_name,email,phone,home_store\n"
+        f"{busy_member.member_number},Ada,Lovelace,ada@example.com,+447911100231,LDN01\n"
+        ",Grace,Hopper,grace@@navy,,LDN01\n"
+        ",Alan,Turing,alan@example.com,07911 123456,LDN02\n"
+    )
+    page.goto(f"{live_server.url}/admin/members/member/import/")
+    page.set_input_files("input[name=import_file]", str(csv_path))
+    page.select_option("select[name=format]", label="csv")
+    page.click("form:has(input[name=import_file]) [type=submit]")
+    page.locator("td[data-error-field=email]").wait_for()
+    page.screenshot(path=str(IMG / "admin-import-errors.png"), full_page=True)
+    # the same file again, bad rows skipped: unchanged, skipped with its reason, new
+    page.get_by_label("Skip bad rows").check()
+    page.click("form:has(input[name=import_file]) [type=submit]")
+    page.locator("[data-state=skip]").wait_for()
+    page.screenshot(path=str(IMG / "admin-import-preview.png"), full_page=True)
     context.close()

@@ -169,3 +169,16 @@ def test_export_has_balance_tier_consents_and_enrolment_date(client, superuser, 
     assert sent[header.index("email_consent")] == "yes"
     assert sent[header.index("sms_consent")] == "no"
     assert sent[header.index("enrolled_at")] == timezone.localdate().isoformat()
+
+
+def test_filter_by_enrolment_date(client, superuser, programme):
+    old = MemberFactory(last_name="Veteran")
+    old.enrolled_at = timezone.now() - timedelta(days=400)
+    old.save(update_fields=["enrolled_at"])
+    MemberFactory(last_name="Newcomer")
+    client.force_login(superuser)
+    since = (timezone.localdate() - timedelta(days=7)).isoformat()
+
+    recent = client.get(URL, {"enrolled_at__gte": since})
+
+    assert _names(recent) == ["Newcomer"]

@@ -99,3 +99,18 @@ def test_story_page_of_a_member_without_history_and_bad_page_numbers(client, sup
     for params in ({}, {"page": "x"}, {"page": "-3"}, {"page": "99999999999"}, {"kind": "bogus"}):
         assert client.get(url, params).status_code == 200, params
     assert client.get(reverse("admin:members_member_story", args=[10**9])).status_code == 404
+
+
+def test_each_timeline_row_of_a_record_links_to_a_page_that_opens(client, superuser, busy_member):
+    """#23.7 "with links into each": purchases, returns, points, redemptions, vouchers and tier
+    changes link to their own admin page, and each of those pages opens."""
+    client.force_login(superuser)
+    items = member_timeline(member=busy_member, per_page=100).items
+    linked = {"purchase", "return", "points", "redemption", "voucher", "tier"}
+
+    rows = [item for item in items if item.kind in linked]
+
+    assert {item.kind for item in rows} == linked
+    for item in rows:
+        assert item.url.startswith("/admin/"), (item.kind, item.title)
+        assert client.get(item.url).status_code == 200, item.url

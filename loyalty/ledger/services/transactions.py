@@ -88,6 +88,7 @@ def _ctx(
     paid_with_points: Decimal,
     lines: list[LineInput],
     promo: Any = None,
+    tier_code: str = "",
 ) -> engine.EarningContext:
     return engine.EarningContext(
         member=member,
@@ -109,6 +110,7 @@ def _ctx(
         ),
         promo_code=promo.code if promo is not None else "",
         promo_rule_id=promo.rule_id if promo is not None else None,
+        tier_code=tier_code,
     )
 
 
@@ -568,11 +570,19 @@ def earn_quote(
     points_spent: int = 0,
     promo_code: str = "",
     allow_future: bool = False,
+    tier_code: str = "",
 ) -> engine.EarnResult:
     """What a basket would earn now, without writing anything. `allow_future`: the rule
-    simulator asks what a basket would earn next Saturday (a real purchase cannot be future)."""
+    simulator asks what a basket would earn next Saturday (a real purchase cannot be future).
+    `tier_code`: quote for a holder of that tier instead of a member (the simulator's "or tier":
+    the tier's contributions apply, no member's caps count). Raises ValidationError for a bad
+    amount or date, an unknown tier, or a member and a tier together."""
     occurred_at = occurred_at or timezone.now()
     _validate_money(amount, occurred_at, allow_future=allow_future)
+    if tier_code and member is not None:
+        raise ValidationError({"tier": ["Quote for a member or for a tier, not both."]})
+    if tier_code and tier_code not in dict(engine.tier_choices()):
+        raise ValidationError({"tier": [f"No tier with the code {tier_code!r}."]})
     programme = programme_settings_get()
     promo = (
         promo_code_get(code=promo_code, occurred_at=occurred_at, lock=False) if promo_code else None
@@ -588,6 +598,7 @@ def earn_quote(
         paid_with_points=min(paid, amount),
         lines=list(lines),
         promo=promo,
+        tier_code=tier_code,
     )
     today = month = 0
     account = PointsAccount.objects.filter(member=member).first() if member else None

@@ -142,3 +142,97 @@ def test_a_ledger_entry_says_how_it_was_worked_out_in_words(client, superuser, w
     assert "Base rate: 1.0000 points per currency unit" in html
     assert "Weekend: x1.5" in html
     assert "&quot;step&quot;" not in html and '"step"' not in html
+
+
+@pytest.fixture
+def gold_and_weekend(weekend):
+    from tests.factories.tiers import TierPolicyFactory, standard_ladder
+
+    TierPolicyFactory()
+    return standard_ladder()["gold"]
+
+
+def test_a_tier_without_a_member_is_quoted_like_a_real_purchase_by_that_tier(
+    client, superuser, gold_and_weekend
+):
+    """#23.10 "member or tier": the simulator quotes for a tier through earn_quote, and a real
+    purchase by a member holding that tier posts exactly what it quoted."""
+    from loyalty.tiers.models import TierAssignment
+    from tests.factories.ledger import earn
+    from tests.factories.tiers import TierAssignmentFactory
+
+    saturday = next_saturday()
+    client.force_login(superuser)
+
+    page = client.get(
+        URL,
+        {
+            "channel": "store",
+            "store": "LDN01",
+            "tier": "gold",
+            "occurred_at": f"{saturday:%Y-%m-%dT%H:%M}",
+            "amount": "20.00",
+        },
+    )
+
+    assert page.context["form"].errors == {}
+    html = page.content.decode()
+    assert "Earns 45 points" in html  # 20 x1.5 (weekend) x1.5 (gold)
+    assert "Weekend: x1.5" in html and "Gold tier: x1.5" in html
+    assert Transaction.objects.count() == 0 and LedgerEntry.objects.count() == 0
+    # the same engine: a gold member's purchase on a (past) Saturday posts what was quoted
+    member = MemberFactory()
+    TierAssignment.objects.filter(member=member).delete()
+    TierAssignmentFactory(member=member, tier=gold_and_weekend)
+    posted = earn(member, "20.00", when=saturday - timedelta(days=14))
+    assert sum(e.amount for e in posted.entries) == page.context["result"].total == 45
+
+
+def test_no_tier_quotes_the_base_and_the_tier_choice_lists_the_ladder(
+    client, superuser, gold_and_weekend
+):
+    client.force_login(superuser)
+
+    page = client.get(URL, {"channel": "web", "amount": "20.00"})
+    choices = [code for code, _label in page.context["form"].fields["tier"].choices]
+
+    assert page.context["result"].total == 20
+    assert choices == ["", "member", "silver", "gold", "platinum"]
+    assert "Gold (x1.5)" in page.content.decode()
+
+
+def test_a_member_and_a_tier_together_are_refused(client, superuser, gold_and_weekend):
+    member = MemberFactory()
+    client.force_login(superuser)
+
+    page = client.get(
+        URL, {"channel": "web", "amount": "20", "member": member.member_number, "tier": "gold"}
+    )
+
+    assert "tier" in page.context["form"].errors and page.context["result"] is None
+
+
+@pytest.mark.parametrize("tier", ["diamond", "<script>"])
+def test_an_unknown_tier_is_a_form_error(client, superuser, gold_and_weekend, tier):
+    client.force_login(superuser)
+
+    page = client.get(URL, {"channel": "web", "amount": "20", "tier": tier})
+
+    assert page.status_code == 200
+    assert "tier" in page.context["form"].errors and page.context["result"] is None
+
+
+def test_the_quote_service_refuses_an_unknown_tier_or_a_tier_with_a_member(gold_and_weekend):
+    from django.core.exceptions import ValidationError
+
+    with pytest.raises(ValidationError) as unknown:
+        earn_quote(member=None, channel="web", amount=Decimal("5"), tier_code="diamond")
+    with pytest.raises(ValidationError) as both:
+        earn_quote(member=MemberFactory(), channel="web", amount=Decimal("5"), tier_code="gold")
+
+    assert "tier" in unknown.value.message_dict and "tier" in both.value.message_dict
+    quoted = earn_quote(member=None, channel="web", amount=Decimal("10"), tier_code="platinum")
+    assert quoted.total == 20
+    assert {"source": "tier:platinum"}.items() <= next(
+        s for s in quoted.applied if s.get("source") == "tier:platinum"
+    ).items()
