@@ -166,8 +166,11 @@ class FeedbackAdmin(ModelAdmin):
         return () if obj is None else self.change_readonly
 
     def get_form(self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any):  # type: ignore[no-untyped-def]
-        kwargs["fields"] = None  # the fieldsets decide
-        return super().get_form(request, obj, change=change, **kwargs)
+        form = super().get_form(request, obj, change=change, **kwargs)
+        if obj is None or obj.goodwill_entry_id or not goodwill_allowed(request.user):
+            # a declared field is in every form class: take it out where it is not offered
+            form.base_fields.pop("grant_points", None)
+        return form
 
     def get_changeform_initial_data(self, request: HttpRequest) -> dict[str, Any]:
         initial = super().get_changeform_initial_data(request)
@@ -250,6 +253,7 @@ class OpenComplaintAdmin(ReadOnlyAdminMixin, ModelAdmin):
 
     list_display = ("number", "member", "category", "channel", "status", "owner", "age", "summary")
     list_filter = ("status", "category", "owner")
+    ordering = ("received_at", "id")  # the one waiting longest on top
     list_display_links = None
     list_per_page = 50
 

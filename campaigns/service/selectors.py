@@ -139,10 +139,13 @@ def member_reward_suggestions(
     soon_points: int | None = None,
     suggested_skus: list[str] | tuple[str, ...] = (),
     now: datetime | None = None,
+    catalogue: list[CatalogueItem] | None = None,
 ) -> list[RewardSuggestion]:
-    """Rewards to suggest to a member (rule in the module docstring)."""
+    """Rewards to suggest to a member (rule in the module docstring). `catalogue`: the
+    member's catalogue when the caller already has it (the clerk screen), else it is read."""
     soon = member_soon_points(member=member) if soon_points is None else soon_points
-    catalogue: list[CatalogueItem] = reward_catalogue_for_member(member=member, now=now)
+    if catalogue is None:
+        catalogue = reward_catalogue_for_member(member=member, now=now)
     reachable = [
         item
         for item in catalogue
@@ -150,17 +153,23 @@ def member_reward_suggestions(
         or (item.reason_code == "insufficient_points" and item.points_short <= soon)
     ]
     product_skus = {item.reward.product_sku for item in reachable if item.reward.product_sku}
-    categories = dict(
-        ProductStats.objects.filter(sku__in=product_skus)
-        .exclude(category="")
-        .values_list("sku", "category")
-    )
-    lines = _member_lines(member)
-    bought_skus = set(lines.filter(sku__in=product_skus).values_list("sku", flat=True))
-    wanted_categories = set(categories.values())
-    bought_categories = set(
-        lines.filter(category__in=wanted_categories).values_list("category", flat=True)
-    )
+    categories: dict[str, str] = {}
+    bought_skus: set[str] = set()
+    bought_categories: set[str] = set()
+    if product_skus:  # no reward for a product: nothing to match, no query
+        categories = dict(
+            ProductStats.objects.filter(sku__in=product_skus)
+            .exclude(category="")
+            .values_list("sku", "category")
+        )
+        lines = _member_lines(member)
+        bought_skus = set(lines.filter(sku__in=product_skus).values_list("sku", flat=True))
+        if categories:
+            bought_categories = set(
+                lines.filter(category__in=set(categories.values())).values_list(
+                    "category", flat=True
+                )
+            )
     out = []
     for item in reachable:
         sku = item.reward.product_sku
@@ -188,8 +197,10 @@ def member_suggestions(
     products: int = PRODUCTS_SHOWN,
     rewards: int = REWARDS_SHOWN,
     now: datetime | None = None,
+    catalogue: list[CatalogueItem] | None = None,
 ) -> MemberSuggestions:
-    """What to suggest to this customer: products and rewards, each with why."""
+    """What to suggest to this customer: products and rewards, each with why. A fixed number
+    of queries (about 4, plus the catalogue's unless the caller gives it)."""
     suggested = member_product_suggestions(member=member, limit=products)
     soon = member_soon_points(member=member)
     return MemberSuggestions(
@@ -201,6 +212,7 @@ def member_suggestions(
             soon_points=soon,
             suggested_skus=[p.sku for p in suggested],
             now=now,
+            catalogue=catalogue,
         ),
         soon_points=soon,
     )

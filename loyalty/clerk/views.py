@@ -190,7 +190,7 @@ class MemberView(ClerkView):
             "pay_form": bound.get("pay_form") or forms.PointsPaymentForm(),
             "consent_form": bound.get("consent_form") or forms.ConsentForm(initial=card.consents),
             "point_value": programme_settings_get().point_value,
-            "suggestions": member_suggestions(member=member),
+            "suggestions": member_suggestions(member=member, catalogue=card.catalogue),
         }
         return self.page("clerk/member.html", context, status=status)
 
