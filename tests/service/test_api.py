@@ -147,6 +147,7 @@ def test_feedback_for_unknown_member_or_store(baskets: Any, agent: APIClient) ->
     )
     assert no_store.status_code == 422 and "store" in no_store.json()["extra"]["fields"]
     assert agent.get(f"{FEEDBACK}999999/").status_code == 404
+    assert agent.get(f"{FEEDBACK}?member_id=999999").json()["results"] == []
     assert not Feedback.objects.exists()
 
 
