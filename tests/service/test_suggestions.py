@@ -150,3 +150,13 @@ def test_rewards_suggested_are_reachable_and_fit_what_the_member_buys(baskets: A
     assert [p.sku for p in both.products] == ["C", "D"]
     assert [r.reward.code for r in both.rewards] == ["free-e", "free-c"]
     assert both.soon_points == 12
+
+
+def test_the_member_suggestions_command_prints_what_the_screen_shows(baskets: Any) -> None:
+    bought_together_rebuild()
+    out = StringIO()
+    call_command("member_suggestions", baskets["m"].member_number, "--sku", "B", stdout=out)
+    text = out.getvalue()
+    assert "Bought together with B:\n  1. A  3 purchases\n  2. C  1 purchases" in text
+    assert "C  score 3  because A, B" in text
+    assert "'soon' = at most 12 points short" in text
