@@ -348,6 +348,14 @@ class MemberAdmin(AuditedAdminMixin, SkipBadRowsAdminMixin, ModelAdmin, ImportEx
         )
 
 
+def member_admin_inline_register(inline: type[Any]) -> None:
+    """Show `inline` on the member page. Apps above members call it from their admin module
+    (the customer service app shows a member's feedback and complaints there); the members app
+    never imports them."""
+    if inline not in MemberAdmin.inlines:
+        MemberAdmin.inlines = [*MemberAdmin.inlines, inline]
+
+
 class StaffProfileInline(StackedInline):
     """On the user page: the store a clerk works at and whether they only see its members."""
 

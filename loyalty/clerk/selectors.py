@@ -158,6 +158,7 @@ class MemberCard:
     offers: list[CatalogueItem]
     purchases: list[PurchaseRow]
     consents: dict[str, bool]
+    catalogue: list[CatalogueItem] = field(default_factory=list)  # all of it (suggestions)
 
 
 def _tier_view(member: Member, today: date) -> TierView | None:
@@ -256,4 +257,5 @@ def clerk_member_card(*, member: Member) -> MemberCard:
         offers=offers[:OFFERS_SHOWN],
         purchases=clerk_recent_purchases(member=member),
         consents={c.channel: c.granted for c in member.consents.all()},
+        catalogue=offers,
     )

@@ -24,6 +24,7 @@ from django.utils.http import urlencode
 from django.utils.translation import gettext as _
 from django.views import View
 
+from campaigns.service.selectors import member_suggestions
 from loyalty.clerk import forms
 from loyalty.clerk.errors import add_validation_errors, clerk_message
 from loyalty.clerk.formatting import format_money, format_points
@@ -192,6 +193,7 @@ class MemberView(ClerkView):
             "pay_form": bound.get("pay_form") or forms.PointsPaymentForm(),
             "consent_form": bound.get("consent_form") or forms.ConsentForm(initial=card.consents),
             "point_value": programme_settings_get().point_value,
+            "suggestions": member_suggestions(member=member, catalogue=card.catalogue),
         }
         return self.page("clerk/member.html", context, status=status)
 

@@ -42,6 +42,7 @@ DEMO_USERS: tuple[DemoUser, ...] = (
     DemoUser("marketing", "Marketing"),
     DemoUser("finance", "Finance"),
     DemoUser("manager", "Administrator"),
+    DemoUser("service", "Customer service"),
     # the clerk screen needs no admin access; loyalty/clerk/demo.py binds the user to a store
     DemoUser("clerk", "Store clerk", is_staff=False),
 )

@@ -27,7 +27,7 @@ from django.contrib.auth.models import Group, Permission
 from django.db import transaction
 
 # The apps holding the programme's data; "view everything" means these, not auth or tokens.
-DOMAIN_APPS = ("members", "ledger", "tiers", "rewards", "campaigns", "analytics")
+DOMAIN_APPS = ("members", "ledger", "tiers", "rewards", "campaigns", "service", "analytics")
 
 
 def _crud(actions: str, *models: str) -> tuple[str, ...]:
@@ -68,6 +68,8 @@ ROLES: tuple[Role, ...] = (
             ),
             "campaigns.*",
             "analytics.*",
+            # feedback: record and handle it; goodwill points are Customer service's call
+            *_crud("add change view", "service.feedback"),
             "*.import_*",
             "*.export_*",
             *_view_all(*DOMAIN_APPS),
@@ -90,6 +92,22 @@ ROLES: tuple[Role, ...] = (
             "rewards.add_redemption",
             "rewards.view_voucher",
             "rewards.change_voucher",
+        ),
+    ),
+    # Customer service handles what members tell us: records feedback and complaints, owns
+    # and resolves them, and may grant goodwill points for a complaint (through the ledger,
+    # attributed). It finds members and reads their points, but adjusts nothing else.
+    Role(
+        "Customer service",
+        (
+            *_crud("add change view", "service.feedback"),
+            "service.grant_goodwill",
+            "service.view_*",
+            "members.view_member",
+            "members.view_store",
+            "ledger.view_*",
+            "tiers.view_*",
+            "rewards.view_*",
         ),
     ),
     # Finance reads: analytics, every export, the audit log, and everything else view-only.

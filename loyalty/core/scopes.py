@@ -14,6 +14,8 @@ TRANSACTIONS_WRITE = "transactions:write"
 REWARDS_REDEEM = "rewards:redeem"
 VOUCHERS_CONSUME = "vouchers:consume"
 ANALYTICS_READ = "analytics:read"
+FEEDBACK_READ = "feedback:read"
+FEEDBACK_WRITE = "feedback:write"
 
 # Any valid key or signed-in user, whatever its scopes (who am I).
 AUTHENTICATED = "authenticated"
@@ -25,6 +27,8 @@ SCOPES: dict[str, str] = {
     REWARDS_REDEEM: "Read the catalogue, redeem rewards, pay with points, cancel redemptions",
     VOUCHERS_CONSUME: "Check, consume and undo voucher codes",
     ANALYTICS_READ: "Read KPIs and analytics",
+    FEEDBACK_READ: "Read members' feedback and complaints",
+    FEEDBACK_WRITE: "Record feedback and complaints, move them along, resolve them",
 }
 SCOPE_CHOICES = [(scope, f"{scope}: {label}") for scope, label in SCOPES.items()]
 
@@ -35,6 +39,8 @@ SCOPE_PERMISSIONS: dict[str, tuple[str, ...]] = {
     REWARDS_REDEEM: ("rewards.add_redemption",),
     VOUCHERS_CONSUME: ("rewards.change_voucher",),
     ANALYTICS_READ: ("analytics.view_kpisnapshot",),
+    FEEDBACK_READ: ("service.view_feedback",),
+    FEEDBACK_WRITE: ("service.add_feedback", "service.change_feedback"),
     AUTHENTICATED: (),
 }
 

@@ -14,7 +14,7 @@ from tests.factories.ledger import EarningRuleFactory
 
 pytestmark = pytest.mark.django_db
 
-ROLE_NAMES = {"Marketing", "Store clerk", "Finance", "Administrator"}
+ROLE_NAMES = {"Marketing", "Store clerk", "Finance", "Administrator", "Customer service"}
 
 
 def _perms(group_name: str) -> set[str]:
@@ -36,7 +36,7 @@ def test_setup_roles_is_idempotent_and_removes_hand_made_grants(capsys):
     call_command("setup_roles")
     call_command("setup_roles")
 
-    assert Group.objects.filter(name__in=ROLE_NAMES).count() == 4
+    assert Group.objects.filter(name__in=ROLE_NAMES).count() == 5
     assert "ledger.adjust_points" not in _perms("Store clerk")
     assert _perms("Marketing") == before["Marketing"]
     assert "Store clerk: 9 permission(s)" in capsys.readouterr().out
@@ -57,7 +57,7 @@ def test_patterns_for_missing_models_are_skipped_and_negation_removes():
 
 
 def test_each_role_is_defined_once_with_grants():
-    assert {r.name for r in ROLES} == ROLE_NAMES and len(ROLES) == 4
+    assert {r.name for r in ROLES} == ROLE_NAMES and len(ROLES) == 5
     assert all(count > 0 for count in roles_setup().values())
 
 

@@ -416,10 +416,19 @@ def points_redeem(
 
 @transaction.atomic
 def points_adjust(
-    *, member: Any, points: int, reason: str, actor: Any, idempotency_key: str
+    *,
+    member: Any,
+    points: int,
+    reason: str,
+    actor: Any,
+    idempotency_key: str,
+    source_type: str = "adjustment",
+    source_id: str = "",
 ) -> LedgerEntry:
     """A manual correction by staff: attributed, with a mandatory reason. A negative adjustment
-    may take pending points too but never more than the member has."""
+    may take pending points too but never more than the member has. `source_type`/`source_id`
+    name what it answers when it is not a bare correction (e.g. "feedback", "12": a goodwill
+    gesture for a complaint)."""
     errors = {}
     if not reason or not reason.strip():
         errors["reason"] = ["Say why the points are adjusted."]
@@ -447,7 +456,8 @@ def points_adjust(
                 amount=points,
                 kind=Kind.ADJUST,
                 idempotency_key=idempotency_key,
-                source_type="adjustment",
+                source_type=source_type,
+                source_id=source_id,
                 actor=actor,
                 reason=reason.strip(),
                 available_from=now,
