@@ -343,6 +343,37 @@ class Campaign(BaseModel):
     channels = models.JSONField(
         _("channels"), default=list, blank=True, help_text=_("Only purchases on these channels.")
     )
+    weekdays = models.JSONField(
+        _("days of the week"),
+        default=list,
+        blank=True,
+        help_text=_(
+            "Only purchases on these days (0 = Monday ... 6 = Sunday) in the programme time "
+            "zone, e.g. [1] for double points every Tuesday. Empty: every day."
+        ),
+    )
+    dates = models.JSONField(
+        _("dates every year"),
+        default=list,
+        blank=True,
+        help_text=_(
+            "Only purchases on these days of the year (month-day, e.g. 11-11 for 11 November) "
+            "in the programme time zone. With days of the week too, either one matches."
+        ),
+    )
+    reward = models.ForeignKey(
+        "rewards.Reward",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("reward voucher"),
+        help_text=_(
+            "Birthday and win-back: give a voucher for this catalogue reward instead of bonus "
+            "points (the member is charged no points; the reward's stock is used). Each voucher "
+            "uses the reward's points cost from the budget."
+        ),
+    )
     launched_at = models.DateTimeField(_("launched"), null=True, blank=True, editable=False)
     message_template = models.ForeignKey(
         "campaigns.MessageTemplate",
@@ -516,6 +547,15 @@ class CampaignAward(BaseModel):
         related_name="+",
         verbose_name=_("ledger entry"),
     )
+    voucher = models.OneToOneField(
+        "rewards.Voucher",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("voucher"),
+        help_text=_("The voucher given instead of points (points: what it used of the budget)."),
+    )
     detail = models.CharField(_("detail"), max_length=255, blank=True)
 
     class Meta:
@@ -533,6 +573,12 @@ class CampaignAward(BaseModel):
         indexes = [models.Index(fields=["member", "campaign"], name="campaigns_award_member_idx")]
 
     def __str__(self) -> str:
+        if self.voucher_id is not None:
+            return _("Voucher %(code)s, %(campaign)s, %(status)s") % {
+                "code": self.voucher.display_code if self.voucher else "",
+                "campaign": self.campaign.name,
+                "status": self.get_status_display(),
+            }
         return f"{self.points} points, {self.campaign.name}, {self.get_status_display()}"
 
 
@@ -648,7 +694,9 @@ class MessageTemplate(BaseModel):
         _("text"),
         help_text=_(
             "Plain text body. Placeholders: {{ first_name }}, {{ last_name }}, {{ points }}, "
-            "{{ balance }}, {{ campaign }}, {{ tier }}, {{ expires_on }}."
+            "{{ balance }}, {{ campaign }}, {{ expires_by }}; tier changes: {{ tier }}, "
+            "{{ previous_tier }}, {{ direction }} (up or down); birthday vouchers: "
+            "{{ voucher }}, {{ reward }}, {{ expires_on }}."
         ),
     )
     html = models.TextField(

@@ -31,6 +31,7 @@ from campaigns.models import (
     Segment,
     SegmentListMember,
 )
+from loyalty.core.exceptions import ApplicationError
 from loyalty.ledger.models import LedgerEntry, Transaction
 from loyalty.ledger.policy import programme_settings_get
 from loyalty.ledger.services import points_earn
@@ -255,7 +256,7 @@ def cap_reached(
 @dataclass
 class AwardResult:
     award: CampaignAward | None
-    points: int = 0
+    points: int = 0  # points credited to the member (0 for a voucher)
     cut_from: int | None = None  # the budget cut the award
     created: bool = False  # False: the same source was awarded before (nothing new)
     reasons: list[str] = field(default_factory=list)
@@ -278,13 +279,26 @@ def campaign_award(
     Lock order: the member's account first (the purchase path holds it already), then the
     campaign row. The budget rule: an award larger than what is left is cut to what is left; when
     nothing is left nothing is given (no award row). Never more than the budget, also when
-    purchases race (the campaign row lock serialises them; a CHECK constraint backs it)."""
+    purchases race (the campaign row lock serialises them; a CHECK constraint backs it).
+
+    A campaign with a reward voucher (birthday, win-back) gives the voucher instead of points,
+    through rewards.services.voucher_gift (no points charged, stock taken); it uses the reward's
+    points cost from the budget and is never cut: when less than that is left, or the reward is
+    out of stock or no longer available, nothing is given and the reason is returned."""
     with transaction.atomic():
         existing = CampaignAward.objects.filter(campaign=campaign, source=source).first()
         if existing is not None:
-            return AwardResult(existing, existing.points)
+            return AwardResult(existing, 0 if existing.voucher_id else existing.points)
         account_lock_for_member(member=member)
         locked = Campaign.objects.select_for_update().get(pk=campaign.pk)
+        if locked.reward_id is not None:
+            return _voucher_award(
+                locked,
+                member=member,
+                source=source,
+                transaction_row=transaction_row,
+                detail=detail,
+            )
         left = locked.budget_left
         given = points if left is None else min(points, left)
         result = AwardResult(None)
@@ -318,6 +332,51 @@ def campaign_award(
         )
         result.points, result.created = given, True
         return result
+
+
+def _voucher_award(
+    campaign: Campaign,
+    *,
+    member: Member,
+    source: str,
+    transaction_row: Transaction | None,
+    detail: str,
+) -> AwardResult:
+    """The voucher path of campaign_award (the caller holds the account and campaign locks)."""
+    from rewards.models import Reward
+    from rewards.services import voucher_gift
+
+    reward = Reward.objects.get(pk=campaign.reward_id or 0)  # the caller checked it is set
+    cost = reward.points_cost
+    result = AwardResult(None)
+    left = campaign.budget_left
+    if left is not None and left < cost:
+        result.reasons.append("budget_exhausted")
+        return result
+    try:
+        with transaction.atomic():  # a refused gift takes nothing, and fails no purchase
+            voucher, _created = voucher_gift(
+                member=member,
+                reward=reward,
+                gift_key=f"campaign:{campaign.pk}:{source}"[:120],
+                note=campaign.name,
+            )
+    except ApplicationError as exc:
+        result.reasons.append(exc.code)
+        return result
+    Campaign.objects.filter(pk=campaign.pk).update(points_awarded=F("points_awarded") + cost)
+    result.award = CampaignAward.objects.create(
+        campaign=campaign,
+        member=member,
+        points=cost,
+        status=CampaignAward.Status.AWARDED,
+        source=source,
+        transaction=transaction_row,
+        voucher=voucher,
+        detail=(f"{detail}: {reward.name}" if detail else reward.name)[:255],
+    )
+    result.created = True
+    return result
 
 
 def campaign_awards_reverse_for_return(*, return_txn: Transaction) -> int:
@@ -484,8 +543,11 @@ def referral_code_validate(
 
 
 def _bonus_points(campaign: Campaign) -> int:
-    """The points an action or birthday campaign gives (its form requires them)."""
+    """The points an action or birthday campaign gives (its form requires them; 0 for a
+    birthday campaign that gives a reward voucher instead)."""
     if campaign.bonus_points is None:
+        if campaign.reward_id is not None:
+            return 0
         raise ValueError(f"Campaign {campaign.pk} gives no bonus points.")
     return campaign.bonus_points
 
@@ -603,20 +665,28 @@ def birthday_awards(*, day: date | None = None) -> int:
             )
             if result.created:
                 given += 1
-                _birthday_message(member, campaign, result.points, day)
+                _birthday_message(member, campaign, result, day)
     return given
 
 
-def _birthday_message(member: Member, campaign: Campaign, points: int, day: date) -> None:
+def _birthday_message(member: Member, campaign: Campaign, result: AwardResult, day: date) -> None:
     from loyalty.ledger.models import NotificationOutbox
 
+    payload: dict[str, Any] = {
+        "points": result.points,
+        "campaign": campaign.name,
+        "channel": "email",
+    }
+    voucher = result.award.voucher if result.award is not None else None
+    if voucher is not None:
+        payload.update(
+            voucher=voucher.display_code,
+            reward=voucher.gift_reward.name if voucher.gift_reward else "",
+            expires_on=voucher.expires_at.isoformat(),
+        )
     NotificationOutbox.objects.get_or_create(
         dedupe_key=f"birthday:{day.year}:{member.pk}",
-        defaults={
-            "member": member,
-            "kind": "birthday",
-            "payload": {"points": points, "campaign": campaign.name, "channel": "email"},
-        },
+        defaults={"member": member, "kind": "birthday", "payload": payload},
     )
 
 
