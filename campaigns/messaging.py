@@ -301,14 +301,12 @@ def tier_changed_messages_write(event_type: str, payloads: list[dict[str, Any]])
     for imported history. One insert for a batch (the period-end job's thousands)."""
     if event_type != "tier.changed":
         return 0
-    told = [
-        p for p in payloads if p.get("from_tier") and p.get("reason") not in TIER_REASONS_NOT_TOLD
-    ]
+    told = [p for p in payloads if p.get("reason") not in TIER_REASONS_NOT_TOLD]
     if not told:
         return 0
     from loyalty.tiers.models import Tier
 
-    codes = {p["from_tier"] for p in told} | {p["to_tier"] for p in told}
+    codes = {p["from_tier"] for p in told if p["from_tier"]} | {p["to_tier"] for p in told}
     names = dict(Tier.objects.filter(code__in=codes).values_list("code", "name"))
     rows = [
         NotificationOutbox(
@@ -316,7 +314,7 @@ def tier_changed_messages_write(event_type: str, payloads: list[dict[str, Any]])
             kind="tier_changed",
             payload={
                 "tier": names.get(p["to_tier"], p["to_tier"]),
-                "previous_tier": names.get(p["from_tier"], p["from_tier"]),
+                "previous_tier": names.get(p["from_tier"], p["from_tier"] or ""),
                 "direction": p["direction"],
                 "channel": "email",
             },
