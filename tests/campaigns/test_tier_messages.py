@@ -35,7 +35,10 @@ def template(db):
 
 
 def test_upgrade_and_period_end_downgrade_are_sent_with_the_template(
-    ladder, enrolled, clock, template
+    ladder,  # noqa: F811
+    enrolled,  # noqa: F811
+    clock,  # noqa: F811
+    template,
 ):
     tier_members_enrolled(members=[enrolled])  # the entry tier: no message
     assert not tier_rows(enrolled).exists()
@@ -62,7 +65,11 @@ def test_upgrade_and_period_end_downgrade_are_sent_with_the_template(
 
 
 def test_no_consent_and_the_weekly_cap_hold_tier_messages_back(
-    ladder, clock, template, settings, staff_user
+    ladder,  # noqa: F811
+    clock,  # noqa: F811
+    template,
+    settings,
+    staff_user,
 ):
     settings.LOYALTY_MESSAGES_PER_WEEK = 1
     silent, busy = MemberFactory(), MemberFactory()
