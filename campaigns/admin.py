@@ -364,6 +364,7 @@ class CampaignForm(forms.ModelForm):
             "weekdays",
             "dates",
             "reward",
+            "birthday_window",
             "message_template",
         ]
 
@@ -449,6 +450,7 @@ class CampaignAdmin(AuditedAdminMixin, ModelAdmin):
                     "multiplier",
                     "bonus_points",
                     "reward",
+                    "birthday_window",
                     "referee_points",
                     "min_spend",
                     "purchase_number",

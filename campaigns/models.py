@@ -195,6 +195,11 @@ class Campaign(BaseModel):
         MONTH = "month", _("per month")
         CAMPAIGN = "campaign", _("for the whole campaign")
 
+    class BirthdayWindow(models.TextChoices):
+        DAY = "day", _("On the birthday")
+        WEEK = "week", _("In the birthday week (from its Monday)")
+        MONTH = "month", _("In the birthday month (from the 1st)")
+
     class Action(models.TextChoices):
         REVIEW = "review", _("Product review")
         SURVEY = "survey", _("Survey answered")
@@ -361,6 +366,16 @@ class Campaign(BaseModel):
             "in the programme time zone. With days of the week too, either one matches."
         ),
     )
+    birthday_window = models.CharField(
+        _("birthday gift given"),
+        max_length=10,
+        choices=BirthdayWindow.choices,
+        default=BirthdayWindow.DAY,
+        help_text=_(
+            "Birthday: when the points or voucher are given, e.g. 'in the birthday month' gives "
+            "it on the 1st of the month (or the first night after a member joins); once a year."
+        ),
+    )
     reward = models.ForeignKey(
         "rewards.Reward",
         on_delete=models.PROTECT,
@@ -418,6 +433,10 @@ class Campaign(BaseModel):
             models.CheckConstraint(
                 condition=Q(cap_period__in=["day", "week", "month", "campaign"]),
                 name="campaigns_campaign_cap_period_valid",
+            ),
+            models.CheckConstraint(
+                condition=Q(birthday_window__in=["day", "week", "month"]),
+                name="campaigns_campaign_birthday_window_valid",
             ),
             models.CheckConstraint(
                 condition=Q(ends_at__gt=F("starts_at")), name="campaigns_campaign_window_valid"

@@ -8,10 +8,11 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
-from django.db.models import F, Q
+from django.db.models import Exists, F, OuterRef, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -632,40 +633,75 @@ def referral_release_due(*, now: datetime | None = None) -> int:
 
 
 # ---------------------------------------------------------------------------------- birthday
-def birthday_awards(*, day: date | None = None) -> int:
-    """Active birthday campaigns: members whose birthday is `day` (29 February counts on 28
-    February in other years) get the bonus once per campaign and year."""
-    day = day or timezone.localdate()
-    moment = timezone.now()
+def _birthday_q(day: date) -> Q:
+    """Members whose birthday falls on `day` this year (29 February: on 28 February in years
+    without one)."""
     leap = day.year % 4 == 0 and (day.year % 100 != 0 or day.year % 400 == 0)
     q = Q(birth_date__month=day.month, birth_date__day=day.day)
     if not leap and day.month == 2 and day.day == 28:
         q |= Q(birth_date__month=2, birth_date__day=29)
+    return q
+
+
+def birthday_window_days(campaign: Campaign, day: date) -> list[date]:
+    """The birthdays a birthday campaign serves when the nightly job runs on `day`: that day;
+    every day of its week (Monday to Sunday); or every day of its month. A member is served on
+    the first run in the window (a member who joins mid-week is served the next night)."""
+    if campaign.birthday_window == Campaign.BirthdayWindow.WEEK:
+        monday = day - timedelta(days=day.weekday())
+        return [monday + timedelta(days=n) for n in range(7)]
+    if campaign.birthday_window == Campaign.BirthdayWindow.MONTH:
+        first = day.replace(day=1)
+        days = []
+        while first.month == day.month:
+            days.append(first)
+            first += timedelta(days=1)
+        return days
+    return [day]
+
+
+def birthday_awards(*, day: date | None = None) -> int:
+    """Active birthday campaigns: members whose birthday falls in the campaign's window around
+    `day` (the day, its week or its month, in the programme time zone; 29 February counts on
+    28 February in other years) get the bonus points or the reward voucher once per campaign
+    and birthday year, however often the job runs."""
+    moment = timezone.now()
+    day = day or moment.astimezone(ZoneInfo(programme_settings_get().time_zone)).date()
     given = 0
     for campaign in [
         c for c in active_campaigns(moment) if c.mechanic == Campaign.Mechanic.BIRTHDAY
     ]:
-        members = Member.objects.filter(q, status=Member.Status.ACTIVE, erased_at__isnull=True)
-        if campaign.segment_id:
-            members = members.filter(
-                pk__in=CampaignAudience.objects.filter(campaign=campaign, holdout=False).values(
-                    "member_id"
+        for birthday in birthday_window_days(campaign, day):
+            prefix = f"birthday:{birthday.year}:"
+            members = Member.objects.filter(
+                _birthday_q(birthday), status=Member.Status.ACTIVE, erased_at__isnull=True
+            ).exclude(  # served already this year (the job re-run, or an earlier day)
+                Exists(
+                    CampaignAward.objects.filter(
+                        campaign=campaign, member_id=OuterRef("pk"), source__startswith=prefix
+                    )
                 )
             )
-        for member in members.order_by("pk").iterator():
-            if audience_row(campaign=campaign, member_id=member.pk) is not False:
-                continue
-            result = campaign_award(
-                campaign=campaign,
-                member=member,
-                points=_bonus_points(campaign),
-                source=f"birthday:{day.year}:{member.pk}",
-                occurred_at=moment,
-                detail=_("birthday"),
-            )
-            if result.created:
-                given += 1
-                _birthday_message(member, campaign, result, day)
+            if campaign.segment_id:
+                members = members.filter(
+                    pk__in=CampaignAudience.objects.filter(campaign=campaign, holdout=False).values(
+                        "member_id"
+                    )
+                )
+            for member in members.order_by("pk").iterator():
+                if audience_row(campaign=campaign, member_id=member.pk) is not False:
+                    continue
+                result = campaign_award(
+                    campaign=campaign,
+                    member=member,
+                    points=_bonus_points(campaign),
+                    source=f"{prefix}{member.pk}",
+                    occurred_at=moment,
+                    detail=_("birthday"),
+                )
+                if result.created:
+                    given += 1
+                    _birthday_message(member, campaign, result, birthday)
     return given
 
 

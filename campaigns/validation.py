@@ -179,6 +179,8 @@ def settings_errors(campaign: Any) -> dict[str, str]:
             errors["bonus_points"] = errors["reward"] = message
     elif getattr(campaign, "reward_id", None) is not None:
         errors["reward"] = _("Only birthday and win-back campaigns give a reward voucher.")
+    if campaign.mechanic != "birthday" and campaign.birthday_window not in ("", "day"):
+        errors["birthday_window"] = _("Only birthday campaigns have a birthday window.")
     if campaign.mechanic not in FILTERABLE:
         for name in FILTERS:
             if getattr(campaign, name):

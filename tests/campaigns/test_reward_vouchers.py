@@ -161,3 +161,32 @@ def test_admin_offers_a_reward_picker(client, marketer, cake):  # noqa: F811
     assert Campaign.objects.get(name="Birthday cake 2027").reward == cake
     both = client.post(add, {**data, "name": "Both", "bonus_points": "100"})
     assert both.status_code == 200 and "not both" in both.content.decode()
+
+
+def test_birthday_week_and_month_once_a_year_across_new_year(cake):
+    """A week from Monday 28 Dec 2026 holds 2 Jan 2027: the gift is given on the Monday and
+    counted for the 2027 birthday, so the job on 2 Jan gives nothing more."""
+    january = MemberFactory(birth_date=date(1990, 1, 2))
+    later = MemberFactory(birth_date=date(1990, 1, 20))
+    week = _birthday_campaign(cake, birthday_window=Campaign.BirthdayWindow.WEEK)
+    assert birthday_awards(day=date(2026, 12, 28)) == 1
+    assert birthday_awards(day=date(2027, 1, 2)) == 0
+    assert CampaignAward.objects.get(campaign=week).source == f"birthday:2027:{january.pk}"
+    week.status = Campaign.Status.ENDED  # only the month campaign from here on
+    week.save(update_fields=["status"])
+    from campaigns.cache import campaign_stamp_bump
+
+    campaign_stamp_bump()
+    month = launch(
+        CampaignFactory(
+            mechanic=M.BIRTHDAY,
+            multiplier=None,
+            bonus_points=25,
+            birthday_window=Campaign.BirthdayWindow.MONTH,
+            ends_at=timezone.now() + timedelta(days=800),
+        )
+    )
+    assert birthday_awards(day=date(2027, 1, 1)) == 2  # both January birthdays on the 1st
+    assert birthday_awards(day=date(2027, 1, 15)) == 0
+    assert _points(january) == 25 and _points(later) == 25
+    assert CampaignAward.objects.filter(campaign=month).count() == 2
