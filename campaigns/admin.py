@@ -368,6 +368,14 @@ class CampaignForm(forms.ModelForm):
             "message_template",
         ]
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if "birthday_window" in self.fields:  # only birthday campaigns use it: "on the day"
+            self.fields["birthday_window"].required = False
+
+    def clean_birthday_window(self) -> str:
+        return self.cleaned_data.get("birthday_window") or Campaign.BirthdayWindow.DAY
+
 
 class StatusChangeInline(ReadOnlyAdminMixin, TabularInline):
     model = CampaignStatusChange
