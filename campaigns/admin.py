@@ -415,6 +415,7 @@ class CampaignAdmin(AuditedAdminMixin, ModelAdmin):
     list_display = (
         "name",
         "mechanic",
+        "gives",
         "status",
         "segment",
         "starts_at",
@@ -424,7 +425,7 @@ class CampaignAdmin(AuditedAdminMixin, ModelAdmin):
         "stacking",
     )
     list_filter = ("status", "mechanic")
-    list_select_related = ("segment",)
+    list_select_related = ("segment", "reward")
     search_fields = ("name",)
     readonly_fields = ("status", "points_awarded", "launched_at", "burn_down")
     inlines = (StatusChangeInline,)
@@ -481,6 +482,26 @@ class CampaignAdmin(AuditedAdminMixin, ModelAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj: Campaign | None = None) -> bool:
         return False
+
+    @admin.display(description=_("gives"))
+    def gives(self, campaign: Campaign) -> str:
+        """The mechanic's settings in words, e.g. "x2 on Tuesday, 11 Nov"."""
+        M = Campaign.Mechanic
+        days = campaign.days_display()
+        if campaign.mechanic == M.MULTIPLIER:
+            text = f"x{campaign.multiplier}"
+        elif campaign.mechanic == M.FIXED_BONUS:
+            text = gettext("%(n)s points from %(spend)s") % {
+                "n": campaign.bonus_points,
+                "spend": campaign.min_spend,
+            }
+        elif campaign.mechanic in (M.BIRTHDAY, M.WIN_BACK):
+            text = campaign.gift_display()
+            if campaign.mechanic == M.BIRTHDAY:
+                text += f" ({campaign.get_birthday_window_display()})"
+        else:
+            text = gettext("%(n)s points") % {"n": campaign.bonus_points or 0}
+        return gettext("%(gives)s on %(days)s") % {"gives": text, "days": days} if days else text
 
     @admin.display(description=_("budget used"))
     def budget_used(self, campaign: Campaign) -> str:

@@ -25,6 +25,30 @@ from campaigns.choices import ConditionField, ConditionOperator
 from campaigns.validation import condition_errors, settings_errors, template_errors
 from loyalty.core.models import BaseModel
 
+WEEKDAY_NAMES = [
+    _("Monday"),
+    _("Tuesday"),
+    _("Wednesday"),
+    _("Thursday"),
+    _("Friday"),
+    _("Saturday"),
+    _("Sunday"),
+]
+MONTH_NAMES = [
+    _("Jan"),
+    _("Feb"),
+    _("Mar"),
+    _("Apr"),
+    _("May"),
+    _("Jun"),
+    _("Jul"),
+    _("Aug"),
+    _("Sep"),
+    _("Oct"),
+    _("Nov"),
+    _("Dec"),
+]
+
 
 class Segment(BaseModel):
     class Kind(models.TextChoices):
@@ -460,6 +484,20 @@ class Campaign(BaseModel):
             errors["ends_at"] = _("Must be after the start.")
         if errors:
             raise ValidationError(errors)
+
+    def days_display(self) -> str:
+        """The double-points days in words, e.g. "Tuesday, Saturday, 11 Nov" ("" for every day)."""
+        weekdays = [str(WEEKDAY_NAMES[d]) for d in sorted(self.weekdays or []) if 0 <= d <= 6]
+        dates = [
+            f"{int(d[3:])} {MONTH_NAMES[int(d[:2]) - 1]}" for d in self.dates or [] if len(d) == 5
+        ]
+        return ", ".join(weekdays + dates)
+
+    def gift_display(self) -> str:
+        """What a birthday or win-back campaign gives, in words."""
+        if self.reward_id is not None and self.reward is not None:
+            return str(_("a voucher for %(reward)s") % {"reward": self.reward.name})
+        return str(_("%(n)s points") % {"n": self.bonus_points or 0})
 
     @property
     def budget_left(self) -> int | None:

@@ -136,3 +136,19 @@ def test_admin_weekday_checkboxes_and_dates_typed_as_day_month(client, marketer)
     bad = client.post(add, {**data, "name": "Bad", "dates": "31.02"})
     assert bad.status_code == 200 and "is not a day of the year" in bad.content.decode()
     assert not Campaign.objects.filter(name="Bad").exists()
+
+
+def test_campaign_list_says_what_each_campaign_gives(client, marketer):  # noqa: F811
+    from tests.factories.rewards import RewardFactory
+
+    CampaignFactory(name="Tuesdays", multiplier=Decimal("2"), weekdays=[1, 5], dates=["11-11"])
+    CampaignFactory(
+        name="Cake",
+        mechanic=Campaign.Mechanic.BIRTHDAY,
+        multiplier=None,
+        reward=RewardFactory(name="Birthday cake"),
+        birthday_window=Campaign.BirthdayWindow.MONTH,
+    )
+    page = client.get(reverse("admin:campaigns_campaign_changelist")).content.decode()
+    assert "x2.00 on Tuesday, Saturday, 11 Nov" in page
+    assert "a voucher for Birthday cake (In the birthday month (from the 1st))" in page
