@@ -34,6 +34,7 @@ from campaigns.models import (
 from campaigns.results import campaign_results
 from campaigns.segments import condition_errors, segment_members
 from campaigns.services import campaign_save, campaign_status_change, segment_list_import
+from campaigns.validation import month_day
 from loyalty.core import csvsafe
 from loyalty.core.admin_mixins import AuditedAdminMixin, ReadOnlyAdminMixin
 from loyalty.core.exceptions import ApplicationError
@@ -78,6 +79,54 @@ class CodeListField(forms.Field):
             if len(code) > 64:
                 raise ValidationError(_("Each code has at most 64 characters."))
         return list(dict.fromkeys(codes))
+
+
+WEEKDAYS = [
+    (0, _("Monday")),
+    (1, _("Tuesday")),
+    (2, _("Wednesday")),
+    (3, _("Thursday")),
+    (4, _("Friday")),
+    (5, _("Saturday")),
+    (6, _("Sunday")),
+]
+
+
+class DayOfYearListField(forms.Field):
+    """Days of the year typed as '11.11, 24.12' (day.month), stored as ['11-11', '12-24']."""
+
+    widget = forms.TextInput
+
+    def prepare_value(self, value: Any) -> Any:
+        if isinstance(value, str) and value.startswith("["):
+            try:
+                value = json.loads(value)
+            except ValueError:
+                return value
+        if isinstance(value, list):
+            return ", ".join(
+                f"{v[3:]}.{v[:2]}" for v in value if isinstance(v, str) and len(v) == 5
+            )
+        return value
+
+    def to_python(self, value: Any) -> list[str]:
+        if isinstance(value, list):
+            return value
+        text = str(value or "")
+        days: list[str] = []
+        for item in text.replace(";", ",").replace("\n", ",").split(","):
+            item = item.strip().rstrip(".")
+            if not item:
+                continue
+            day, sep, month = item.replace("/", ".").partition(".")
+            stored = month_day(f"{month.strip():0>2}-{day.strip():0>2}") if sep else None
+            if stored is None:
+                raise ValidationError(
+                    _("“%(item)s” is not a day of the year; write day.month, e.g. 11.11 or 24.12.")
+                    % {"item": item}
+                )
+            days.append(stored)
+        return sorted(dict.fromkeys(days))
 
 
 def _store_choices() -> list[tuple[str, str]]:
@@ -278,6 +327,25 @@ class CampaignForm(forms.ModelForm):
         widget=forms.CheckboxSelectMultiple,
         help_text=_("Only purchases on these channels; none ticked: every channel."),
     )
+    weekdays = forms.TypedMultipleChoiceField(
+        label=_("days of the week"),
+        required=False,
+        choices=WEEKDAYS,
+        coerce=int,
+        widget=forms.CheckboxSelectMultiple,
+        help_text=_(
+            "Double-points days: only purchases on these days, in the programme time zone, e.g. "
+            "tick Tuesday for 'double points every Tuesday'; none ticked: every day."
+        ),
+    )
+    dates = DayOfYearListField(
+        label=_("dates every year"),
+        required=False,
+        help_text=_(
+            "Only purchases on these days of the year, day.month, comma separated, e.g. 11.11 "
+            "for 11 November; with days of the week ticked too, either one counts."
+        ),
+    )
 
     class Meta:
         model = Campaign
@@ -305,8 +373,20 @@ class CampaignForm(forms.ModelForm):
             "skus",
             "store_codes",
             "channels",
+            "weekdays",
+            "dates",
+            "reward",
+            "birthday_window",
             "message_template",
         ]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if "birthday_window" in self.fields:  # only birthday campaigns use it: "on the day"
+            self.fields["birthday_window"].required = False
+
+    def clean_birthday_window(self) -> str:
+        return self.cleaned_data.get("birthday_window") or Campaign.BirthdayWindow.DAY
 
 
 class StatusChangeInline(ReadOnlyAdminMixin, TabularInline):
@@ -347,6 +427,7 @@ class CampaignAdmin(AuditedAdminMixin, ModelAdmin):
     list_display = (
         "name",
         "mechanic",
+        "gives",
         "status",
         "segment",
         "starts_at",
@@ -356,7 +437,7 @@ class CampaignAdmin(AuditedAdminMixin, ModelAdmin):
         "stacking",
     )
     list_filter = ("status", "mechanic")
-    list_select_related = ("segment",)
+    list_select_related = ("segment", "reward")
     search_fields = ("name",)
     readonly_fields = ("status", "points_awarded", "launched_at", "burn_down")
     inlines = (StatusChangeInline,)
@@ -389,6 +470,8 @@ class CampaignAdmin(AuditedAdminMixin, ModelAdmin):
                 "fields": (
                     "multiplier",
                     "bonus_points",
+                    "reward",
+                    "birthday_window",
                     "referee_points",
                     "min_spend",
                     "purchase_number",
@@ -401,7 +484,7 @@ class CampaignAdmin(AuditedAdminMixin, ModelAdmin):
         ),
         (
             _("Which purchases (multiplier and fixed bonus)"),
-            {"fields": ("categories", "skus", "store_codes", "channels")},
+            {"fields": ("categories", "skus", "store_codes", "channels", "weekdays", "dates")},
         ),
         (_("Message"), {"fields": ("message_template",)}),
     )
@@ -411,6 +494,26 @@ class CampaignAdmin(AuditedAdminMixin, ModelAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj: Campaign | None = None) -> bool:
         return False
+
+    @admin.display(description=_("gives"))
+    def gives(self, campaign: Campaign) -> str:
+        """The mechanic's settings in words, e.g. "x2 on Tuesday, 11 Nov"."""
+        M = Campaign.Mechanic
+        days = campaign.days_display()
+        if campaign.mechanic == M.MULTIPLIER:
+            text = f"x{campaign.multiplier}"
+        elif campaign.mechanic == M.FIXED_BONUS:
+            text = gettext("%(n)s points from %(spend)s") % {
+                "n": campaign.bonus_points,
+                "spend": campaign.min_spend,
+            }
+        elif campaign.mechanic in (M.BIRTHDAY, M.WIN_BACK):
+            text = campaign.gift_display()
+            if campaign.mechanic == M.BIRTHDAY:
+                text += f" ({campaign.get_birthday_window_display()})"
+        else:
+            text = gettext("%(n)s points") % {"n": campaign.bonus_points or 0}
+        return gettext("%(gives)s on %(days)s") % {"gives": text, "days": days} if days else text
 
     @admin.display(description=_("budget used"))
     def budget_used(self, campaign: Campaign) -> str:

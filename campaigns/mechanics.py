@@ -7,25 +7,32 @@ Rules written once here:
 - Multiplier: the extra is floor(earn points x share x (multiplier - 1)), where earn points are
   what the earning engine credited for the purchase (base rate, rules, tier) and share is the
   part of the eligible lines in the chosen categories / skus (1 without a filter).
+- Double-points days: a multiplier or fixed bonus with weekdays and/or dates (month-day, every
+  year) applies only to purchases made on one of them, the day taken in the programme time
+  zone (a purchase at 23:30 UTC on Monday is a Tuesday purchase in Tokyo).
 - Budget: an award is cut to what is left of the budget; once nothing is left, nothing is given
   (services.campaign_award, under a row lock of the campaign).
 - Caps: at most `cap_count` awards per member (per referrer for referrals) per cap period.
 - Win-back: once per member and campaign, on the first purchase in the campaign by a member who
-  had purchased before but not in the `lapsed_days` before the campaign started.
+  had purchased before but not in the `lapsed_days` before the campaign started: bonus points,
+  or a voucher for the campaign's reward (services.campaign_award: no points charged, the
+  reward's stock taken, its points cost counted against the budget and never cut).
 - Birthday: once a year on the member's birthday (29 February: 28 February in other years), by
-  the daily job; needs no purchase.
+  the daily job; needs no purchase; bonus points or a reward voucher, like win-back.
 """
 
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import ROUND_FLOOR, Decimal
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from django.db.models import Q
 
 from campaigns.models import Campaign
 from campaigns.validation import settings_errors  # noqa: F401 - re-exported
 from loyalty.ledger.models import LedgerEntry, Transaction
+from loyalty.ledger.policy import programme_settings_get
 
 M = Campaign.Mechanic
 PURCHASE_MECHANICS = {
@@ -50,10 +57,21 @@ def _floor(value: Decimal) -> int:
     return int(value.quantize(Decimal("1"), rounding=ROUND_FLOOR))
 
 
+def day_matches(campaign: Campaign, moment: datetime) -> bool:
+    """Double-points days: the purchase's day in the programme time zone is one of the chosen
+    weekdays or one of the chosen dates (month-day, every year). No days chosen: every day."""
+    if not (campaign.weekdays or campaign.dates):
+        return True
+    local = moment.astimezone(ZoneInfo(programme_settings_get().time_zone))
+    return local.weekday() in campaign.weekdays or f"{local:%m-%d}" in campaign.dates
+
+
 def _filters_match(campaign: Campaign, txn: Transaction, store_code: str | None) -> bool:
     if campaign.channels and txn.channel not in campaign.channels:
         return False
-    return not (campaign.store_codes and (store_code or "") not in campaign.store_codes)
+    if campaign.store_codes and (store_code or "") not in campaign.store_codes:
+        return False
+    return day_matches(campaign, txn.occurred_at)
 
 
 def _line_share(campaign: Campaign, lines: list[Any]) -> Decimal:
@@ -138,9 +156,8 @@ def purchase_wanted(
         last = earlier.values_list("occurred_at", flat=True).first()
         if last is None or last >= since:
             return None  # new customer, or not lapsed (or already back in this campaign)
-        return Wanted(
-            campaign, _required(campaign, "bonus_points"), f"winback:{txn.member_id}", "win-back"
-        )
+        points = 0 if campaign.reward_id is not None else _required(campaign, "bonus_points")
+        return Wanted(campaign, points, f"winback:{txn.member_id}", "win-back")
     return None
 
 

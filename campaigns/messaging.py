@@ -5,8 +5,8 @@ module sends them: e-mail through Django's mail backend (console by default, SMT
 EMAIL_* settings), SMS and push through a pluggable backend (LOYALTY_MESSAGE_BACKENDS; the file
 backend writes JSON lines for development). Rules:
 - only to members who consented on the channel (current consent at sending time);
-- marketing messages (campaigns, birthdays) at most LOYALTY_MESSAGES_PER_WEEK per member in any
-  7 days; service messages (points expiring or available, tier changes) are not capped;
+- marketing messages (campaigns, birthdays, tier changes) at most LOYALTY_MESSAGES_PER_WEEK per
+  member in any 7 days; service messages (points expiring or available) are not capped;
 - every e-mail carries an unsubscribe link that withdraws the e-mail consent;
 - a failure is retried with exponential backoff (1, 2, 4, 8 minutes); after
   LOYALTY_MESSAGE_MAX_ATTEMPTS the message is "failed" with the reason.
@@ -35,7 +35,9 @@ from loyalty.ledger.models import NotificationOutbox
 from members.models import Consent, Member
 
 logger = logging.getLogger(__name__)
-MARKETING_KINDS = {"campaign", "birthday"}
+MARKETING_KINDS = {"campaign", "birthday", "tier_changed"}
+# tier changes a member is not told about: the entry tier given at enrolment, and imported history
+TIER_REASONS_NOT_TOLD = {"enrolment", "import"}
 UNSUBSCRIBE_SALT = "campaigns.unsubscribe"
 
 
@@ -287,3 +289,46 @@ def campaign_messages_queue(*, campaign_id: int) -> int:
     ]
     NotificationOutbox.objects.bulk_create(rows, batch_size=5000, ignore_conflicts=True)
     return len(rows)
+
+
+def tier_changed_messages_queue(event_type: str, payloads: list[dict[str, Any]]) -> None:
+    """events.subscribe's batch form of tier_changed_messages_write."""
+    tier_changed_messages_write(event_type, payloads)
+
+
+def tier_changed_messages_write(event_type: str, payloads: list[dict[str, Any]]) -> int:
+    """The tiers' `tier.changed` events (loyalty.core.events, in the transaction of the change)
+    become "tier_changed" outbox messages, one per change, rendered with the "Tier change"
+    template ({{ tier }}, {{ previous_tier }}, {{ direction }}: up or down) and sent by the
+    delivery job like any other (consent, weekly cap). Not for the entry tier at enrolment or
+    for imported history. One insert for a batch (the period-end job's thousands)."""
+    if event_type != "tier.changed":
+        return 0
+    told = [p for p in payloads if p.get("reason") not in TIER_REASONS_NOT_TOLD]
+    if not told:
+        return 0
+    from loyalty.tiers.models import Tier
+
+    codes = {p["from_tier"] for p in told if p["from_tier"]} | {p["to_tier"] for p in told}
+    names = dict(Tier.objects.filter(code__in=codes).values_list("code", "name"))
+    rows = [
+        NotificationOutbox(
+            member_id=p["member_id"],
+            kind="tier_changed",
+            payload={
+                "tier": names.get(p["to_tier"], p["to_tier"]),
+                "previous_tier": names.get(p["from_tier"], p["from_tier"] or ""),
+                "direction": p["direction"],
+                "channel": "email",
+            },
+            dedupe_key=f"tier:{p['member_id']}:{p['to_tier']}:{p['occurred_at']}"[:120],
+        )
+        for p in told
+    ]
+    NotificationOutbox.objects.bulk_create(rows, batch_size=5000, ignore_conflicts=True)
+    return len(rows)
+
+
+def tier_changed_message_queue(event_type: str, payload: dict[str, Any]) -> None:
+    """The one-event form of tier_changed_messages_write (events.subscribe)."""
+    tier_changed_messages_write(event_type, [payload])

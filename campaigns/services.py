@@ -8,10 +8,11 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
-from django.db.models import F, Q
+from django.db.models import Exists, F, OuterRef, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -31,6 +32,7 @@ from campaigns.models import (
     Segment,
     SegmentListMember,
 )
+from loyalty.core.exceptions import ApplicationError
 from loyalty.ledger.models import LedgerEntry, Transaction
 from loyalty.ledger.policy import programme_settings_get
 from loyalty.ledger.services import points_earn
@@ -255,7 +257,7 @@ def cap_reached(
 @dataclass
 class AwardResult:
     award: CampaignAward | None
-    points: int = 0
+    points: int = 0  # points credited to the member (0 for a voucher)
     cut_from: int | None = None  # the budget cut the award
     created: bool = False  # False: the same source was awarded before (nothing new)
     reasons: list[str] = field(default_factory=list)
@@ -278,13 +280,26 @@ def campaign_award(
     Lock order: the member's account first (the purchase path holds it already), then the
     campaign row. The budget rule: an award larger than what is left is cut to what is left; when
     nothing is left nothing is given (no award row). Never more than the budget, also when
-    purchases race (the campaign row lock serialises them; a CHECK constraint backs it)."""
+    purchases race (the campaign row lock serialises them; a CHECK constraint backs it).
+
+    A campaign with a reward voucher (birthday, win-back) gives the voucher instead of points,
+    through rewards.services.voucher_gift (no points charged, stock taken); it uses the reward's
+    points cost from the budget and is never cut: when less than that is left, or the reward is
+    out of stock or no longer available, nothing is given and the reason is returned."""
     with transaction.atomic():
         existing = CampaignAward.objects.filter(campaign=campaign, source=source).first()
         if existing is not None:
-            return AwardResult(existing, existing.points)
+            return AwardResult(existing, 0 if existing.voucher_id else existing.points)
         account_lock_for_member(member=member)
         locked = Campaign.objects.select_for_update().get(pk=campaign.pk)
+        if locked.reward_id is not None:
+            return _voucher_award(
+                locked,
+                member=member,
+                source=source,
+                transaction_row=transaction_row,
+                detail=detail,
+            )
         left = locked.budget_left
         given = points if left is None else min(points, left)
         result = AwardResult(None)
@@ -318,6 +333,51 @@ def campaign_award(
         )
         result.points, result.created = given, True
         return result
+
+
+def _voucher_award(
+    campaign: Campaign,
+    *,
+    member: Member,
+    source: str,
+    transaction_row: Transaction | None,
+    detail: str,
+) -> AwardResult:
+    """The voucher path of campaign_award (the caller holds the account and campaign locks)."""
+    from rewards.models import Reward
+    from rewards.services import voucher_gift
+
+    reward = Reward.objects.get(pk=campaign.reward_id or 0)  # the caller checked it is set
+    cost = reward.points_cost
+    result = AwardResult(None)
+    left = campaign.budget_left
+    if left is not None and left < cost:
+        result.reasons.append("budget_exhausted")
+        return result
+    try:
+        with transaction.atomic():  # a refused gift takes nothing, and fails no purchase
+            voucher, _created = voucher_gift(
+                member=member,
+                reward=reward,
+                gift_key=f"campaign:{campaign.pk}:{source}"[:120],
+                note=campaign.name,
+            )
+    except ApplicationError as exc:
+        result.reasons.append(exc.code)
+        return result
+    Campaign.objects.filter(pk=campaign.pk).update(points_awarded=F("points_awarded") + cost)
+    result.award = CampaignAward.objects.create(
+        campaign=campaign,
+        member=member,
+        points=cost,
+        status=CampaignAward.Status.AWARDED,
+        source=source,
+        transaction=transaction_row,
+        voucher=voucher,
+        detail=(f"{detail}: {reward.name}" if detail else reward.name)[:255],
+    )
+    result.created = True
+    return result
 
 
 def campaign_awards_reverse_for_return(*, return_txn: Transaction) -> int:
@@ -484,8 +544,11 @@ def referral_code_validate(
 
 
 def _bonus_points(campaign: Campaign) -> int:
-    """The points an action or birthday campaign gives (its form requires them)."""
+    """The points an action or birthday campaign gives (its form requires them; 0 for a
+    birthday campaign that gives a reward voucher instead)."""
     if campaign.bonus_points is None:
+        if campaign.reward_id is not None:
+            return 0
         raise ValueError(f"Campaign {campaign.pk} gives no bonus points.")
     return campaign.bonus_points
 
@@ -570,53 +633,96 @@ def referral_release_due(*, now: datetime | None = None) -> int:
 
 
 # ---------------------------------------------------------------------------------- birthday
-def birthday_awards(*, day: date | None = None) -> int:
-    """Active birthday campaigns: members whose birthday is `day` (29 February counts on 28
-    February in other years) get the bonus once per campaign and year."""
-    day = day or timezone.localdate()
-    moment = timezone.now()
+def _birthday_q(day: date) -> Q:
+    """Members whose birthday falls on `day` this year (29 February: on 28 February in years
+    without one)."""
     leap = day.year % 4 == 0 and (day.year % 100 != 0 or day.year % 400 == 0)
     q = Q(birth_date__month=day.month, birth_date__day=day.day)
     if not leap and day.month == 2 and day.day == 28:
         q |= Q(birth_date__month=2, birth_date__day=29)
+    return q
+
+
+def birthday_window_days(campaign: Campaign, day: date) -> list[date]:
+    """The birthdays a birthday campaign serves when the nightly job runs on `day`: that day;
+    every day of its week (Monday to Sunday); or every day of its month. A member is served on
+    the first run in the window (a member who joins mid-week is served the next night)."""
+    if campaign.birthday_window == Campaign.BirthdayWindow.WEEK:
+        monday = day - timedelta(days=day.weekday())
+        return [monday + timedelta(days=n) for n in range(7)]
+    if campaign.birthday_window == Campaign.BirthdayWindow.MONTH:
+        first = day.replace(day=1)
+        days = []
+        while first.month == day.month:
+            days.append(first)
+            first += timedelta(days=1)
+        return days
+    return [day]
+
+
+def birthday_awards(*, day: date | None = None) -> int:
+    """Active birthday campaigns: members whose birthday falls in the campaign's window around
+    `day` (the day, its week or its month, in the programme time zone; 29 February counts on
+    28 February in other years) get the bonus points or the reward voucher once per campaign
+    and birthday year, however often the job runs."""
+    moment = timezone.now()
+    day = day or moment.astimezone(ZoneInfo(programme_settings_get().time_zone)).date()
     given = 0
     for campaign in [
         c for c in active_campaigns(moment) if c.mechanic == Campaign.Mechanic.BIRTHDAY
     ]:
-        members = Member.objects.filter(q, status=Member.Status.ACTIVE, erased_at__isnull=True)
-        if campaign.segment_id:
-            members = members.filter(
-                pk__in=CampaignAudience.objects.filter(campaign=campaign, holdout=False).values(
-                    "member_id"
+        for birthday in birthday_window_days(campaign, day):
+            prefix = f"birthday:{birthday.year}:"
+            members = Member.objects.filter(
+                _birthday_q(birthday), status=Member.Status.ACTIVE, erased_at__isnull=True
+            ).exclude(  # served already this year (the job re-run, or an earlier day)
+                Exists(
+                    CampaignAward.objects.filter(
+                        campaign=campaign, member_id=OuterRef("pk"), source__startswith=prefix
+                    )
                 )
             )
-        for member in members.order_by("pk").iterator():
-            if audience_row(campaign=campaign, member_id=member.pk) is not False:
-                continue
-            result = campaign_award(
-                campaign=campaign,
-                member=member,
-                points=_bonus_points(campaign),
-                source=f"birthday:{day.year}:{member.pk}",
-                occurred_at=moment,
-                detail=_("birthday"),
-            )
-            if result.created:
-                given += 1
-                _birthday_message(member, campaign, result.points, day)
+            if campaign.segment_id:
+                members = members.filter(
+                    pk__in=CampaignAudience.objects.filter(campaign=campaign, holdout=False).values(
+                        "member_id"
+                    )
+                )
+            for member in members.order_by("pk").iterator():
+                if audience_row(campaign=campaign, member_id=member.pk) is not False:
+                    continue
+                result = campaign_award(
+                    campaign=campaign,
+                    member=member,
+                    points=_bonus_points(campaign),
+                    source=f"{prefix}{member.pk}",
+                    occurred_at=moment,
+                    detail=_("birthday"),
+                )
+                if result.created:
+                    given += 1
+                    _birthday_message(member, campaign, result, birthday)
     return given
 
 
-def _birthday_message(member: Member, campaign: Campaign, points: int, day: date) -> None:
+def _birthday_message(member: Member, campaign: Campaign, result: AwardResult, day: date) -> None:
     from loyalty.ledger.models import NotificationOutbox
 
+    payload: dict[str, Any] = {
+        "points": result.points,
+        "campaign": campaign.name,
+        "channel": "email",
+    }
+    voucher = result.award.voucher if result.award is not None else None
+    if voucher is not None:
+        payload.update(
+            voucher=voucher.display_code,
+            reward=voucher.gift_reward.name if voucher.gift_reward else "",
+            expires_on=voucher.expires_at.isoformat(),
+        )
     NotificationOutbox.objects.get_or_create(
         dedupe_key=f"birthday:{day.year}:{member.pk}",
-        defaults={
-            "member": member,
-            "kind": "birthday",
-            "payload": {"points": points, "campaign": campaign.name, "channel": "email"},
-        },
+        defaults={"member": member, "kind": "birthday", "payload": payload},
     )
 
 

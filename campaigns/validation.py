@@ -139,12 +139,26 @@ REQUIRED: dict[str, tuple[str, ...]] = {
     "fixed_bonus": ("bonus_points", "min_spend"),
     "nth_purchase": ("bonus_points", "purchase_number"),
     "first_purchase": ("bonus_points",),
-    "birthday": ("bonus_points",),
+    "birthday": (),  # bonus points or a reward voucher (VOUCHER_OR_POINTS)
     "referral": ("bonus_points", "referee_points"),
     "action": ("bonus_points", "action"),
-    "win_back": ("bonus_points", "lapsed_days"),
+    "win_back": ("lapsed_days",),
 }
 FILTERABLE = {"multiplier", "fixed_bonus"}
+FILTERS = ("categories", "skus", "store_codes", "channels", "weekdays", "dates")
+VOUCHER_OR_POINTS = {"birthday", "win_back"}
+
+
+def month_day(value: Any) -> str | None:
+    """'11-11' (month-day) as stored, or None when it is not a day of the year (29 February is
+    one: it matches only in leap years)."""
+    if not isinstance(value, str) or len(value) != 5 or value[2] != "-":
+        return None
+    try:
+        day = date(2000, int(value[:2]), int(value[3:]))  # a leap year: 02-29 exists
+    except ValueError:
+        return None
+    return f"{day.month:02d}-{day.day:02d}"
 
 
 def settings_errors(campaign: Any) -> dict[str, str]:
@@ -153,10 +167,32 @@ def settings_errors(campaign: Any) -> dict[str, str]:
     for name in REQUIRED.get(campaign.mechanic, ()):
         if getattr(campaign, name) in (None, ""):
             errors[name] = _("Required for this mechanic.")
+    if campaign.mechanic in VOUCHER_OR_POINTS:
+        has_points = campaign.bonus_points not in (None, "")
+        has_reward = getattr(campaign, "reward_id", None) is not None
+        if has_points == has_reward:
+            message = (
+                _("Give either bonus points or a reward voucher, not both.")
+                if has_points
+                else _("Enter the bonus points or choose a reward voucher.")
+            )
+            errors["bonus_points"] = errors["reward"] = message
+    elif getattr(campaign, "reward_id", None) is not None:
+        errors["reward"] = _("Only birthday and win-back campaigns give a reward voucher.")
+    if campaign.mechanic != "birthday" and campaign.birthday_window not in ("", "day"):
+        errors["birthday_window"] = _("Only birthday campaigns have a birthday window.")
     if campaign.mechanic not in FILTERABLE:
-        for name in ("categories", "skus", "store_codes", "channels"):
+        for name in FILTERS:
             if getattr(campaign, name):
                 errors[name] = _("Only multiplier and fixed-bonus campaigns filter purchases.")
+    weekdays = campaign.weekdays
+    if not isinstance(weekdays, list) or not all(
+        isinstance(d, int) and not isinstance(d, bool) and 0 <= d <= 6 for d in weekdays
+    ):
+        errors["weekdays"] = _("Days of the week from 0 (Monday) to 6 (Sunday).")
+    dates = campaign.dates
+    if not isinstance(dates, list) or not all(month_day(d) == d for d in dates):
+        errors["dates"] = _("Days of the year as month-day, e.g. 11-11 or 12-24.")
     for name in ("categories", "skus", "store_codes", "channels"):
         value = getattr(campaign, name)
         if not isinstance(value, list) or not all(

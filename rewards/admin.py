@@ -583,7 +583,7 @@ class VoucherAdmin(MemberScopedAdminMixin, ReadOnlyAdminMixin, ModelAdmin):
         "redemption__reward",
     )
     search_fields = ("code", "order_ref", "member__member_number", "partner_code")
-    list_select_related = ("member", "redemption__reward", "batch__reward")
+    list_select_related = ("member", "redemption__reward", "batch__reward", "gift_reward")
     list_display_links = ("display_code",)
     actions = ("mark_used", "cancel", "issue_to_member", "sell")
     show_full_result_count = False

@@ -7,6 +7,8 @@ Invariants (constraints below; the rest is kept by rewards.services under the ac
   conditional UPDATE inside the redeeming transaction, so concurrent redemptions cannot oversell.
 - Every redemption spends its points through exactly one ledger REDEEM entry; a cancellation
   refunds that entry (into the lots it consumed) exactly once.
+- A voucher comes from a redemption, a pre-printed batch or a gift (a campaign's birthday or
+  win-back voucher: no points, stock taken, one per gift reference).
 - Every redemption has exactly one voucher. A voucher code is unique, from an alphabet without
   0/O/1/I, with a check character; a used voucher has a use time and an order reference or a
   staff reason; a used voucher is never cancelled.
@@ -510,6 +512,22 @@ class Voucher(BaseModel):
         related_name="vouchers",
         verbose_name=_("pre-printed batch"),
     )
+    gift_reward = models.ForeignKey(
+        Reward,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="gift_vouchers",
+        verbose_name=_("given reward"),
+        help_text=_("A voucher given free (a campaign's birthday or win-back gift): no points."),
+    )
+    gift_key = models.CharField(
+        _("gift reference"),
+        max_length=120,
+        blank=True,
+        default="",
+        help_text=_("Who gave it and why, e.g. campaign:12:birthday:2027:345; given once."),
+    )
     member = models.ForeignKey(
         "members.Member", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
@@ -548,8 +566,19 @@ class Voucher(BaseModel):
                 name="rewards_voucher_status_valid",
             ),
             models.CheckConstraint(
-                condition=Q(redemption__isnull=False) | Q(batch__isnull=False),
+                condition=Q(redemption__isnull=False)
+                | Q(batch__isnull=False)
+                | Q(gift_reward__isnull=False),
                 name="rewards_voucher_has_source",
+            ),
+            models.CheckConstraint(
+                condition=Q(gift_reward__isnull=True) | Q(member__isnull=False),
+                name="rewards_voucher_gift_has_member",
+            ),
+            models.UniqueConstraint(
+                fields=["gift_key"],
+                condition=~Q(gift_key=""),
+                name="rewards_voucher_gift_once",
             ),
             models.CheckConstraint(
                 condition=Q(redemption__isnull=True) | Q(member__isnull=False),
@@ -586,6 +615,8 @@ class Voucher(BaseModel):
         """What the voucher gives: the redeemed reward, or the batch's (pre-printed)."""
         if self.redemption_id is not None:
             return self.redemption.reward  # type: ignore[union-attr]
+        if self.gift_reward_id is not None:
+            return self.gift_reward
         return self.batch.reward if self.batch_id is not None else None  # type: ignore[union-attr]
 
     @property

@@ -222,7 +222,7 @@ def voucher_check(*, code: str, now: datetime | None = None) -> VoucherCheck:
     normal = voucher_code_lookup(code)
     voucher = (
         Voucher.objects.select_related(
-            "member", "redemption", "redemption__reward", "batch", "batch__reward"
+            "member", "redemption", "redemption__reward", "batch", "batch__reward", "gift_reward"
         )
         .filter(code=normal)
         .first()
@@ -285,7 +285,7 @@ def voucher_check(*, code: str, now: datetime | None = None) -> VoucherCheck:
 
 def voucher_list_for_member(*, member: Member, status: str | None = None) -> QuerySet[Voucher]:
     vouchers = Voucher.objects.select_related(
-        "redemption", "redemption__reward", "batch__reward"
+        "redemption", "redemption__reward", "batch__reward", "gift_reward"
     ).filter(member=member)
     if status:
         vouchers = vouchers.filter(status=status)

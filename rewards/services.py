@@ -222,20 +222,86 @@ def _take_partner_codes(reward: Reward, quantity: int = 1) -> list[RewardCode]:
 def _issue_voucher(
     redemption: Redemption, *, expires_at: datetime, partner_code: str = "", **fields: Any
 ) -> Voucher:
+    return _voucher_create(
+        redemption=redemption,
+        member_id=redemption.member_id,
+        partner_code=partner_code,
+        expires_at=expires_at,
+        **fields,
+    )
+
+
+def _voucher_create(**fields: Any) -> Voucher:
     for _attempt in range(5):  # 55 random bits: a collision is astronomically rare, but never a 500
         try:
             with transaction.atomic():
-                return Voucher.objects.create(
-                    redemption=redemption,
-                    member_id=redemption.member_id,
-                    code=voucher_code_generate(),
-                    partner_code=partner_code,
-                    expires_at=expires_at,
-                    **fields,
-                )
+                return Voucher.objects.create(code=voucher_code_generate(), **fields)
         except IntegrityError:
             continue
     raise RuntimeError("could not draw a unique voucher code")
+
+
+@transaction.atomic
+def voucher_gift(
+    *, member: Member, reward: Reward, gift_key: str, note: str = ""
+) -> tuple[Voucher, bool]:
+    """Give `member` a voucher for `reward` without charging points (a campaign's birthday or
+    win-back gift); returns (voucher, created).
+
+    Idempotent on `gift_key`: the same key again returns the first voucher and takes nothing
+    (another member with the key is IdempotencyConflict). Checked: the member is active and the
+    reward live (active, inside its availability window); its visibility and minimum tier are
+    not (a gift may be a hidden, staff-only reward), nor the member's redemption limits (those
+    count redemptions paid with points). Stock and partner codes are taken as for a redemption.
+    The voucher is bound to the member and valid for the reward's voucher days. Raises
+    MemberNotActive, RewardNotAvailable, RewardOutOfStock; runs in the caller's transaction
+    (lock order: the member's account, then the reward's stock)."""
+    gift_key = (gift_key or "").strip()
+    if not gift_key or len(gift_key) > 120:
+        raise ValidationError({"gift_key": [_("A gift reference of 1 to 120 characters.")]})
+    account = account_get_or_create(member=member)
+    lock_account(account.pk)
+    existing = Voucher.objects.filter(gift_key=gift_key).first()
+    if existing is not None:
+        if existing.member_id != member.pk or existing.gift_reward_id != reward.pk:
+            raise IdempotencyConflict(extra={"gift_key": gift_key})
+        return existing, False
+    _require_active(member)
+    now = timezone.now()
+    reward = Reward.objects.get(pk=reward.pk)
+    if not Reward.objects.live(now).filter(pk=reward.pk).exists():
+        raise RewardNotAvailable(
+            _("“%(name)s” cannot be given now.") % {"name": reward.name},
+            extra={"reward": reward.code},
+        )
+    left = _take_stock(reward)
+    partner = _take_partner_codes(reward)[0] if reward.kind == Reward.Kind.PARTNER_CODE else None
+    voucher = _voucher_create(
+        gift_reward=reward,
+        gift_key=gift_key,
+        member=member,
+        member_bound=True,
+        issued_at=now,
+        partner_code=partner.code if partner else "",
+        expires_at=voucher_expiry_for(issued_at=now, valid_days=reward.voucher_valid_days),
+        note=note[:300],
+    )
+    if partner is not None:
+        partner.voucher = voucher
+        partner.save(update_fields=["voucher", "updated_at"])
+    events.publish(
+        "voucher.issued",
+        {
+            "voucher": voucher.display_code,
+            "member_id": member.pk,
+            "member_number": member.member_number,
+            "reward": reward.code,
+            "points": 0,
+            "expires_at": voucher.expires_at.isoformat(),
+        },
+    )
+    _low_stock_check(reward, left)
+    return voucher, True
 
 
 def _replay(
@@ -1037,7 +1103,8 @@ def voucher_sell(*, code: str, sale_ref: str, actor: Any = None) -> Voucher:
 
 @transaction.atomic(durable=True)
 def voucher_void(*, voucher: Voucher, reason: str, actor: Any = None) -> Voucher:
-    """Cancel a pre-printed voucher that is not used (lost, damaged): no points are involved."""
+    """Cancel a pre-printed or given (gift) voucher that is not used (lost, damaged, given by
+    mistake): no points are involved; a gift's unit of stock goes back."""
     reason = (reason or "").strip()
     if not reason:
         raise ValidationError({"reason": [_("Say why the voucher is cancelled.")]})
@@ -1049,6 +1116,10 @@ def voucher_void(*, voucher: Voucher, reason: str, actor: Any = None) -> Voucher
     voucher.status = Voucher.Status.CANCELLED
     voucher.note = reason[:300]
     voucher.save(update_fields=["status", "note", "updated_at"])
+    if voucher.gift_reward_id is not None:  # a gift took a unit of stock: give it back
+        Reward.objects.filter(pk=voucher.gift_reward_id, stock__isnull=False).update(
+            stock=F("stock") + 1
+        )
     return voucher
 
 

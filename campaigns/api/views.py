@@ -67,6 +67,22 @@ class CampaignSerializer(serializers.ModelSerializer):
 
 class OfferSerializer(serializers.ModelSerializer):
     action = serializers.CharField(help_text="Points for actions: the action that earns.")
+    weekdays = serializers.ListField(
+        child=serializers.IntegerField(min_value=0, max_value=6),
+        help_text="Double-points days: only purchases on these weekdays (0 = Monday), in the "
+        "programme time zone; empty: every day.",
+    )
+    dates = serializers.ListField(
+        child=serializers.CharField(),
+        help_text="Only purchases on these days of every year, month-day (e.g. 11-11).",
+    )
+    reward = serializers.CharField(
+        source="reward.code",
+        allow_null=True,
+        default=None,
+        help_text="Birthday and win-back: the code of the reward given as a voucher (no points "
+        "charged) instead of bonus points.",
+    )
 
     class Meta:
         model = Campaign
@@ -82,6 +98,9 @@ class OfferSerializer(serializers.ModelSerializer):
             "min_spend",
             "purchase_number",
             "action",
+            "weekdays",
+            "dates",
+            "reward",
         ]
 
 

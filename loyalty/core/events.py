@@ -1,7 +1,7 @@
 """Domain events: apps publish what happened, subscribers (the webhook outbox) record it.
 
-Every app may publish (core sits at the bottom of the import chain); only the integrations app
-subscribes. Transactional outbox: a subscriber is called at once, inside the publisher's
+Every app may publish (core sits at the bottom of the import chain); the integrations app
+subscribes (webhooks), and campaigns subscribes to tier.changed (the member's message). Transactional outbox: a subscriber is called at once, inside the publisher's
 transaction, and writes its outbox rows there. So the change and its event commit together or
 not at all: a rolled-back write never announces itself, and a process killed right after the
 commit has already stored the event (the sweep sends it). A subscriber hands the sending to a

@@ -98,3 +98,21 @@ def test_unsubscribe_page_needs_a_post(client, programme):
     assert client.post(url).status_code == 200
     assert not Consent.objects.get(member=member).granted
     assert client.post(url + "x/").status_code in (400, 404)
+
+
+def test_offers_show_double_points_days_and_reward_vouchers(client, programme):
+    from tests.factories.rewards import RewardFactory
+
+    member = MemberFactory()
+    days = launch(CampaignFactory(multiplier=Decimal("2"), weekdays=[1], dates=["11-11"]))
+    gift = launch(
+        CampaignFactory(
+            mechanic=M.BIRTHDAY, multiplier=None, reward=RewardFactory(code="birthday-cake")
+        )
+    )
+    offers = {
+        o["id"]: o for o in client.get(reverse("campaigns:member-offers", args=[member.pk])).json()
+    }
+    assert (offers[days.pk]["weekdays"], offers[days.pk]["dates"]) == ([1], ["11-11"])
+    assert offers[days.pk]["reward"] is None
+    assert offers[gift.pk]["reward"] == "birthday-cake" and offers[gift.pk]["bonus_points"] is None

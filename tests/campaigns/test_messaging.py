@@ -141,3 +141,30 @@ def test_preview_renders_for_a_member(programme):
     member = MemberFactory(first_name="Lin")
     template = MessageTemplateFactory(subject="Dear {{ first_name }}")
     assert template_render(template, member=member)["subject"] == "Dear Lin"
+
+
+@pytest.mark.parametrize(
+    ("kind", "payload", "subject"),
+    [
+        ("points_expiring", {"points": 120, "expires_by": "2027-01-31"}, "120 points expire"),
+        ("points_available", {"points": 40}, "40 points are yours"),
+        ("birthday", {"points": 0, "voucher": "ABCD-EFGH-JKLM"}, "Voucher ABCD-EFGH-JKLM"),
+    ],
+)
+def test_expiry_available_and_birthday_messages_use_the_template_of_their_kind(
+    consenting, kind, payload, subject
+):
+    from campaigns.models import MessageTemplate
+
+    texts = {
+        "points_expiring": "{{ points }} points expire",
+        "points_available": "{{ points }} points are yours",
+        "birthday": "Voucher {{ voucher }}",
+    }
+    for each, text in texts.items():
+        MessageTemplateFactory(kind=each, subject=text, text=f"{text}, {{{{ first_name }}}}")
+    MessageTemplateFactory(kind=MessageTemplate.Kind.CAMPAIGN, subject="not this one")
+    outbox(consenting, kind=kind, **payload)
+    assert messages_deliver() == {"sent": 1}
+    assert mail.outbox[-1].subject == subject
+    assert mail.outbox[-1].body.startswith(f"{subject}, Ada")

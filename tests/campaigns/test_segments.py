@@ -179,3 +179,34 @@ def test_interest_tags(programme):
     assert ids(seg) == {runner.pk}
     with pytest.raises(ValidationError):
         cond(SegmentFactory(), F.TAG, Op.IS, 'a"b')
+
+
+def test_tier_as_it_was_then(programme):
+    from loyalty.tiers.models import TierAssignment
+    from tests.factories.tiers import TierAssignmentFactory, TierFactory
+
+    silver, gold = TierFactory(code="silver", rank=1), TierFactory(code="gold", rank=2)
+    riser, steady = MemberFactory(), MemberFactory()
+    enrolled = timezone.now() - timedelta(days=400)
+    for member in (riser, steady):
+        member.enrolled_at = enrolled
+        member.save(update_fields=["enrolled_at"])
+    upgraded = timezone.now() - timedelta(days=30)
+    TierAssignmentFactory(member=riser, tier=silver, valid_from=enrolled, valid_to=upgraded)
+    TierAssignmentFactory(
+        member=riser,
+        tier=gold,
+        previous_tier=silver,
+        valid_from=upgraded,
+        reason=TierAssignment.Reason.THRESHOLD,
+    )
+    TierAssignmentFactory(member=steady, tier=silver, valid_from=enrolled)
+    seg = SegmentFactory()
+    cond(seg, F.TIER, Op.IS, "gold")
+    assert ids(seg) == {riser.pk}
+    assert ids(seg, as_of=timezone.now() - timedelta(days=60)) == set()  # still silver then
+    not_gold = SegmentFactory()
+    cond(not_gold, F.TIER, Op.IS_NOT, "gold")
+    assert ids(not_gold, as_of=timezone.now() - timedelta(days=60)) == {riser.pk, steady.pk}
+    with pytest.raises(ValidationError):
+        cond(SegmentFactory(), F.TIER, Op.IS, "diamond")
