@@ -5,7 +5,7 @@ module sends them: e-mail through Django's mail backend (console by default, SMT
 EMAIL_* settings), SMS and push through a pluggable backend (LOYALTY_MESSAGE_BACKENDS; the file
 backend writes JSON lines for development). Rules:
 - only to members who consented on the channel (current consent at sending time);
-- marketing messages (campaigns, birthdays) at most LOYALTY_MESSAGES_PER_WEEK per member in any
+- marketing messages (campaigns, birthdays, badge milestones) at most LOYALTY_MESSAGES_PER_WEEK per member in any
   7 days; service messages (points expiring or available, tier changes) are not capped;
 - every e-mail carries an unsubscribe link that withdraws the e-mail consent;
 - a failure is retried with exponential backoff (1, 2, 4, 8 minutes); after
@@ -35,7 +35,7 @@ from loyalty.ledger.models import NotificationOutbox
 from members.models import Consent, Member
 
 logger = logging.getLogger(__name__)
-MARKETING_KINDS = {"campaign", "birthday"}
+MARKETING_KINDS = {"campaign", "birthday", "milestone"}  # milestone: engagement badges
 UNSUBSCRIBE_SALT = "campaigns.unsubscribe"
 
 

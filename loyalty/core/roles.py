@@ -27,7 +27,7 @@ from django.contrib.auth.models import Group, Permission
 from django.db import transaction
 
 # The apps holding the programme's data; "view everything" means these, not auth or tokens.
-DOMAIN_APPS = ("members", "ledger", "tiers", "rewards", "campaigns", "analytics")
+DOMAIN_APPS = ("members", "ledger", "tiers", "rewards", "campaigns", "engagement", "analytics")
 
 
 def _crud(actions: str, *models: str) -> tuple[str, ...]:
@@ -67,6 +67,7 @@ ROLES: tuple[Role, ...] = (
                 "rewards.rewardcode",
             ),
             "campaigns.*",
+            "engagement.*",  # badge rules and the lifecycle settings (the rest is read-only)
             "analytics.*",
             "*.import_*",
             "*.export_*",
