@@ -200,8 +200,9 @@ def _next_badge(member: Member, held: dict[int, int]) -> BadgeStep | None:
     return best
 
 
-def _next_reward(member: Member) -> tuple[RewardStep | None, int]:
-    catalogue = reward_catalogue_for_member(member=member)
+def _next_reward(member: Member, catalogue: list[Any] | None) -> tuple[RewardStep | None, int]:
+    if catalogue is None:
+        catalogue = reward_catalogue_for_member(member=member)
     affordable = sum(1 for item in catalogue if item.can_redeem)
     short = [item for item in catalogue if item.reason_code == "insufficient_points"]
     if not short:
@@ -224,9 +225,10 @@ def _next_reward(member: Member) -> tuple[RewardStep | None, int]:
     )
 
 
-def member_progress(*, member: Member) -> MemberProgress:
+def member_progress(*, member: Member, catalogue: list[Any] | None = None) -> MemberProgress:
     """Everything the member's progress shows (API, clerk screen, member page). A fixed number
-    of queries whatever the history: badges, stage, streak, tier progress, metrics, catalogue."""
+    of queries whatever the history: badges, stage, streak, tier progress, metrics, catalogue.
+    `catalogue`: the member's reward catalogue when the caller already read it (the clerk card)."""
     badges = list(
         MemberBadge.objects.filter(member_id=member.pk)
         .select_related("rule")
@@ -244,7 +246,7 @@ def member_progress(*, member: Member) -> MemberProgress:
                 badge.sequence,
                 badge.awarded_at,
             )
-    next_reward, affordable = _next_reward(member)
+    next_reward, affordable = _next_reward(member, catalogue)
     return MemberProgress(
         member_id=member.pk,
         stage=member_stage_get(member_id=member.pk),

@@ -111,21 +111,23 @@ def _streak_periods_sql(
     ).values("member_id", "week")
     sql, params = qs.distinct().query.sql_with_params()
     if connection.vendor == "postgresql":
-        idx = "((w.week - DATE '1970-01-05') / 7)"
+        idx = "((CAST(w.week AS date) - DATE '1970-01-05') / 7)"
     else:
         idx = "(CAST(julianday(w.week) - julianday('1970-01-05') AS INTEGER) / 7)"
     return f"SELECT w.member_id, {idx} AS idx FROM ({sql}) w", params
 
 
 def _period_start_sql(column: str, period: str) -> str:
+    """SQL for the first day of period `column` (a literal % is doubled: it goes through the
+    driver's parameter formatting)."""
     if connection.vendor == "postgresql":
         if period == StreakPeriod.MONTH:
             return (
-                f"make_date(CAST({column} / 12 AS integer), CAST({column} % 12 + 1 AS integer), 1)"
+                f"make_date(CAST({column} / 12 AS integer), CAST({column} %% 12 + 1 AS integer), 1)"
             )
         return f"(DATE '1970-01-05' + CAST({column} * 7 AS integer))"
     if period == StreakPeriod.MONTH:
-        return f"printf('%04d-%02d-01', {column} / 12, {column} % 12 + 1)"
+        return f"printf('%%04d-%%02d-01', {column} / 12, {column} %% 12 + 1)"
     return f"date('1970-01-05', '+' || ({column} * 7) || ' days')"
 
 
@@ -633,7 +635,9 @@ def vip_of_month_pick(*, month: date, zone: ZoneInfo | None = None) -> VipOfMont
     best = vip_candidates(month=month, zone=zone).first()
     if best is None:
         return None
-    vip = VipOfMonth(month=month, member=best, spend=best.month_spend)  # type: ignore[attr-defined]
+    # SQLite sums decimals as floats: back to cents
+    spend = Decimal(str(best.month_spend)).quantize(Decimal("0.01"))  # type: ignore[attr-defined]
+    vip = VipOfMonth(month=month, member=best, spend=spend)
     vip.full_clean()
     vip.save()
     return vip

@@ -31,7 +31,7 @@ def stage(member) -> str:
 def history(member) -> list[tuple[str, str]]:
     return list(
         StageChange.objects.filter(member=member)
-        .order_by("changed_at", "id")
+        .order_by("id")
         .values_list("from_stage", "to_stage")
     )
 
@@ -60,13 +60,14 @@ def test_repeat_after_the_new_window(settings_row):
 
 def test_loyal_from_the_threshold_in_the_window(settings_row):
     settings_row.loyal_min_purchases = 3
+    settings_row.loyal_window_days = 30
     settings_row.save()
     member = MemberFactory(enrolled_at=days_ago(400))
-    earn(member, when=days_ago(380))  # outside the 365-day window
-    earn(member, when=days_ago(50))
-    earn(member, when=days_ago(45))
+    earn(member, when=days_ago(40))  # outside the 30-day window
+    earn(member, when=days_ago(20))
+    earn(member, when=days_ago(15))
     assert stage(member) == Stage.REPEAT
-    earn(member, when=days_ago(40))
+    earn(member, when=days_ago(10))
     assert stage(member) == Stage.LOYAL
 
 
@@ -97,9 +98,12 @@ def test_lapsing_then_lapsed_then_won_back_then_usual_again(settings_row):
     settings_row.won_back_days = 10
     settings_row.save()
     member = MemberFactory(enrolled_at=days_ago(400))
-    earn(member, when=days_ago(300))
-    earn(member, when=days_ago(100))
-    assert stage(member) == Stage.LAPSING  # 100 days > 90
+    earn(member, when=days_ago(300))  # history posted today: lapsed at once (300 > 180 days)
+    assert stage(member) == Stage.LAPSED
+    earn(
+        member, when=days_ago(100)
+    )  # a later purchase, still old: lapsing (100 > 90), not won back
+    assert stage(member) == Stage.LAPSING
     stages_compute(now=timezone.now() + timedelta(days=90))  # 190 days > 180
     assert stage(member) == Stage.LAPSED
     earn(member)  # buys again
@@ -108,7 +112,13 @@ def test_lapsing_then_lapsed_then_won_back_then_usual_again(settings_row):
     assert stage(member) == Stage.WON_BACK
     stages_compute(now=timezone.now() + timedelta(days=20))
     assert stage(member) == Stage.REPEAT
-    assert [to for _, to in history(member)] == ["lapsing", "lapsed", "won_back", "repeat"]
+    assert [to for _, to in history(member)] == [
+        "lapsed",
+        "lapsing",
+        "lapsed",
+        "won_back",
+        "repeat",
+    ]
 
 
 def test_a_return_is_a_posting_too(settings_row):
