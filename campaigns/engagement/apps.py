@@ -10,8 +10,10 @@ class EngagementConfig(AppConfig):
     def ready(self) -> None:
         from campaigns.engagement import hooks
         from campaigns.engagement.bulk import EngagementBulkSimulator
+        from campaigns.engagement.selectors import member_engagement_export
         from loyalty.core.periodic import PeriodicTaskSpec, register
         from loyalty.ledger import rules
+        from members import hooks as member_hooks
 
         # after the tiers' and campaigns' hooks (INSTALLED_APPS order): a "tier reached" badge
         # sees the upgrade the same purchase caused
@@ -19,6 +21,7 @@ class EngagementConfig(AppConfig):
         rules.register_bulk_simulator(
             EngagementBulkSimulator, covers=(hooks.engagement_after_posting,)
         )
+        member_hooks.register_privacy_section("engagement", member_engagement_export)
         register(
             PeriodicTaskSpec(
                 "Engagement nightly catch-up",

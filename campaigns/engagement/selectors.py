@@ -284,3 +284,37 @@ def stage_counts_now() -> dict[str, int]:
 
 def vip_list() -> QuerySet[VipOfMonth]:
     return VipOfMonth.objects.select_related("member").order_by("-month")
+
+
+def member_engagement_export(member: Any) -> dict[str, Any]:
+    """The engagement section of a member's privacy export: badges, stage history, streak,
+    events attended and VIP months."""
+    from campaigns.engagement.models import EventAttendance, StageChange
+
+    streak = MemberStreak.objects.filter(member_id=member.pk).first()
+    return {
+        "badges": [
+            {
+                "badge": row.rule.name,
+                "times": row.sequence,
+                "awarded_at": row.awarded_at.isoformat(),
+            }
+            for row in MemberBadge.objects.filter(member_id=member.pk)
+            .select_related("rule")
+            .order_by("awarded_at", "id")
+        ],
+        "stage_history": [
+            {"from": row.from_stage, "to": row.to_stage, "at": row.changed_at.isoformat()}
+            for row in StageChange.objects.filter(member_id=member.pk).order_by("changed_at", "id")
+        ],
+        "streak": {"period": streak.period, "current": streak.current, "longest": streak.longest}
+        if streak
+        else None,
+        "events": [
+            {"event": row.event_ref, "at": row.attended_at.isoformat()}
+            for row in EventAttendance.objects.filter(member_id=member.pk).order_by("attended_at")
+        ],
+        "vip_months": [
+            row.month.isoformat() for row in VipOfMonth.objects.filter(member_id=member.pk)
+        ],
+    }

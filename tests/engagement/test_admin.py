@@ -131,3 +131,21 @@ def test_roles(client, django_user_model, programme):
         client.get(reverse("admin:engagement_badgerule_delete", args=[unused.pk])).status_code
         == 200
     )
+
+
+def test_member_story_page_shows_badges_and_progress_bars(client, django_user_model, programme):
+    from tests.factories.ledger import earn
+    from tests.factories.members import MemberFactory
+    from tests.factories.rewards import RewardFactory
+
+    staff(django_user_model, client, "Marketing")
+    BadgeRuleFactory(name="First visit", kind="first_purchase", threshold=1)
+    BadgeRuleFactory(name="Regular", kind="purchases", threshold=4)
+    RewardFactory(name="a free coffee", points_cost=150)
+    member = MemberFactory()
+    earn(member, "30.00")
+    page = client.get(reverse("admin:members_member_story", args=[member.pk])).content.decode()
+    assert 'data-testid="engagement"' in page
+    assert "First visit" in page
+    assert 'data-testid="next-badge-progress"' in page and 'value="25"' in page
+    assert "120 points to a free coffee" in page and 'value="20"' in page
