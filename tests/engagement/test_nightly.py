@@ -58,3 +58,28 @@ def test_privacy_export_has_an_engagement_section(settings_row):
     assert [b["badge"] for b in section["badges"]] == ["First visit"]
     assert [s["to"] for s in section["stage_history"]] == ["new"]
     assert section["streak"]["current"] == 1
+
+
+def test_nightly_is_set_based_its_statements_do_not_grow_with_members(settings_row):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from campaigns.engagement.services import engagement_nightly
+
+    BadgeRuleFactory(kind="first_purchase", threshold=1)
+    BadgeRuleFactory(kind="purchases", threshold=2)
+
+    def statements() -> int:
+        with CaptureQueriesContext(connection) as ctx:
+            engagement_nightly()
+        return len(ctx.captured_queries)
+
+    for _ in range(2):
+        earn(MemberFactory())
+    statements()  # first run: stage rows and badges for the two members
+    few = statements()  # steady state
+    for _ in range(8):
+        earn(MemberFactory())
+    statements()
+    many = statements()
+    assert few == many
