@@ -22,6 +22,8 @@ class ConditionField(models.TextChoices):
     RFM_MONETARY = "rfm_monetary", _("RFM monetary quintile (5 = biggest spenders)")
     IN_SEGMENT = "in_segment", _("Member of the static list (name)")
     TAG = "tag", _("Interest tag")
+    LIFECYCLE_STAGE = "lifecycle_stage", _("Lifecycle stage (prospect, new, loyal, lapsed...)")
+    VIP_OF_MONTH = "vip_of_month", _("VIP of the month (the latest pick)")
 
 
 class ConditionOperator(models.TextChoices):

@@ -5,8 +5,9 @@ module sends them: e-mail through Django's mail backend (console by default, SMT
 EMAIL_* settings), SMS and push through a pluggable backend (LOYALTY_MESSAGE_BACKENDS; the file
 backend writes JSON lines for development). Rules:
 - only to members who consented on the channel (current consent at sending time);
-- marketing messages (campaigns, birthdays, tier changes) at most LOYALTY_MESSAGES_PER_WEEK per
-  member in any 7 days; service messages (points expiring or available) are not capped;
+- marketing messages (campaigns, birthdays, tier changes, badge milestones) at most
+  LOYALTY_MESSAGES_PER_WEEK per member in any 7 days; service messages (points expiring or
+  available) are not capped;
 - every e-mail carries an unsubscribe link that withdraws the e-mail consent;
 - a failure is retried with exponential backoff (1, 2, 4, 8 minutes); after
   LOYALTY_MESSAGE_MAX_ATTEMPTS the message is "failed" with the reason.
@@ -35,7 +36,7 @@ from loyalty.ledger.models import NotificationOutbox
 from members.models import Consent, Member
 
 logger = logging.getLogger(__name__)
-MARKETING_KINDS = {"campaign", "birthday", "tier_changed"}
+MARKETING_KINDS = {"campaign", "birthday", "tier_changed", "milestone"}  # milestone: badges
 # tier changes a member is not told about: the entry tier given at enrolment, and imported history
 TIER_REASONS_NOT_TOLD = {"enrolment", "import"}
 UNSUBSCRIBE_SALT = "campaigns.unsubscribe"

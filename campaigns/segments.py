@@ -1,4 +1,5 @@
-"""Segment rules -> one SQL query over members, for any "as of" moment.
+"""Segment rules -> one SQL query over members, for any "as of" moment (lifecycle stages and the
+VIP of the month come from campaigns.engagement, as of the moment too).
 
 Each condition becomes a boolean SQL expression on the member row (a column test, or an EXISTS /
 scalar subquery correlated on the member id); the conditions of a group are ANDed and the groups
@@ -34,6 +35,7 @@ from django.db.models.functions import Cast, Coalesce
 from django.db.models.lookups import Exact, GreaterThanOrEqual, IContains, LessThanOrEqual
 from django.utils import timezone
 
+from campaigns.engagement.models import StageChange, VipOfMonth
 from campaigns.models import RfmScore, Segment, SegmentCondition, SegmentListMember
 from campaigns.validation import YES, _date, condition_errors  # noqa: F401 - re-exported
 from loyalty.ledger.models import LedgerEntry, PointsAccount, Transaction
@@ -211,6 +213,20 @@ def condition_q(cond: SegmentCondition, moment: datetime) -> Q:
                 )
             )
         )
+    elif field == FIELD.LIFECYCLE_STAGE:
+        # the stage as of the moment: the latest recorded change before it (engagement app);
+        # "" for a member with none yet, so that "is not" includes them
+        stage_then = Subquery(
+            StageChange.objects.filter(member_id=OuterRef("pk"), changed_at__lt=moment)
+            .order_by("-changed_at", "-id")
+            .values("to_stage")[:1]
+        )
+        q = Q(Exact(Coalesce(stage_then, Value("")), value))
+    elif field == FIELD.VIP_OF_MONTH:
+        picked = VipOfMonth.objects.filter(created_at__lt=moment)
+        latest_month = picked.order_by("-month").values("month")[:1]
+        is_vip = Q(Exists(picked.filter(member_id=OuterRef("pk"), month=Subquery(latest_month))))
+        q = is_vip if value.lower() in YES else ~is_vip
     else:  # pragma: no cover - condition_errors refuses other fields
         raise ValueError(field)
     return ~q if negate else q

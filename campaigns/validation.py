@@ -38,6 +38,8 @@ ALLOWED = {
     FIELD.RFM_RECENCY: NUMBER_OPS,
     FIELD.RFM_FREQUENCY: NUMBER_OPS,
     FIELD.RFM_MONETARY: NUMBER_OPS,
+    FIELD.LIFECYCLE_STAGE: CHOICE_OPS,
+    FIELD.VIP_OF_MONTH: {Op.IS},
 }
 YES = {"yes", "true", "1", "y"}
 NO = {"no", "false", "0", "n"}
@@ -116,6 +118,15 @@ def condition_errors(cond: Any) -> dict[str, str]:
         segment_model = apps.get_model("campaigns", "Segment")
         if not segment_model.objects.filter(name=value, kind="static").exists():
             return {"value": _("No static list named %(name)s.") % {"name": value}}
+    elif field == FIELD.LIFECYCLE_STAGE:
+        # the stages live in campaigns.engagement, which imports this app's models: read lazily
+        stage_field = apps.get_model("engagement", "MemberStage")._meta.get_field("stage")
+        stages = [str(v) for v, _label in stage_field.choices or []]
+        if value not in stages:
+            return {"value": _("One of: %(v)s.") % {"v": ", ".join(stages)}}
+    elif field == FIELD.VIP_OF_MONTH:
+        if value.lower() not in YES | NO:
+            return {"value": _("yes or no.")}
     elif field in (FIELD.RFM_RECENCY, FIELD.RFM_FREQUENCY, FIELD.RFM_MONETARY):
         q = _int(value)
         if q is None or not 1 <= q <= 5:

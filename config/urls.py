@@ -15,6 +15,7 @@ api_v1 = [
     path("rewards/", include("rewards.api.urls", namespace="rewards")),
     path("campaigns/", include("campaigns.api.urls", namespace="campaigns")),
     path("service/", include("campaigns.service.api.urls", namespace="service")),
+    path("engagement/", include("campaigns.engagement.api.urls", namespace="engagement")),
     path("analytics/", include("analytics.api.urls", namespace="analytics")),
 ]
 

@@ -54,6 +54,7 @@ INSTALLED_APPS = [
     "rewards",
     "campaigns",
     "campaigns.service",  # customer service: bought together, suggestions, feedback
+    "campaigns.engagement",  # badges, streaks, lifecycle stages (label "engagement")
     "analytics",
     "loyalty.clerk",  # the till screen, on top of all of them
     "loyalty.bench",  # the benchmark data generator (generate_benchmark_data), also on top

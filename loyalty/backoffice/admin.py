@@ -20,6 +20,7 @@ from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from import_export import fields, resources
 
+from campaigns.engagement.selectors import member_progress
 from loyalty.backoffice.selectors import (
     ACTIVE_DAYS,
     LAPSED_DAYS,
@@ -400,6 +401,7 @@ class MemberBackofficeAdmin(MemberAdmin):
                 "opts": self.opts,
                 "original": member,
                 "story": story,
+                "engagement": member_progress(member=member),
                 "timeline": timeline,
                 "kinds": TIMELINE_KINDS,
                 "selected_kinds": kinds,

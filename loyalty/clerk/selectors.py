@@ -14,6 +14,7 @@ from django.db.models import DecimalField, QuerySet, Sum, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from campaigns.engagement.selectors import MemberProgress, member_progress
 from loyalty.clerk.barcode import code128_svg
 from loyalty.ledger.exceptions import OriginalTransactionNotFound
 from loyalty.ledger.models import Transaction
@@ -159,6 +160,7 @@ class MemberCard:
     purchases: list[PurchaseRow]
     consents: dict[str, bool]
     catalogue: list[CatalogueItem] = field(default_factory=list)  # all of it (suggestions)
+    progress: MemberProgress | None = None  # badges, streak, stage, next badge and reward
 
 
 def _tier_view(member: Member, today: date) -> TierView | None:
@@ -258,4 +260,5 @@ def clerk_member_card(*, member: Member) -> MemberCard:
         purchases=clerk_recent_purchases(member=member),
         consents={c.channel: c.granted for c in member.consents.all()},
         catalogue=offers,
+        progress=member_progress(member=member, catalogue=offers),
     )

@@ -27,7 +27,16 @@ from django.contrib.auth.models import Group, Permission
 from django.db import transaction
 
 # The apps holding the programme's data; "view everything" means these, not auth or tokens.
-DOMAIN_APPS = ("members", "ledger", "tiers", "rewards", "campaigns", "service", "analytics")
+DOMAIN_APPS = (
+    "members",
+    "ledger",
+    "tiers",
+    "rewards",
+    "campaigns",
+    "service",
+    "engagement",
+    "analytics",
+)
 
 
 def _crud(actions: str, *models: str) -> tuple[str, ...]:
@@ -67,6 +76,7 @@ ROLES: tuple[Role, ...] = (
                 "rewards.rewardcode",
             ),
             "campaigns.*",
+            "engagement.*",  # badge rules and the lifecycle settings (the rest is read-only)
             "analytics.*",
             # feedback: record and handle it; goodwill points are Customer service's call
             *_crud("add change view", "service.feedback"),

@@ -869,6 +869,59 @@ def section_campaigns(b: Bench) -> None:
     )
 
 
+ENGAGEMENT_SETUP = """
+from campaigns.engagement.models import BadgeRule
+for code, kind, threshold, repeatable in (
+    ("first", "first_purchase", 1, False),
+    ("ten", "purchases", 10, True),
+    ("streak3", "streak", 3, False),
+    ("reviews2", "reviews", 2, False),
+    ("referrals1", "referrals", 1, False),
+):
+    BadgeRule.objects.update_or_create(
+        code=code,
+        defaults={"name": code, "kind": kind, "threshold": threshold, "repeatable": repeatable},
+    )
+"""
+
+
+def section_engagement(b: Bench) -> None:
+    """The engagement nightly job (streaks in SQL, lifecycle stages in SQL, the badge catch-up
+    with five rules, members per stage, VIP of the month) on a copy of the generated database:
+    the first run (every badge and stage is new) and a second run (steady state: nothing new),
+    members per second, and purchases per second for the streak step."""
+    work = f"{DB}_engagement"
+    subprocess.run(["dropdb", *pg_args(), "--if-exists", work], check=True, capture_output=True)
+    subprocess.run(
+        ["createdb", *pg_args(), "-T", DB, "-S", "file_copy", work], check=True, capture_output=True
+    )
+    b.commands.append(f"createdb -T {DB} -S file_copy {work}  # engagement section")
+    try:
+        manage(work, "shell", "-c", ENGAGEMENT_SETUP, bench=b)
+        purchases = int(
+            psql(work, "SELECT count(*) FROM ledger_transaction WHERE kind = 'purchase'")
+        )
+        for label in ("first run", "second run"):
+            _, out = manage(work, "engagement_nightly", "--json", bench=b)
+            result = json.loads(out.strip().splitlines()[-1])
+            seconds = sum(result["seconds"].values())
+            members = result["members"]
+            b.add(
+                "engagement nightly",
+                f"{label}: {members:,} members, {purchases:,} purchases (s, members/s)",
+                f"{fmt(seconds)}, {fmt(members / seconds if seconds else float('nan'))}",
+            )
+            streaks = result["seconds"].get("streaks") or float("nan")
+            b.notes.append(
+                f"engagement nightly, {label}: "
+                + ", ".join(f"{k} {v:.1f} s" for k, v in result["seconds"].items())
+                + f"; streak step {purchases / streaks:,.0f} purchases/s; "
+                + f"{result['badges_awarded']:,} badges, {result['stages_changed']:,} stage changes"
+            )
+    finally:
+        subprocess.run(["dropdb", *pg_args(), "--if-exists", work], check=True, capture_output=True)
+
+
 SECTIONS = [
     ("earn", section_earn),
     ("lookup", section_lookup),
@@ -877,6 +930,7 @@ SECTIONS = [
     ("nightly jobs", section_jobs),
     ("kpi", section_kpi),
     ("campaigns", section_campaigns),
+    ("engagement", section_engagement),
 ]
 
 
