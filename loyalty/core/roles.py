@@ -65,6 +65,7 @@ ROLES: tuple[Role, ...] = (
                 "rewards.rewardssettings",
                 "rewards.reward",
                 "rewards.rewardcode",
+                "rewards.cause",
             ),
             "campaigns.*",
             "analytics.*",
