@@ -35,7 +35,7 @@ from loyalty.ledger.models import NotificationOutbox
 from members.models import Consent, Member
 
 logger = logging.getLogger(__name__)
-MARKETING_KINDS = {"campaign", "birthday"}
+MARKETING_KINDS = {"campaign", "birthday", "club_renewal"}  # club_renewal: paid club reminders
 UNSUBSCRIBE_SALT = "campaigns.unsubscribe"
 
 

@@ -14,6 +14,7 @@ api_v1 = [
     path("tiers/", include("loyalty.tiers.api.urls", namespace="tiers")),
     path("rewards/", include("rewards.api.urls", namespace="rewards")),
     path("campaigns/", include("campaigns.api.urls", namespace="campaigns")),
+    path("membership/", include("campaigns.membership.api.urls", namespace="membership")),
     path("analytics/", include("analytics.api.urls", namespace="analytics")),
 ]
 
