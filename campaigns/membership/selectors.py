@@ -13,7 +13,6 @@ from campaigns.membership.exceptions import ClubPlanNotFound
 from campaigns.membership.models import ClubMembership, ClubPlan, ClubTerm
 from loyalty.ledger.policy import programme_settings_get
 
-
 DEFAULT_ZONE = "Europe/London"  # ProgrammeSettings.time_zone's default, before the row exists
 
 
