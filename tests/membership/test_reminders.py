@@ -4,8 +4,8 @@ consent and within the weekly cap of marketing messages (campaigns.messaging).""
 import pytest
 from django.core import mail
 
-from campaigns.messaging import messages_deliver
 from campaigns.membership.services import club_daily, club_renewal_reminders_queue
+from campaigns.messaging import messages_deliver
 from campaigns.models import MessageDelivery, MessageTemplate
 from loyalty.ledger.models import NotificationOutbox
 from tests.factories.campaigns import MessageTemplateFactory
