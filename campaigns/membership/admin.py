@@ -31,7 +31,9 @@ from campaigns.membership.services import (
 from loyalty.core.admin_mixins import AuditedAdminMixin, ReadOnlyAdminMixin
 from loyalty.core.exceptions import ApplicationError
 from loyalty.ledger.models import ProgrammeSettings
+from members.admin import MemberAdmin
 from members.admin_scope import MemberScopedAdminMixin
+from members.models import Member
 
 STATE_WORDS = {
     "active": _("Active"),
@@ -109,9 +111,25 @@ class ClubTermInline(ReadOnlyAdminMixin, TabularInline):
     can_delete = False
 
 
-class JoinForm(forms.ModelForm):
+class JoinForm(forms.Form):
     """Joining from the admin: the member, the plan and the payment that paid the first term."""
 
+    member = forms.CharField(
+        label=_("member number"),
+        max_length=20,
+        help_text=_("The number on the member's card, e.g. 8260971315."),
+    )
+    plan = forms.ModelChoiceField(
+        label=_("plan"),
+        queryset=ClubPlan.objects.filter(active=True),
+        help_text=_("Only plans open to new members."),
+    )
+    auto_renew = forms.BooleanField(
+        label=_("renews automatically"),
+        required=False,
+        initial=True,
+        help_text=ClubMembership._meta.get_field("auto_renew").help_text,
+    )
     payment_reference = forms.CharField(
         label=_("payment reference"),
         max_length=100,
@@ -125,9 +143,16 @@ class JoinForm(forms.ModelForm):
         help_text=_("Must be the plan's fee, e.g. 49.00."),
     )
 
-    class Meta:
-        model = ClubMembership
-        fields = ("member", "plan", "auto_renew")
+    def __init__(self, *args: Any, members: QuerySet, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.members = members  # those this staff member may see
+
+    def clean_member(self) -> Member:
+        number = self.cleaned_data["member"].strip()
+        member = self.members.filter(member_number=number).first()
+        if member is None:
+            raise forms.ValidationError(_("No member has the number %(n)s.") % {"n": number})
+        return member
 
 
 class RenewForm(forms.Form):
@@ -167,7 +192,6 @@ class ClubMembershipAdmin(MemberScopedAdminMixin, AuditedAdminMixin, ModelAdmin)
     list_filter = ("status", "plan", "auto_renew")
     search_fields = ("member__member_number", "member__last_name", "member__email")
     list_select_related = ("member", "plan")
-    autocomplete_fields = ("member",)
     inlines = [ClubTermInline]
     actions = ("cancel_selected",)
     readonly_fields = (
@@ -184,16 +208,7 @@ class ClubMembershipAdmin(MemberScopedAdminMixin, AuditedAdminMixin, ModelAdmin)
         "renew_link",
     )
 
-    def get_form(self, request: HttpRequest, obj: Any = None, **kwargs: Any) -> Any:
-        if obj is None:
-            kwargs["form"] = JoinForm
-        return super().get_form(request, obj, **kwargs)
-
     def get_fieldsets(self, request: HttpRequest, obj: Any = None) -> Any:
-        if obj is None:
-            return (
-                (None, {"fields": ("member", "plan", "auto_renew", "payment_reference", "amount")}),
-            )
         return (
             (None, {"fields": ("member", "plan", "status", "auto_renew", "renew_link")}),
             (_("Term"), {"fields": ("started_on", "ends_on", "lapsed_on")}),
@@ -201,39 +216,58 @@ class ClubMembershipAdmin(MemberScopedAdminMixin, AuditedAdminMixin, ModelAdmin)
             (None, {"fields": ("created_by",)}),
         )
 
-    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
-        return () if obj is None else self.readonly_fields
-
     def save_model(
         self, request: HttpRequest, obj: ClubMembership, form: Any, change: bool
     ) -> None:
-        if change:
-            # only the auto-renew choice is editable; everything else goes through the services
-            ClubMembership.objects.filter(pk=obj.pk).update(
-                auto_renew=obj.auto_renew, updated_at=timezone.now()
-            )
-            return
-        data = form.cleaned_data
-        created = club_membership_join(
-            member=data["member"],
-            plan=data["plan"],
-            payment_reference=data["payment_reference"],
-            amount=data["amount"],
-            auto_renew=data["auto_renew"],
-            actor=request.user,
+        # only the auto-renew choice is editable here; the rest goes through the services
+        ClubMembership.objects.filter(pk=obj.pk).update(
+            auto_renew=obj.auto_renew, updated_at=timezone.now()
         )
-        obj.pk = created.pk
 
     def add_view(self, request: HttpRequest, form_url: str = "", extra_context: Any = None) -> Any:
-        try:
-            return super().add_view(request, form_url, extra_context)
-        except (ApplicationError, ValidationError) as exc:
-            self.message_user(request, _message(exc), level=messages.ERROR)
-            return HttpResponseRedirect(request.get_full_path())
-
-    def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
-        if change:
-            super().save_related(request, form, formsets, change)
+        """Join: a page of its own (the service is a durable transaction, so it must not run
+        inside the admin's change-form transaction)."""
+        if not self.has_add_permission(request):
+            raise PermissionDenied
+        members = MemberAdmin(Member, self.admin_site).get_queryset(request)
+        form = JoinForm(request.POST or None, members=members)
+        if request.method == "POST" and form.is_valid():
+            data = form.cleaned_data
+            try:
+                membership = club_membership_join(
+                    member=data["member"],
+                    plan=data["plan"],
+                    payment_reference=data["payment_reference"],
+                    amount=data["amount"],
+                    auto_renew=data["auto_renew"],
+                    actor=request.user,
+                )
+            except (ApplicationError, ValidationError) as exc:
+                form.add_error(None, _message(exc))
+            else:
+                self.message_user(
+                    request,
+                    _("%(member)s joined %(plan)s, paid until %(day)s.")
+                    % {
+                        "member": membership.member,
+                        "plan": membership.plan,
+                        "day": membership.ends_on.strftime("%d %b %Y"),
+                    },
+                    messages.SUCCESS,
+                )
+                return HttpResponseRedirect(
+                    reverse("admin:membership_clubmembership_change", args=[membership.pk])
+                )
+        return TemplateResponse(
+            request,
+            "admin/membership/join.html",
+            {
+                **self.admin_site.each_context(request),
+                "title": _("Join the paid club"),
+                "form": form,
+                "opts": self.model._meta,
+            },
+        )
 
     def get_queryset(self, request: HttpRequest) -> QuerySet:
         return (

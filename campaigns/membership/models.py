@@ -155,10 +155,13 @@ class ClubPlan(BaseModel):
         """The plan's benefits in words (admin list, API, reminder)."""
         parts = []
         if self.points_multiplier != 1:
-            parts.append(str(_("x%(m)s points") % {"m": self.points_multiplier.normalize()}))
+            parts.append(str(_("x%(m)s points") % {"m": f"{self.points_multiplier.normalize():f}"}))
         if self.reward_discount_percent:
             parts.append(
-                str(_("%(p)s%% off rewards") % {"p": self.reward_discount_percent.normalize()})
+                str(
+                    _("%(p)s%% off rewards")
+                    % {"p": f"{Decimal(self.reward_discount_percent).normalize():f}"}
+                )
             )
         if self.free_delivery:
             parts.append(str(_("free delivery")))
