@@ -68,7 +68,9 @@ def member_prices(*, member: Any, rewards: Iterable[Any], now: datetime) -> dict
     prices = {}
     for reward in rewards:
         chosen = best.get(reward.pk)
-        points = discounted(reward.points_cost, chosen.percent_off) if chosen else reward.points_cost
+        points = (
+            discounted(reward.points_cost, chosen.percent_off) if chosen else reward.points_cost
+        )
         prices[reward.pk] = MemberPrice(points, reward.points_cost, chosen)
     return prices
 

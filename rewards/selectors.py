@@ -89,7 +89,7 @@ def reward_list_public(*, now: datetime | None = None) -> QuerySet[Reward]:
     return (
         Reward.objects.live(now)
         .exclude(visibility=Reward.Visibility.HIDDEN)
-        .select_related("min_tier")
+        .select_related("min_tier", "cause")
         .annotate(
             featured_first=Case(
                 When(visibility=Reward.Visibility.FEATURED, then=Value(0)), default=Value(1)
@@ -133,7 +133,7 @@ def reward_catalogue_for_member(
     rank = member_tier_rank(member=member)
     rewards = [
         reward
-        for reward in reward_list_public(now=now).select_related("cause")
+        for reward in reward_list_public(now=now)
         if reward.min_tier_id is None or (rank is not None and rank >= reward.min_tier.rank)  # type: ignore[union-attr]
     ]
     refused = member_refusals(member=member, rewards=rewards, now=now)

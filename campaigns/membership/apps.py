@@ -11,10 +11,13 @@ class MembershipConfig(AppConfig):
 
     def ready(self) -> None:
         from campaigns.membership import hooks
+        from campaigns.membership.selectors import member_club_export
         from loyalty.core.periodic import PeriodicTaskSpec, register
         from loyalty.ledger import rules
+        from members import hooks as member_hooks
         from rewards import hooks as reward_hooks
 
+        member_hooks.register_privacy_section("paid_club", member_club_export)
         rules.register_contributor(hooks.club_multiplier_contributor)
         rules.register_bulk_simulator(
             hooks.ClubBulkSimulator, covers=(hooks.club_multiplier_contributor,)

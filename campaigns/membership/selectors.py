@@ -241,3 +241,38 @@ def club_membership_list() -> QuerySet[ClubMembership]:
 
 def club_term_list(*, membership: Any) -> QuerySet[ClubTerm]:
     return ClubTerm.objects.filter(membership=membership).order_by("number")
+
+
+def member_club_export(member: Any) -> dict[str, Any]:
+    """The paid club's section of a member's privacy export: memberships and paid terms."""
+    memberships = (
+        ClubMembership.objects.filter(member_id=member.pk)
+        .select_related("plan")
+        .prefetch_related("terms")
+        .order_by("started_on", "pk")
+    )
+    return {
+        "memberships": [
+            {
+                "plan": m.plan.code,
+                "status": m.status,
+                "auto_renew": m.auto_renew,
+                "started_on": m.started_on.isoformat(),
+                "ends_on": m.ends_on.isoformat(),
+                "cancelled_at": m.cancelled_at.isoformat() if m.cancelled_at else None,
+                "refund": str(m.refund),
+                "terms": [
+                    {
+                        "starts_on": t.starts_on.isoformat(),
+                        "ends_on": t.ends_on.isoformat(),
+                        "fee": str(t.fee),
+                        "payment_reference": t.payment_reference,
+                        "paid_at": t.paid_at.isoformat(),
+                        "refund": str(t.refund),
+                    }
+                    for t in sorted(m.terms.all(), key=lambda t: t.number)
+                ],
+            }
+            for m in memberships
+        ]
+    }

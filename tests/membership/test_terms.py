@@ -167,3 +167,13 @@ def test_join_refuses_an_inactive_member(clock, plan):
     closed = MemberFactory(status="suspended")
     with pytest.raises(MemberNotActive):
         club_membership_join(member=closed, plan=plan, payment_reference="X", amount=plan.fee)
+
+
+def test_the_privacy_export_lists_memberships_and_payments(clock, member, plan):
+    from members.hooks import PRIVACY_SECTIONS
+
+    joined(member, plan, payment_reference="PAY-9")
+    section = PRIVACY_SECTIONS["paid_club"](member)
+    (membership,) = section["memberships"]
+    assert membership["plan"] == "plus"
+    assert membership["terms"][0]["payment_reference"] == "PAY-9"
