@@ -38,6 +38,7 @@ CSV_TABLES = (
     ("referrals", _("Referrals")),
     ("members_by_country", _("Members by country")),
     ("top_rewards", _("Top rewards")),
+    ("paid_membership", _("Paid club: members, renewal rate, fee revenue")),
     ("cohorts", _("Cohort retention")),
     ("rfm", _("RFM segments")),
     ("net_promoter_score", _("Net promoter score")),

@@ -22,7 +22,7 @@ class CampaignBulkSimulator:
         self.active = bool(active_campaigns())
         self.purchases: list[tuple[int, datetime, Decimal, int]] = []
 
-    def contributions(self, member_id: int) -> list:
+    def contributions(self, member_id: int, *, occurred_at: datetime | None = None) -> list:
         return []  # campaigns add separate bonus entries, not engine contributions
 
     def posted(

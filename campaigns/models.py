@@ -233,6 +233,7 @@ class Campaign(BaseModel):
         SURVEY = "survey", _("Survey answered")
         SHARE = "share", _("Social share")
         RECYCLING = "recycling", _("Recycling or trade-in")
+        OWN_CUP = "own_cup", _("Brought their own cup")
         APP_DOWNLOAD = "app_download", _("App downloaded")
         PROFILE_COMPLETED = "profile_completed", _("Profile completed")
 
@@ -641,6 +642,10 @@ class CampaignAward(BaseModel):
                 "status": self.get_status_display(),
             }
         return f"{self.points} points, {self.campaign.name}, {self.get_status_display()}"
+
+
+# actions that count as sustainability on the member page (beside donations to causes)
+SUSTAINABILITY_ACTIONS = ("recycling", "own_cup")
 
 
 class ActionEvent(BaseModel):

@@ -16,6 +16,7 @@ api_v1 = [
     path("campaigns/", include("campaigns.api.urls", namespace="campaigns")),
     path("service/", include("campaigns.service.api.urls", namespace="service")),
     path("engagement/", include("campaigns.engagement.api.urls", namespace="engagement")),
+    path("membership/", include("campaigns.membership.api.urls", namespace="membership")),
     path("analytics/", include("analytics.api.urls", namespace="analytics")),
 ]
 

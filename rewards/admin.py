@@ -4,12 +4,13 @@ redemptions/vouchers with filters, actions that go through the services, and a C
 import csv
 import io
 from datetime import datetime, time, timedelta
+from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Count, Q, QuerySet, Subquery
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
@@ -32,6 +33,8 @@ from members.models import Member
 from rewards.models import (
     POINTS_COST_MESSAGE,
     POINTS_COST_VALIDATORS,
+    Cause,
+    Donation,
     Redemption,
     Reward,
     RewardCode,
@@ -41,6 +44,8 @@ from rewards.models import (
 )
 from rewards.resources import RewardResource
 from rewards.selectors import (
+    DONATION_PERIODS,
+    donation_totals,
     format_day,
     programme_zone,
     redemption_list_for_export,
@@ -202,6 +207,8 @@ def reward_window_words(reward: Reward, *, now: datetime, zone: ZoneInfo) -> str
         parts.append(str(_("from %(day)s") % {"day": day(start)}))
     if end is not None:
         parts.append(str(_("until %(day)s") % {"day": day(end, last=True)}))
+    if reward.daily_hours:
+        parts.append(str(_("daily %(hours)s") % {"hours": reward.daily_hours}))
     return " ".join(parts) if parts else str(_("always"))
 
 
@@ -235,7 +242,16 @@ class RewardAdmin(AuditedAdminMixin, ImportExportModelAdmin, ModelAdmin):
         (None, {"fields": ("code", "name", "description", "image", "active", "sort_order")}),
         (
             "Benefit",
-            {"fields": ("kind", "amount_off", "percent_off", "max_discount", "product_sku")},
+            {
+                "fields": (
+                    "kind",
+                    "amount_off",
+                    "percent_off",
+                    "max_discount",
+                    "product_sku",
+                    "cause",
+                )
+            },
         ),
         (
             "Cost and validity",
@@ -244,6 +260,8 @@ class RewardAdmin(AuditedAdminMixin, ImportExportModelAdmin, ModelAdmin):
                     "points_cost",
                     "available_from",
                     "available_until",
+                    "daily_from",
+                    "daily_until",
                     "voucher_valid_days",
                     "refund_points_on_expiry",
                     "vouchers_member_bound",
@@ -839,3 +857,146 @@ class MemberVoucherInline(ReadOnlyAdminMixin, TabularInline):
 
 
 MemberAdmin.inlines = [*MemberAdmin.inlines, MemberVoucherInline]
+
+
+# ---------------------------------------------------------------------------------- donations
+@admin.register(Cause)
+class CauseAdmin(AuditedAdminMixin, ModelAdmin):
+    list_display = ("name", "code", "kind", "matching", "active", "points_given")
+    list_filter = ("active", "kind", "matching")
+    search_fields = ("name", "code")
+    fieldsets = (
+        (None, {"fields": ("code", "name", "description", "kind", "sort_order", "active")}),
+        (_("Brand matching"), {"fields": ("matching",)}),
+    )
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet:
+        from django.db.models import Sum
+
+        return super().get_queryset(request).annotate(given=Sum("donations__points"))
+
+    @admin.display(description=_("Points given"), ordering="given")
+    def points_given(self, cause: Cause) -> int:
+        return getattr(cause, "given", None) or 0
+
+    def get_urls(self) -> list:
+        own = [
+            path(
+                "totals/",
+                self.admin_site.admin_view(self.totals_view),
+                name="rewards_cause_totals",
+            )
+        ]
+        return own + super().get_urls()
+
+    def totals_view(self, request: HttpRequest) -> HttpResponse:
+        """Donations per cause and per period for finance, on screen or as CSV."""
+        if not (
+            request.user.has_perm("rewards.view_donation")
+            or request.user.has_perm("rewards.view_cause")
+        ):
+            raise PermissionDenied
+        form = DonationTotalsForm(request.GET or None)
+        rows = []
+        if form.is_bound and form.is_valid():
+            data = form.cleaned_data
+            rows = donation_totals(start=data["start"], end=data["end"], period=data["period"])
+            if "csv" in request.GET:
+                if not request.user.has_perm("rewards.export_donations"):
+                    raise PermissionDenied
+                return _donation_totals_csv(rows, data)
+        elif not form.is_bound:
+            rows = donation_totals(period="month")
+        return TemplateResponse(
+            request,
+            "admin/rewards/donation_totals.html",
+            {
+                **self.admin_site.each_context(request),
+                "title": _("Donations per cause"),
+                "form": form,
+                "rows": rows,
+                "total_points": sum(row.points for row in rows),
+                "total_value": sum((row.value for row in rows), Decimal("0")),
+                "total_matched": sum((row.matched_value for row in rows), Decimal("0")),
+                "can_export": request.user.has_perm("rewards.export_donations"),
+                "opts": self.model._meta,
+            },
+        )
+
+
+class DonationTotalsForm(forms.Form):
+    start = forms.DateField(
+        label=_("From"),
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}),
+        help_text=_("First day counted (programme time zone); empty: since the first donation."),
+    )
+    end = forms.DateField(
+        label=_("Until"),
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}),
+        help_text=_("Last day counted, included; empty: up to today."),
+    )
+    period = forms.ChoiceField(
+        label=_("Per"),
+        initial="month",
+        choices=[
+            ("day", _("day")),
+            ("week", _("week")),
+            ("month", _("month")),
+            ("year", _("year")),
+        ],
+        help_text=_("One row per cause and per day, week (from Monday), month or year."),
+    )
+
+    def clean(self) -> dict:
+        data = super().clean() or {}
+        if data.get("start") and data.get("end") and data["end"] < data["start"]:
+            self.add_error("end", _("The last day is before the first day."))
+        if data.get("period") not in DONATION_PERIODS:
+            data["period"] = "month"
+        return data
+
+
+def _donation_totals_csv(rows: list, data: dict) -> HttpResponse:
+    response = HttpResponse(content_type="text/csv; charset=utf-8")
+    name = f"donations-{data['period']}-{data.get('start') or 'all'}-{data.get('end') or 'today'}"
+    response["Content-Disposition"] = f'attachment; filename="{name}.csv"'
+    out = csvsafe.writer(response)
+    out.writerow(
+        [
+            "period_start",
+            "cause_code",
+            "cause",
+            "donations",
+            "members",
+            "points",
+            "value",
+            "brand_matched_points",
+            "brand_matched_value",
+        ]
+    )
+    for row in rows:
+        out.writerow(
+            [
+                row.period.isoformat(),
+                row.cause_code,
+                row.cause_name,
+                row.donations,
+                row.members,
+                row.points,
+                row.value,
+                row.matched_points,
+                row.matched_value,
+            ]
+        )
+    return response
+
+
+@admin.register(Donation)
+class DonationAdmin(MemberScopedAdminMixin, ReadOnlyAdminMixin, ModelAdmin):
+    list_display = ("created_at", "member", "cause", "points", "value", "matched_points")
+    list_filter = ("cause",)
+    search_fields = ("member__member_number", "member__last_name", "cause__name")
+    list_select_related = ("member", "cause")
+    date_hierarchy = "created_at"

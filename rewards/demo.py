@@ -1,6 +1,7 @@
 """Demo catalogue (idempotent): a few rewards of each kind, a partner pool, and some redemptions
 by demo members who have the points, so the admin, the clerk screen and the API show real data."""
 
+from datetime import time
 from decimal import Decimal
 from typing import Any
 
@@ -8,7 +9,7 @@ from loyalty.core.exceptions import ApplicationError
 from loyalty.ledger.models import PointsAccount
 from loyalty.tiers.models import Tier
 from members.models import Member
-from rewards.models import Redemption, Reward, RewardCode, RewardsSettings
+from rewards.models import Cause, Donation, Redemption, Reward, RewardCode, RewardsSettings
 from rewards.services import redemption_create, reward_codes_upload
 
 CATALOGUE: list[tuple[str, str, str, int, dict[str, Any]]] = [
@@ -49,6 +50,20 @@ CATALOGUE: list[tuple[str, str, str, int, dict[str, Any]]] = [
         5000,
         {"stock": 4, "visibility": "tier", "min_tier": "gold"},
     ),
+    (
+        "lunch-flash",
+        "Lunchtime flash: free cookie (12:00-14:00)",
+        "free_product",
+        50,
+        {"product_sku": "COOKIE", "daily_from": time(12, 0), "daily_until": time(14, 0)},
+    ),
+    ("give-100", "Give 100 points to a cause", "donation", 100, {}),
+]
+CAUSES = [
+    # code, name, kind, brand matching
+    ("trees-for-cities", "Trees for Cities", "trees", 1),
+    ("food-bank", "Local food bank", "charity", 0),
+    ("cup-recycling", "Coffee cup recycling", "recycling", 2),
 ]
 
 
@@ -100,4 +115,21 @@ def load(stdout: Any) -> None:
             redeemed += 1
         except ApplicationError:
             continue  # pending points, a limit: fine for a demo
-    stdout.write(f"rewards: {created} new rewards, {redeemed} demo redemptions")
+    for order, (code, name, kind, matching) in enumerate(CAUSES):
+        Cause.objects.get_or_create(
+            code=code,
+            defaults={"name": name, "kind": kind, "matching": matching, "sort_order": order},
+        )
+    donated = 0
+    if not Donation.objects.exists():
+        causes = list(Cause.objects.filter(active=True).order_by("sort_order"))
+        give = Reward.objects.get(code="give-100")
+        for account, cause in zip(rich[:6], causes * 2, strict=False):
+            try:
+                redemption_create(member=account.member, reward=give, channel="app", cause=cause)
+                donated += 1
+            except ApplicationError:
+                continue
+    stdout.write(
+        f"rewards: {created} new rewards, {redeemed} demo redemptions, {donated} donations"
+    )

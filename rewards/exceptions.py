@@ -88,3 +88,21 @@ class VoucherNotIssuable(ApplicationError):
     code = "voucher_not_issuable"
     http_status = 409
     default_message = "Only a pre-printed voucher that is not issued yet can be issued or sold."
+
+
+class CauseNotFound(ApplicationError):
+    code = "cause_not_found"
+    http_status = 404
+    default_message = "No such cause."
+
+
+class CauseNotAvailable(ApplicationError):
+    code = "cause_not_available"
+    http_status = 409
+    default_message = "This cause is not open for donations."
+
+
+class DonationFinal(ApplicationError):
+    code = "donation_final"
+    http_status = 409
+    default_message = "A donation is final: the points were given to the cause."

@@ -15,6 +15,7 @@ Invariants (constraints below; the rest is kept by rewards.services under the ac
 - Partner codes in a pool are handed out at most once (a code row points at its voucher).
 """
 
+from datetime import datetime, time
 from decimal import Decimal
 from typing import Any
 
@@ -74,13 +75,107 @@ class RewardsSettings(BaseModel):
         return "Rewards settings"
 
 
+def daily_window_q(local_time: time) -> Q:
+    """Rewards whose daily hours (programme time zone) include `local_time`: no hours set, or
+    from <= t < until, or, for hours across midnight (22:00 to 02:00), t >= from or t < until."""
+    return (
+        Q(daily_from__isnull=True)
+        | (
+            Q(daily_from__lt=models.F("daily_until"))
+            & Q(daily_from__lte=local_time, daily_until__gt=local_time)
+        )
+        | (
+            Q(daily_from__gt=models.F("daily_until"))
+            & (Q(daily_from__lte=local_time) | Q(daily_until__gt=local_time))
+        )
+    )
+
+
 class RewardQuerySet(models.QuerySet["Reward"]):
-    def live(self, at: "models.DateTimeField | object") -> "RewardQuerySet":
-        """Active and inside the validity window at `at`."""
+    def live(self, at: datetime) -> "RewardQuerySet":
+        """Active, inside the validity window at `at`, and inside its daily hours (if any) at
+        `at`'s time of day in the programme's time zone."""
+        from zoneinfo import ZoneInfo
+
+        from loyalty.ledger.policy import programme_settings_get
+
+        local = at.astimezone(ZoneInfo(programme_settings_get().time_zone)).time()
         return self.filter(active=True).filter(
             Q(available_from__isnull=True) | Q(available_from__lte=at),
             Q(available_until__isnull=True) | Q(available_until__gt=at),
+            daily_window_q(local.replace(tzinfo=None)),
         )
+
+
+class Cause(BaseModel):
+    """Something members may give points to (a charity, tree planting, recycling): managed by
+    staff, chosen by the member when they redeem a donation reward."""
+
+    class Kind(models.TextChoices):
+        CHARITY = "charity", _("Charity")
+        TREES = "trees", _("Tree planting")
+        RECYCLING = "recycling", _("Recycling")
+        OTHER = "other", _("Other")
+
+    class Matching(models.IntegerChoices):
+        NONE = 0, _("No matching")
+        SAME = 1, _("Brand matches x1 (gives as much again)")
+        DOUBLE = 2, _("Brand matches x2 (gives twice as much again)")
+
+    code = models.SlugField(
+        _("code"),
+        max_length=40,
+        unique=True,
+        help_text=_("Stable reference for the API and exports, e.g. 'trees-for-cities'."),
+    )
+    name = models.CharField(_("name"), max_length=120, help_text=_("e.g. 'Trees for Cities'."))
+    description = models.TextField(
+        _("description"), blank=True, help_text=_("What the members' points pay for.")
+    )
+    kind = models.CharField(
+        _("kind"),
+        max_length=20,
+        choices=Kind.choices,
+        default=Kind.CHARITY,
+        help_text=_("Groups causes in reports; recycling causes show beside recycling actions."),
+    )
+    matching = models.PositiveSmallIntegerField(
+        _("brand matching"),
+        choices=Matching.choices,
+        default=Matching.NONE,
+        help_text=_(
+            "The brand adds its own gift on top of each donation: x1 gives as much again, x2 "
+            "twice as much. Recorded apart from the member's points (never member points)."
+        ),
+    )
+    active = models.BooleanField(
+        _("open for donations"),
+        default=True,
+        help_text=_("Off: members can no longer choose it; past donations stay in the totals."),
+    )
+    sort_order = models.IntegerField(
+        _("sort order"), default=0, help_text=_("Lower numbers come first in the list.")
+    )
+
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["sort_order", "name"]
+        verbose_name = _("cause")
+        verbose_name_plural = _("causes")
+        permissions = [("export_donations", "Can export donation totals")]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(kind__in=["charity", "trees", "recycling", "other"]),
+                name="rewards_cause_kind_valid",
+            ),
+            models.CheckConstraint(
+                condition=Q(matching__in=[0, 1, 2]), name="rewards_cause_matching_valid"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
 
 
 class Reward(BaseModel):
@@ -91,6 +186,7 @@ class Reward(BaseModel):
         GIFT = "gift", "Gift"
         EXPERIENCE = "experience", "Experience"
         PARTNER_CODE = "partner_code", "Partner voucher (code pool)"
+        DONATION = "donation", _("Donation to a cause (no voucher)")
 
     class Visibility(models.TextChoices):
         PUBLIC = "public", "Public"
@@ -149,6 +245,36 @@ class Reward(BaseModel):
         help_text=_(
             "First moment it can no longer be redeemed, e.g. 1 Jan 00:00 to end it after "
             "31 Dec; empty: no end."
+        ),
+    )
+    daily_from = models.TimeField(
+        _("daily from"),
+        null=True,
+        blank=True,
+        help_text=_(
+            "Flash hours: redeemable only from this time of day (programme time zone), e.g. "
+            "12:00; set both times or neither. Empty: all day."
+        ),
+    )
+    daily_until = models.TimeField(
+        _("daily until"),
+        null=True,
+        blank=True,
+        help_text=_(
+            "First time of day it can no longer be redeemed, e.g. 14:00 (12:00 to 14:00 is a "
+            "lunchtime offer); a time before 'daily from' crosses midnight (22:00 to 02:00)."
+        ),
+    )
+    cause = models.ForeignKey(
+        Cause,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="rewards",
+        verbose_name=_("cause"),
+        help_text=_(
+            "Donation rewards: the cause the points go to. Empty: the member chooses one of the "
+            "open causes when redeeming."
         ),
     )
     visibility = models.CharField(
@@ -223,6 +349,7 @@ class Reward(BaseModel):
                         "gift",
                         "experience",
                         "partner_code",
+                        "donation",
                     ]
                 ),
                 name="rewards_reward_kind_valid",
@@ -267,6 +394,19 @@ class Reward(BaseModel):
                 | Q(available_until__gt=models.F("available_from")),
                 name="rewards_reward_window_ordered",
             ),
+            models.CheckConstraint(
+                condition=(Q(daily_from__isnull=True) & Q(daily_until__isnull=True))
+                | (
+                    Q(daily_from__isnull=False)
+                    & Q(daily_until__isnull=False)
+                    & ~Q(daily_from=models.F("daily_until"))
+                ),
+                name="rewards_reward_daily_hours_complete",
+            ),
+            models.CheckConstraint(
+                condition=Q(kind="donation") | Q(cause__isnull=True),
+                name="rewards_reward_cause_only_on_donation",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -290,6 +430,14 @@ class Reward(BaseModel):
             and self.available_until <= self.available_from
         ):
             errors["available_until"] = "The end must be after the start."
+        if (self.daily_from is None) != (self.daily_until is None):
+            errors["daily_until"] = str(_("Give both daily times, or neither."))
+        elif self.daily_from is not None and self.daily_from == self.daily_until:
+            errors["daily_until"] = str(
+                _("The daily hours start and end at the same time; leave both empty for all day.")
+            )
+        if self.cause_id is not None and self.kind != self.Kind.DONATION:
+            errors["cause"] = str(_("Only a donation reward goes to a cause."))
         if errors:
             raise ValidationError(errors)
 
@@ -305,7 +453,16 @@ class Reward(BaseModel):
             return f"Free product {self.product_sku}"
         if self.kind == self.Kind.PARTNER_CODE:
             return f"Partner voucher: {self.name}"
+        if self.kind == self.Kind.DONATION:
+            return f"Donation: {self.cause.name}" if self.cause_id else "Donation to a cause"  # type: ignore[union-attr]
         return self.name
+
+    @property
+    def daily_hours(self) -> str:
+        """ "12:00-14:00" (programme time zone), or "" when redeemable all day."""
+        if self.daily_from is None or self.daily_until is None:
+            return ""
+        return f"{self.daily_from:%H:%M}-{self.daily_until:%H:%M}"
 
 
 class RewardCode(BaseModel):
@@ -402,6 +559,18 @@ class Redemption(BaseModel):
         verbose_name=_("quantity redeemed in the request"),
         help_text=_("How many of the reward the request redeemed at once (one voucher each)."),
     )
+    list_points = models.PositiveIntegerField(
+        _("catalogue price"),
+        null=True,
+        blank=True,
+        help_text=_("The reward's points cost before a member discount (empty: no discount)."),
+    )
+    discount_source = models.CharField(
+        _("discount from"),
+        max_length=60,
+        blank=True,
+        help_text=_("What gave the member a lower price, e.g. 'club:plus' (a paid club)."),
+    )
 
     class Meta:
         ordering = ["-created_at", "-pk"]
@@ -450,6 +619,52 @@ class Redemption(BaseModel):
     def __str__(self) -> str:
         what = self.reward.name if self.reward_id and self.reward else "points payment"
         return f"#{self.pk} {what} ({self.points} pts)"
+
+
+class Donation(BaseModel):
+    """Points a member gave to a cause through a donation reward (one per redemption, no
+    voucher). `points` is what left the member's account (the redemption's ledger entry);
+    `matched_points` is the brand's own matching gift, recorded here only: it is never posted to
+    any member's points. Values are points x the programme's point value at the time."""
+
+    redemption = models.OneToOneField(
+        Redemption,
+        on_delete=models.PROTECT,
+        related_name="donation",
+        verbose_name=_("redemption"),
+    )
+    member = models.ForeignKey(
+        "members.Member", on_delete=models.PROTECT, related_name="+", verbose_name=_("member")
+    )
+    cause = models.ForeignKey(
+        Cause, on_delete=models.PROTECT, related_name="donations", verbose_name=_("cause")
+    )
+    points = models.PositiveIntegerField(_("points given"))
+    value = models.DecimalField(_("value"), **MONEY, help_text=_("Points x point value."))
+    matching = models.PositiveSmallIntegerField(
+        _("brand matching"), default=0, help_text=_("The cause's matching factor at the time.")
+    )
+    matched_points = models.PositiveIntegerField(_("brand-matched points"), default=0)
+    matched_value = models.DecimalField(_("brand-matched value"), **MONEY, default=Decimal("0"))
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        verbose_name = _("donation")
+        verbose_name_plural = _("donations")
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(points__gte=1), name="rewards_donation_points_positive"
+            ),
+            models.CheckConstraint(
+                condition=Q(matching__in=[0, 1, 2])
+                & Q(matched_points=models.F("points") * models.F("matching")),
+                name="rewards_donation_matching_consistent",
+            ),
+        ]
+        indexes = [models.Index(fields=["cause", "created_at"], name="rewards_donation_cause_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.points} points to {self.cause} ({self.created_at:%d %b %Y})"
 
 
 class VoucherBatch(BaseModel):

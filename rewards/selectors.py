@@ -2,6 +2,7 @@
 
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -14,8 +15,9 @@ from loyalty.ledger.selectors import account_balance
 from loyalty.tiers.selectors import tier_current_assignment
 from members.models import Member
 from rewards.codes import voucher_code_lookup
-from rewards.exceptions import RewardNotFound, VoucherNotFound
-from rewards.models import Redemption, Reward, RewardsSettings, Voucher
+from rewards.exceptions import CauseNotFound, RewardNotFound, VoucherNotFound
+from rewards.hooks import member_prices, member_refusals
+from rewards.models import Cause, Donation, Redemption, Reward, RewardsSettings, Voucher
 
 
 def rewards_settings_get() -> RewardsSettings:
@@ -87,7 +89,7 @@ def reward_list_public(*, now: datetime | None = None) -> QuerySet[Reward]:
     return (
         Reward.objects.live(now)
         .exclude(visibility=Reward.Visibility.HIDDEN)
-        .select_related("min_tier")
+        .select_related("min_tier", "cause")
         .annotate(
             featured_first=Case(
                 When(visibility=Reward.Visibility.FEATURED, then=Value(0)), default=Value(1)
@@ -116,6 +118,8 @@ class CatalogueItem:
     reason_code: str | None
     reason: str | None
     points_short: int
+    points: int = 0  # what it costs this member (after a member discount)
+    discount_source: str = ""  # e.g. "club:plus"; empty: the catalogue price
 
 
 def reward_catalogue_for_member(
@@ -132,6 +136,9 @@ def reward_catalogue_for_member(
         for reward in reward_list_public(now=now)
         if reward.min_tier_id is None or (rank is not None and rank >= reward.min_tier.rank)  # type: ignore[union-attr]
     ]
+    refused = member_refusals(member=member, rewards=rewards, now=now)
+    rewards = [reward for reward in rewards if reward.pk not in refused]
+    prices = member_prices(member=member, rewards=rewards, now=now)
     ids = [reward.pk for reward in rewards]
     completed = Redemption.objects.filter(
         member=member, reward_id__in=ids, status=Redemption.Status.COMPLETED
@@ -157,7 +164,8 @@ def reward_catalogue_for_member(
     active = member.status == Member.Status.ACTIVE
     items = []
     for reward in rewards:
-        short = max(reward.points_cost - available, 0)
+        price = prices[reward.pk]
+        short = max(price.points - available, 0)
         code, why = None, None
         if not active:
             code, why = "member_not_active", "The member is not active."
@@ -175,12 +183,22 @@ def reward_catalogue_for_member(
             code, why = "reward_out_of_stock", "Out of stock."
         elif short:
             code, why = "insufficient_points", f"{short} more points needed."
-        items.append(CatalogueItem(reward, code is None, code, why, short))
+        items.append(
+            CatalogueItem(
+                reward,
+                code is None,
+                code,
+                why,
+                short,
+                price.points,
+                price.adjustment.source if price.adjustment else "",
+            )
+        )
 
     def relevance(item: CatalogueItem) -> tuple[int, ...]:
         featured = item.reward.visibility == Reward.Visibility.FEATURED
         if item.can_redeem:
-            return (0, not featured, -item.reward.points_cost, item.reward.pk)
+            return (0, not featured, -item.points, item.reward.pk)
         if item.reason_code == "insufficient_points":
             return (1, item.points_short, item.reward.pk)
         return (2, item.reward.points_cost, item.reward.pk)
@@ -298,7 +316,7 @@ def redemption_get(*, redemption_id: int) -> Any:
     if not 0 < redemption_id < 2**63:
         raise RedemptionNotFound(extra={"redemption": redemption_id})
     redemption = (
-        Redemption.objects.select_related("member", "reward", "voucher")
+        Redemption.objects.select_related("member", "reward", "voucher", "donation__cause")
         .filter(pk=redemption_id)
         .first()
     )
@@ -311,7 +329,7 @@ def redemption_batch(*, redemption: Redemption) -> list[Redemption]:
     """Every redemption made by the same request as `redemption` (N at once), first first."""
     lead_id = redemption.batch_lead_id or redemption.pk
     return list(
-        Redemption.objects.select_related("member", "reward", "voucher")
+        Redemption.objects.select_related("member", "reward", "voucher", "donation__cause")
         .filter(Q(pk=lead_id) | Q(batch_lead_id=lead_id))
         .order_by("pk")
     )
@@ -321,3 +339,86 @@ def redemption_list_for_export() -> QuerySet[Redemption]:
     return Redemption.objects.select_related(
         "member", "reward", "voucher", "store", "created_by"
     ).order_by("pk")
+
+
+# ---------------------------------------------------------------------------------- donations
+def cause_list_open() -> QuerySet[Cause]:
+    """The causes a member may choose now, in the order staff set."""
+    return Cause.objects.filter(active=True).order_by("sort_order", "name", "pk")
+
+
+def cause_get(*, code: str) -> Cause:
+    cause = Cause.objects.filter(code=str(code).strip()[:40]).first()
+    if cause is None:
+        raise CauseNotFound(extra={"cause": str(code)[:40]})
+    return cause
+
+
+@dataclass(frozen=True)
+class DonationTotal:
+    period: date  # first day of the period (programme time zone)
+    cause_id: int
+    cause_code: str
+    cause_name: str
+    donations: int
+    members: int
+    points: int
+    value: Decimal
+    matched_points: int
+    matched_value: Decimal
+
+
+DONATION_PERIODS = ("day", "week", "month", "year")
+
+
+def donation_totals(
+    *, start: date | None = None, end: date | None = None, period: str = "month"
+) -> list[DonationTotal]:
+    """Points given per cause and per period (days in the programme's time zone, `start` and
+    `end` included), with the brand's matching apart: what finance pays each cause. Donations
+    are final, so every row counts (see rewards.services.redemption_cancel)."""
+    from django.db.models import Sum
+    from django.db.models.functions import Trunc
+
+    if period not in DONATION_PERIODS:
+        raise ValueError(period)
+    zone = programme_zone()
+    rows = Donation.objects.all()
+    if start is not None:
+        rows = rows.filter(created_at__gte=datetime.combine(start, time.min, tzinfo=zone))
+    if end is not None:
+        rows = rows.filter(
+            created_at__lt=datetime.combine(end + timedelta(days=1), time.min, tzinfo=zone)
+        )
+    grouped = (
+        rows.annotate(bucket=Trunc("created_at", period, tzinfo=zone))
+        .values("bucket", "cause_id", "cause__code", "cause__name")
+        .annotate(
+            n=Count("pk"),
+            givers=Count("member_id", distinct=True),
+            points_sum=Sum("points"),
+            value_sum=Sum("value"),
+            matched_sum=Sum("matched_points"),
+            matched_value_sum=Sum("matched_value"),
+        )
+        .order_by("bucket", "cause__name", "cause_id")
+    )
+    return [
+        DonationTotal(
+            period=row["bucket"].astimezone(zone).date(),
+            cause_id=row["cause_id"],
+            cause_code=row["cause__code"],
+            cause_name=row["cause__name"],
+            donations=row["n"],
+            members=row["givers"],
+            points=row["points_sum"] or 0,
+            value=row["value_sum"] or Decimal("0"),
+            matched_points=row["matched_sum"] or 0,
+            matched_value=row["matched_value_sum"] or Decimal("0"),
+        )
+        for row in grouped
+    ]
+
+
+def donation_list_for_member(*, member: Member) -> QuerySet[Donation]:
+    return Donation.objects.select_related("cause").filter(member=member).order_by("-created_at")

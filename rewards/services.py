@@ -33,6 +33,8 @@ from members.exceptions import MemberNotActive
 from members.models import Member, Store
 from rewards.codes import printed_code_normalize, voucher_code_generate, voucher_code_lookup
 from rewards.exceptions import (
+    CauseNotAvailable,
+    DonationFinal,
     IdempotencyConflict,
     PointsPaymentInvalid,
     RedemptionNotFound,
@@ -48,7 +50,10 @@ from rewards.exceptions import (
     VoucherUndoWindowPassed,
     VoucherUsedForOtherOrder,
 )
+from rewards.hooks import MemberPrice, member_prices, member_refusals
 from rewards.models import (
+    Cause,
+    Donation,
     Redemption,
     Reward,
     RewardCode,
@@ -160,10 +165,12 @@ def _check_limits(*, member: Member, reward: Reward, now: datetime, quantity: in
             )
 
 
-def _check_points(*, member: Member, reward: Reward, quantity: int, now: datetime) -> None:
+def _check_points(
+    *, member: Member, reward: Reward, quantity: int, now: datetime, cost: int | None = None
+) -> None:
     """All N at once: refused before anything is taken when the available points do not cover
     the whole request (the ledger checks each debit again under the same lock)."""
-    needed = reward.points_cost * quantity
+    needed = (cost or reward.points_cost) * quantity
     available = account_balance(member=member, as_of=now).available
     if available < needed:
         raise InsufficientPoints(
@@ -355,6 +362,52 @@ def reward_low_stock_alert_enqueue(*, reward_id: int) -> bool:
     return True
 
 
+def _member_terms(*, member: Member, reward: Reward, now: datetime) -> MemberPrice:
+    """The upper apps' say (rewards/hooks.py): refuse the reward, or lower its price."""
+    refusal = member_refusals(member=member, rewards=[reward], now=now).get(reward.pk)
+    if refusal:
+        raise RewardNotEligible(refusal, extra={"reward": reward.code})
+    return member_prices(member=member, rewards=[reward], now=now)[reward.pk]
+
+
+def _donation_cause(reward: Reward, cause: Cause | None) -> Cause | None:
+    """The cause a donation goes to: the reward's own, or the member's choice (an open cause)."""
+    if reward.kind != Reward.Kind.DONATION:
+        if cause is not None:
+            raise ValidationError({"cause": [_("Only a donation reward goes to a cause.")]})
+        return None
+    if reward.cause_id is not None:
+        if cause is not None and cause.pk != reward.cause_id:
+            raise ValidationError(
+                {"cause": [_("This donation goes to %(cause)s.") % {"cause": reward.cause}]}
+            )
+        cause = reward.cause
+    if cause is None:
+        raise ValidationError({"cause": [_("Choose the cause the points go to.")]})
+    if not cause.active:
+        raise CauseNotAvailable(
+            _("“%(cause)s” is not open for donations.") % {"cause": cause.name},
+            extra={"cause": cause.code},
+        )
+    return cause
+
+
+def _donation_record(redemption: Redemption, *, cause: Cause, point_value: Decimal) -> Donation:
+    donation = Donation(
+        redemption=redemption,
+        member_id=redemption.member_id,
+        cause=cause,
+        points=redemption.points,
+        value=(redemption.points * point_value).quantize(Decimal("0.01")),
+        matching=cause.matching,
+        matched_points=redemption.points * cause.matching,
+        matched_value=(redemption.points * cause.matching * point_value).quantize(Decimal("0.01")),
+    )
+    donation.full_clean()
+    donation.save()
+    return donation
+
+
 @transaction.atomic(durable=True)
 def redemption_create(
     *,
@@ -365,6 +418,7 @@ def redemption_create(
     store: Store | None = None,
     idempotency_key: str | None = None,
     quantity: int = 1,
+    cause: Cause | None = None,
 ) -> Redemption:
     """Spend the reward's points and issue a voucher, all or nothing; with `quantity` N, N
     redemptions with a voucher each, or none.
@@ -387,11 +441,13 @@ def redemption_create(
     replay = _replay(member, key, reward=reward, kind=Redemption.Kind.REWARD, quantity=quantity)
     if replay is not None:
         return replay
-    reward = Reward.objects.select_related("min_tier").get(pk=reward.pk)
+    reward = Reward.objects.select_related("min_tier", "cause").get(pk=reward.pk)
     reward_check_eligible(member=member, reward=reward, now=now)
+    price = _member_terms(member=member, reward=reward, now=now)
+    cause = _donation_cause(reward, cause)
     _check_limits(member=member, reward=reward, now=now, quantity=quantity)
     if quantity > 1:  # one at a time, the ledger's own check under the same lock is the same
-        _check_points(member=member, reward=reward, quantity=quantity, now=now)
+        _check_points(member=member, reward=reward, quantity=quantity, now=now, cost=price.points)
     left = _take_stock(reward, quantity)
     partners = (
         _take_partner_codes(reward, quantity) if reward.kind == Reward.Kind.PARTNER_CODE else []
@@ -403,7 +459,9 @@ def redemption_create(
             member=member,
             reward=reward,
             kind=Redemption.Kind.REWARD,
-            points=reward.points_cost,
+            points=price.points,
+            list_points=price.list_points if price.adjustment else None,
+            discount_source=price.adjustment.source if price.adjustment else "",
             channel=channel,
             store=store,
             idempotency_key=key if lead is None else "",
@@ -413,15 +471,22 @@ def redemption_create(
         )
         redemption.ledger_entry = points_redeem(
             member=member,
-            points=reward.points_cost,
+            points=price.points,
             source_type="redemption",
             source_id=str(redemption.pk),
             idempotency_key=f"redemption:{redemption.pk}",
             actor=actor,
-            reason=f"Redeemed “{reward.name}”"
-            + (f" ({index + 1} of {quantity})" if quantity > 1 else ""),
+            reason=(f"Donated to “{cause.name}”" if cause else f"Redeemed “{reward.name}”")
+            + (f" ({index + 1} of {quantity})" if quantity > 1 else "")
+            + (f", {price.adjustment.label}" if price.adjustment else ""),
         )
         redemption.save(update_fields=["ledger_entry", "updated_at"])
+        lead = lead or redemption
+        if cause is not None:  # a donation: no voucher
+            _donation_record(
+                redemption, cause=cause, point_value=programme_settings_get().point_value
+            )
+            continue
         partner = partners[index] if partners else None
         voucher = _issue_voucher(
             redemption,
@@ -443,7 +508,6 @@ def redemption_create(
                 "expires_at": voucher.expires_at.isoformat(),
             },
         )
-        lead = lead or redemption
     _low_stock_check(reward, left)
     assert lead is not None
     return lead
@@ -600,6 +664,8 @@ def redemption_cancel(*, redemption: Redemption, reason: str, actor: Any = None)
     redemption = _lock_redemption(redemption.pk)
     if redemption.status == Redemption.Status.CANCELLED:
         return redemption
+    if Donation.objects.filter(redemption=redemption).exists():
+        raise DonationFinal(extra={"redemption": redemption.pk})
     voucher = _lock_voucher(redemption.voucher.pk)
     if voucher.status == Voucher.Status.USED:
         raise VoucherAlreadyUsed(

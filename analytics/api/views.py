@@ -164,6 +164,14 @@ SHAPES: dict[str, Any] = {
         name=serializers.CharField(),
         **_ints("redemptions", "points"),
     )(many=True),
+    "paid_membership": _ser(
+        "PaidMembership",
+        **_ints("paid_members", "terms_due", "terms_renewed"),
+        renewal_rate=_rate(),
+        fee_revenue=_money(),
+        refunds=_money(),
+        net_fee_revenue=_money(),
+    )(),
     "liability": _ser(
         "LiabilityMonth",
         month=serializers.CharField(),

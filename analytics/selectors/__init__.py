@@ -17,6 +17,7 @@ from analytics.selectors.kpis import (
     kpi_members_by_country,
     kpi_monthly_active_members,
     kpi_net_promoter_score,
+    kpi_paid_membership,
     kpi_points_liability,
     kpi_referrals,
     kpi_repeat_purchase_rate,
@@ -43,6 +44,7 @@ KPIS: dict[str, Callable[[Period], Any]] = {
     "campaign_lift": kpi_campaign_lift,
     "members_by_country": kpi_members_by_country,
     "top_rewards": kpi_top_rewards,
+    "paid_membership": kpi_paid_membership,
 }
 REPORTS: dict[str, Callable[[Period], Any]] = {
     "liability": liability_report,

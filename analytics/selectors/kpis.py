@@ -29,6 +29,7 @@ from analytics.selectors.common import (
     tier_at,
     transactions_in_scope,
 )
+from campaigns.membership.selectors import club_kpis
 from loyalty.ledger.models import LedgerEntry, LotAllocation, PointsLot, Transaction
 from loyalty.ledger.policy import programme_settings_get
 from loyalty.tiers.models import Tier
@@ -471,3 +472,21 @@ def kpi_top_rewards(period: Period, *, limit: int = 10) -> list[dict[str, Any]]:
         }
         for row in rows
     ]
+
+
+def kpi_paid_membership(period: Period) -> dict[str, Any]:
+    """Paid club = memberships in force at the end of the period; renewal rate = terms that
+    ended in the period and were renewed (a next term paid, on time or in grace) / terms that
+    ended in the period and came up for renewal (renewed, or grace over; cancelled before their
+    end not counted); fee revenue = fees of the terms paid in the period, refunds = refunds of
+    the cancellations in the period. Programme-wide: the store and tier filters do not apply."""
+    figures = club_kpis(start=period.date_from, end=period.date_to)
+    return {
+        "paid_members": figures.paid_members,
+        "terms_due": figures.terms_due,
+        "terms_renewed": figures.terms_renewed,
+        "renewal_rate": figures.renewal_rate,
+        "fee_revenue": figures.fee_revenue,
+        "refunds": figures.refunds,
+        "net_fee_revenue": figures.net_fee_revenue,
+    }

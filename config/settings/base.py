@@ -55,6 +55,7 @@ INSTALLED_APPS = [
     "campaigns",
     "campaigns.service",  # customer service: bought together, suggestions, feedback
     "campaigns.engagement",  # badges, streaks, lifecycle stages (label "engagement")
+    "campaigns.membership",  # the paid club (label "membership"), in the campaigns layer
     "analytics",
     "loyalty.clerk",  # the till screen, on top of all of them
     "loyalty.bench",  # the benchmark data generator (generate_benchmark_data), also on top

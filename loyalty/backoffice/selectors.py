@@ -83,6 +83,43 @@ class MemberStory:
     tier: Any = None  # loyalty.tiers.selectors.TierProgress or None (no tiers set up)
     tier_basis: str = ""  # what the tier thresholds count, in words
     consents: list[Any] = field(default_factory=list)
+    giving: "GivingCard | None" = None
+
+
+@dataclass(frozen=True)
+class GivingCard:
+    """Donations to causes and sustainability actions (recycling, own cup), side by side."""
+
+    donated_points: int
+    brand_matched_points: int
+    donations: list[Any]  # rewards.Donation, newest first
+    actions_count: int
+    actions_points: int
+    actions: list[Any]  # campaigns.ActionEvent, newest first
+
+
+GIVING_ROWS = 5
+
+
+def member_giving(*, member: Member) -> GivingCard:
+    """What the member gave and did for the planet: four queries, whatever the history."""
+    from django.db.models import Count, Sum
+
+    from campaigns.models import SUSTAINABILITY_ACTIONS, ActionEvent
+    from rewards.models import Donation
+
+    donations = Donation.objects.filter(member=member)
+    given = donations.aggregate(points=Sum("points"), matched=Sum("matched_points"))
+    actions = ActionEvent.objects.filter(member=member, kind__in=SUSTAINABILITY_ACTIONS)
+    done = actions.aggregate(n=Count("pk"), points=Sum("points_awarded"))
+    return GivingCard(
+        donated_points=given["points"] or 0,
+        brand_matched_points=given["matched"] or 0,
+        donations=list(donations.select_related("cause").order_by("-created_at")[:GIVING_ROWS]),
+        actions_count=done["n"] or 0,
+        actions_points=done["points"] or 0,
+        actions=list(actions.order_by("-occurred_at", "-pk")[:GIVING_ROWS]),
+    )
 
 
 def member_story(*, member: Member, now: datetime | None = None) -> MemberStory:
@@ -108,6 +145,7 @@ def member_story(*, member: Member, now: datetime | None = None) -> MemberStory:
         tier=tier,
         tier_basis=basis,
         consents=list(member.consents.order_by("channel")),
+        giving=member_giving(member=member),
     )
 
 

@@ -321,6 +321,18 @@ class RedeemView(MemberActionView):
             quantity=quantity,
         )
         batch = redemption_batch(redemption=redemption)
+        donation = getattr(redemption, "donation", None)
+        if donation is not None:  # a donation to a cause: no voucher to hand over
+            self.flash(
+                f"member:{member.pk}",
+                title=_(
+                    "Donated %(points)s to “%(cause)s”. No voucher: the points go to the cause."
+                )
+                % {"points": format_points(sum(r.points for r in batch)), "cause": donation.cause},
+                lines=[self.balance_line(member)],
+                tone="good",
+            )
+            return
         voucher = redemption.voucher
         lines = [
             f"{format_points(sum(r.points for r in batch))} spent.",

@@ -35,6 +35,7 @@ DOMAIN_APPS = (
     "campaigns",
     "service",
     "engagement",
+    "membership",
     "analytics",
 )
 
@@ -74,9 +75,11 @@ ROLES: tuple[Role, ...] = (
                 "rewards.rewardssettings",
                 "rewards.reward",
                 "rewards.rewardcode",
+                "rewards.cause",
             ),
             "campaigns.*",
             "engagement.*",  # badge rules and the lifecycle settings (the rest is read-only)
+            "membership.*",  # the paid club: plans, joining, renewals, cancellations
             "analytics.*",
             # feedback: record and handle it; goodwill points are Customer service's call
             *_crud("add change view", "service.feedback"),

@@ -21,7 +21,7 @@ the per-invoice path.
 
 Simulator interface (a class registered with rules.register_bulk_simulator):
     Simulator(members={member_id: enrolled_at}, now=datetime)
-    .contributions(member_id) -> list[Contribution]         (instead of the contributors)
+    .contributions(member_id, occurred_at=) -> list[Contribution]   (instead of the contributors)
     .posted(member_id=, kind=, occurred_at=, amount=, entries=[(kind, points)])  (after each post)
     .write()                                                 (its own rows, once, at the end)
 """
@@ -335,7 +335,11 @@ class BulkPoster:
             paid_with_points=Decimal("0"),
             lines=lines,
         )
-        contributions = [c for s in self.simulators for c in s.contributions(member.pk)]
+        contributions = [
+            c
+            for s in self.simulators
+            for c in s.contributions(member.pk, occurred_at=txn["occurred_at"])
+        ]
         earned = engine.evaluate(
             programme=programme,
             ctx=ctx,

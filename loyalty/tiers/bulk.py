@@ -93,7 +93,9 @@ class TierBulkSimulator:
         return values
 
     # -------------------------------------------------------------------------- contributors
-    def contributions(self, member_id: int) -> list[Contribution]:
+    def contributions(
+        self, member_id: int, *, occurred_at: datetime | None = None
+    ) -> list[Contribution]:
         row = self.current.get(member_id)
         tier = self.by_id[row["tier_id"]] if row else self.entry_tier
         return tier_contributions(tier)

@@ -1,6 +1,7 @@
 from django.urls import path
 
 from rewards.api.views import (
+    CauseListApi,
     MemberCatalogueApi,
     MemberVoucherListApi,
     PointsPaymentCreateApi,
@@ -18,6 +19,7 @@ app_name = "rewards"
 
 urlpatterns = [
     path("", RewardListApi.as_view(), name="reward-list"),
+    path("causes/", CauseListApi.as_view(), name="cause-list"),
     path("members/<int:member_id>/catalogue/", MemberCatalogueApi.as_view(), name="catalogue"),
     path("members/<int:member_id>/vouchers/", MemberVoucherListApi.as_view(), name="vouchers"),
     path("redemptions/", RedemptionCreateApi.as_view(), name="redemption-create"),

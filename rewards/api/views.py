@@ -5,7 +5,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.utils import timezone
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
 from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -30,6 +30,8 @@ from members.selectors import member_get, member_visible
 from rewards.exceptions import RedemptionNotFound
 from rewards.models import Redemption, Reward, Voucher
 from rewards.selectors import (
+    cause_get,
+    cause_list_open,
     programme_zone,
     redemption_batch,
     redemption_get,
@@ -62,6 +64,22 @@ class RewardSerializer(serializers.ModelSerializer):
         slug_field="code", read_only=True, allow_null=True
     )
     benefit = serializers.CharField(read_only=True)
+    cause: "serializers.SlugRelatedField[Any]" = serializers.SlugRelatedField(
+        slug_field="code",
+        read_only=True,
+        allow_null=True,
+        help_text="Donation rewards: the cause they go to (null: the member chooses).",
+    )
+    daily_from = serializers.TimeField(
+        read_only=True,
+        allow_null=True,
+        help_text="Flash hours: redeemable from this time of day (programme time zone).",
+    )
+    daily_until = serializers.TimeField(
+        read_only=True,
+        allow_null=True,
+        help_text="Flash hours: no longer redeemable from this time of day.",
+    )
 
     class Meta:
         model = Reward
@@ -82,6 +100,9 @@ class RewardSerializer(serializers.ModelSerializer):
             "stock",
             "available_from",
             "available_until",
+            "daily_from",
+            "daily_until",
+            "cause",
             "voucher_valid_days",
         ]
 
@@ -116,6 +137,15 @@ class VoucherSerializer(serializers.Serializer):
         return voucher_last_day(voucher.expires_at, self.context["zone"])
 
 
+class DonationSerializer(serializers.Serializer):
+    cause = serializers.CharField(source="cause.code")
+    cause_name = serializers.CharField(source="cause.name")
+    points = serializers.IntegerField()
+    value = serializers.DecimalField(max_digits=12, decimal_places=2)
+    matched_points = serializers.IntegerField(help_text="The brand's matching gift (not points).")
+    matched_value = serializers.DecimalField(max_digits=12, decimal_places=2)
+
+
 class RedemptionSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     kind = serializers.ChoiceField(choices=Redemption.Kind.choices)
@@ -127,10 +157,25 @@ class RedemptionSerializer(serializers.Serializer):
     channel = serializers.CharField()
     created_at = serializers.DateTimeField()
     cancelled_at = serializers.DateTimeField(allow_null=True)
-    voucher = VoucherSerializer()
+    list_points = serializers.IntegerField(
+        allow_null=True, help_text="The catalogue price when a member discount applied."
+    )
+    discount_source = serializers.CharField(help_text="What gave the discount, e.g. club:plus.")
+    voucher = serializers.SerializerMethodField(help_text="Null for a donation (no voucher).")
+    donation = serializers.SerializerMethodField(help_text="Set for a donation to a cause.")
 
     def get_reward(self, redemption: Redemption) -> str | None:
         return redemption.reward.code if redemption.reward_id and redemption.reward else None
+
+    @extend_schema_field(VoucherSerializer(allow_null=True))
+    def get_voucher(self, redemption: Redemption) -> dict | None:
+        voucher = getattr(redemption, "voucher", None)
+        return VoucherSerializer(voucher, context=self.context).data if voucher else None
+
+    @extend_schema_field(DonationSerializer(allow_null=True))
+    def get_donation(self, redemption: Redemption) -> dict | None:
+        donation = getattr(redemption, "donation", None)
+        return DonationSerializer(donation).data if donation else None
 
 
 class RedemptionResultSerializer(serializers.Serializer):
@@ -175,6 +220,24 @@ class RewardListApi(ApiAuthMixin, APIView):
         return paginate(view=self, queryset=reward_list_public(), serializer_class=RewardSerializer)
 
 
+class CauseSerializer(serializers.Serializer):
+    code = serializers.CharField()
+    name = serializers.CharField()
+    description = serializers.CharField()
+    kind = serializers.CharField()
+    matching = serializers.IntegerField(help_text="Brand matching: 0 none, 1 x1, 2 x2.")
+
+
+class CauseListApi(ApiAuthMixin, APIView):
+    """The causes a member may give points to now (donation rewards)."""
+
+    required_scope = REWARDS_REDEEM
+
+    @extend_schema(operation_id="causes_list", responses=paginated(CauseSerializer))
+    def get(self, request: Request) -> Response:
+        return paginate(view=self, queryset=cause_list_open(), serializer_class=CauseSerializer)
+
+
 class MemberCatalogueApi(ApiAuthMixin, APIView):
     """What one member can redeem now and what they are close to, most relevant first."""
 
@@ -186,6 +249,10 @@ class MemberCatalogueApi(ApiAuthMixin, APIView):
         reason_code = serializers.CharField(allow_null=True)
         reason = serializers.CharField(allow_null=True)
         points_short = serializers.IntegerField()
+        points = serializers.IntegerField(help_text="What it costs this member now.")
+        discount_source = serializers.CharField(
+            help_text="What lowered the price (e.g. club:plus); empty: the catalogue price."
+        )
 
     @extend_schema(operation_id="rewards_member_catalogue", responses=OutputSerializer(many=True))
     def get(self, request: Request, member_id: int) -> Response:
@@ -211,6 +278,11 @@ class RedemptionCreateApi(ApiAuthMixin, APIView):
         )
         channel = serializers.ChoiceField(choices=CHANNELS, default=Redemption.Channel.API)
         store = serializers.CharField(max_length=20, required=False, allow_blank=True)
+        cause = serializers.SlugField(
+            max_length=40,
+            required=False,
+            help_text="Donation rewards: the code of the cause the points go to.",
+        )
 
     @extend_schema(
         operation_id="redemptions_create",
@@ -234,6 +306,7 @@ class RedemptionCreateApi(ApiAuthMixin, APIView):
             store=store_from_request(data.get("store"), request),
             idempotency_key=key,
             quantity=data["quantity"],
+            cause=cause_get(code=data["cause"]) if data.get("cause") else None,
         )
         return _redemption_response(redemption, created=_created(redemption, before))
 

@@ -6,7 +6,7 @@ import datetime
 import factory
 from factory.django import DjangoModelFactory
 
-from rewards.models import Redemption, Reward, RewardCode, RewardsSettings, VoucherBatch
+from rewards.models import Cause, Redemption, Reward, RewardCode, RewardsSettings, VoucherBatch
 
 
 class RewardsSettingsFactory(DjangoModelFactory[RewardsSettings]):
@@ -30,6 +30,18 @@ class RewardFactory(DjangoModelFactory[Reward]):
     kind = Reward.Kind.GIFT
     points_cost = 100
     voucher_valid_days = 30
+
+
+class CauseFactory(DjangoModelFactory[Cause]):
+    """A cause members may give points to (donations come from rewards.services)."""
+
+    class Meta:
+        model = Cause
+        django_get_or_create = ("code",)
+
+    code = factory.Sequence(lambda n: f"cause-{n}")
+    name = factory.Sequence(lambda n: f"Cause {n}")
+    kind = Cause.Kind.CHARITY
 
 
 class RewardCodeFactory(DjangoModelFactory[RewardCode]):
