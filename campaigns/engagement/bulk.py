@@ -15,7 +15,7 @@ class EngagementBulkSimulator:
         self.now = now
         self.touched: set[int] = set()
 
-    def contributions(self, member_id: int) -> list:
+    def contributions(self, member_id: int, *, occurred_at: datetime | None = None) -> list:
         return []  # engagement gives no points
 
     def posted(
