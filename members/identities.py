@@ -90,5 +90,21 @@ def identities_from_row(raw: Mapping[str, str | None]) -> list[tuple[str, str]]:
     return [pair for pair in pairs if not (pair in seen or seen.add(pair))]  # type: ignore[func-returns-value]
 
 
+def identities_holders(pairs: Iterable[tuple[str, str]]) -> dict[tuple[str, str], int]:
+    """(kind, value) -> id of the member who holds it, for those of `pairs` someone holds."""
+    pairs = set(pairs)
+    if not pairs:
+        return {}
+    values = sorted({value for _, value in pairs})
+    held: dict[tuple[str, str], int] = {}
+    for start in range(0, len(values), 5000):  # bounded IN lists
+        for kind, value, member_id in MemberIdentity.objects.filter(
+            value__in=values[start : start + 5000]
+        ).values_list("kind", "value", "member_id"):
+            if (kind, value) in pairs:
+                held[(kind, value)] = member_id
+    return held
+
+
 def format_identities(pairs: Iterable[tuple[str, str]]) -> str:
     return ";".join(f"{kind}:{value}" for kind, value in sorted(pairs))

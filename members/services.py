@@ -388,9 +388,7 @@ def member_update(*, member: Member, data: dict[str, Any], actor: Any = None) ->
             full_name=member.full_name,
             previous=previous_name,
         )
-        if full_name != previous_name[2] and "full_name" not in changed:
-            changed.append("full_name")
-        member.full_name = full_name
+        member.full_name = full_name  # saved with the parts (Member.save's update_fields)
     member.full_clean()
     _save_unique(member, update_fields=[*changed, "updated_at"])
     # field names only: the audit trail must not become a second copy of personal data
