@@ -161,7 +161,7 @@ class MemberAdmin(AuditedAdminMixin, SkipBadRowsAdminMixin, ModelAdmin, ImportEx
     form = MemberAdminForm
     list_display = (
         "member_number",
-        "full_name",
+        "name",
         "email",
         "phone",
         "home_store",
@@ -312,7 +312,7 @@ class MemberAdmin(AuditedAdminMixin, SkipBadRowsAdminMixin, ModelAdmin, ImportEx
         return queryset, may_have_duplicates
 
     @admin.display(description=_("Name"), ordering="full_name")
-    def full_name(self, member: Member) -> str:
+    def name(self, member: Member) -> str:
         return member.display_name  # family name first in Chinese (members/names.py)
 
     def save_formset(self, request: HttpRequest, form: Any, formset: Any, change: bool) -> None:

@@ -253,7 +253,7 @@ class _EnrolRefused(Exception):
 class MemberBackofficeAdmin(MemberAdmin):
     list_display = (
         "member_number",
-        "full_name",
+        "name",
         "story_link",
         "tier",
         "balance",
