@@ -6,7 +6,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import connection
-from django.db.models import F, Q, QuerySet, prefetch_related_objects
+from django.db.models import Q, QuerySet, prefetch_related_objects
 from django.db.models.functions import Collate, Upper
 
 from members.exceptions import InvalidCardNumber, MemberNotFound
@@ -244,7 +244,7 @@ def member_search(
         last_key=_name_key("last_name"),
         first_key=_name_key("first_name"),
         full_key=_name_key("full_name"),
-        pinyin_key=_name_key("name_pinyin", upper=False),
+        pinyin_key=_name_key("name_pinyin"),  # upper case already: the index's expression
     )
     found: list[Member] = []
     earlier: Q | None = None
@@ -280,11 +280,11 @@ def _identity_search(qs: QuerySet[Member], identity: Q, limit: int) -> LookupRes
     return LookupResult("identity", members)
 
 
-def _name_key(field: str, *, upper: bool = True) -> Any:
+def _name_key(field: str) -> Any:
     """UPPER(name) compared byte by byte: on PostgreSQL COLLATE "C", which is what lets the
     members_member_name_* indexes serve both LIKE 'SMI%' and the ORDER BY (SQLite's default
-    collation compares bytes already). The pinyin key is stored upper case already."""
-    key = Upper(field) if upper else F(field)
+    collation compares bytes already)."""
+    key = Upper(field)
     return Collate(key, "C") if connection.vendor == "postgresql" else key
 
 

@@ -4,7 +4,8 @@ Existing members get their full name composed from the given and family names (o
 "given family"; then the few in Chinese characters are recomposed family-first with their
 pinyin, in Python). On PostgreSQL two b-tree indexes serve the name lookup like 0006 does for
 the parts: upper(full_name) and name_pinyin, both COLLATE "C" (LIKE 'prefix%' and ORDER BY from
-one index), partial on erased_at IS NULL.
+one index; the pinyin, stored upper case already, is compared upper-cased like the names so
+that the query and the index have the same expression), partial on erased_at IS NULL.
 """
 
 from django.db import migrations, models
@@ -14,7 +15,7 @@ from django.db.models.functions import Concat, Trim
 HAN = "[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]"
 INDEXES = {
     "members_member_full_name_order": '(upper(full_name::text) COLLATE "C"), id',
-    "members_member_pinyin_order": '(name_pinyin::text COLLATE "C"), id',
+    "members_member_pinyin_order": '(upper(name_pinyin::text) COLLATE "C"), id',
 }
 
 
