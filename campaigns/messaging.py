@@ -55,6 +55,7 @@ def _context(member: Member, payload: dict[str, Any]) -> dict[str, Any]:
     return {
         "first_name": member.first_name,
         "last_name": member.last_name,
+        "name": member.display_name,  # the whole name, in the order the language expects
         "member_number": member.member_number,
         "balance": balance or 0,
         **{k: v for k, v in payload.items() if isinstance(v, str | int | float)},

@@ -20,7 +20,15 @@ from loyalty.core.exceptions import ApplicationError
 from loyalty.core.widgets import TagListField
 from members.admin_import import SkipBadRowsAdminMixin
 from members.identifiers import looks_like_phone, normalize_email, normalize_phone
-from members.models import Consent, ConsentEvent, Member, MemberEvent, StaffProfile, Store
+from members.models import (
+    Consent,
+    ConsentEvent,
+    Member,
+    MemberEvent,
+    MemberIdentity,
+    StaffProfile,
+    Store,
+)
 from members.resources import MemberResource, StoreResource
 from members.selectors import member_list_for_staff
 from members.services import (
@@ -71,6 +79,18 @@ class MemberEventInline(ReadOnlyInline):
         return event.describe()  # in words, not the stored JSON
 
 
+class MemberIdentityInline(TabularInline):
+    """The member's ids in other systems (web shop, WeChat, Alipay, partner cards): each finds
+    the member at the till and in the API. Saved through the services (see save_formset)."""
+
+    model = MemberIdentity
+    extra = 0
+    fields = ("kind", "value", "created_at")
+    readonly_fields = ("created_at",)
+    verbose_name = _("external id")
+    verbose_name_plural = _("External ids (web shop, WeChat, Alipay, partner cards)")
+
+
 class ConsentFilter(admin.SimpleListFilter):
     title = "e-mail consent"
     parameter_name = "email_consent"
@@ -102,6 +122,7 @@ class MemberAdminForm(forms.ModelForm):
     class Meta:
         model = Member
         fields = (
+            "full_name",
             "first_name",
             "last_name",
             "email",
@@ -144,7 +165,7 @@ class MemberAdmin(AuditedAdminMixin, SkipBadRowsAdminMixin, ModelAdmin, ImportEx
     form = MemberAdminForm
     list_display: tuple[str, ...] = (  # the back office's admin extends these two
         "member_number",
-        "full_name",
+        "name",
         "email",
         "phone",
         "home_store",
@@ -160,8 +181,21 @@ class MemberAdmin(AuditedAdminMixin, SkipBadRowsAdminMixin, ModelAdmin, ImportEx
         ("enrolled_at", admin.DateFieldListFilter),
         ConsentFilter,
     )
-    search_fields = ("member_number", "email", "phone", "last_name", "first_name")
-    search_help_text = _("Card number, e-mail, phone (e.g. 07911 123456 or +447911123456) or name")
+    search_fields = (
+        "member_number",
+        "email",
+        "phone",
+        "last_name",
+        "first_name",
+        "full_name",
+        "name_pinyin",
+        "identities__value",
+    )
+    search_help_text = _(
+        "Card number, e-mail, phone (e.g. 07911 123456 or +447911123456), external id "
+        "(WeChat, Alipay, web shop, partner card), or name (Anna Smith, 王小明 or its pinyin "
+        "wangxiaoming)"
+    )
     list_per_page = 50
     show_full_result_count = False  # COUNT(*) over a million rows on every page is not free
     date_hierarchy = "enrolled_at"
@@ -180,7 +214,19 @@ class MemberAdmin(AuditedAdminMixin, SkipBadRowsAdminMixin, ModelAdmin, ImportEx
     )
     fieldsets = (
         ("Card", {"fields": ("member_number", "status", "status_reason", "status_changed_at")}),
-        ("Contact", {"fields": ("first_name", "last_name", "email", "phone", "birth_date")}),
+        (
+            "Contact",
+            {
+                "fields": (
+                    "full_name",
+                    "first_name",
+                    "last_name",
+                    "email",
+                    "phone",
+                    "birth_date",
+                )
+            },
+        ),
         ("Address", {"fields": ("street", "city", "postcode", "country")}),
         (
             "Programme",
@@ -198,7 +244,7 @@ class MemberAdmin(AuditedAdminMixin, SkipBadRowsAdminMixin, ModelAdmin, ImportEx
             },
         ),
     )
-    inlines = [ConsentInline, ConsentEventInline, MemberEventInline]
+    inlines = [MemberIdentityInline, ConsentInline, ConsentEventInline, MemberEventInline]
     # other apps append their actions (functions) to this list
     actions: list[Any] = [
         "suspend_members",
@@ -275,9 +321,47 @@ class MemberAdmin(AuditedAdminMixin, SkipBadRowsAdminMixin, ModelAdmin, ImportEx
                 queryset |= self.get_queryset(request).filter(phone=phone)
         return queryset, may_have_duplicates
 
-    @admin.display(description="Name", ordering="last_name")
-    def full_name(self, member: Member) -> str:
-        return member.full_name
+    @admin.display(description=_("Name"), ordering="full_name")
+    def name(self, member: Member) -> str:
+        return member.display_name  # family name first in Chinese (members/names.py)
+
+    def save_formset(self, request: HttpRequest, form: Any, formset: Any, change: bool) -> None:
+        if formset.model is not MemberIdentity:
+            super().save_formset(request, form, formset, change)
+            return
+        # external ids change through the services (history event, webhook, unique check)
+        from members.services import identity_attach, identity_detach, identity_update
+
+        member = form.instance
+        # what the admin's change message lists (ModelFormSet.save() would have set them)
+        formset.new_objects, formset.changed_objects, formset.deleted_objects = [], [], []
+        for inline_form in formset.forms:
+            if not inline_form.has_changed() and inline_form.instance.pk is None:
+                continue
+            data = inline_form.cleaned_data
+            identity = inline_form.instance
+            try:
+                if data.get("DELETE") and identity.pk:
+                    stored = MemberIdentity.objects.get(pk=identity.pk)
+                    identity_detach(identity=stored, actor=request.user)
+                    formset.deleted_objects.append(stored)
+                elif identity.pk:
+                    if inline_form.has_changed():
+                        changed = identity_update(
+                            identity=MemberIdentity.objects.get(pk=identity.pk),
+                            kind=data["kind"],
+                            value=data["value"],
+                            actor=request.user,
+                        )
+                        formset.changed_objects.append((changed, inline_form.changed_data))
+                elif data.get("kind") and data.get("value"):
+                    added = identity_attach(
+                        member=member, kind=data["kind"], value=data["value"], actor=request.user
+                    )
+                    formset.new_objects.append(added)
+            except (ApplicationError, ValidationError) as exc:
+                text = exc.message if isinstance(exc, ApplicationError) else "; ".join(exc.messages)
+                self.message_user(request, text, level=messages.ERROR)
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         # enrolment runs through member_enroll (card number, consents, history): clerk screen/API

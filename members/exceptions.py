@@ -1,3 +1,5 @@
+from django.utils.translation import gettext_lazy as _
+
 from loyalty.core.exceptions import ApplicationError
 
 
@@ -35,3 +37,9 @@ class MemberErased(ApplicationError):
     code = "member_erased"
     http_status = 409
     default_message = "The member's personal data was erased."
+
+
+class DuplicateIdentity(ApplicationError):
+    code = "duplicate_identity"
+    http_status = 409
+    default_message = _("Another member already has this external id.")

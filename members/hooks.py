@@ -10,6 +10,9 @@ Members never imports the apps that build on it; they register here instead:
 - enrol hooks: fn(members=, actor=) inside the enrolment transaction, once per enrolment or
   once per import batch (members: the new members, each with .id and .member_number), so each
   app gives new members their starting state (the tiers app: the entry tier) in bulk.
+- phone region provider: fn() -> region code or None, the programme's default region for phone
+  numbers typed without a country code (the ledger's programme settings hold it; without a
+  provider, or when it answers None, settings.PHONE_DEFAULT_REGION applies).
 """
 
 from collections.abc import Callable
@@ -20,6 +23,7 @@ ERASE_HOOKS: list[Callable[..., None]] = []
 MERGE_HOOKS: list[Callable[..., None]] = []
 CLOSE_HOOKS: list[Callable[..., None]] = []
 ENROL_HOOKS: list[Callable[..., object]] = []  # what a hook returns is not used
+PHONE_REGION_PROVIDERS: list[Callable[[], str | None]] = []
 
 
 def register_privacy_section(name: str, fn: Callable[[Any], Any]) -> None:
@@ -44,3 +48,8 @@ def register_close_hook(fn: Callable[..., None]) -> None:
 def register_enrol_hook(fn: Callable[..., object]) -> None:
     if fn not in ENROL_HOOKS:
         ENROL_HOOKS.append(fn)
+
+
+def register_phone_region_provider(fn: Callable[[], str | None]) -> None:
+    if fn not in PHONE_REGION_PROVIDERS:
+        PHONE_REGION_PROVIDERS.append(fn)

@@ -1,11 +1,16 @@
-"""Card numbers, referral codes, e-mail and phone normalisation (pure functions, no database)."""
+"""Card numbers, referral codes, e-mail and phone normalisation (pure functions; the phone
+region is the programme's, asked of members.hooks' provider: one query, or none when pinned)."""
 
+import contextlib
+import contextvars
 import secrets
+from collections.abc import Iterator
 
 import phonenumbers
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
+from django.utils.translation import gettext_lazy as _
 from phonenumbers import PhoneMetadata
 from phonenumbers.phonemetadata import REGION_CODE_FOR_NON_GEO_ENTITY as NON_GEO_REGION
 from phonenumbers.phonenumberutil import (
@@ -64,15 +69,63 @@ def normalize_email(value: str | None) -> str | None:
     return value
 
 
+_PINNED_REGION: contextvars.ContextVar[str | None] = contextvars.ContextVar(
+    "phone_region", default=None
+)
+
+
+def phone_regions() -> list[tuple[str, str]]:
+    """Every region phone numbers can be read for, as choices: ("CN", "CN (+86)")."""
+    return [
+        (region, f"{region} (+{phonenumbers.country_code_for_region(region)})")
+        for region in sorted(phonenumbers.SUPPORTED_REGIONS)
+    ]
+
+
+def validate_phone_region(value: str) -> None:
+    if value not in phonenumbers.SUPPORTED_REGIONS:
+        raise ValidationError(
+            _("Not a region phone numbers are known for: %(value)r (e.g. GB, CN)."),
+            code="invalid_region",
+            params={"value": value},
+        )
+
+
+def default_phone_region() -> str:
+    """The region a number typed without its country code is read in: the programme's setting
+    (members.hooks provider), else settings.PHONE_DEFAULT_REGION (the environment's)."""
+    pinned = _PINNED_REGION.get()
+    if pinned:
+        return pinned
+    from members import hooks
+
+    for provider in hooks.PHONE_REGION_PROVIDERS:
+        region = provider()
+        if region:
+            return region
+    return str(settings.PHONE_DEFAULT_REGION)
+
+
+@contextlib.contextmanager
+def phone_region_pinned(region: str | None = None) -> Iterator[str]:
+    """Read the programme's region once for a batch (an import normalises a phone per row)."""
+    token = _PINNED_REGION.set(region or default_phone_region())
+    try:
+        yield _PINNED_REGION.get() or ""
+    finally:
+        _PINNED_REGION.reset(token)
+
+
 def normalize_phone(value: str | None, *, region: str | None = None) -> str | None:
-    """Any common way of writing a phone number -> E.164 ('+447700900123'). '' -> None."""
+    """Any common way of writing a phone number -> E.164 ('+447700900123'). '' -> None.
+    Without a country code it is read in `region`, default the programme's region."""
     if value is None:
         return None
     value = value.strip()
     if not value:
         return None
     try:
-        parsed = phonenumbers.parse(value, region or settings.PHONE_DEFAULT_REGION)
+        parsed = phonenumbers.parse(value, region or default_phone_region())
     except phonenumbers.NumberParseException as exc:
         raise ValidationError("Enter a valid phone number.", code="invalid_phone") from exc
     if not _is_valid_number(parsed):

@@ -29,8 +29,15 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, models, transaction
 from django.utils import timezone
 
-from members.identifiers import REFERRAL_ALPHABET, REFERRAL_CODE_LENGTH, luhn_check_digit
+from members.identifiers import (
+    REFERRAL_ALPHABET,
+    REFERRAL_CODE_LENGTH,
+    luhn_check_digit,
+    phone_region_pinned,
+)
+from members.identities import identities_holders
 from members.importing import (
+    IDENTITY_LIST_COLUMN,
     IMPORT_REASON,
     PROFILE,
     ImportReport,
@@ -38,7 +45,8 @@ from members.importing import (
     RowError,
     clean_row,
 )
-from members.models import Consent, Member
+from members.models import Consent, Member, MemberIdentity
+from members.names import name_fields
 from members.services import (
     consent_events_record,
     members_enrolled_record,
@@ -67,6 +75,8 @@ STAGE_COLUMNS = (
     "sms_consent",
     "new_number",
     "referral_code",
+    "new_full_name",
+    "new_name_pinyin",
     "raw",
 )
 # 32 letters, so byte % 32 is unbiased
@@ -99,7 +109,13 @@ class CopyMemberImporter(MemberImporter):
     def run(self, rows: Iterator[tuple[int, dict[str, str]]], progress: Any = None) -> ImportReport:
         self.now = timezone.now()
         self.raw_keys: list[str] | None = None
-        with transaction.atomic(), connection.cursor() as cursor:
+        self.identities: dict[int, list[tuple[str, str]]] = {}  # row number -> its ids
+        self.identity_only: list[int] = []  # members whose only change is a new id
+        with (
+            phone_region_pinned(),
+            transaction.atomic(),
+            connection.cursor() as cursor,
+        ):
             self.cursor = cursor
             self._create_stage()
             batch: list[tuple[int, dict[str, str]]] = []
@@ -128,10 +144,12 @@ class CopyMemberImporter(MemberImporter):
         self.cursor.execute(
             f"""CREATE TEMP TABLE {STAGE} (
                 row_number integer PRIMARY KEY,
-                member_number text, first_name text, last_name text, email text, phone text,
+                member_number text, full_name text, first_name text, last_name text,
+                email text, phone text,
                 birth_date date, street text, city text, postcode text, country text,
                 home_store_id bigint, external_ref text, email_consent boolean,
-                sms_consent boolean, new_number text, referral_code text, raw text[]
+                sms_consent boolean, new_number text, referral_code text,
+                new_full_name text, new_name_pinyin text, raw text[]
             ) ON COMMIT DROP"""
         )
 
@@ -172,6 +190,12 @@ class CopyMemberImporter(MemberImporter):
                     self.report.errors.append(RowError(number, name, "; ".join(messages), raw))
                 continue
             given = row["member_number"] or None
+            if row["identities"]:
+                self.identities[number] = row["identities"]
+            # the name columns of a new member (an existing one's are worked out in _write)
+            full_name, pinyin = name_fields(
+                given=row["first_name"], family=row["last_name"], full_name=row["full_name"]
+            )
             staged.append(
                 (
                     number,
@@ -181,6 +205,8 @@ class CopyMemberImporter(MemberImporter):
                     row.get("sms_consent"),
                     None if given else member_number(),
                     code,
+                    full_name,
+                    pinyin,
                     list(raw.values()),
                 )
             )
@@ -224,6 +250,7 @@ class CopyMemberImporter(MemberImporter):
             f"UPDATE {RESOLVED} r SET changed = true FROM members_member m "
             f"WHERE m.id = r.member_id AND r.conflict IS NULL AND ({changed})"
         )
+        self._resolve_identities()
         # temporary tables get no autovacuum statistics
         cur.execute(f"ANALYZE {RESOLVED} (member_id, conflict, changed)")
         cur.execute(
@@ -234,9 +261,11 @@ class CopyMemberImporter(MemberImporter):
                 FROM {RESOLVED}"""
         )
         self.report.created, self.report.updated, self.report.unchanged = cur.fetchone()
+        self.report.updated += len(self.identity_only)
+        self.report.unchanged -= len(self.identity_only)
         cur.execute(
             f"SELECT row_number, conflict, raw FROM {RESOLVED} WHERE conflict IS NOT NULL "
-            "ORDER BY row_number"
+            "AND conflict <> 'identity' ORDER BY row_number"
         )
         for number, conflict, raw in cur.fetchall():
             self.report.errors.append(
@@ -246,6 +275,117 @@ class CopyMemberImporter(MemberImporter):
                     f"Another member already has this {conflict}.",
                     dict(zip(self.raw_keys or [], raw, strict=True)),
                 )
+            )
+
+    def _resolve_identities(self) -> None:
+        """Rows giving an external id another member holds are refused (conflict 'identity',
+        reported here); rows whose only change is a new id count as updated."""
+        if not self.identities:
+            return
+        cur = self.cursor
+        held = identities_holders({p for pairs in self.identities.values() for p in pairs})
+        cur.execute(
+            f"SELECT row_number, member_id, changed, raw FROM {RESOLVED} "
+            "WHERE row_number = ANY(%s) AND conflict IS NULL ORDER BY row_number",
+            [list(self.identities)],
+        )
+        refused = []
+        for number, member_id, changed, raw in cur.fetchall():
+            pairs = self.identities[number]
+            taken = [p for p in pairs if held.get(p) not in (None, member_id)]
+            if taken:
+                kind, value = taken[0]
+                refused.append(number)
+                self.report.errors.append(
+                    RowError(
+                        number,
+                        IDENTITY_LIST_COLUMN,
+                        f"Another member already has the {kind} id {value}.",
+                        dict(zip(self.raw_keys or [], raw, strict=True)),
+                    )
+                )
+            elif member_id is not None and not changed and any(p not in held for p in pairs):
+                self.identity_only.append(member_id)
+        if refused:
+            cur.execute(
+                f"UPDATE {RESOLVED} SET conflict = 'identity' WHERE row_number = ANY(%s)",
+                [refused],
+            )
+            for number in refused:
+                del self.identities[number]
+
+    def _write_identities(self) -> None:
+        """The new external ids of the rows written, for new and existing members alike."""
+        if not self.identities:
+            return
+        cur = self.cursor
+        cur.execute(
+            f"SELECT row_number, new_id FROM {NEW} WHERE row_number = ANY(%s) "
+            f"UNION ALL SELECT row_number, member_id FROM {RESOLVED} "
+            "WHERE row_number = ANY(%s) AND member_id IS NOT NULL AND conflict IS NULL",
+            [list(self.identities), list(self.identities)],
+        )
+        member_of = dict(cur.fetchall())
+        held = identities_holders({p for pairs in self.identities.values() for p in pairs})
+        MemberIdentity.objects.bulk_create(
+            MemberIdentity(
+                member_id=member_of[number],
+                kind=kind,
+                value=value,
+                created_at=self.now,
+                updated_at=self.now,
+            )
+            for number, pairs in self.identities.items()
+            if number in member_of
+            for kind, value in pairs
+            if (kind, value) not in held
+        )
+        if self.identity_only:
+            cur.execute(
+                "SELECT id, member_number, status FROM members_member WHERE id = ANY(%s)",
+                [self.identity_only],
+            )
+            members_updated_record(
+                changes=[
+                    (Enrolled(pk, number, status, None, self.now), ["identities"])
+                    for pk, number, status in cur.fetchall()
+                ]
+            )
+
+    def _rename_existing(self) -> None:
+        """Full name and pinyin of existing members whose row changes a name part, worked out in
+        Python (pinyin, and a full name typed by hand staying as it is: members/names.py) and
+        written to the resolved rows, for the UPDATE to take."""
+        cur = self.cursor
+        cur.execute(
+            f"UPDATE {RESOLVED} SET new_full_name = NULL, new_name_pinyin = NULL "
+            "WHERE member_id IS NOT NULL"
+        )
+        cur.execute(
+            f"""SELECT r.row_number, m.first_name, m.last_name, m.full_name,
+                       r.first_name, r.last_name, r.full_name
+                FROM {RESOLVED} r JOIN members_member m ON m.id = r.member_id
+                WHERE r.changed AND (r.first_name IS NOT NULL OR r.last_name IS NOT NULL
+                                     OR r.full_name IS NOT NULL)"""
+        )
+        numbers, names, keys = [], [], []
+        for number, first, last, full, new_first, new_last, new_full in cur.fetchall():
+            full_name, pinyin = name_fields(
+                given=new_first if new_first is not None else first,
+                family=new_last if new_last is not None else last,
+                full_name=new_full if new_full is not None else full,
+                previous=(first, last, full),
+            )
+            numbers.append(number)
+            names.append(full_name)
+            keys.append(pinyin)
+        if numbers:
+            cur.execute(
+                f"UPDATE {RESOLVED} r SET new_full_name = v.full_name, "
+                "new_name_pinyin = v.pinyin "
+                "FROM unnest(%s::int[], %s::text[], %s::text[]) AS v(row_number, full_name, pinyin) "
+                "WHERE r.row_number = v.row_number",
+                [numbers, names, keys],
             )
 
     # ------------------------------------------------------------------------------ writing
@@ -339,6 +479,8 @@ class CopyMemberImporter(MemberImporter):
             "status_changed_at": "%(now)s",
             "referral_code": "r.referral_code",
             "interests": "'[]'::jsonb",
+            "full_name": "r.new_full_name",
+            "name_pinyin": "r.new_name_pinyin",
             "referred_by_id": "NULL",
             "erased_at": "NULL",
         }
@@ -413,7 +555,14 @@ class CopyMemberImporter(MemberImporter):
                 for pk, number, status, fields in cur.fetchall()
             ]
         )
-        assignments = ", ".join(f"{c} = COALESCE(r.{c}, m.{c})" for c in profile_cols)
+        self._rename_existing()
+        assignments = ", ".join(
+            f"{c} = COALESCE(r.{c}, m.{c})" for c in profile_cols if c != "full_name"
+        )
+        assignments += (
+            ", full_name = COALESCE(r.new_full_name, m.full_name)"
+            ", name_pinyin = COALESCE(r.new_name_pinyin, m.name_pinyin)"
+        )
         cur.execute(
             f"""WITH w AS (
                 UPDATE members_member m SET {assignments}, updated_at = %(now)s
@@ -442,3 +591,4 @@ class CopyMemberImporter(MemberImporter):
             params,
         )
         consent_events_record(changes=cur.fetchall(), source="import")
+        self._write_identities()

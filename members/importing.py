@@ -27,8 +27,13 @@ from members.identifiers import (
     new_referral_code,
     normalize_email,
     normalize_phone,
+    phone_region_pinned,
 )
-from members.models import Consent, Member, Store
+from members.identities import KINDS as IDENTITY_KINDS
+from members.identities import LIST_COLUMN as IDENTITY_LIST_COLUMN
+from members.identities import identities_from_row, identities_holders
+from members.models import Consent, Member, MemberIdentity, Store
+from members.names import FULL_NAME_MAX_LENGTH, name_fields
 from members.services import (
     consent_events_record,
     members_enrolled_record,
@@ -48,6 +53,7 @@ HEADER_ALIASES = {
         "customerid",
         "customer_id",
     },
+    "full_name": {"full_name", "full name", "name", "customer name", "姓名"},
     "first_name": {"first_name", "first name", "firstname", "given name", "forename"},
     "last_name": {"last_name", "last name", "lastname", "surname", "family name"},
     "email": {"email", "e-mail", "email_address", "email address", "mail"},
@@ -61,8 +67,12 @@ HEADER_ALIASES = {
     "external_ref": {"external_ref", "external id", "external_id", "source id"},
     "email_consent": {"email_consent", "email consent", "consent_email", "newsletter"},
     "sms_consent": {"sms_consent", "sms consent", "consent_sms"},
+    # external ids (members/identities.py): a column per kind, or one kind:value list
+    **{kind: {kind, kind.replace("_", " ")} for kind in IDENTITY_KINDS},
+    IDENTITY_LIST_COLUMN: {IDENTITY_LIST_COLUMN, "external ids"},
 }
 PROFILE = (
+    "full_name",
     "first_name",
     "last_name",
     "email",
@@ -132,10 +142,11 @@ def map_header(header: list[str]) -> dict[str, int]:
                         f"{name!r}. Keep one."
                     )
                 mapping[canonical] = index
-    if not ({"email", "phone", "last_name", "first_name", "member_number"} & set(mapping)):
+    usable = {"email", "phone", "full_name", "last_name", "first_name", "member_number"}
+    if not (usable & set(mapping)):
         raise ImportFileError(
-            "No usable column: the header needs at least one of member_number, first_name, "
-            f"last_name, email, phone (found: {', '.join(header) or 'nothing'})."
+            "No usable column: the header needs at least one of member_number, full_name, "
+            f"first_name, last_name, email, phone (found: {', '.join(header) or 'nothing'})."
         )
     return mapping
 
@@ -173,6 +184,7 @@ def clean_row(
         errors["member_number"] = "Not a valid card number (check digit)."
     row["member_number"] = number
     for name, limit in (
+        ("full_name", FULL_NAME_MAX_LENGTH),
         ("first_name", 100),
         ("last_name", 100),
         ("street", 200),
@@ -222,7 +234,13 @@ def clean_row(
                 row[column] = _parse_bool(raw[column], column)
             except ValidationError as exc:
                 errors[column] = exc.messages[0]
-    if not any(row.get(k) for k in ("member_number", "email", "phone", "first_name", "last_name")):
+    try:
+        row["identities"] = identities_from_row(raw)
+    except ValidationError as exc:
+        for name, messages in exc.message_dict.items():
+            errors[name] = " ".join(messages)
+    keys = ("member_number", "email", "phone", "full_name", "first_name", "last_name")
+    if not any(row.get(k) for k in keys):
         errors["row"] = "Empty row: no card number, name, e-mail or phone."
     if errors:
         raise ValidationError(errors)
@@ -295,6 +313,12 @@ class MemberImporter:
         self._keys_in_file: dict[str, int] = {}
 
     def run(self, rows: Iterator[tuple[int, dict[str, str]]], progress: Any = None) -> ImportReport:
+        with phone_region_pinned():  # the programme's region, read once for the file
+            return self._run(rows, progress)
+
+    def _run(
+        self, rows: Iterator[tuple[int, dict[str, str]]], progress: Any = None
+    ) -> ImportReport:
         with transaction.atomic():
             batch: list[tuple[int, dict[str, str], dict[str, Any]]] = []
             for number, raw in rows:
@@ -332,6 +356,12 @@ class MemberImporter:
                 raise ValidationError(
                     {key: f"Same {key.replace('_', ' ')} as row {first} of this file."}
                 )
+        for kind, value in row.get("identities") or ():
+            first = self._keys_in_file.setdefault(f"identity:{kind}:{value}", number)
+            if first != number:
+                raise ValidationError(
+                    {IDENTITY_LIST_COLUMN: f"Same {kind} id {value} as row {first} of this file."}
+                )
 
     def _write(self, batch: list[tuple[int, dict[str, str], dict[str, Any]]]) -> None:
         numbers = {row["member_number"] for _, _, row in batch if row["member_number"]}
@@ -364,6 +394,11 @@ class MemberImporter:
         to_update: list[Member] = []
         consents: list[tuple[Member, dict[str, Any]]] = []
         changed_by_member: dict[int, list[str]] = {}
+        identities_held = identities_holders(
+            {pair for _, _, row in batch for pair in row["identities"]}
+        )
+        new_identities: list[tuple[Member, tuple[str, str]]] = []
+        only_identities: list[Member] = []  # existing members whose only change is a new id
         for number, raw, row in batch:
             member = (
                 by_number.get(row["member_number"])
@@ -376,6 +411,23 @@ class MemberImporter:
                     RowError(number, conflict, f"Another member already has this {conflict}.", raw)
                 )
                 continue
+            taken = [
+                pair
+                for pair in row["identities"]
+                if identities_held.get(pair) not in (None, member.pk if member else None)
+            ]
+            if taken:
+                kind, value = taken[0]
+                self.report.errors.append(
+                    RowError(
+                        number,
+                        IDENTITY_LIST_COLUMN,
+                        f"Another member already has the {kind} id {value}.",
+                        raw,
+                    )
+                )
+                continue
+            added = [pair for pair in row["identities"] if pair not in identities_held]
             if member is None:
                 member = Member(
                     member_number=row["member_number"] or new_member_number(),
@@ -385,21 +437,37 @@ class MemberImporter:
                     status_changed_at=now,
                     **{f: row[f] for f in PROFILE},
                 )
+                member.fill_name_fields()  # bulk_create does not call save()
                 to_create.append(member)
                 self.report.created += 1
             else:
                 changed = [
                     f for f in PROFILE if row[f] not in (None, "") and getattr(member, f) != row[f]
                 ]
-                if not changed:
+                if not changed and not added:
                     self.report.unchanged += 1
+                elif not changed:
+                    only_identities.append(member)
+                    self.report.updated += 1
                 else:
+                    previous = (member.first_name, member.last_name, member.full_name)
                     for f in changed:
                         setattr(member, f, row[f])
+                    # a full name made from the parts follows them; one typed by hand stays
+                    # (written with the row; the history lists what the file changed)
+                    member.full_name, member.name_pinyin = name_fields(
+                        given=member.first_name,
+                        family=member.last_name,
+                        full_name=member.full_name,
+                        previous=previous,
+                    )
                     member.updated_at = now
                     to_update.append(member)
                     changed_by_member[id(member)] = [f.removesuffix("_id") for f in changed]
+                    if added:
+                        changed_by_member[id(member)].append("identities")
                     self.report.updated += 1
+            new_identities.extend((member, pair) for pair in added)
             if "email_consent" in row or "sms_consent" in row:
                 consents.append((member, row))
         if self.report.errors and not self.skip_bad_rows:
@@ -415,7 +483,7 @@ class MemberImporter:
             bulk_update_with_history(
                 to_update,
                 Member,
-                [*PROFILE, "updated_at"],
+                [*PROFILE, "name_pinyin", "updated_at"],
                 batch_size=self.batch_size,
                 default_change_reason=IMPORT_REASON,
             )
@@ -431,7 +499,16 @@ class MemberImporter:
                 if id(m) in created
             },
         )
-        members_updated_record(changes=[(m, changed_by_member[id(m)]) for m in to_update])
+        MemberIdentity.objects.bulk_create(
+            MemberIdentity(member_id=m.pk, kind=kind, value=value, created_at=now, updated_at=now)
+            for m, (kind, value) in new_identities
+        )
+        members_updated_record(
+            changes=[
+                *((m, changed_by_member[id(m)]) for m in to_update),
+                *((m, ["identities"]) for m in only_identities),
+            ]
+        )
         consent_changes = []
         for member, row in consents:
             if id(member) in created:

@@ -10,6 +10,7 @@ Invariants:
 """
 
 from datetime import date
+from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import FieldDoesNotExist, ValidationError
@@ -20,6 +21,13 @@ from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
 from loyalty.core.models import BaseModel
+from members.names import (
+    FULL_NAME_MAX_LENGTH,
+    PINYIN_MAX_LENGTH,
+    compose_full_name,
+    member_display_name,
+    name_pinyin,
+)
 
 BIRTH_DATE_MIN = date(1900, 1, 1)
 
@@ -54,8 +62,37 @@ class Member(BaseModel):
         API = "api", "API"
 
     member_number = models.CharField(max_length=20, unique=True)
-    first_name = models.CharField(max_length=100, blank=True)
-    last_name = models.CharField(max_length=100, blank=True)
+    # first_name / last_name keep their names (API, CSV, messages) and hold the given and family
+    # parts of the name; full_name is the whole name, composed from them when not given
+    # (members/names.py), and name_pinyin its search key for a name in Chinese characters.
+    first_name = models.CharField(
+        _("given name"),
+        max_length=100,
+        blank=True,
+        help_text=_("Optional, e.g. Anna or 小明."),
+    )
+    last_name = models.CharField(
+        _("family name"),
+        max_length=100,
+        blank=True,
+        help_text=_("Optional, e.g. Smith or 王."),
+    )
+    full_name = models.CharField(
+        _("full name"),
+        max_length=FULL_NAME_MAX_LENGTH,
+        blank=True,
+        help_text=_(
+            "The whole name as the member writes it, e.g. Anna Smith or 王小明. Left empty, it "
+            "is made from the given and family names (family name first for Chinese names)."
+        ),
+    )
+    name_pinyin = models.CharField(
+        _("name in pinyin"),
+        max_length=PINYIN_MAX_LENGTH,
+        blank=True,
+        editable=False,
+        help_text=_("Search key of a Chinese name, e.g. WANGXIAOMING for 王小明; set on save."),
+    )
     email = models.EmailField(max_length=254, null=True, blank=True)
     phone = models.CharField(max_length=20, null=True, blank=True, help_text="E.164")
     birth_date = models.DateField(null=True, blank=True)
@@ -123,7 +160,7 @@ class Member(BaseModel):
         ]
 
     def __str__(self) -> str:
-        return f"{self.member_number} {self.full_name}".strip()
+        return f"{self.member_number} {self.display_name}".strip()
 
     def clean(self) -> None:
         from members.identifiers import is_valid_member_number
@@ -144,13 +181,90 @@ class Member(BaseModel):
                 {"birth_date": "Birth date out of range (from 1900-01-01 to today)."}
             )
 
+    def fill_name_fields(self) -> None:
+        """Derived name columns: the full name when blank (from the parts) and its pinyin key.
+        Called by save() and by every bulk path that writes members without it (imports)."""
+        if not (self.full_name or "").strip():
+            self.full_name = compose_full_name(self.first_name, self.last_name)
+        self.full_name = self.full_name.strip()
+        self.name_pinyin = name_pinyin(self.full_name)
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        # Derived search keys, not business logic: computed here so that every writer (services,
+        # admin, factories) stores them alike; bulk writers call fill_name_fields themselves.
+        self.fill_name_fields()
+        update_fields = kwargs.get("update_fields")
+        if update_fields is not None and {"first_name", "last_name", "full_name"} & set(
+            update_fields
+        ):
+            kwargs["update_fields"] = {*update_fields, "full_name", "name_pinyin"}
+        super().save(*args, **kwargs)
+
     @property
-    def full_name(self) -> str:
-        return f"{self.first_name} {self.last_name}".strip()
+    def display_name(self) -> str:
+        """The name in the order the active language expects (members/names.py)."""
+        return member_display_name(self)
 
     @property
     def is_active(self) -> bool:
         return self.status == self.Status.ACTIVE
+
+
+class MemberIdentity(BaseModel):
+    """An id the member has in another system: a web-shop account, a WeChat or Alipay user id,
+    a partner's card. Each (kind, value) belongs to one member; any of them finds the member at
+    the till and in the API like the card number does."""
+
+    class Kind(models.TextChoices):
+        WEB_SHOP = "web_shop", _("Web-shop account")
+        WECHAT = "wechat", _("WeChat")
+        ALIPAY = "alipay", _("Alipay")
+        PARTNER_CARD = "partner_card", _("Partner card")
+        OTHER = "other", _("Other")
+
+    member = models.ForeignKey(
+        Member,
+        on_delete=models.CASCADE,
+        related_name="identities",
+        verbose_name=_("member"),
+    )
+    kind = models.CharField(
+        _("kind"),
+        max_length=20,
+        choices=Kind.choices,
+        help_text=_("Which system the id comes from, e.g. WeChat."),
+    )
+    value = models.CharField(
+        _("id"),
+        max_length=128,
+        help_text=_(
+            "The member's id in that system, exactly as it gives it, e.g. a WeChat OpenID "
+            "(o6_bmjrPTlm6_2sgVt7hMZOPfL2M) or a partner card number."
+        ),
+    )
+
+    class Meta:
+        ordering = ["kind", "value"]
+        verbose_name = _("external id")
+        verbose_name_plural = _("external ids")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["kind", "value"],
+                name="members_memberidentity_kind_value_unique",
+                violation_error_message=_("Another member already has this id."),
+            ),
+            models.CheckConstraint(
+                condition=Q(kind__in=["web_shop", "wechat", "alipay", "partner_card", "other"]),
+                name="members_memberidentity_kind_valid",
+            ),
+            models.CheckConstraint(
+                condition=~Q(value=""), name="members_memberidentity_value_not_blank"
+            ),
+        ]
+        indexes = [models.Index(fields=["value"], name="members_identity_value_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()}: {self.value}"
 
 
 class Consent(BaseModel):

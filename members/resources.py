@@ -5,6 +5,7 @@ a bad row is reported with its number and reason and, unless the user skips bad 
 written. Re-importing the same file changes nothing (skip_unchanged).
 """
 
+import contextlib
 from collections.abc import Iterator
 from typing import Any
 
@@ -26,8 +27,11 @@ from members.identifiers import (
     normalize_email,
     normalize_phone,
 )
+from members.identities import LIST_COLUMN as IDENTITY_LIST_COLUMN
+from members.identities import format_identities, identities_from_row, identities_holders
 from members.import_copy import referral_codes
-from members.models import Member, Store
+from members.models import Member, MemberIdentity, Store
+from members.names import name_fields
 from members.services import members_enrolled_record, members_updated_record
 
 IMPORT_REASON = "admin import"
@@ -35,6 +39,7 @@ IMPORT_REASON = "admin import"
 
 MEMBER_COLUMNS = (
     "member_number",
+    "full_name",
     "first_name",
     "last_name",
     "email",
@@ -48,6 +53,9 @@ MEMBER_COLUMNS = (
     "status",
 )
 NOT_IMPORTED = [f.name for f in Member._meta.fields if f.name not in MEMBER_COLUMNS]
+# besides the model's columns: the external ids, one kind:value list (members/identities.py);
+# a column per kind (wechat, alipay, ...) is read on import too
+EXPORT_COLUMNS = (*MEMBER_COLUMNS, IDENTITY_LIST_COLUMN)
 IMPORT_ATTRIBUTES = tuple(c if c != "home_store" else "home_store_id" for c in MEMBER_COLUMNS)
 
 
@@ -111,11 +119,12 @@ class MemberResource(NeutraliseExportMixin, SkipBadRowsMixin, resources.ModelRes
     birth_date = fields.Field(
         attribute="birth_date", column_name="birth_date", widget=widgets.DateWidget("%Y-%m-%d")
     )
+    identities = fields.Field(column_name=IDENTITY_LIST_COLUMN, readonly=True)
 
     class Meta:
         model = Member
-        fields = MEMBER_COLUMNS
-        export_order = MEMBER_COLUMNS
+        fields = EXPORT_COLUMNS
+        export_order = EXPORT_COLUMNS
         import_id_fields = ("member_number",)
         skip_unchanged = True  # compared in skip_row below against the values loaded
         report_skipped = True
@@ -143,6 +152,13 @@ class MemberResource(NeutraliseExportMixin, SkipBadRowsMixin, resources.ModelRes
         self._diff_columns: list[str] | None = None
         self._import_fields: list[Any] | None = None
         self._codes: Iterator[str] = iter(())
+        self._identities_held: dict[tuple[str, str], int] = {}
+
+    def filter_export(self, queryset: Any, **kwargs: Any) -> Any:
+        return queryset.prefetch_related("identities")  # one query per page, not per member
+
+    def dehydrate_identities(self, member: Member) -> str:
+        return format_identities((i.kind, i.value) for i in member.identities.all())
 
     def _normalize(self, column: str, value: Any) -> tuple[str | None, str | None]:
         """(normalised value, error message), memoised: the lookup and the row both need it."""
@@ -165,8 +181,11 @@ class MemberResource(NeutraliseExportMixin, SkipBadRowsMixin, resources.ModelRes
         numbers: set[str] = set()
         emails: set[str] = set()
         phones: set[str] = set()
+        pairs: set[tuple[str, str]] = set()
         for values in dataset:
             row = dict(zip(headers, values, strict=False))
+            with contextlib.suppress(ValidationError):  # reported per row in before_import_row
+                pairs.update(identities_from_row(row))
             if number := (row.get("member_number") or "").strip():
                 numbers.add(number)
             for column, found in (("email", emails), ("phone", phones)):
@@ -176,6 +195,7 @@ class MemberResource(NeutraliseExportMixin, SkipBadRowsMixin, resources.ModelRes
             for members in in_values(Member.objects.all(), field, sorted(values)):
                 for member in members:
                     self._remember(member)
+        self._identities_held = identities_holders(pairs)
 
     def _remember(self, member: Member) -> None:
         self._loaded[member.pk] = {f: getattr(member, f) for f in IMPORT_ATTRIBUTES}
@@ -223,6 +243,24 @@ class MemberResource(NeutraliseExportMixin, SkipBadRowsMixin, resources.ModelRes
                 if seen_at is not None and seen_at != kwargs.get("row_number"):
                     errors[key] = f"Same {key} as row {seen_at} of this file."
                 self._seen.setdefault(f"{key}:{value}", kwargs.get("row_number"))
+        row["_identities"] = []
+        try:
+            pairs = identities_from_row(row)
+        except ValidationError as exc:
+            errors.update({k: " ".join(v) for k, v in exc.message_dict.items()})
+            pairs = []
+        for kind, value in pairs:
+            seen_at = self._seen.get(f"identity:{kind}:{value}")
+            if seen_at is not None and seen_at != kwargs.get("row_number"):
+                errors[IDENTITY_LIST_COLUMN] = (
+                    f"Same {kind} id {value} as row {seen_at} of this file."
+                )
+            self._seen.setdefault(f"identity:{kind}:{value}", kwargs.get("row_number"))
+            holder = self._identities_held.get((kind, value))
+            if holder is not None and (known is None or holder != known.pk):
+                errors[IDENTITY_LIST_COLUMN] = f"Another member already has the {kind} id {value}."
+            elif holder is None:
+                row["_identities"].append((kind, value))
         if errors:
             raise ValidationError(errors)
 
@@ -264,14 +302,46 @@ class MemberResource(NeutraliseExportMixin, SkipBadRowsMixin, resources.ModelRes
             return
         super().import_field(field, instance, row, is_m2m=is_m2m, **kwargs)
 
+    def import_instance(self, instance: Member, row: Any, **kwargs: Any) -> None:
+        super().import_instance(instance, row, **kwargs)
+        instance._new_identities = row.get("_identities") or []  # type: ignore[attr-defined]
+        loaded = self._loaded.get(instance.pk) if instance.pk else None
+        previous = (
+            (loaded["first_name"], loaded["last_name"], loaded["full_name"])
+            if loaded is not None
+            else None
+        )
+        # bulk writes skip save(): the full name made from the parts follows them (one typed
+        # by hand stays) and its pinyin key, as Member.save and member_update do
+        instance.full_name, instance.name_pinyin = name_fields(
+            given=instance.first_name,
+            family=instance.last_name,
+            full_name=instance.full_name,
+            previous=previous,
+        )
+
+    def get_bulk_update_fields(self) -> list[str]:
+        columns = [f for f in super().get_bulk_update_fields() if f != "identities"]
+        return [*columns, "name_pinyin"]  # the ids are rows of their own (_write_identities)
+
     def skip_row(
         self, instance: Member, original: Any, row: Any, import_validation_errors: Any = None
     ) -> bool:
-        """Unchanged: every imported attribute equals what was loaded (no deepcopy needed)."""
+        """Unchanged: every imported attribute equals what was loaded (no deepcopy needed) and
+        the row gives no new external id."""
         loaded = self._loaded.get(instance.pk) if instance.pk else None
-        if import_validation_errors or loaded is None:
+        if import_validation_errors or loaded is None or getattr(instance, "_new_identities", []):
             return False
         return all(getattr(instance, f) == loaded[f] for f in IMPORT_ATTRIBUTES)
+
+    def _write_identities(self, members: list[Member]) -> None:
+        MemberIdentity.objects.bulk_create(
+            MemberIdentity(
+                member_id=m.pk, kind=kind, value=value, created_at=self._now, updated_at=self._now
+            )
+            for m in members
+            for kind, value in getattr(m, "_new_identities", [])
+        )
 
     def validate_instance(
         self, instance: Member, import_validation_errors: Any = None, validate_unique: bool = True
@@ -368,6 +438,7 @@ class MemberResource(NeutraliseExportMixin, SkipBadRowsMixin, resources.ModelRes
                     self._insert_with_history(self.create_instances)
                 for member in self.create_instances:
                     self._remember(member)
+                self._write_identities(self.create_instances)
                 # what member_enroll records besides the row, for the batch at once: consent
                 # rows, the enrolment event, the starting tier, the member.enrolled webhooks
                 members_enrolled_record(
@@ -416,9 +487,14 @@ class MemberResource(NeutraliseExportMixin, SkipBadRowsMixin, resources.ModelRes
                     default_user=self._user,
                     default_change_reason=IMPORT_REASON,
                 )
+                self._write_identities(self.update_instances)
                 members_updated_record(
                     changes=[
-                        (m, changed_fields(m, self._loaded.get(m.pk, {})))
+                        (
+                            m,
+                            changed_fields(m, self._loaded.get(m.pk, {}))
+                            + (["identities"] if getattr(m, "_new_identities", []) else []),
+                        )
                         for m in self.update_instances
                     ],
                     actor=self._user,

@@ -1,5 +1,7 @@
 """Reads on members: lookup for the till, lists for the admin and API, privacy data."""
 
+import contextlib
+from dataclasses import dataclass
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -15,7 +17,8 @@ from members.identifiers import (
     normalize_email,
     normalize_phone,
 )
-from members.models import Member, StaffProfile, Store
+from members.models import Member, MemberIdentity, StaffProfile, Store
+from members.names import has_han, search_key
 
 MAX_ID = 2**63 - 1  # larger ids cannot exist and would overflow the database driver
 
@@ -120,6 +123,14 @@ def member_related_for_staff(
     return queryset.filter(**{f"{path}__home_store": store})
 
 
+@dataclass(frozen=True)
+class LookupResult:
+    """What the search box found and how: kind is card | email | phone | identity | name."""
+
+    kind: str
+    members: list[Member]
+
+
 def member_lookup(
     *,
     query: str,
@@ -127,73 +138,146 @@ def member_lookup(
     store: Store | None = None,
     among: QuerySet[Member] | None = None,
 ) -> list[Member]:
-    """The clerk's one search box: card number, phone, e-mail or the start of a name.
+    """The clerk's one search box (member_search), as the list of members found."""
+    return member_search(query=query, limit=limit, store=store, among=among).members
+
+
+def _identity_filter(query: str) -> Q | None:
+    """An external id typed as it is ("o6_bmjrPTlm6") or as kind:value ("wechat:o6_bmj...")."""
+    if " " in query:
+        return None
+    kind, sep, value = query.partition(":")
+    if sep and value and kind.lower() in MemberIdentity.Kind.values:
+        return Q(identities__kind=kind.lower(), identities__value=value)
+    return Q(identities__value=query)
+
+
+def member_search(
+    *,
+    query: str,
+    limit: int = 10,
+    store: Store | None = None,
+    among: QuerySet[Member] | None = None,
+) -> LookupResult:
+    """The clerk's one search box: card number, phone, e-mail, an external id (a web-shop
+    account, a WeChat or Alipay id, a partner card: MemberIdentity) or the start of a name.
 
     A 10-digit number is a card number and must pass its check digit (InvalidCardNumber, so the
-    clerk re-scans instead of serving the wrong member). Names match by prefix on last and first
-    name, best matches first: exact last name, then last-name prefix, then first-name prefix;
-    within each, by last and first name ignoring case, then by enrolment (id). `among` is the
-    set searched (member_list_for_staff for a caller); `store` narrows it to one home store.
+    clerk re-scans instead of serving the wrong member) unless it is some member's external id.
+    Latin names match by prefix on last and first name, best matches first: exact last name,
+    then last-name prefix, then first-name prefix, then the start of the full name, then the
+    start of a Chinese name's pinyin; within each, by name ignoring case, then by enrolment
+    (id). A query in Chinese characters matches the start of the full name, spaces ignored.
+    `among` is the set searched (member_list_for_staff for a caller); `store` narrows it to one
+    home store.
     """
     query = " ".join(query.split())
     if not query:
-        return []
+        return LookupResult("", [])
     # The API shows consents per match: prefetched once for the whole answer (name searches
-    # run up to three queries). The exact keys are unique: no ordering to sort by.
+    # run up to five queries). The exact keys are unique: no ordering to sort by.
     base = among if among is not None else Member.objects.all()
     qs = base.select_related("home_store").filter(erased_at__isnull=True)
     if store is not None:
         qs = qs.filter(home_store=store)
 
     exact = None
+    kind = ""
+    invalid_card = False
     if query.isdigit() and len(query) == MEMBER_NUMBER_LENGTH:
-        if not is_valid_member_number(query):
-            raise InvalidCardNumber()
-        exact = Q(member_number=query)
+        kind = "card"
+        if is_valid_member_number(query):
+            exact = Q(member_number=query)
+        else:
+            invalid_card = True
     elif "@" in query:
-        try:
+        kind = "email"
+        with contextlib.suppress(ValidationError):
             exact = Q(email=normalize_email(query))
-        except ValidationError:
-            return []
     elif looks_like_phone(query):
-        try:
+        kind = "phone"
+        with contextlib.suppress(ValidationError):
             exact = Q(phone=normalize_phone(query))
-        except ValidationError:
-            return []
     if exact is not None:
         members = list(qs.filter(exact).order_by()[:1])
-        prefetch_related_objects(members, "consents")
-        return members
+        if members:
+            prefetch_related_objects(members, "consents")
+            return LookupResult(kind, members)
+    identity = _identity_filter(query)
+    # An id with a digit or a sign (o6_bmj..., 2088..., wechat:...) is tried before the names;
+    # a word of letters only is a name first, and an id only when no name starts with it.
+    if identity is not None and not query.isalpha():
+        by_id = _identity_search(qs, identity, limit)
+        if by_id is not None:
+            return by_id
+    if invalid_card:
+        raise InvalidCardNumber()
+    if kind:  # a card, e-mail or phone that no member has
+        return LookupResult(kind, [])
 
-    tokens = query.upper().split(" ")
-    if len(tokens) == 1:
-        (token,) = tokens
-        ranks = [  # exact last name, then last-name prefix, then first-name prefix
-            Q(last_key=token),
-            Q(last_key__startswith=token),
-            Q(first_key__startswith=token),
-        ]
+    if has_han(query):
+        # Chinese: the start of the full name, whatever spaces were typed (王 小明 = 王小明)
+        ranks: list[tuple[Q, str]] = [(Q(full_key__startswith=search_key(query)), "full_key")]
     else:
-        first, last = tokens[0], " ".join(tokens[1:])
-        ranks = [  # "anna smith" exactly, then as prefixes, then the other way round
-            Q(first_key=first, last_key=last),
-            Q(first_key__startswith=first, last_key__startswith=last),
-            Q(last_key__startswith=first, first_key__startswith=last),
-        ]
-    qs = qs.alias(last_key=_name_key("last_name"), first_key=_name_key("first_name"))
+        tokens = query.upper().split(" ")
+        if len(tokens) == 1:
+            (token,) = tokens
+            ranks = [  # exact last name, then last-name prefix, then first-name prefix
+                (Q(last_key=token), "last_key"),
+                (Q(last_key__startswith=token), "last_key"),
+                (Q(first_key__startswith=token), "last_key"),
+            ]
+        else:
+            first, last = tokens[0], " ".join(tokens[1:])
+            ranks = [  # "anna smith" exactly, then as prefixes, then the other way round
+                (Q(first_key=first, last_key=last), "last_key"),
+                (Q(first_key__startswith=first, last_key__startswith=last), "last_key"),
+                (Q(last_key__startswith=first, first_key__startswith=last), "last_key"),
+            ]
+        # then the start of the full name (a member known by a full name only), then the
+        # pinyin of a Chinese name typed on a Latin keyboard ("wang xiao" or "wangxiao")
+        ranks.append((Q(full_key__startswith=query.upper()), "full_key"))
+        letters = search_key(query)
+        if letters.isascii() and letters.isalpha():
+            ranks.append((Q(name_pinyin__startswith=letters), "pinyin_key"))
+    qs = qs.alias(
+        last_key=_name_key("last_name"),
+        first_key=_name_key("first_name"),
+        full_key=_name_key("full_name"),
+        pinyin_key=_name_key("name_pinyin"),  # upper case already: the index's expression
+    )
     found: list[Member] = []
     earlier: Q | None = None
-    # One query per rank, each in the order of the members_member_name_order index, so the
-    # database reads only the rows it returns: a common prefix matches thousands of members on
-    # 1M and sorting them all made this the slowest lookup. Most searches stop after one or two.
-    for rank in ranks:
+    # One query per rank, each in the order of its index (members_member_name_order, 0006;
+    # members_member_full_name_order and members_member_pinyin_order, 0008), so the database
+    # reads only the rows it returns: a common prefix matches thousands of members on 1M and
+    # sorting them all made this the slowest lookup. Most searches stop after one or two.
+    orderings = {
+        "last_key": ("last_key", "first_key", "pk"),
+        "full_key": ("full_key", "pk"),
+        "pinyin_key": ("pinyin_key", "pk"),
+    }
+    for rank, ordering in ranks:
         stage = qs.filter(rank) if earlier is None else qs.filter(rank).exclude(earlier)
-        found.extend(stage.order_by("last_key", "first_key", "pk")[: limit - len(found)])
+        found.extend(stage.order_by(*orderings[ordering])[: limit - len(found)])
         if len(found) >= limit:
             break
         earlier = rank if earlier is None else earlier | rank
+    if not found and identity is not None:
+        by_identity = _identity_search(qs, identity, limit)
+        if by_identity is not None:
+            return by_identity
     prefetch_related_objects(found, "consents")
-    return found
+    return LookupResult("name", found)
+
+
+def _identity_search(qs: QuerySet[Member], identity: Q, limit: int) -> LookupResult | None:
+    """Members holding the external id (one per kind at most), or None."""
+    members = list(qs.filter(identity).distinct().order_by("pk")[:limit])
+    if not members:
+        return None
+    prefetch_related_objects(members, "consents")
+    return LookupResult("identity", members)
 
 
 def _name_key(field: str) -> Any:
@@ -209,6 +293,7 @@ def member_export_data(*, member: Member) -> dict[str, Any]:
     return {
         "member": {
             "member_number": member.member_number,
+            "full_name": member.full_name,
             "first_name": member.first_name,
             "last_name": member.last_name,
             "email": member.email,
@@ -229,6 +314,10 @@ def member_export_data(*, member: Member) -> dict[str, Any]:
             "referred_by": member.referred_by.member_number if member.referred_by else None,
             "interests": member.interests,
         },
+        "identities": [
+            {"kind": i.kind, "value": i.value, "added_at": i.created_at.isoformat()}
+            for i in member.identities.order_by("kind", "value")
+        ],
         "consents": [
             {
                 "channel": c.channel,

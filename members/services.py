@@ -15,14 +15,20 @@ from django.utils import timezone
 from loyalty.core import events
 from loyalty.core.idempotency import idempotency_records_forget_member
 from members import hooks
-from members.exceptions import DuplicateMember, InvalidStatusChange, MemberErased
+from members.exceptions import (
+    DuplicateIdentity,
+    DuplicateMember,
+    InvalidStatusChange,
+    MemberErased,
+)
 from members.identifiers import (
     new_member_number,
     new_referral_code,
     normalize_email,
     normalize_phone,
 )
-from members.models import Consent, ConsentEvent, Member, MemberEvent, Store
+from members.models import Consent, ConsentEvent, Member, MemberEvent, MemberIdentity, Store
+from members.names import name_fields
 
 User = AbstractBaseUser
 
@@ -43,6 +49,7 @@ def _member_event_publish(event_type: str, member: Member, **extra: Any) -> None
 
 CONSENT_CHANNELS = [choice for choice, _ in Consent.Channel.choices]
 PROFILE_FIELDS = [
+    "full_name",
     "first_name",
     "last_name",
     "email",
@@ -110,7 +117,7 @@ def _save_unique(member: Member, **save_kwargs: Any) -> None:
 
 
 def _unique_value(field: str, factory: Callable[[], str]) -> str:
-    for _ in range(20):
+    for _attempt in range(20):
         value = factory()
         if not Member.objects.filter(**{field: value}).exists():
             return value
@@ -122,6 +129,7 @@ def member_enroll(
     *,
     first_name: str = "",
     last_name: str = "",
+    full_name: str = "",
     email: str | None = None,
     phone: str | None = None,
     birth_date: date | None = None,
@@ -155,6 +163,7 @@ def member_enroll(
         referral_code=_unique_value("referral_code", new_referral_code),
         first_name=first_name.strip(),
         last_name=last_name.strip(),
+        full_name=full_name.strip(),  # composed from the parts on save when blank
         email=data["email"],
         phone=data["phone"],
         birth_date=birth_date,
@@ -361,6 +370,7 @@ def member_update(*, member: Member, data: dict[str, Any], actor: Any = None) ->
         raise MemberErased()
     data = _normalized_contact({k: v for k, v in data.items() if k in PROFILE_FIELDS})
     _ensure_contact_free(email=data.get("email"), phone=data.get("phone"), exclude_pk=member.pk)
+    previous_name = (member.first_name, member.last_name, member.full_name)
     changed = []
     for field, value in data.items():
         if isinstance(value, str) and field not in ("email", "phone"):
@@ -370,6 +380,15 @@ def member_update(*, member: Member, data: dict[str, Any], actor: Any = None) ->
             changed.append(field)
     if not changed:
         return member
+    if {"first_name", "last_name", "full_name"} & set(changed):
+        # a full name made from the parts follows them; one typed by hand stays as it is
+        full_name, _pinyin = name_fields(
+            given=member.first_name,
+            family=member.last_name,
+            full_name=member.full_name,
+            previous=previous_name,
+        )
+        member.full_name = full_name  # saved with the parts (Member.save's update_fields)
     member.full_clean()
     _save_unique(member, update_fields=[*changed, "updated_at"])
     # field names only: the audit trail must not become a second copy of personal data
@@ -387,7 +406,7 @@ def consent_set(
     """Record a consent given or withdrawn; a no-op when nothing changes."""
     if channel not in CONSENT_CHANNELS:
         raise ValidationError({"channel": [f"Unknown channel {channel!r}."]})
-    consent, _ = Consent.objects.select_for_update().get_or_create(
+    consent, _created = Consent.objects.select_for_update().get_or_create(
         member=member,
         channel=channel,
         defaults={"granted": False, "changed_at": timezone.now(), "source": source},
@@ -506,6 +525,8 @@ def member_merge(*, source: Member, target: Member, reason: str = "", actor: Any
             member=target, channel=source_consent.channel, granted=True, source="merge", actor=actor
         )
 
+    # external ids are unique across members: the duplicate's simply move to the survivor
+    MemberIdentity.objects.filter(member=source).update(member=target, updated_at=timezone.now())
     for hook in hooks.MERGE_HOOKS:
         hook(source=source, target=target, actor=actor)
 
@@ -543,6 +564,8 @@ def member_erase(*, member: Member, actor: Any = None) -> Member:
     for field in (
         "first_name",
         "last_name",
+        "full_name",
+        "name_pinyin",
         "street",
         "city",
         "postcode",
@@ -561,6 +584,7 @@ def member_erase(*, member: Member, actor: Any = None) -> Member:
     member.referral_code = _unique_value("referral_code", new_referral_code)
     member.save()
     Consent.objects.filter(member=member).update(granted=False, source="erased", changed_at=now)
+    MemberIdentity.objects.filter(member=member).delete()  # ids in other systems: personal data
     ConsentEvent.objects.filter(member=member).update(source="erased")
     MemberEvent.objects.filter(member=member).update(detail={})
     # The audit trail keeps who changed what and when, but not the personal data itself: every
@@ -568,6 +592,8 @@ def member_erase(*, member: Member, actor: Any = None) -> Member:
     member.history.update(  # type: ignore[attr-defined]
         first_name="",
         last_name="",
+        full_name="",
+        name_pinyin="",
         street="",
         city="",
         postcode="",
@@ -650,7 +676,7 @@ def members_ensure_by_ref(
         )
         while len(codes) < len(missing):
             codes.add(_unique_value("referral_code", new_referral_code))
-        created = Member.objects.bulk_create(
+        new_members = [
             Member(
                 member_number=number,
                 referral_code=code,
@@ -663,7 +689,10 @@ def members_ensure_by_ref(
                 last_name=refs[ref].get("last_name", ""),
             )
             for ref, number, code in zip(missing, sorted(numbers), sorted(codes), strict=True)
-        )
+        ]
+        for new_member in new_members:
+            new_member.fill_name_fields()  # bulk_create does not call save()
+        created = Member.objects.bulk_create(new_members)
         Consent.objects.bulk_create(
             Consent(member=m, channel=c, granted=False, changed_at=now, source=channel)
             for m in created
@@ -676,3 +705,85 @@ def members_ensure_by_ref(
         for member in created:
             found[member.external_ref] = member
     return found
+
+
+# ------------------------------------------------------------------------------ identities
+
+
+def _identity_clean(*, kind: str, value: str) -> tuple[str, str]:
+    from members.identities import normalize_identity
+
+    return normalize_identity(kind, value)
+
+
+def _identity_save(identity: MemberIdentity) -> None:
+    """Save, turning the unique (kind, value) taken (also by a concurrent request, caught by the
+    database constraint) into DuplicateIdentity naming the member who has it."""
+    existing = (
+        MemberIdentity.objects.filter(kind=identity.kind, value=identity.value)
+        .exclude(pk=identity.pk)
+        .values_list("member_id", flat=True)
+        .first()
+    )
+    if existing is None:
+        try:
+            with transaction.atomic():
+                identity.save()
+            return
+        except IntegrityError:
+            existing = (
+                MemberIdentity.objects.filter(kind=identity.kind, value=identity.value)
+                .values_list("member_id", flat=True)
+                .first()
+            )
+    raise DuplicateIdentity(extra={"existing_member_id": existing, "kind": identity.kind})
+
+
+def _identities_changed(member: Member, actor: Any) -> None:
+    MemberEvent.objects.create(
+        member=member,
+        kind=MemberEvent.Kind.UPDATED,
+        detail={"fields": ["identities"]},
+        actor=_user(actor),
+    )
+    _member_event_publish("member.updated", member, fields=["identities"])
+
+
+@transaction.atomic
+def identity_attach(*, member: Member, kind: str, value: str, actor: Any = None) -> MemberIdentity:
+    """Give `member` an external id. Attaching the id the member already has is a no-op;
+    one another member has raises DuplicateIdentity (409)."""
+    if member.erased_at:
+        raise MemberErased()
+    kind, value = _identity_clean(kind=kind, value=value)
+    mine = MemberIdentity.objects.filter(member=member, kind=kind, value=value).first()
+    if mine is not None:
+        return mine
+    identity = MemberIdentity(member=member, kind=kind, value=value)
+    identity.full_clean(validate_constraints=False)  # the unique pair: _identity_save says who
+    _identity_save(identity)
+    _identities_changed(member, actor)
+    return identity
+
+
+@transaction.atomic
+def identity_update(
+    *, identity: MemberIdentity, kind: str, value: str, actor: Any = None
+) -> MemberIdentity:
+    """Correct an external id (a typo): same rules as identity_attach."""
+    kind, value = _identity_clean(kind=kind, value=value)
+    if (identity.kind, identity.value) == (kind, value):
+        return identity
+    identity.kind, identity.value = kind, value
+    identity.full_clean(validate_constraints=False)
+    _identity_save(identity)
+    _identities_changed(identity.member, actor)
+    return identity
+
+
+@transaction.atomic
+def identity_detach(*, identity: MemberIdentity, actor: Any = None) -> None:
+    """Remove an external id from its member (the id may then be given to another member)."""
+    member = identity.member
+    identity.delete()
+    _identities_changed(member, actor)

@@ -67,12 +67,32 @@ CAUSES = [
 ]
 
 
+# DEMO_LOCALE=zh-hans: the same catalogue in Chinese, priced in yuan
+CATALOGUE_ZH: list[tuple[str, str, str, int, dict[str, Any]]] = [
+    ("coffee", "免费咖啡一杯", "free_product", 150, CATALOGUE[0][4]),
+    ("five-off", "下次购物立减¥50", "amount_off", 500, {"amount_off": Decimal("50.00")}),
+    (
+        "ten-percent",
+        "九折优惠(最高减¥200)",
+        "percent_off",
+        800,
+        {"percent_off": Decimal("10"), "max_discount": Decimal("200.00")},
+    ),
+    ("tote", "帆布环保袋", "gift", 1200, CATALOGUE[3][4]),
+    ("cinema", "电影票(合作伙伴)", "partner_code", 2000, CATALOGUE[4][4]),
+    ("chef-table", "主厨餐桌之夜", "experience", 5000, CATALOGUE[5][4]),
+]
+
+
 def load(stdout: Any) -> None:
+    from loyalty.core.demo_locale import chinese_demo
+
+    catalogue = CATALOGUE_ZH if chinese_demo() else CATALOGUE
     RewardsSettings.objects.get_or_create(
         pk=1, defaults={"points_payment_minimum": 100, "points_payment_step": 50}
     )
     created = 0
-    for code, name, kind, cost, extra in CATALOGUE:
+    for code, name, kind, cost, extra in catalogue:
         extra = dict(extra)
         if "min_tier" in extra:
             extra["min_tier"] = Tier.objects.filter(code=extra["min_tier"]).first()

@@ -44,6 +44,7 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "EnrolmentChannelEnum": "members.models.Member.Channel",
         "MemberStatusEnum": "members.models.Member.Status",
+        "MemberIdentityKindEnum": "members.models.MemberIdentity.Kind",
         "TransactionChannelEnum": "loyalty.ledger.models.Transaction.Channel",
         "LedgerEntryKindEnum": "loyalty.ledger.models.LedgerEntry.Kind",
         "RedemptionChannelEnum": "rewards.models.Redemption.Channel",

@@ -141,7 +141,15 @@ class MemberEnrolForm(forms.ModelForm):
 
     class Meta:
         model = Member
-        fields = ("first_name", "last_name", "email", "phone", "birth_date", "home_store")
+        fields = (
+            "full_name",
+            "first_name",
+            "last_name",
+            "email",
+            "phone",
+            "birth_date",
+            "home_store",
+        )
         help_texts = {
             "email": _("e.g. jane@example.com"),
             "phone": _("As the customer says it, e.g. 07911 123456 or +44 7911 123456."),
@@ -169,7 +177,8 @@ class MemberEnrolForm(forms.ModelForm):
     def clean(self) -> dict[str, Any]:
         super().clean()  # Form.clean returns self.cleaned_data
         data = self.cleaned_data
-        if not any(data.get(f) for f in ("first_name", "last_name", "email", "phone")):
+        names = ("full_name", "first_name", "last_name", "email", "phone")
+        if not any(data.get(f) for f in names):
             raise forms.ValidationError(_("Give at least a name, an e-mail or a phone."))
         return data
 
@@ -248,7 +257,7 @@ class _EnrolRefused(Exception):
 class MemberBackofficeAdmin(MemberAdmin):
     list_display = (
         "member_number",
-        "full_name",
+        "name",
         "story_link",
         "tier",
         "balance",
@@ -266,7 +275,19 @@ class MemberBackofficeAdmin(MemberAdmin):
     )
     add_form = MemberEnrolForm
     add_fieldsets = (
-        (None, {"fields": ("first_name", "last_name", "email", "phone", "birth_date")}),
+        (
+            None,
+            {
+                "fields": (
+                    "full_name",
+                    "first_name",
+                    "last_name",
+                    "email",
+                    "phone",
+                    "birth_date",
+                )
+            },
+        ),
         (
             _("Programme"),
             {
@@ -329,6 +350,7 @@ class MemberBackofficeAdmin(MemberAdmin):
             member = member_enroll(
                 first_name=data.get("first_name") or "",
                 last_name=data.get("last_name") or "",
+                full_name=data.get("full_name") or "",
                 email=data.get("email"),
                 phone=data.get("phone"),
                 birth_date=data.get("birth_date"),
@@ -364,7 +386,7 @@ class MemberBackofficeAdmin(MemberAdmin):
         self.message_user(
             request,
             _("Enrolled %(member)s with card number %(number)s.")
-            % {"member": obj.full_name or obj.member_number, "number": obj.member_number},
+            % {"member": obj.display_name or obj.member_number, "number": obj.member_number},
             messages.SUCCESS,
         )
         return HttpResponseRedirect(reverse("admin:members_member_story", args=[obj.pk]))
@@ -396,7 +418,7 @@ class MemberBackofficeAdmin(MemberAdmin):
             "admin/backoffice/member_story.html",
             {
                 **self.admin_site.each_context(request),
-                "title": member.full_name or member.member_number,
+                "title": member.display_name or member.member_number,
                 "subtitle": member.member_number,
                 "opts": self.opts,
                 "original": member,

@@ -14,7 +14,9 @@ STORE = "LDN01"
 
 
 def load(*, stdout: Any) -> None:
-    store = Store.objects.filter(code=STORE).first()
+    from loyalty.core.demo_locale import chinese_demo
+
+    store = Store.objects.filter(code="SH01" if chinese_demo() else STORE).first()
     if store is None:
         return
     user = get_user_model().objects.filter(username=USERNAME).first()

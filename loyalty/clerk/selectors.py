@@ -23,12 +23,13 @@ from loyalty.ledger.selectors import AccountBalance, account_balance
 from loyalty.tiers.models import TierPolicy
 from loyalty.tiers.selectors import tier_member_progress
 from members.exceptions import InvalidCardNumber, MemberNotFound
-from members.identifiers import MEMBER_NUMBER_LENGTH, looks_like_phone
+from members.identifiers import MEMBER_NUMBER_LENGTH
 from members.models import Member, Store
+from members.names import has_han
 from members.selectors import (
     MAX_ID,
     member_list_for_staff,
-    member_lookup,
+    member_search,
     staff_store_for,
 )
 from rewards.selectors import CatalogueItem, reward_catalogue_for_member
@@ -73,7 +74,7 @@ def clerk_member_get(*, user: Any, member_id: int) -> Member:
 class SearchResult:
     query: str
     members: list[Member] = field(default_factory=list)
-    kind: str = ""  # card | email | phone | name | "" (nothing typed)
+    kind: str = ""  # card | email | phone | identity | name | "" (nothing typed)
     message: str = ""  # in words, when nothing was found
     open_member: Member | None = None  # Enter opens this member at once (card, unique contact)
 
@@ -92,28 +93,22 @@ def clerk_member_search(*, user: Any, query: str, limit: int = 10) -> SearchResu
         return SearchResult(query="")
     compact = query.replace(" ", "")
     if compact.isdigit() and len(compact) == MEMBER_NUMBER_LENGTH:
-        kind = "card"
         query = compact
-    elif "@" in query:
-        kind = "email"
-    elif looks_like_phone(query):
-        kind = "phone"
-    else:
-        kind = "name"
     try:
-        members = member_lookup(query=query, limit=limit, among=clerk_members(user=user))
+        found = member_search(query=query, limit=limit, among=clerk_members(user=user))
     except InvalidCardNumber:
-        return SearchResult(query=query, kind=kind, message=_unknown_card(query))
+        return SearchResult(query=query, kind="card", message=_unknown_card(query))
+    kind, members = found.kind, found.members
     if not members:
         if kind == "card":
             message = _unknown_card(query)
-        elif kind == "name" and len(query) < 2:
+        elif kind == "name" and len(query) < 2 and not has_han(query):
             message = "Type at least two letters of the name."
         else:
             what = {"email": "e-mail", "phone": "phone number", "name": "name"}[kind]
             message = f"No member found with {what} “{query}”. Check it or try another way."
         return SearchResult(query=query, kind=kind, message=message)
-    unique = kind in {"card", "email", "phone"} and len(members) == 1
+    unique = kind in {"card", "email", "phone", "identity"} and len(members) == 1
     return SearchResult(
         query=query, members=members, kind=kind, open_member=members[0] if unique else None
     )

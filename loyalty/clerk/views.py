@@ -448,7 +448,7 @@ class EnrolView(ClerkView):
                 request.session[ENROLLED] = {data["token"]: member.pk}
                 self.flash(
                     f"member:{member.pk}",
-                    title=f"Welcome, {member.full_name}! Enrolled with card number "
+                    title=f"Welcome, {member.display_name}! Enrolled with card number "
                     f"{member.member_number}.",
                     lines=["Hand over a card, or read the number to the member."],
                     tone="good",

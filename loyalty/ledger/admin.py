@@ -51,7 +51,7 @@ from members.models import Member
 class ProgrammeSettingsAdmin(AuditedAdminMixin, SingletonAdminMixin, ModelAdmin):
     form = ProgrammeSettingsForm
     fieldsets = (
-        ("Programme", {"fields": ("name", "currency", "time_zone")}),
+        ("Programme", {"fields": ("name", "currency", "time_zone", "phone_region")}),
         (
             "Earning",
             {

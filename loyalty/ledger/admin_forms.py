@@ -14,6 +14,7 @@ from django.utils.translation import gettext_lazy as _
 
 from loyalty.core.widgets import TagListField
 from loyalty.ledger.models import WEEKDAY_NAMES, EarningRule, ProgrammeSettings, Transaction
+from members.identifiers import phone_regions
 from members.models import Store
 
 # a whole-basket multiplier above this (or 0), or a minimum spend above this, needs a tick
@@ -194,12 +195,19 @@ class ProgrammeSettingsForm(forms.ModelForm):
         help_text=_("Categories that never earn points, e.g. Tobacco."),
     )
 
+    phone_region = forms.ChoiceField(
+        label=_("Phone region"),
+        choices=phone_regions,
+        help_text=ProgrammeSettings._meta.get_field("phone_region").help_text,
+    )
+
     class Meta:
         model = ProgrammeSettings
         fields = (
             "name",
             "currency",
             "time_zone",
+            "phone_region",
             "points_per_unit",
             "rounding",
             "minimum_spend",

@@ -9,6 +9,7 @@ class LedgerConfig(AppConfig):
     def ready(self) -> None:
         from loyalty.core.periodic import PeriodicTaskSpec, register
         from loyalty.ledger import merge
+        from loyalty.ledger.policy import programme_phone_region
         from loyalty.ledger.selectors import member_ledger_export
         from loyalty.ledger.services.expire_all import (
             member_closed_points_forfeit,
@@ -20,6 +21,7 @@ class LedgerConfig(AppConfig):
         hooks.register_merge_hook(merge.member_points_merge)
         hooks.register_close_hook(member_closed_points_forfeit)
         hooks.register_erase_hook(member_erased_points_forfeit)
+        hooks.register_phone_region_provider(programme_phone_region)
         for spec in (
             PeriodicTaskSpec(
                 "Expire points",

@@ -40,9 +40,28 @@ RULES = [
 ]
 
 
+RULES_ZH = [
+    {**RULES[0], "name": "网上商城双倍积分"},
+    {**RULES[1], "name": "周末1.5倍积分"},
+    {**RULES[2], "name": "配件三倍积分"},
+    {**RULES[3], "name": "每笔消费最多5,000积分"},
+]
+
+
 def load(*, stdout: Any) -> None:
+    from loyalty.core.demo_locale import chinese_demo
+
     programme = programme_settings_get()
-    for spec in RULES:
+    rules = RULES
+    if chinese_demo():  # a programme in Shanghai: yuan, China time, +86 numbers
+        programme.name = "会员积分计划"
+        programme.currency = "CNY"
+        programme.time_zone = "Asia/Shanghai"
+        programme.phone_region = "CN"
+        programme.full_clean()
+        programme.save()
+        rules = RULES_ZH
+    for spec in rules:
         EarningRule.objects.get_or_create(name=spec["name"], defaults=spec)
     now = timezone.now()
     members = list(Member.objects.filter(external_ref__startswith="demo-").order_by("pk"))
@@ -97,5 +116,5 @@ def load(*, stdout: Any) -> None:
         except InsufficientPoints:  # a demo member without 50 available points skips it
             continue
     stdout.write(
-        f"ledger: {len(RULES)} earning rules, {created} new demo purchases ({programme.currency})"
+        f"ledger: {len(rules)} earning rules, {created} new demo purchases ({programme.currency})"
     )

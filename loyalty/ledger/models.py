@@ -32,9 +32,15 @@ from simple_history.models import HistoricalRecords
 
 from loyalty.core.channels import SalesChannel
 from loyalty.core.models import BaseModel
+from members.identifiers import validate_phone_region
 
 MONEY: dict[str, Any] = {"max_digits": 14, "decimal_places": 2}
 POSITIVE_MONEY = [MinValueValidator(Decimal("0.01")), MaxValueValidator(Decimal("999999999.99"))]
+
+
+def phone_region_default() -> str:
+    """The first value of the phone region: the environment's PHONE_DEFAULT_REGION."""
+    return str(settings.PHONE_DEFAULT_REGION)
 
 
 class ProgrammeSettings(BaseModel):
@@ -97,6 +103,17 @@ class ProgrammeSettings(BaseModel):
         max_length=10, choices=ReturnPolicy.choices, default=ReturnPolicy.DEBT
     )
     time_zone = models.CharField(max_length=64, default="Europe/London")
+    phone_region = models.CharField(
+        _("phone region"),
+        max_length=2,
+        default=phone_region_default,
+        validators=[validate_phone_region],
+        help_text=_(
+            "Where phone numbers typed without a country code are from, e.g. GB reads "
+            "07911 123456 as +44 7911 123456 and CN reads 138 0013 8000 as +86 138 0013 8000. "
+            "Numbers are stored with their country code, so changing it moves no member."
+        ),
+    )
     excluded_skus = models.JSONField(default=list, blank=True, help_text="SKUs that earn nothing.")
     excluded_categories = models.JSONField(
         default=list, blank=True, help_text="Categories that earn nothing (gift cards, tobacco...)."

@@ -35,3 +35,8 @@ def expires_at(programme: ProgrammeSettings, available: datetime) -> datetime | 
 
 def local_date(programme: ProgrammeSettings, moment: datetime):  # type: ignore[no-untyped-def]
     return moment.astimezone(ZoneInfo(programme.time_zone)).date()
+
+
+def programme_phone_region() -> str | None:
+    """The programme's phone region (members.hooks provider); None before the settings exist."""
+    return ProgrammeSettings.objects.filter(pk=1).values_list("phone_region", flat=True).first()

@@ -4,11 +4,12 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from loyalty.core.api.serializers import ReadModelSerializer
-from members.models import Member, Store
+from members.models import Member, MemberIdentity, Store
 
 MEMBER_FIELDS = [
     "id",
     "member_number",
+    "full_name",
     "first_name",
     "last_name",
     "email",
@@ -34,6 +35,13 @@ class StoreSerializer(ReadModelSerializer):
     class Meta:
         model = Store
         fields = ["id", "code", "name", "region", "active"]
+        read_only_fields = fields
+
+
+class MemberIdentitySerializer(ReadModelSerializer):
+    class Meta:
+        model = MemberIdentity
+        fields = ["id", "kind", "value", "created_at"]
         read_only_fields = fields
 
 

@@ -3,6 +3,8 @@ from django.urls import path
 from members.api.views import (
     MemberDetailApi,
     MemberEraseApi,
+    MemberIdentityDetailApi,
+    MemberIdentityListApi,
     MemberListApi,
     MemberLookupApi,
     MemberPrivacyExportApi,
@@ -22,4 +24,10 @@ urlpatterns = [
         "<int:member_id>/privacy-export/", MemberPrivacyExportApi.as_view(), name="privacy-export"
     ),
     path("<int:member_id>/erase/", MemberEraseApi.as_view(), name="erase"),
+    path("<int:member_id>/identities/", MemberIdentityListApi.as_view(), name="identities"),
+    path(
+        "<int:member_id>/identities/<int:identity_id>/",
+        MemberIdentityDetailApi.as_view(),
+        name="identity",
+    ),
 ]

@@ -13,14 +13,23 @@ from rest_framework.views import APIView
 
 from loyalty.core.api.mixins import ApiAuthMixin, paginate
 from loyalty.core.api.pagination import paginated
-from loyalty.core.api.strict import NON_BLANK_TEXT_PATTERN, ConfirmField, StrictSerializer
+from loyalty.core.api.strict import (
+    CONTROL_CHARACTERS,
+    NON_BLANK_TEXT_PATTERN,
+    WHITESPACE,
+    ConfirmField,
+    StrictSerializer,
+)
 from loyalty.core.scopes import MEMBERS_READ, MEMBERS_WRITE
 from members.api.access import viewer
-from members.api.serializers import MemberSerializer, StoreSerializer
-from members.models import Consent, Member, Store
-from members.selectors import member_get, member_list_for_staff, member_lookup
+from members.api.serializers import MemberIdentitySerializer, MemberSerializer, StoreSerializer
+from members.exceptions import MemberNotFound
+from members.models import Consent, Member, MemberIdentity, Store
+from members.selectors import MAX_ID, member_get, member_list_for_staff, member_lookup
 from members.services import (
     consent_set,
+    identity_attach,
+    identity_detach,
     member_close,
     member_enroll,
     member_erase,
@@ -48,8 +57,14 @@ ConsentsInputSerializer = type(
 class ProfileInputSerializer(StrictSerializer):
     """The profile fields members can be enrolled with and updated by (validation only)."""
 
-    first_name = serializers.CharField(**NAME)
-    last_name = serializers.CharField(**NAME)
+    full_name = serializers.CharField(
+        max_length=200,
+        required=False,
+        allow_blank=True,
+        help_text="The whole name, e.g. Anna Smith or 王小明; left out, made from the parts.",
+    )
+    first_name = serializers.CharField(**NAME, help_text="Given name, e.g. Anna or 小明.")
+    last_name = serializers.CharField(**NAME, help_text="Family name, e.g. Smith or 王.")
     email = serializers.CharField(max_length=254, required=False, allow_blank=True, allow_null=True)
     phone = serializers.CharField(max_length=40, required=False, allow_blank=True, allow_null=True)
     birth_date = serializers.DateField(required=False, allow_null=True)
@@ -129,7 +144,10 @@ class MemberListApi(ApiAuthMixin, APIView):
             OpenApiParameter(
                 "q",
                 {"type": "string", "maxLength": 100},
-                description="card number, phone, e-mail or name start",
+                description=(
+                    "card number, phone, e-mail, external id (as kind:value or the value "
+                    "alone) or name start (Latin, Chinese characters or pinyin)"
+                ),
             ),
             OpenApiParameter("limit", int),
             OpenApiParameter("offset", int),
@@ -155,7 +173,7 @@ class MemberListApi(ApiAuthMixin, APIView):
                         name: {"type": "string", "minLength": 1, "pattern": NON_BLANK_TEXT_PATTERN}
                     },
                 }
-                for name in ("first_name", "last_name", "email", "phone")
+                for name in ("full_name", "first_name", "last_name", "email", "phone")
             ]
         }
         channel = serializers.ChoiceField(
@@ -164,7 +182,8 @@ class MemberListApi(ApiAuthMixin, APIView):
         referral_code = serializers.CharField(max_length=12, required=False, allow_blank=True)
 
         def validate(self, attrs: dict) -> dict:
-            if not any(attrs.get(f) for f in ("first_name", "last_name", "email", "phone")):
+            names = ("full_name", "first_name", "last_name", "email", "phone")
+            if not any(attrs.get(f) for f in names):
                 raise serializers.ValidationError("Give at least a name, an e-mail or a phone.")
             return attrs
 
@@ -233,7 +252,8 @@ class MemberStatusChangeApi(ApiAuthMixin, APIView):
 
 
 class MemberLookupApi(ApiAuthMixin, APIView):
-    """The clerk search: card number (check digit verified), phone, e-mail or name start."""
+    """The clerk search: card number (check digit verified), phone, e-mail, an external id
+    (`wechat:o6_bmj...` or the id alone) or name start (Latin, Chinese characters, pinyin)."""
 
     required_scope = MEMBERS_READ
 
@@ -285,6 +305,69 @@ class MemberEraseApi(ApiAuthMixin, APIView):
         serializer = self.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         return Response(_member_out(member_erase(member=member, actor=request.user)))
+
+
+IDENTITY_VALUE_PATTERN = rf"^[^{WHITESPACE}{CONTROL_CHARACTERS}]+$"
+
+
+class MemberIdentityListApi(ApiAuthMixin, APIView):
+    """A member's ids in other systems (web shop, WeChat, Alipay, partner cards); each finds the
+    member in the lookup. POST attaches one: the same id again is a no-op (200), an id another
+    member has is a 409 duplicate_identity naming that member."""
+
+    required_scope = {"GET": MEMBERS_READ, "POST": MEMBERS_WRITE}
+
+    class InputSerializer(StrictSerializer):
+        kind = serializers.ChoiceField(choices=MemberIdentity.Kind.choices)
+        value = serializers.RegexField(
+            IDENTITY_VALUE_PATTERN,
+            max_length=128,
+            trim_whitespace=False,
+            help_text="The id in that system, exactly as it gives it (no spaces).",
+        )
+
+    @extend_schema(
+        operation_id="members_identities_list",
+        responses={200: MemberIdentitySerializer(many=True)},
+    )
+    def get(self, request: Request, member_id: int) -> Response:
+        member = member_get(member_id=member_id, **viewer(request))
+        identities = member.identities.order_by("kind", "value")
+        return Response(MemberIdentitySerializer(identities, many=True).data)
+
+    @extend_schema(
+        operation_id="members_identities_attach",
+        request=InputSerializer,
+        responses={200: MemberIdentitySerializer, 201: MemberIdentitySerializer},
+    )
+    def post(self, request: Request, member_id: int) -> Response:
+        member = member_get(member_id=member_id, **viewer(request))
+        serializer = self.InputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        before = member.identities.count()
+        identity = identity_attach(member=member, **serializer.validated_data, actor=request.user)
+        created = member.identities.count() > before
+        return Response(
+            MemberIdentitySerializer(identity).data,
+            status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
+        )
+
+
+class MemberIdentityDetailApi(ApiAuthMixin, APIView):
+    """Remove an external id from the member (it may then be attached to another member)."""
+
+    required_scope = MEMBERS_WRITE
+
+    @extend_schema(operation_id="members_identities_detach", request=None, responses={204: None})
+    def delete(self, request: Request, member_id: int, identity_id: int) -> Response:
+        member = member_get(member_id=member_id, **viewer(request))
+        identity = (
+            member.identities.filter(pk=identity_id).first() if identity_id <= MAX_ID else None
+        )
+        if identity is None:
+            raise MemberNotFound("The member has no external id with that id.")
+        identity_detach(identity=identity, actor=request.user)
+        return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 class StoreListApi(ApiAuthMixin, APIView):

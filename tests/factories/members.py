@@ -3,7 +3,7 @@ from django.utils import timezone
 from factory.django import DjangoModelFactory
 
 from members.identifiers import new_member_number, new_referral_code
-from members.models import Consent, ConsentEvent, Member, MemberEvent, Store
+from members.models import Consent, ConsentEvent, Member, MemberEvent, MemberIdentity, Store
 
 
 class StoreFactory(DjangoModelFactory[Store]):
@@ -59,3 +59,12 @@ class MemberEventFactory(DjangoModelFactory[MemberEvent]):
 
     member = factory.SubFactory(MemberFactory)
     kind = MemberEvent.Kind.UPDATED
+
+
+class MemberIdentityFactory(DjangoModelFactory[MemberIdentity]):
+    class Meta:
+        model = MemberIdentity
+
+    member = factory.SubFactory(MemberFactory)
+    kind = MemberIdentity.Kind.WECHAT
+    value = factory.Sequence(lambda n: f"o6_member{n:06d}")
