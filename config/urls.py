@@ -14,6 +14,7 @@ api_v1 = [
     path("tiers/", include("loyalty.tiers.api.urls", namespace="tiers")),
     path("rewards/", include("rewards.api.urls", namespace="rewards")),
     path("campaigns/", include("campaigns.api.urls", namespace="campaigns")),
+    path("games/", include("campaigns.games.api.urls", namespace="games")),
     path("analytics/", include("analytics.api.urls", namespace="analytics")),
 ]
 

@@ -53,6 +53,7 @@ INSTALLED_APPS = [
     "loyalty.tiers",
     "rewards",
     "campaigns",
+    "campaigns.games",
     "analytics",
     "loyalty.clerk",  # the till screen, on top of all of them
     "loyalty.bench",  # the benchmark data generator (generate_benchmark_data), also on top
