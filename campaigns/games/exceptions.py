@@ -25,3 +25,27 @@ class NoSpinLeft(ApplicationError):
     code = "no_spin_left"
     http_status = 409
     default_message = _("The member has no free spin left on this wheel.")
+
+
+class SweepstakeClosed(ApplicationError):
+    code = "sweepstake_closed"
+    http_status = 409
+    default_message = _("Entries to this sweepstake are closed.")
+
+
+class EntryLimitReached(ApplicationError):
+    code = "entry_limit_reached"
+    http_status = 409
+    default_message = _("The member already holds the most entries allowed.")
+
+
+class SweepstakeNotDue(ApplicationError):
+    code = "sweepstake_not_due"
+    http_status = 409
+    default_message = _("The draw date has not come yet.")
+
+
+class SweepstakeAlreadyDrawn(ApplicationError):
+    code = "sweepstake_already_drawn"
+    http_status = 409
+    default_message = _("This sweepstake was already drawn.")

@@ -194,3 +194,68 @@ class WheelSpin(BaseModel):
 
     def __str__(self) -> str:
         return f"{self.spin_id}: {self.prize}"
+
+
+class Sweepstake(BaseModel):
+    """A prize draw. The seed is committed (its SHA-256 stored) when the sweepstake is created
+    and revealed at the draw; the winners follow from the seed and the entries alone
+    (campaigns/games/draw.py), so anyone can replay the draw."""
+
+    name = models.CharField(_("name"), max_length=120, unique=True)
+    entry_cost = models.PositiveIntegerField(
+        _("points per entry"), default=0, help_text=_("0: entries are only given by campaigns.")
+    )
+    max_entries_per_member = models.PositiveIntegerField(
+        _("entries per member"), default=1, help_text=_("The most entries one member may hold.")
+    )
+    draw_at = models.DateTimeField(_("draw date"), help_text=_("Entries close at this time."))
+    winners = models.PositiveIntegerField(
+        _("number of winners"), default=1, help_text=_("Each winner is a different member.")
+    )
+    prize_points = models.PositiveIntegerField(
+        _("points per winner"), help_text=_("Credited to each winner's account at the draw.")
+    )
+    seed_sha256 = models.CharField(
+        _("seed fingerprint (SHA-256)"),
+        max_length=64,
+        editable=False,
+        help_text=_("Published before the draw; the revealed seed must hash to it."),
+    )
+    seed = models.CharField(_("seed"), max_length=64, editable=False)
+    drawn_at = models.DateTimeField(_("drawn at"), null=True, blank=True, editable=False)
+
+    class Meta:
+        verbose_name = _("sweepstake")
+        verbose_name_plural = _("sweepstakes")
+        ordering = ["-draw_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(max_entries_per_member__gte=1), name="games_sweepstake_entries_min"
+            ),
+            models.CheckConstraint(
+                condition=Q(winners__gte=1), name="games_sweepstake_winners_min"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class SweepstakeEntry(BaseModel):
+    sweepstake = models.ForeignKey(
+        Sweepstake, on_delete=models.PROTECT, related_name="entries", verbose_name=_("sweepstake")
+    )
+    member = models.ForeignKey(
+        "members.Member", on_delete=models.PROTECT, related_name="+", verbose_name=_("member")
+    )
+    points_spent = models.PositiveIntegerField(_("points spent"), default=0)
+    idempotency_key = models.CharField(_("entry key"), max_length=100, unique=True)
+    won = models.BooleanField(_("won"), default=False)
+
+    class Meta:
+        verbose_name = _("sweepstake entry")
+        verbose_name_plural = _("sweepstake entries")
+        ordering = ["pk"]
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.sweepstake}"

@@ -7,10 +7,28 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import F
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from campaigns.games.exceptions import NoSpinLeft, SpinConflict, WheelNotActive, WheelSoldOut
-from campaigns.games.models import PrizeWheel, WheelPrize, WheelSpin, WheelSpinGrant
+from campaigns.games.draw import draw_winners, seed_fingerprint
+from campaigns.games.exceptions import (
+    EntryLimitReached,
+    NoSpinLeft,
+    SpinConflict,
+    SweepstakeAlreadyDrawn,
+    SweepstakeClosed,
+    SweepstakeNotDue,
+    WheelNotActive,
+    WheelSoldOut,
+)
+from campaigns.games.models import (
+    PrizeWheel,
+    Sweepstake,
+    SweepstakeEntry,
+    WheelPrize,
+    WheelSpin,
+    WheelSpinGrant,
+)
 from loyalty.ledger.models import LedgerEntry
 from loyalty.ledger.services import points_earn, points_redeem
 
@@ -135,3 +153,94 @@ def wheel_spin(
             reason=f"{wheel.name}: {prize.label}",
         )
     return spin
+
+
+@transaction.atomic
+def sweepstake_create(
+    *,
+    name: str,
+    draw_at: Any,
+    prize_points: int,
+    entry_cost: int = 0,
+    max_entries_per_member: int = 1,
+    winners: int = 1,
+) -> Sweepstake:
+    """A new sweepstake with its seed drawn and committed now (only its SHA-256 is shown)."""
+    seed = secrets.token_hex(32)
+    sweepstake = Sweepstake(
+        name=name,
+        draw_at=draw_at,
+        prize_points=prize_points,
+        entry_cost=entry_cost,
+        max_entries_per_member=max_entries_per_member,
+        winners=winners,
+        seed=seed,
+        seed_sha256=seed_fingerprint(seed),
+    )
+    sweepstake.full_clean()
+    sweepstake.save()
+    return sweepstake
+
+
+@transaction.atomic
+def sweepstake_enter(
+    *, sweepstake: Sweepstake, member: Any, idempotency_key: str, paid: bool = True
+) -> SweepstakeEntry:
+    """One entry: bought with the entry cost in points (paid) or given by a campaign. Refused
+    after the draw date or over the member's limit (checked under the sweepstake's row lock).
+    The same key again returns the first entry."""
+    existing = SweepstakeEntry.objects.filter(idempotency_key=idempotency_key).first()
+    if existing is not None:
+        return existing
+    locked = Sweepstake.objects.select_for_update().get(pk=sweepstake.pk)
+    if locked.drawn_at is not None or timezone.now() >= locked.draw_at:
+        raise SweepstakeClosed(extra={"sweepstake": locked.pk})
+    held = SweepstakeEntry.objects.filter(sweepstake=locked, member_id=member.pk).count()
+    if held >= locked.max_entries_per_member:
+        raise EntryLimitReached(extra={"limit": locked.max_entries_per_member})
+    cost = locked.entry_cost if paid else 0
+    if cost:
+        points_redeem(
+            member=member,
+            points=cost,
+            source_type="sweepstake_entry",
+            source_id=str(locked.pk),
+            idempotency_key=f"sweepstake-entry:{idempotency_key}",
+            reason=f"Entry to {locked.name}",
+        )
+    return SweepstakeEntry.objects.create(
+        sweepstake=locked, member=member, points_spent=cost, idempotency_key=idempotency_key
+    )
+
+
+@transaction.atomic(durable=True)
+def sweepstake_draw(*, sweepstake: Sweepstake) -> list[SweepstakeEntry]:
+    """Reveal the seed, pick the winners (draw.draw_winners) and credit their points. Runs
+    once; refused before the draw date. Returns the winning entries."""
+    locked = Sweepstake.objects.select_for_update().get(pk=sweepstake.pk)
+    if locked.drawn_at is not None:
+        raise SweepstakeAlreadyDrawn(extra={"sweepstake": locked.pk})
+    if timezone.now() < locked.draw_at:
+        raise SweepstakeNotDue(extra={"draw_at": locked.draw_at.isoformat()})
+    entries = list(
+        SweepstakeEntry.objects.filter(sweepstake=locked)
+        .order_by("pk")
+        .values_list("pk", "member_id")
+    )
+    winning = draw_winners(seed=locked.seed, entries=entries, winners=locked.winners)
+    SweepstakeEntry.objects.filter(pk__in=winning).update(won=True)
+    Sweepstake.objects.filter(pk=locked.pk).update(drawn_at=timezone.now())
+    by_pk = {
+        e.pk: e for e in SweepstakeEntry.objects.filter(pk__in=winning).select_related("member")
+    }
+    won = [by_pk[pk] for pk in winning]  # in draw order
+    for entry in won:
+        points_earn(
+            member=entry.member,
+            points=locked.prize_points,
+            idempotency_key=f"sweepstake-prize:{entry.pk}",
+            source_type="sweepstake_prize",
+            source_id=str(locked.pk),
+            reason=f"Winner of {locked.name}",
+        )
+    return won

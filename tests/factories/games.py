@@ -41,3 +41,28 @@ class WheelSpinGrantFactory(DjangoModelFactory[WheelSpinGrant]):
     spins = 1
     reason = "Test grant"
     idempotency_key = factory.Sequence(lambda n: f"grant-{n}")
+
+
+def sweepstake(**fields):
+    """A sweepstake through the service (its seed committed), drawing in a week by default."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from campaigns.games.services import sweepstake_create
+
+    defaults = {
+        "name": f"Sweepstake {SweepstakeCounter.next()}",
+        "draw_at": timezone.now() + timedelta(days=7),
+        "prize_points": 500,
+    }
+    return sweepstake_create(**{**defaults, **fields})
+
+
+class SweepstakeCounter:
+    n = 0
+
+    @classmethod
+    def next(cls) -> int:
+        cls.n += 1
+        return cls.n
