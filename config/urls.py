@@ -17,6 +17,7 @@ api_v1 = [
     path("service/", include("campaigns.service.api.urls", namespace="service")),
     path("engagement/", include("campaigns.engagement.api.urls", namespace="engagement")),
     path("membership/", include("campaigns.membership.api.urls", namespace="membership")),
+    path("games/", include("campaigns.games.api.urls", namespace="games")),
     path("analytics/", include("analytics.api.urls", namespace="analytics")),
 ]
 

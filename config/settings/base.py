@@ -56,6 +56,7 @@ INSTALLED_APPS = [
     "campaigns.service",  # customer service: bought together, suggestions, feedback
     "campaigns.engagement",  # badges, streaks, lifecycle stages (label "engagement")
     "campaigns.membership",  # the paid club (label "membership"), in the campaigns layer
+    "campaigns.games",  # prize wheel and sweepstakes (label "games")
     "analytics",
     "loyalty.clerk",  # the till screen, on top of all of them
     "loyalty.bench",  # the benchmark data generator (generate_benchmark_data), also on top

@@ -36,6 +36,7 @@ DOMAIN_APPS = (
     "service",
     "engagement",
     "membership",
+    "games",
     "analytics",
 )
 
@@ -80,6 +81,7 @@ ROLES: tuple[Role, ...] = (
             "campaigns.*",
             "engagement.*",  # badge rules and the lifecycle settings (the rest is read-only)
             "membership.*",  # the paid club: plans, joining, renewals, cancellations
+            "games.*",
             "analytics.*",
             # feedback: record and handle it; goodwill points are Customer service's call
             *_crud("add change view", "service.feedback"),

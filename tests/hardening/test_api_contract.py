@@ -101,6 +101,7 @@ def auth_headers(django_user_model: Any) -> dict[str, str]:
 def _seed_data() -> None:
     """A few rows so that ids 1, 2, 3... and the demo codes exist for the generator to find."""
     from loyalty.ledger.services import points_earn
+    from tests.factories.games import WheelPrizeFactory
     from tests.factories.ledger import ProgrammeSettingsFactory
     from tests.factories.members import MemberFactory, StoreFactory
     from tests.factories.rewards import RewardFactory, RewardsSettingsFactory
@@ -112,6 +113,7 @@ def _seed_data() -> None:
         member = MemberFactory()
         points_earn(member=member, points=500 * (index + 1), idempotency_key=f"fuzz-seed-{index}")
     RewardFactory(code="gift", points_cost=100)
+    WheelPrizeFactory(stock=None)  # an open prize wheel (id 1) with a prize that never runs out
 
 
 schema = _load_schema()
