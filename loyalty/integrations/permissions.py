@@ -52,13 +52,16 @@ class HasRequiredScope(BasePermission):
         )
 
 
-def binding_check(request: Request, client: Any) -> None:
-    """A store- or channel-bound key may not report for another store or channel."""
+def binding_check(request: Request, client: Any, data: Any = None) -> None:
+    """A store- or channel-bound key may not report for another store or channel. `data`: one
+    item of a batch body (each is checked); the request body when not given."""
     if client.store_id is None and not client.channel:
         return
     if request.method in ("GET", "HEAD", "OPTIONS"):
         return
-    data = request.data if isinstance(request.data, dict) else {}
+    if data is None:
+        data = request.data
+    data = data if isinstance(data, dict) else {}
     store = data.get("store")
     named = store.strip().upper() if isinstance(store, str) else ""
     if client.store_id is not None and named and named != client.store.code.upper():

@@ -46,6 +46,54 @@ RETAIL_FILE = ROOT.parent / "shared" / "data" / "online_retail.csv.gz"
 UV = shutil.which("uv") or str(Path.home() / ".local" / "bin" / "uv")
 
 
+# The programs the suite runs, each with the Debian package that provides it. A section that
+# needs another one (pgbouncer for the scaling runs) calls ensure_tools({"pgbouncer": "pgbouncer"}).
+TOOLS = {
+    "pgbench": "postgresql-client",
+    "psql": "postgresql-client",
+    "createdb": "postgresql-client",
+    "wrk": "wrk",
+}
+
+
+def ensure_tools(
+    tools: dict[str, str],
+    *,
+    which=shutil.which,
+    is_root: bool | None = None,
+    execute=None,
+) -> str | None:
+    """Install the missing programs of `tools` (name -> Debian package) with apt-get when running
+    as root on a system that has apt-get; return None when every program is then on PATH, else one
+    line saying what is missing and the command that installs it. `which`, `is_root` and
+    `execute` (runs an argv list, returns its exit status) are parameters for the tests."""
+    missing = [tool for tool in tools if which(tool) is None]
+    if not missing:
+        return None
+    packages = sorted({tools[tool] for tool in missing})
+    install = ["apt-get", "install", "-y", "--no-install-recommends", *packages]
+    if is_root is None:
+        is_root = hasattr(os, "geteuid") and os.geteuid() == 0
+    if execute is None:
+
+        def execute(argv: list[str]) -> int:
+            env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+            return subprocess.run(argv, env=env, check=False).returncode
+
+    if is_root and which("apt-get") is not None:
+        print(f"installing {', '.join(packages)} (Debian packages) for the benchmark ...")
+        if execute(install) != 0:  # a fresh image has no package lists yet
+            execute(["apt-get", "update", "-qq"])
+            execute(install)
+        missing = [tool for tool in missing if which(tool) is None]
+        if not missing:
+            return None
+    return (
+        f"{', '.join(missing)} missing: install with `sudo apt-get install -y {' '.join(packages)}`"
+        " (Debian/Ubuntu; elsewhere your system's package) and run `make bench` again"
+    )
+
+
 def free_port() -> int:
     import socket
 
@@ -1015,9 +1063,9 @@ def main() -> None:
     )
     parser.add_argument("--no-docs", action="store_true", help="do not touch docs/performance.md")
     args = parser.parse_args()
-    for tool in ("pgbench", "psql", "createdb", "wrk"):
-        if shutil.which(tool) is None:
-            sys.exit(f"{tool} is missing (wrk: apt-get install -y wrk)")
+    problem = ensure_tools(TOOLS)
+    if problem:
+        sys.exit(problem)
     b = Bench(
         quick=args.quick,
         members=args.members or (100_000 if args.quick else 1_000_000),

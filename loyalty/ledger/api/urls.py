@@ -4,6 +4,7 @@ from loyalty.ledger.api.views import (
     AdjustmentCreateApi,
     BalanceApi,
     EarnQuoteApi,
+    PurchaseBatchCreateApi,
     PurchaseCreateApi,
     ReturnCreateApi,
     StatementApi,
@@ -13,6 +14,7 @@ app_name = "ledger"
 
 urlpatterns = [
     path("purchases/", PurchaseCreateApi.as_view(), name="purchase-create"),
+    path("purchases/batch/", PurchaseBatchCreateApi.as_view(), name="purchase-batch-create"),
     path("returns/", ReturnCreateApi.as_view(), name="return-create"),
     path("quote/", EarnQuoteApi.as_view(), name="quote"),
     path("adjustments/", AdjustmentCreateApi.as_view(), name="adjustment-create"),

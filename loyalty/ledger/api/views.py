@@ -2,6 +2,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import transaction
 from django.utils import timezone
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
 from rest_framework import serializers, status
@@ -10,11 +11,13 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from loyalty.core.api.exception_handler import exception_handler
 from loyalty.core.api.mixins import ApiAuthMixin, paginate
 from loyalty.core.api.pagination import paginated
+from loyalty.core.api.schema import ErrorSerializer
 from loyalty.core.api.strict import NonZeroIntegerField, StrictSerializer
 from loyalty.core.scopes import MEMBERS_READ, TRANSACTIONS_WRITE
-from loyalty.integrations.permissions import api_client_of
+from loyalty.integrations.permissions import api_client_of, binding_check
 from loyalty.ledger.exceptions import OriginalTransactionNotFound
 from loyalty.ledger.models import LedgerEntry, Transaction
 from loyalty.ledger.selectors import account_balance, account_statement, transaction_get
@@ -167,7 +170,7 @@ class PostingOutputSerializer(serializers.Serializer):
     balance = BalanceSerializer(allow_null=True, help_text="null for an anonymous customer")
 
 
-def _posting_response(result: Any) -> Response:
+def _posting_data(result: Any) -> dict[str, Any]:
     member = result.transaction.member
     data = {
         "transaction_id": result.transaction.pk,
@@ -181,8 +184,12 @@ def _posting_response(result: Any) -> Response:
         "rules": result.rules,
         "balance": account_balance(member=member, account=result.account) if member else None,
     }
+    return PostingOutputSerializer(data).data
+
+
+def _posting_response(result: Any) -> Response:
     code = status.HTTP_201_CREATED if result.created else status.HTTP_200_OK
-    return Response(PostingOutputSerializer(data).data, status=code)
+    return Response(_posting_data(result), status=code)
 
 
 class PurchaseCreateApi(ApiAuthMixin, APIView):
@@ -221,20 +228,118 @@ class PurchaseCreateApi(ApiAuthMixin, APIView):
         serializer = self.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
-        result = purchase_record(
-            member=resolve_member(data, request, required=False),
-            channel=data["channel"],
-            external_id=_external_id(request, data),
-            occurred_at=data.get("occurred_at") or timezone.now(),
-            amount=data["amount"],
-            store=store_from_request(data.get("store"), request),
-            lines=_lines(data.get("lines", [])),
-            points_spent=data["points_spent"],
-            customer_ref=data["customer_ref"],
-            actor=request.user,
-            promo_code=data["promo_code"],
-        )
-        return _posting_response(result)
+        return _posting_response(_purchase(request, data, _external_id(request, data)))
+
+
+def _purchase(request: Request, data: dict, external_id: str) -> Any:
+    """One purchase of a request body, as the single and the batch endpoints record it."""
+    return purchase_record(
+        member=resolve_member(data, request, required=False),
+        channel=data["channel"],
+        external_id=external_id,
+        occurred_at=data.get("occurred_at") or timezone.now(),
+        amount=data["amount"],
+        store=store_from_request(data.get("store"), request),
+        lines=_lines(data.get("lines", [])),
+        points_spent=data["points_spent"],
+        customer_ref=data["customer_ref"],
+        actor=request.user,
+        promo_code=data["promo_code"],
+    )
+
+
+BATCH_MAX = 500
+
+
+class BatchItemSerializer(PurchaseCreateApi.InputSerializer):
+    external_id = serializers.CharField(
+        max_length=64,
+        help_text="The purchase's own idempotency key: sent again, the first result is replayed.",
+    )
+
+
+class BatchResultSerializer(serializers.Serializer):
+    index = serializers.IntegerField(help_text="Position of the purchase in the request, from 0.")
+    external_id = serializers.CharField()
+    outcome = serializers.ChoiceField(
+        choices=["created", "replayed", "refused"],
+        help_text="created: recorded now; replayed: recorded earlier under this external_id "
+        "(the first result); refused: nothing recorded for this purchase (see error).",
+    )
+    status = serializers.IntegerField(
+        help_text="The HTTP status the single purchase endpoint would have answered."
+    )
+    purchase = PostingOutputSerializer(
+        allow_null=True, help_text="As the single endpoint answers; null when refused."
+    )
+    error = ErrorSerializer(
+        allow_null=True,
+        help_text="The standard error document the single endpoint would have answered; "
+        "null unless refused.",
+    )
+
+
+class PurchaseBatchCreateApi(ApiAuthMixin, APIView):
+    """Report up to 500 purchases at once (end-of-day till uploads, shop back-ends); an empty
+    list is answered with no results.
+
+    Each purchase is recorded or refused on its own, exactly as the single purchase endpoint
+    would (same rules, campaigns, replays by external_id), in the order given; the answer lists
+    one result per purchase. A body that does not match the schema is refused whole (400) and
+    nothing is recorded."""
+
+    required_scope = TRANSACTIONS_WRITE
+
+    class InputSerializer(StrictSerializer):
+        purchases = BatchItemSerializer(many=True, max_length=BATCH_MAX)  # type: ignore[call-arg]
+
+    class OutputSerializer(serializers.Serializer):
+        created = serializers.IntegerField()
+        replayed = serializers.IntegerField()
+        refused = serializers.IntegerField()
+        results = BatchResultSerializer(many=True)
+
+    @extend_schema(
+        operation_id="purchases_batch_create",
+        request=InputSerializer,
+        parameters=[IDEMPOTENCY_HEADER],
+        responses={200: OutputSerializer},
+    )
+    def post(self, request: Request) -> Response:
+        serializer = self.InputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        idempotency_header(request)  # checked as everywhere, even though each item has its key
+        client = api_client_of(request)
+        results = []
+        for index, data in enumerate(serializer.validated_data["purchases"]):
+            row: dict[str, Any] = {"index": index, "external_id": data["external_id"]}
+            try:
+                if client is not None:  # a store- or channel-bound key, item by item
+                    binding_check(request, client, data)
+                with transaction.atomic():  # all or nothing per purchase, never per request
+                    result = _purchase(request, data, data["external_id"])
+                    purchase = _posting_data(result)
+            except Exception as exc:
+                answer = exception_handler(exc, {"view": self, "request": request})
+                if answer is None:  # not a refusal: a 500, as on the single endpoint
+                    raise
+                row |= {
+                    "outcome": "refused",
+                    "status": answer.status_code,
+                    "purchase": None,
+                    "error": answer.data,
+                }
+            else:
+                row |= {
+                    "outcome": "created" if result.created else "replayed",
+                    "status": 201 if result.created else 200,
+                    "purchase": purchase,
+                    "error": None,
+                }
+            results.append(row)
+        counts = {k: sum(r["outcome"] == k for r in results) for k in ("created", "replayed")}
+        out = {**counts, "refused": len(results) - sum(counts.values()), "results": results}
+        return Response(out)  # the purchases and errors are serialized already (as documented)
 
 
 class ReturnCreateApi(ApiAuthMixin, APIView):
