@@ -346,10 +346,10 @@ class StaffProfileInline(StackedInline):
     extra = 1  # the empty form to create one; none once the profile exists (max_num)
     max_num = 1
     fk_name = "user"
-    fields = ["store", "restricted_to_store"]
+    fields = ["store", "restricted_to_store", "language"]
     autocomplete_fields = ["store"]
-    verbose_name = _("Store")
-    verbose_name_plural = _("Store")
+    verbose_name = _("Store and language")
+    verbose_name_plural = _("Store and language")
 
 
 user_admin_inline_register(StaffProfileInline)

@@ -282,20 +282,42 @@ def _field_label(model: type[models.Model], name: str) -> str:
 
 class StaffProfile(BaseModel):
     """Ties a staff user to a store: the till they work at and, when restricted, the only
-    store whose members they may see (admin member list, clerk screen)."""
+    store whose members they may see (admin member list, clerk screen); and the language their
+    screens are shown in."""
 
     user = models.OneToOneField(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="staff_profile"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="staff_profile",
+        verbose_name=_("user"),
     )
     store = models.ForeignKey(
-        Store, null=True, blank=True, on_delete=models.PROTECT, related_name="staff_profiles"
+        Store,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="staff_profiles",
+        verbose_name=_("store"),
     )
     restricted_to_store = models.BooleanField(
         default=False,
-        help_text="Only members whose home store is this store are visible to this user.",
+        verbose_name=_("restricted to store"),
+        help_text=_("Only members whose home store is this store are visible to this user."),
+    )
+    language = models.CharField(
+        max_length=10,
+        blank=True,
+        choices=settings.LANGUAGES,
+        verbose_name=_("language"),
+        help_text=_(
+            "The language of the admin and the clerk screen for this user, from their next "
+            "login on. Empty: the language their browser asks for."
+        ),
     )
 
     class Meta:
+        verbose_name = _("staff profile")
+        verbose_name_plural = _("staff profiles")
         permissions = [("use_clerk_screen", "Can use the clerk screen")]
         constraints = [
             # A restriction without a store would hide every member: say so instead.
@@ -303,11 +325,18 @@ class StaffProfile(BaseModel):
                 condition=Q(restricted_to_store=False) | Q(store__isnull=False),
                 name="members_staffprofile_restricted_needs_store",
             ),
+            models.CheckConstraint(
+                condition=Q(language__in=["", *(code for code, _name in settings.LANGUAGES)]),
+                name="members_staffprofile_language_valid",
+            ),
         ]
 
     def __str__(self) -> str:
-        return f"{self.user} @ {self.store or 'all stores'}"
+        return _("%(user)s @ %(store)s") % {
+            "user": self.user,
+            "store": self.store or _("all stores"),
+        }
 
     def clean(self) -> None:
         if self.restricted_to_store and self.store_id is None:
-            raise ValidationError({"store": "Choose the store this user is restricted to."})
+            raise ValidationError({"store": _("Choose the store this user is restricted to.")})

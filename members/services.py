@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from loyalty.core import events
 from loyalty.core.idempotency import idempotency_records_forget_member
+from loyalty.core.middleware import STAFF_LANGUAGE
 from members import hooks
 from members.exceptions import DuplicateMember, InvalidStatusChange, MemberErased
 from members.identifiers import (
@@ -22,7 +23,7 @@ from members.identifiers import (
     normalize_email,
     normalize_phone,
 )
-from members.models import Consent, ConsentEvent, Member, MemberEvent, Store
+from members.models import Consent, ConsentEvent, Member, MemberEvent, StaffProfile, Store
 
 User = AbstractBaseUser
 
@@ -676,3 +677,28 @@ def members_ensure_by_ref(
         for member in created:
             found[member.external_ref] = member
     return found
+
+
+@transaction.atomic
+def staff_language_set(*, user: Any, language: str) -> StaffProfile:
+    """Save the language a staff member chose (the clerk screen's switch) in their staff
+    profile, creating an unrestricted profile with no store if they have none yet (which
+    changes nothing about what they may see). `language` is one of settings.LANGUAGES or ""
+    (follow the browser)."""
+    profile, _created = StaffProfile.objects.get_or_create(user=user)
+    profile.language = language
+    profile.full_clean()
+    profile.save(update_fields=["language", "updated_at"])
+    return profile
+
+
+def staff_language_remember(sender: object, request: Any, user: Any, **kwargs: Any) -> None:
+    """user_logged_in receiver: keep the staff profile's language in the session, where
+    loyalty.core.middleware.StaffLocaleMiddleware reads it on every request without a query."""
+    if not hasattr(request, "session"):
+        return
+    language = (
+        StaffProfile.objects.filter(user_id=user.pk).values_list("language", flat=True).first()
+    )
+    if language:
+        request.session[STAFF_LANGUAGE] = language

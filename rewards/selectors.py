@@ -9,6 +9,7 @@ from django.db.models import Case, Count, Q, QuerySet, Value, When
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from loyalty.core.formatting import format_day as core_format_day
 from loyalty.ledger.policy import programme_settings_get
 from loyalty.ledger.selectors import account_balance
 from loyalty.tiers.selectors import tier_current_assignment
@@ -59,8 +60,9 @@ def voucher_last_day(expires_at: datetime, zone: ZoneInfo | None = None) -> date
 
 
 def format_day(day: date) -> str:
-    """31 Mar 2027: the one way vouchers and reward dates are written for staff and members."""
-    return f"{day.day} {day:%b %Y}"
+    """31 Mar 2027 (2027年3月31日): the one way vouchers and reward dates are written for staff
+    and members, in the active language (loyalty.core.formatting)."""
+    return core_format_day(day)
 
 
 def member_tier_rank(*, member: Member) -> int | None:

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.mixins import LoginRequiredMixin, PermissionRequiredMixin
 from django.core.exceptions import ValidationError
@@ -20,7 +21,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse, reverse_lazy
 from django.utils import timezone
-from django.utils.http import urlencode
+from django.utils.http import url_has_allowed_host_and_scheme, urlencode
 from django.utils.translation import gettext as _
 from django.views import View
 
@@ -37,13 +38,14 @@ from loyalty.clerk.selectors import (
     clerk_store,
 )
 from loyalty.core.exceptions import ApplicationError
+from loyalty.core.middleware import STAFF_LANGUAGE, supported_language
 from loyalty.ledger.policy import programme_settings_get
 from loyalty.ledger.selectors import account_balance
 from loyalty.ledger.services import purchase_record, return_record
 from members.exceptions import MemberNotFound
 from members.models import Member
 from members.selectors import member_get_by_number
-from members.services import consent_set, member_enroll
+from members.services import consent_set, member_enroll, staff_language_set
 from rewards.selectors import (
     format_day,
     redemption_batch,
@@ -67,6 +69,43 @@ class ClerkLoginView(auth_views.LoginView):
 
 class ClerkLogoutView(auth_views.LogoutView):
     next_page = "clerk:login"
+
+
+class LanguageView(View):
+    """The language switch in the clerk screen's header (and on its login page).
+
+    A POST (CSRF-checked) with `language` and `next`: the choice is saved in the staff
+    profile of a logged-in user (so it follows them to any till and to the admin), in their
+    session, and in Django's language cookie (so the till's login page stays in it after they
+    log out). An unknown language changes nothing; `next` must be a page of this site.
+    """
+
+    http_method_names = ["post"]
+
+    def post(self, request: HttpRequest) -> HttpResponse:
+        next_url = request.POST.get("next", "")
+        if not url_has_allowed_host_and_scheme(
+            next_url, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+        ):
+            next_url = reverse("clerk:home")
+        response = _see_other(next_url)
+        language = supported_language(request.POST.get("language"))
+        if language is None:
+            return response
+        if request.user.is_authenticated:
+            staff_language_set(user=request.user, language=language)
+            request.session[STAFF_LANGUAGE] = language
+        response.set_cookie(
+            settings.LANGUAGE_COOKIE_NAME,
+            language,
+            max_age=settings.LANGUAGE_COOKIE_AGE,
+            path=settings.LANGUAGE_COOKIE_PATH,
+            domain=settings.LANGUAGE_COOKIE_DOMAIN,
+            secure=settings.LANGUAGE_COOKIE_SECURE or request.is_secure(),
+            httponly=settings.LANGUAGE_COOKIE_HTTPONLY,
+            samesite=settings.LANGUAGE_COOKIE_SAMESITE,
+        )
+        return response
 
 
 class ClerkView(LoginRequiredMixin, PermissionRequiredMixin, View):
