@@ -319,7 +319,11 @@ def _move(to_status: str, label: str) -> Any:
                 )
                 done += 1
             except ApplicationError as exc:
-                modeladmin.message_user(request, f"{campaign.name}: {exc.message}", messages.ERROR)
+                modeladmin.message_user(
+                    request,
+                    _("%(name)s: %(message)s") % {"name": campaign.name, "message": exc.message},
+                    messages.ERROR,
+                )
         if done:
             modeladmin.message_user(
                 request, gettext("%(n)s campaign(s) updated.") % {"n": done}, messages.SUCCESS

@@ -6,6 +6,7 @@ import phonenumbers
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
+from django.utils.translation import gettext_lazy as _
 from phonenumbers import PhoneMetadata
 from phonenumbers.phonemetadata import REGION_CODE_FOR_NON_GEO_ENTITY as NON_GEO_REGION
 from phonenumbers.phonenumberutil import (
@@ -58,7 +59,7 @@ def normalize_email(value: str | None) -> str | None:
         return None
     local, sep, domain = value.rpartition("@")
     if not sep:
-        raise ValidationError("Enter a valid e-mail address.", code="invalid_email")
+        raise ValidationError(_("Enter a valid e-mail address."), code="invalid_email")
     value = f"{local}@{domain.lower()}"
     validate_email(value)
     return value
@@ -74,9 +75,9 @@ def normalize_phone(value: str | None, *, region: str | None = None) -> str | No
     try:
         parsed = phonenumbers.parse(value, region or settings.PHONE_DEFAULT_REGION)
     except phonenumbers.NumberParseException as exc:
-        raise ValidationError("Enter a valid phone number.", code="invalid_phone") from exc
+        raise ValidationError(_("Enter a valid phone number."), code="invalid_phone") from exc
     if not _is_valid_number(parsed):
-        raise ValidationError("Enter a valid phone number.", code="invalid_phone")
+        raise ValidationError(_("Enter a valid phone number."), code="invalid_phone")
     return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
 
 

@@ -25,14 +25,16 @@ BIRTH_DATE_MIN = date(1900, 1, 1)
 
 
 class Store(BaseModel):
-    code = models.CharField(max_length=20, unique=True)
-    name = models.CharField(max_length=120)
-    region = models.CharField(max_length=80, blank=True)
-    active = models.BooleanField(default=True)
+    code = models.CharField(max_length=20, unique=True, verbose_name=_("code"))
+    name = models.CharField(max_length=120, verbose_name=_("name"))
+    region = models.CharField(max_length=80, blank=True, verbose_name=_("region"))
+    active = models.BooleanField(default=True, verbose_name=_("active"))
 
     history = HistoricalRecords()  # audit trail: who changed what, when
 
     class Meta:
+        verbose_name = _("store")
+        verbose_name_plural = _("stores")
         ordering = ["code"]
         permissions = [("import_store", "Can import stores"), ("export_store", "Can export stores")]
 
@@ -42,50 +44,76 @@ class Store(BaseModel):
 
 class Member(BaseModel):
     class Status(models.TextChoices):
-        ACTIVE = "active", "Active"
-        SUSPENDED = "suspended", "Suspended"
-        CLOSED = "closed", "Closed"
+        ACTIVE = "active", _("Active")
+        SUSPENDED = "suspended", _("Suspended")
+        CLOSED = "closed", _("Closed")
 
     class Channel(models.TextChoices):
-        STORE = "store", "Store"
-        WEB = "web", "Web"
-        APP = "app", "App"
-        IMPORT = "import", "Import"
-        API = "api", "API"
+        STORE = "store", _("Store")
+        WEB = "web", _("Web")
+        APP = "app", _("App")
+        IMPORT = "import", _("Import")
+        API = "api", _("API")
 
-    member_number = models.CharField(max_length=20, unique=True)
-    first_name = models.CharField(max_length=100, blank=True)
-    last_name = models.CharField(max_length=100, blank=True)
-    email = models.EmailField(max_length=254, null=True, blank=True)
-    phone = models.CharField(max_length=20, null=True, blank=True, help_text="E.164")
-    birth_date = models.DateField(null=True, blank=True)
-    street = models.CharField(max_length=200, blank=True)
-    city = models.CharField(max_length=100, blank=True)
-    postcode = models.CharField(max_length=20, blank=True)
-    country = models.CharField(max_length=2, blank=True, help_text="ISO 3166-1 alpha-2")
+    member_number = models.CharField(max_length=20, unique=True, verbose_name=_("member number"))
+    first_name = models.CharField(max_length=100, blank=True, verbose_name=_("first name"))
+    last_name = models.CharField(max_length=100, blank=True, verbose_name=_("last name"))
+    email = models.EmailField(max_length=254, null=True, blank=True, verbose_name=_("email"))
+    phone = models.CharField(
+        max_length=20, null=True, blank=True, help_text="E.164", verbose_name=_("phone")
+    )
+    birth_date = models.DateField(null=True, blank=True, verbose_name=_("birth date"))
+    street = models.CharField(max_length=200, blank=True, verbose_name=_("street"))
+    city = models.CharField(max_length=100, blank=True, verbose_name=_("city"))
+    postcode = models.CharField(max_length=20, blank=True, verbose_name=_("postcode"))
+    country = models.CharField(
+        max_length=2, blank=True, help_text=_("ISO 3166-1 alpha-2"), verbose_name=_("country")
+    )
     home_store = models.ForeignKey(
-        Store, null=True, blank=True, on_delete=models.PROTECT, related_name="members"
+        Store,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="members",
+        verbose_name=_("home store"),
     )
     enrolment_channel = models.CharField(
-        max_length=10, choices=Channel.choices, default=Channel.STORE
+        max_length=10,
+        choices=Channel.choices,
+        default=Channel.STORE,
+        verbose_name=_("enrolment channel"),
     )
-    enrolled_at = models.DateTimeField()
-    status = models.CharField(max_length=10, choices=Status.choices, default=Status.ACTIVE)
-    status_reason = models.CharField(max_length=255, blank=True)
-    status_changed_at = models.DateTimeField(null=True, blank=True)
-    referral_code = models.CharField(max_length=12, unique=True)
+    enrolled_at = models.DateTimeField(verbose_name=_("enrolled at"))
+    status = models.CharField(
+        max_length=10, choices=Status.choices, default=Status.ACTIVE, verbose_name=_("status")
+    )
+    status_reason = models.CharField(max_length=255, blank=True, verbose_name=_("status reason"))
+    status_changed_at = models.DateTimeField(
+        null=True, blank=True, verbose_name=_("status changed at")
+    )
+    referral_code = models.CharField(max_length=12, unique=True, verbose_name=_("referral code"))
     referred_by = models.ForeignKey(
-        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="referrals"
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="referrals",
+        verbose_name=_("referred by"),
     )
-    interests = models.JSONField(default=list, blank=True)
+    interests = models.JSONField(default=list, blank=True, verbose_name=_("interests"))
     external_ref = models.CharField(
-        max_length=64, blank=True, help_text="Id of the customer in the source system (imports)"
+        max_length=64,
+        blank=True,
+        help_text=_("Id of the customer in the source system (imports)"),
+        verbose_name=_("external ref"),
     )
-    erased_at = models.DateTimeField(null=True, blank=True)
+    erased_at = models.DateTimeField(null=True, blank=True, verbose_name=_("erased at"))
 
     history = HistoricalRecords()  # audit trail: who changed what, when
 
     class Meta:
+        verbose_name = _("member")
+        verbose_name_plural = _("members")
         ordering = ["-enrolled_at", "-id"]
         permissions = [
             ("import_member", "Can import members"),
@@ -129,19 +157,19 @@ class Member(BaseModel):
         from members.identifiers import is_valid_member_number
 
         if self.member_number and not is_valid_member_number(self.member_number):
-            raise ValidationError({"member_number": "Not a valid card number (check digit)."})
+            raise ValidationError({"member_number": _("Not a valid card number (check digit).")})
         # a list of short tags (as the API takes them); NaN or an object from the admin's JSON
         # box would otherwise reach the database (SQLite's JSON check, PostgreSQL's jsonb: 500)
         if not isinstance(self.interests, list) or not all(
             isinstance(tag, str) and 0 < len(tag) <= 40 for tag in self.interests
         ):
             raise ValidationError(
-                {"interests": 'A list of short texts, e.g. ["running", "coffee"].'}
+                {"interests": _('A list of short texts, e.g. ["running", "coffee"].')}
             )
         # the same range as the CSV import: a typo (2999, 1800) is refused, not stored
         if self.birth_date and not BIRTH_DATE_MIN <= self.birth_date <= timezone.localdate():
             raise ValidationError(
-                {"birth_date": "Birth date out of range (from 1900-01-01 to today)."}
+                {"birth_date": _("Birth date out of range (from 1900-01-01 to today).")}
             )
 
     @property
@@ -157,15 +185,21 @@ class Consent(BaseModel):
     """Current marketing consent per member and channel; every change is a ConsentEvent."""
 
     class Channel(models.TextChoices):
-        EMAIL = "email", "E-mail"
-        SMS = "sms", "SMS"
-        PUSH = "push", "Push"
+        EMAIL = "email", _("E-mail")
+        SMS = "sms", _("SMS")
+        PUSH = "push", _("Push")
 
-    member = models.ForeignKey(Member, on_delete=models.CASCADE, related_name="consents")
-    channel = models.CharField(max_length=10, choices=Channel.choices)
-    granted = models.BooleanField(default=False)
-    changed_at = models.DateTimeField()
-    source = models.CharField(max_length=40, help_text="How it was given: store, web, app, api...")
+    member = models.ForeignKey(
+        Member, on_delete=models.CASCADE, related_name="consents", verbose_name=_("member")
+    )
+    channel = models.CharField(max_length=10, choices=Channel.choices, verbose_name=_("channel"))
+    granted = models.BooleanField(default=False, verbose_name=_("granted"))
+    changed_at = models.DateTimeField(verbose_name=_("changed at"))
+    source = models.CharField(
+        max_length=40,
+        help_text=_("How it was given: store, web, app, api..."),
+        verbose_name=_("source"),
+    )
 
     class Meta:
         constraints = [
@@ -186,12 +220,21 @@ class Consent(BaseModel):
 
 
 class ConsentEvent(BaseModel):
-    member = models.ForeignKey(Member, on_delete=models.CASCADE, related_name="consent_events")
-    channel = models.CharField(max_length=10, choices=Consent.Channel.choices)
-    granted = models.BooleanField()
-    source = models.CharField(max_length=40)
+    member = models.ForeignKey(
+        Member, on_delete=models.CASCADE, related_name="consent_events", verbose_name=_("member")
+    )
+    channel = models.CharField(
+        max_length=10, choices=Consent.Channel.choices, verbose_name=_("channel")
+    )
+    granted = models.BooleanField(verbose_name=_("granted"))
+    source = models.CharField(max_length=40, verbose_name=_("source"))
     actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("actor"),
     )
 
     class Meta:
@@ -214,18 +257,25 @@ class MemberEvent(BaseModel):
     """Audit trail of a member's life: enrolment, status changes, merges, erasure."""
 
     class Kind(models.TextChoices):
-        ENROLLED = "enrolled", "Enrolled"
-        UPDATED = "updated", "Updated"
-        STATUS_CHANGED = "status_changed", "Status changed"
-        MERGED = "merged", "Merged"
-        ERASED = "erased", "Erased"
-        EXPORTED = "exported", "Data exported"
+        ENROLLED = "enrolled", _("Enrolled")
+        UPDATED = "updated", _("Updated")
+        STATUS_CHANGED = "status_changed", _("Status changed")
+        MERGED = "merged", _("Merged")
+        ERASED = "erased", _("Erased")
+        EXPORTED = "exported", _("Data exported")
 
-    member = models.ForeignKey(Member, on_delete=models.PROTECT, related_name="events")
-    kind = models.CharField(max_length=20, choices=Kind.choices)
-    detail = models.JSONField(default=dict, blank=True)
+    member = models.ForeignKey(
+        Member, on_delete=models.PROTECT, related_name="events", verbose_name=_("member")
+    )
+    kind = models.CharField(max_length=20, choices=Kind.choices, verbose_name=_("kind"))
+    detail = models.JSONField(default=dict, blank=True, verbose_name=_("detail"))
     actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("actor"),
     )
 
     class Meta:

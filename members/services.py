@@ -11,6 +11,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from loyalty.core import events
 from loyalty.core.idempotency import idempotency_records_forget_member
@@ -95,7 +96,9 @@ def _ensure_contact_free(*, email: str | None, phone: str | None, exclude_pk: in
         return
     field = "email" if email and existing.email == email else "phone"
     raise DuplicateMember(
-        f"A member with this {'e-mail' if field == 'email' else 'phone number'} already exists.",
+        _("A member with this e-mail already exists.")
+        if field == "email"
+        else _("A member with this phone number already exists."),
         extra={"existing_member_id": existing.pk, "field": field},
     )
 
@@ -111,7 +114,7 @@ def _save_unique(member: Member, **save_kwargs: Any) -> None:
 
 
 def _unique_value(field: str, factory: Callable[[], str]) -> str:
-    for _ in range(20):
+    for _attempt in range(20):
         value = factory()
         if not Member.objects.filter(**{field: value}).exists():
             return value
@@ -416,7 +419,11 @@ def _status_change(*, member: Member, to: str, reason: str, actor: Any) -> Membe
     member = Member.objects.select_for_update().get(pk=member.pk)
     if member.status not in _TRANSITIONS[to]:
         raise InvalidStatusChange(
-            f"A {member.get_status_display().lower()} member cannot become {to}.",
+            _("A %(status)s member cannot become %(to)s.")
+            % {
+                "status": member.get_status_display().lower(),
+                "to": str(dict(Member.Status.choices).get(to, to)).lower(),
+            },
             extra={"status": member.status, "requested": to},
         )
     if to != Member.Status.ACTIVE and not reason.strip():
@@ -474,9 +481,9 @@ def member_merge(*, source: Member, target: Member, reason: str = "", actor: Any
     }
     source, target = locked[source.pk], locked[target.pk]
     if source.erased_at or target.erased_at:
-        raise MemberErased("An erased member cannot be merged.")
+        raise MemberErased(_("An erased member cannot be merged."))
     if source.status == Member.Status.CLOSED and source.status_reason.startswith("merged into"):
-        raise InvalidStatusChange("This member was already merged.")
+        raise InvalidStatusChange(_("This member was already merged."))
 
     taken: list[str] = []
     moved_contact = {}

@@ -41,6 +41,7 @@ class StaffLocaleMiddleware(LocaleMiddleware):
                 return
         super().process_request(request)
 
+
 # Touch the session at most this often, so a page with search-as-you-type does not write the
 # session table on every keystroke.
 TOUCH_EVERY = 60

@@ -3,6 +3,8 @@
 import logging
 from typing import Any
 
+from django.utils.translation import gettext_lazy as _
+
 from loyalty.ledger.models import Transaction
 from loyalty.ledger.rules import Contribution, EarningContext
 from loyalty.tiers.exceptions import TierConfigurationError
@@ -31,7 +33,7 @@ def tier_contributions(tier: Tier | None) -> list[Contribution]:
     return [
         Contribution(
             source=f"tier:{tier.code}",
-            label=f"{tier.name} tier",
+            label=_("%(name)s tier") % {"name": tier.name},
             multiplier=tier.earn_multiplier,
         )
     ]
