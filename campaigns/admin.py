@@ -14,6 +14,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonRes
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.html import format_html
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
@@ -487,7 +488,7 @@ class CampaignAdmin(AuditedAdminMixin, ModelAdmin):
         while cursor < end:
             months.append(
                 {
-                    "label": cursor.strftime("%b %Y"),
+                    "label": date_format(cursor, "M Y"),  # Dec 2026, in the staff language
                     "left": round(100 * (cursor - start).days / span, 2),
                 }
             )

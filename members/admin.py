@@ -71,8 +71,8 @@ class ConsentFilter(admin.SimpleListFilter):
     title = _("e-mail consent")
     parameter_name = "email_consent"
 
-    def lookups(self, request: HttpRequest, model_admin: object) -> list[tuple[str, str]]:
-        return [("yes", "Given"), ("no", "Not given")]
+    def lookups(self, request: HttpRequest, model_admin: object) -> list[tuple[str, Any]]:
+        return [("yes", _("Given")), ("no", _("Not given"))]
 
     def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
         if self.value() in ("yes", "no"):

@@ -16,6 +16,7 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
@@ -299,7 +300,10 @@ class MemberEvent(BaseModel):
         verbose_name_plural = _("member history")
 
     def __str__(self) -> str:
-        return f"{self.get_kind_display()} {self.created_at:%d %b %Y}" if self.created_at else ""
+        if not self.created_at:
+            return ""
+        # "Enrolled 03 Dec 2026": the month in the staff member's language
+        return f"{self.get_kind_display()} {date_format(self.created_at, 'd M Y')}"
 
     def describe(self) -> str:
         """The detail in words for staff ("status: active → suspended (fraud check)")."""

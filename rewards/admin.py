@@ -107,7 +107,8 @@ class RewardsSettingsAdmin(AuditedAdminMixin, SingletonAdminMixin, ModelAdmin):
 
 class CodesUploadForm(forms.Form):
     file = forms.FileField(
-        help_text=_("CSV or text: one code per line (a header line 'code' is skipped).")
+        label=_("File"),
+        help_text=_("CSV or text: one code per line (a header line 'code' is skipped)."),
     )
 
     def clean_file(self) -> list[str]:
@@ -203,7 +204,7 @@ def reward_window_words(reward: Reward, *, now: datetime, zone: ZoneInfo) -> str
 
 
 class RestockForm(forms.Form):
-    quantity = forms.IntegerField(min_value=1, max_value=10_000_000)
+    quantity = forms.IntegerField(label=_("Quantity"), min_value=1, max_value=10_000_000)
 
 
 @admin.register(Reward)
@@ -268,8 +269,8 @@ class RewardAdmin(AuditedAdminMixin, ImportExportModelAdmin, ModelAdmin):
     @admin.display(description=_("Stock"))
     def stock_display(self, reward: Reward) -> str:
         if reward.kind == Reward.Kind.PARTNER_CODE:
-            return f"{reward.codes_left} codes"  # type: ignore[attr-defined]
-        return "unlimited" if reward.stock is None else str(reward.stock)
+            return str(_("%(n)s codes") % {"n": reward.codes_left})  # type: ignore[attr-defined]
+        return str(_("unlimited")) if reward.stock is None else str(reward.stock)
 
     @admin.display(description=_("Redeemed"), ordering="redeemed")
     def redeemed(self, reward: Reward) -> int:
@@ -284,7 +285,7 @@ class RewardAdmin(AuditedAdminMixin, ImportExportModelAdmin, ModelAdmin):
     @admin.display(description=_("Partner codes / restock"))
     def pool(self, reward: Reward) -> str:
         if not reward.pk:
-            return "Save the reward first."
+            return str(_("Save the reward first."))
         links = []
         if reward.kind == Reward.Kind.PARTNER_CODE:
             left = reward.codes.filter(voucher__isnull=True).count()

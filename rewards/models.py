@@ -76,7 +76,7 @@ class RewardsSettings(BaseModel):
         ]
 
     def __str__(self) -> str:
-        return _("Rewards settings")
+        return str(_("Rewards settings"))
 
 
 class RewardQuerySet(models.QuerySet["Reward"]):
@@ -720,3 +720,5 @@ class Voucher(BaseModel):
     def display_code(self) -> str:
         """XXXX-XXXX-XXXX: easier to read aloud and type."""
         return "-".join(self.code[i : i + 4] for i in range(0, len(self.code), 4))
+
+    display_code.fget.short_description = _("voucher code")  # type: ignore[attr-defined]

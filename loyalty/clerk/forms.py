@@ -2,10 +2,10 @@
 
 import secrets
 from decimal import Decimal
+from typing import Any
 
 from django import forms
 from django.core.validators import RegexValidator
-from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
 from members.identifiers import is_valid_member_number
@@ -37,9 +37,7 @@ class TokenForm(ClerkForm):
             self.initial.setdefault("token", new_token())
 
 
-def money_field(
-    label: str | Promise, *, required: bool = True, help_text: str | Promise = ""
-) -> forms.DecimalField:
+def money_field(label: Any, *, required: bool = True, help_text: Any = "") -> forms.DecimalField:
     return forms.DecimalField(
         label=label,
         required=required,

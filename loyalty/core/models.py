@@ -28,7 +28,7 @@ class AuditLog(models.Model):
         verbose_name_plural = _("audit log")
 
     def __str__(self) -> str:
-        return _("audit log")
+        return str(_("audit log"))
 
 
 class StaffTokenActivity(models.Model):

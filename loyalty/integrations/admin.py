@@ -34,10 +34,15 @@ from loyalty.integrations.services import (
 
 class ApiClientForm(forms.ModelForm):
     scopes = forms.MultipleChoiceField(
-        choices=SCOPE_CHOICES, widget=forms.CheckboxSelectMultiple, required=False
+        label=_("Scopes"),
+        choices=SCOPE_CHOICES,
+        widget=forms.CheckboxSelectMultiple,
+        required=False,
     )
     channel = forms.ChoiceField(
-        choices=[("", "any channel"), *SalesChannel.choices], required=False
+        label=_("Channel"),
+        choices=[("", _("any channel")), *SalesChannel.choices],
+        required=False,
     )
 
     class Meta:
@@ -231,7 +236,9 @@ class ApiRequestLogAdmin(ReadOnlyAdminMixin, ModelAdmin):
 
 class WebhookSubscriptionForm(forms.ModelForm):
     event_types = forms.MultipleChoiceField(
-        choices=[(e, e) for e in EVENT_TYPES], widget=forms.CheckboxSelectMultiple
+        label=_("Event types"),
+        choices=[(e, e) for e in EVENT_TYPES],
+        widget=forms.CheckboxSelectMultiple,
     )
 
     class Meta:

@@ -367,9 +367,11 @@ class PointsAccountInline(ReadOnlyAdminMixin, StackedInline):
             else ""
         )
         return format_html(
-            _(
-                "<strong>{}</strong> available, {} pending, {} debt (balance {}); "
-                "lifetime earned {}{}"
+            str(
+                _(
+                    "<strong>{}</strong> available, {} pending, {} debt (balance {}); "
+                    "lifetime earned {}{}"
+                )
             ),
             b.available,
             b.pending,

@@ -253,7 +253,7 @@ class TierPanelInline(ReadOnlyAdminMixin, StackedInline):
             else ""
         )
         return format_html(
-            _("<strong>{}</strong> since {} ({}{})"),
+            str(_("<strong>{}</strong> since {} ({}{})")),
             row.tier.name,
             format_day(timezone.localtime(row.valid_from)),
             row.get_reason_display(),

@@ -32,7 +32,12 @@ from rewards.models import Voucher
 
 pytestmark = pytest.mark.django_db
 
-LATIN_WORD = re.compile(r"[A-Za-z][A-Za-z\u2019']{2,}")
+# three or more letters, not part of a code that mixes letters and digits (W2C3-QQ9H-EDT8)
+# and not part of an identifier joined by dots, colons or underscores (points.earned,
+# members:read, first_name)
+LATIN_WORD = re.compile(
+    r"(?<![A-Za-z0-9._{:])[A-Za-z][A-Za-z\u2019']{2,}(?![A-Za-z0-9_]|[.:][A-Za-z])"
+)
 # Codes, abbreviations and names that stay as they are in a Chinese screen.
 ALLOWED = {
     # currencies, formats, protocols, standards
@@ -98,6 +103,21 @@ ALLOWED = {
     "English",  # the language switch names each language in itself
     "esc",  # the key to close the admin's search box
     "Axes",  # the login-throttling app's name
+    # examples in help texts, written as the data would be (SKUs, categories, tags, names)
+    "GIFTCARD",
+    "Tobacco",
+    "Bakery",
+    "Acme",
+    "Ltd",
+    "bags",
+    "shoes",
+    "jane",
+    "running",
+    "coffee",
+    "ADMINS",  # the Django setting, by its name
+    "code'",  # the CSV column name in "a header line 'code' is skipped"
+    "balance",  # a message template placeholder, {{ balance }}
+    "app",  # a consent source code
     "App",  # 应用 is said "App" in Chinese retail too
     # what the admin theme and Django print untranslated (their catalogues, not ours)
     "administration",
@@ -172,7 +192,10 @@ def data_words() -> set[str]:
         for row in model._default_manager.values_list(*text_fields)[:2000]:
             for value in row:
                 if value:
-                    words.update(LATIN_WORD.findall(str(value)))
+                    text = str(value)
+                    words.update(LATIN_WORD.findall(text))
+                    if text.isalnum() and text.isupper():  # a code, shown as XXXX-XXXX-XXXX
+                        words.update(text[i : i + 4] for i in range(0, len(text), 4))
     return words
 
 

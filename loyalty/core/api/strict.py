@@ -17,7 +17,6 @@ from decimal import Decimal
 from typing import Any
 
 from django.core.validators import RegexValidator
-from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
@@ -144,7 +143,7 @@ class ConfirmField(serializers.BooleanField):
 
     default_error_messages = {"unconfirmed": _("Send true to confirm.")}
 
-    def __init__(self, *, message: str | Promise | None = None, **kwargs: Any) -> None:
+    def __init__(self, *, message: Any = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         if message:
             self.error_messages["unconfirmed"] = message
