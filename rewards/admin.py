@@ -291,11 +291,11 @@ class RewardAdmin(AuditedAdminMixin, ImportExportModelAdmin, ModelAdmin):
             left = reward.codes.filter(voucher__isnull=True).count()
             url = reverse("admin:rewards_reward_upload_codes", args=[reward.pk])
             links.append(
-                format_html('{} codes left. <a href="{}">Upload codes (CSV)</a>', left, url)
+                format_html(str(_('{} codes left. <a href="{}">Upload codes (CSV)</a>')), left, url)
             )
         if reward.stock is not None:
             url = reverse("admin:rewards_reward_restock", args=[reward.pk])
-            links.append(format_html('<a href="{}">Add stock</a>', url))
+            links.append(format_html(str(_('<a href="{}">Add stock</a>')), url))
         return format_html(" &middot; ".join(["{}"] * len(links)), *links) if links else "—"
 
     @admin.action(description=_("Activate selected rewards"))
@@ -374,7 +374,7 @@ class RewardAdmin(AuditedAdminMixin, ImportExportModelAdmin, ModelAdmin):
         return self._page(
             request,
             reward,
-            f"Upload partner codes: {reward.name}",
+            _("Upload partner codes: %(name)s") % {"name": reward.name},
             form,
             report=report,
             multipart=True,
@@ -401,7 +401,7 @@ class RewardAdmin(AuditedAdminMixin, ImportExportModelAdmin, ModelAdmin):
                 return HttpResponseRedirect(
                     reverse("admin:rewards_reward_change", args=[reward.pk])
                 )
-        return self._page(request, reward, f"Add stock: {reward.name}", form)
+        return self._page(request, reward, _("Add stock: %(name)s") % {"name": reward.name}, form)
 
 
 @admin.register(RewardCode)
