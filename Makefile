@@ -5,11 +5,21 @@ PY := $(UV) run --frozen python
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install run test lint check format typecheck worker beat bench migrate demo
+.PHONY: install run test lint check format typecheck worker beat bench migrate demo messages
 
 install:  ## create .venv from uv.lock (installs uv with pip first if it is missing)
 	@command -v uv >/dev/null 2>&1 || [ -x "$(UV)" ] || python3 -m pip install --quiet --user uv || python3 -m pip install --quiet uv
 	@$(UV) sync --frozen --quiet
+	@command -v msgfmt >/dev/null 2>&1 || { echo "msgfmt not found: install gettext (apt-get install gettext)"; exit 1; }
+	@$(PY) manage.py compilemessages --ignore=.venv --ignore=var --verbosity=0  # config/locale/*.mo
+
+# The translation workflow (docs/languages.md): after adding or changing user-facing strings,
+# `make messages` refreshes config/locale/zh_Hans/LC_MESSAGES/django.po from the code; then
+# translate the new or fuzzy entries in that file and run `make install` (compiles the .mo).
+messages: install
+	$(PY) manage.py makemessages --locale=zh_Hans --no-obsolete --add-location=file $(MESSAGES_IGNORE)
+	$(PY) manage.py compilemessages --ignore=.venv --ignore=var --verbosity=0
+	@msgfmt --check --statistics -o /dev/null config/locale/zh_Hans/LC_MESSAGES/django.po
 
 migrate: install
 	$(PY) manage.py migrate --noinput
@@ -45,6 +55,8 @@ worker: install  ## a Celery worker (needs CELERY_BROKER_URL)
 beat: install  ## the Celery beat scheduler, reading django-celery-beat's tables
 	$(PY) manage.py setup_periodic_tasks
 	$(UV) run --frozen celery -A config beat --loglevel=INFO
+
+MESSAGES_IGNORE := --ignore=.venv --ignore=var --ignore=tests --ignore=static/vendor --ignore=docs
 
 bench: install  ## the benchmark suite (tests/perf), on PostgreSQL; writes docs/performance.md
 	@if [ -f tests/perf/run.py ]; then $(PY) tests/perf/run.py $(BENCH_ARGS); \

@@ -14,6 +14,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonRes
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.html import format_html
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
@@ -411,7 +412,11 @@ def _move(to_status: str, label: "_StrOrPromise") -> Any:
                 )
                 done += 1
             except ApplicationError as exc:
-                modeladmin.message_user(request, f"{campaign.name}: {exc.message}", messages.ERROR)
+                modeladmin.message_user(
+                    request,
+                    _("%(name)s: %(message)s") % {"name": campaign.name, "message": exc.message},
+                    messages.ERROR,
+                )
         if done:
             modeladmin.message_user(
                 request, gettext("%(n)s campaign(s) updated.") % {"n": done}, messages.SUCCESS
@@ -598,7 +603,7 @@ class CampaignAdmin(AuditedAdminMixin, ModelAdmin):
         while cursor < end:
             months.append(
                 {
-                    "label": cursor.strftime("%b %Y"),
+                    "label": date_format(cursor, "M Y"),  # Dec 2026, in the staff language
                     "left": round(100 * (cursor - start).days / span, 2),
                 }
             )

@@ -172,7 +172,7 @@ class SegmentListMember(BaseModel):
         indexes = [models.Index(fields=["member"], name="campaigns_listmember_idx")]
 
     def __str__(self) -> str:
-        return f"{self.member} in {self.segment}"
+        return _("%(member)s in %(segment)s") % {"member": self.member, "segment": self.segment}
 
 
 class RfmScore(models.Model):
@@ -180,7 +180,11 @@ class RfmScore(models.Model):
     recomputed nightly by one INSERT ... SELECT (campaigns/services.py rfm_scores_compute)."""
 
     member = models.OneToOneField(
-        "members.Member", on_delete=models.CASCADE, related_name="+", primary_key=True
+        "members.Member",
+        on_delete=models.CASCADE,
+        related_name="+",
+        primary_key=True,
+        verbose_name=_("member"),
     )
     recency = models.PositiveSmallIntegerField(_("recency quintile"))
     frequency = models.PositiveSmallIntegerField(_("frequency quintile"))
@@ -241,6 +245,7 @@ class Campaign(BaseModel):
     goal = models.TextField(
         _("goal"),
         blank=True,
+        # xgettext:no-python-format
         help_text=_("What the campaign should achieve, e.g. 'Bring back 5% of lapsed members'."),
     )
     segment = models.ForeignKey(
@@ -515,7 +520,7 @@ class CampaignStamp(models.Model):
     """One row: bumped whenever a campaign changes, so each process knows when its cache of
     active campaigns is stale with one primary-key read."""
 
-    version = models.BigIntegerField(default=0)
+    version = models.BigIntegerField(default=0, verbose_name=_("version"))
 
     class Meta:
         verbose_name = _("campaign cache stamp")
@@ -544,7 +549,11 @@ class CampaignAudience(models.Model):
 
     def __str__(self) -> str:
         group = _("holdout") if self.holdout else _("targeted")
-        return f"{self.member_id} {group} in campaign {self.campaign_id}"
+        return _("%(member_id)s %(group)s in campaign %(campaign_id)s") % {
+            "member_id": self.member_id,
+            "group": group,
+            "campaign_id": self.campaign_id,
+        }
 
 
 class CampaignStatusChange(BaseModel):
@@ -573,7 +582,11 @@ class CampaignStatusChange(BaseModel):
 
     def __str__(self) -> str:
         who = self.actor or _("scheduler")
-        return f"{self.from_status or '-'} -> {self.to_status} by {who}"
+        return _("%(value)s -> %(to_status)s by %(who)s") % {
+            "value": self.from_status or "-",
+            "to_status": self.to_status,
+            "who": who,
+        }
 
 
 class CampaignAward(BaseModel):
@@ -641,7 +654,11 @@ class CampaignAward(BaseModel):
                 "campaign": self.campaign.name,
                 "status": self.get_status_display(),
             }
-        return f"{self.points} points, {self.campaign.name}, {self.get_status_display()}"
+        return _("%(points)s points, %(name)s, %(status)s") % {
+            "points": self.points,
+            "name": self.campaign.name,
+            "status": self.get_status_display(),
+        }
 
 
 # actions that count as sustainability on the member page (beside donations to causes)
@@ -685,7 +702,11 @@ class ActionEvent(BaseModel):
         ]
 
     def __str__(self) -> str:
-        return f"{self.get_kind_display()} by member {self.member_id} ({self.action_id})"
+        return _("%(kind)s by member %(member_id)s (%(action_id)s)") % {
+            "kind": self.get_kind_display(),
+            "member_id": self.member_id,
+            "action_id": self.action_id,
+        }
 
 
 class Referral(BaseModel):
@@ -729,7 +750,11 @@ class Referral(BaseModel):
         ]
 
     def __str__(self) -> str:
-        return f"{self.referrer_id} referred {self.referee_id}: {self.get_status_display()}"
+        return _("%(referrer_id)s referred %(referee_id)s: %(status)s") % {
+            "referrer_id": self.referrer_id,
+            "referee_id": self.referee_id,
+            "status": self.get_status_display(),
+        }
 
 
 class MessageTemplate(BaseModel):
@@ -823,4 +848,8 @@ class MessageDelivery(BaseModel):
         indexes = [models.Index(fields=["member", "sent_at"], name="campaigns_delivery_idx")]
 
     def __str__(self) -> str:
-        return f"{self.channel} to member {self.member_id}: {self.get_status_display()}"
+        return _("%(channel)s to member %(member_id)s: %(status)s") % {
+            "channel": self.channel,
+            "member_id": self.member_id,
+            "status": self.get_status_display(),
+        }

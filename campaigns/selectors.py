@@ -2,6 +2,7 @@
 
 from django.db.models import QuerySet
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from campaigns.models import Campaign, CampaignAudience, Segment
 from campaigns.services import is_holdout
@@ -19,19 +20,19 @@ MAX_ID = 2**63 - 1  # larger ids cannot exist and would overflow the database dr
 
 def campaign_get(*, campaign_id: int) -> Campaign:
     if not 0 < campaign_id <= MAX_ID:
-        raise NotFound("No campaign with that id.", extra={"campaign_id": campaign_id})
+        raise NotFound(_("No campaign with that id."), extra={"campaign_id": campaign_id})
     campaign = Campaign.objects.select_related("segment").filter(pk=campaign_id).first()
     if campaign is None:
-        raise NotFound("No campaign with that id.", extra={"campaign_id": campaign_id})
+        raise NotFound(_("No campaign with that id."), extra={"campaign_id": campaign_id})
     return campaign
 
 
 def segment_get(*, segment_id: int) -> Segment:
     if not 0 < segment_id <= MAX_ID:
-        raise NotFound("No segment with that id.", extra={"segment_id": segment_id})
+        raise NotFound(_("No segment with that id."), extra={"segment_id": segment_id})
     segment = Segment.objects.filter(pk=segment_id).first()
     if segment is None:
-        raise NotFound("No segment with that id.", extra={"segment_id": segment_id})
+        raise NotFound(_("No segment with that id."), extra={"segment_id": segment_id})
     return segment
 
 

@@ -58,14 +58,14 @@ class ConsentInline(ReadOnlyInline):
     model = Consent
     fields = ("channel", "granted", "changed_at", "source")
     readonly_fields = fields
-    verbose_name_plural = "Marketing consent"
+    verbose_name_plural = _("Marketing consent")
 
 
 class ConsentEventInline(ReadOnlyInline):
     model = ConsentEvent
     fields = ("created_at", "channel", "granted", "source", "actor")
     readonly_fields = fields
-    verbose_name_plural = "Consent history"
+    verbose_name_plural = _("Consent history")
 
 
 class MemberEventInline(ReadOnlyInline):
@@ -92,11 +92,11 @@ class MemberIdentityInline(TabularInline):
 
 
 class ConsentFilter(admin.SimpleListFilter):
-    title = "e-mail consent"
+    title = _("e-mail consent")
     parameter_name = "email_consent"
 
-    def lookups(self, request: HttpRequest, model_admin: object) -> list[tuple[str, str]]:
-        return [("yes", "Given"), ("no", "Not given")]
+    def lookups(self, request: HttpRequest, model_admin: object) -> list[tuple[str, Any]]:
+        return [("yes", _("Given")), ("no", _("Not given"))]
 
     def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
         if self.value() in ("yes", "no"):
@@ -213,9 +213,9 @@ class MemberAdmin(AuditedAdminMixin, SkipBadRowsAdminMixin, ModelAdmin, ImportEx
         "updated_at",
     )
     fieldsets = (
-        ("Card", {"fields": ("member_number", "status", "status_reason", "status_changed_at")}),
+        (_("Card"), {"fields": ("member_number", "status", "status_reason", "status_changed_at")}),
         (
-            "Contact",
+            _("Contact"),
             {
                 "fields": (
                     "full_name",
@@ -227,9 +227,9 @@ class MemberAdmin(AuditedAdminMixin, SkipBadRowsAdminMixin, ModelAdmin, ImportEx
                 )
             },
         ),
-        ("Address", {"fields": ("street", "city", "postcode", "country")}),
+        (_("Address"), {"fields": ("street", "city", "postcode", "country")}),
         (
-            "Programme",
+            _("Programme"),
             {
                 "fields": (
                     "home_store",
@@ -390,22 +390,27 @@ class MemberAdmin(AuditedAdminMixin, SkipBadRowsAdminMixin, ModelAdmin, ImportEx
                 done += 1
             except ApplicationError as exc:
                 self.message_user(
-                    request, f"{member.member_number}: {exc.message}", level=messages.ERROR
+                    request,
+                    _("%(member_number)s: %(message)s")
+                    % {"member_number": member.member_number, "message": exc.message},
+                    level=messages.ERROR,
                 )
         if done:
-            self.message_user(request, f"{done} member(s) updated.", level=messages.SUCCESS)
+            self.message_user(
+                request, _("%(done)s member(s) updated.") % {"done": done}, level=messages.SUCCESS
+            )
 
-    @admin.action(description="Suspend selected members", permissions=["change"])
+    @admin.action(description=_("Suspend selected members"), permissions=["change"])
     def suspend_members(self, request: HttpRequest, queryset: QuerySet) -> None:
         self._each(
             request, queryset, member_suspend, reason=f"suspended in the admin by {request.user}"
         )
 
-    @admin.action(description="Reactivate selected members", permissions=["change"])
+    @admin.action(description=_("Reactivate selected members"), permissions=["change"])
     def reactivate_members(self, request: HttpRequest, queryset: QuerySet) -> None:
         self._each(request, queryset, member_reactivate, reason="reactivated in the admin")
 
-    @admin.action(description="Export personal data (JSON)", permissions=["export"])
+    @admin.action(description=_("Export personal data (JSON)"), permissions=["export"])
     def export_member_data(self, request: HttpRequest, queryset: QuerySet) -> HttpResponse:
         data = [member_privacy_export(member=m, actor=request.user) for m in queryset[:100]]
         response = HttpResponse(
@@ -414,7 +419,7 @@ class MemberAdmin(AuditedAdminMixin, SkipBadRowsAdminMixin, ModelAdmin, ImportEx
         response["Content-Disposition"] = 'attachment; filename="member-data.json"'
         return response
 
-    @admin.action(description="Erase personal data (irreversible)", permissions=["change"])
+    @admin.action(description=_("Erase personal data (irreversible)"), permissions=["change"])
     def erase_members(self, request: HttpRequest, queryset: QuerySet) -> HttpResponse | None:
         if request.POST.get("confirm") == "yes":
             self._each(request, queryset, member_erase)
@@ -448,10 +453,10 @@ class StaffProfileInline(StackedInline):
     extra = 1  # the empty form to create one; none once the profile exists (max_num)
     max_num = 1
     fk_name = "user"
-    fields = ["store", "restricted_to_store"]
+    fields = ["store", "restricted_to_store", "language"]
     autocomplete_fields = ["store"]
-    verbose_name = _("Store")
-    verbose_name_plural = _("Store")
+    verbose_name = _("Store and language")
+    verbose_name_plural = _("Store and language")
 
 
 user_admin_inline_register(StaffProfileInline)

@@ -1,7 +1,15 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class MembersConfig(AppConfig):
     name = "members"
     label = "members"
-    verbose_name = "Members"
+    verbose_name = _("Members")
+
+    def ready(self) -> None:
+        from django.contrib.auth.signals import user_logged_in
+
+        from members.services import staff_language_remember
+
+        user_logged_in.connect(staff_language_remember, dispatch_uid="members.staff_language")

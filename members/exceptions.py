@@ -6,37 +6,37 @@ from loyalty.core.exceptions import ApplicationError
 class MemberNotFound(ApplicationError):
     code = "member_not_found"
     http_status = 404
-    default_message = "No member with that id or card number."
+    default_message = _("No member with that id or card number.")
 
 
 class MemberNotActive(ApplicationError):
     code = "member_not_active"
     http_status = 409
-    default_message = "The member is not active."
+    default_message = _("The member is not active.")
 
 
 class DuplicateMember(ApplicationError):
     code = "duplicate_member"
     http_status = 409
-    default_message = "A member with this e-mail or phone already exists."
+    default_message = _("A member with this e-mail or phone already exists.")
 
 
 class InvalidCardNumber(ApplicationError):
     code = "invalid_card_number"
     http_status = 422  # well formed, refused by a rule the schema cannot state
-    default_message = "That card number is not valid (check digit mismatch); check it and retry."
+    default_message = _("That card number is not valid (check digit mismatch); check it and retry.")
 
 
 class InvalidStatusChange(ApplicationError):
     code = "invalid_status_change"
     http_status = 409
-    default_message = "That status change is not allowed."
+    default_message = _("That status change is not allowed.")
 
 
 class MemberErased(ApplicationError):
     code = "member_erased"
     http_status = 409
-    default_message = "The member's personal data was erased."
+    default_message = _("The member's personal data was erased.")
 
 
 class DuplicateIdentity(ApplicationError):

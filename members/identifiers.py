@@ -63,7 +63,7 @@ def normalize_email(value: str | None) -> str | None:
         return None
     local, sep, domain = value.rpartition("@")
     if not sep:
-        raise ValidationError("Enter a valid e-mail address.", code="invalid_email")
+        raise ValidationError(_("Enter a valid e-mail address."), code="invalid_email")
     value = f"{local}@{domain.lower()}"
     validate_email(value)
     return value
@@ -127,9 +127,9 @@ def normalize_phone(value: str | None, *, region: str | None = None) -> str | No
     try:
         parsed = phonenumbers.parse(value, region or default_phone_region())
     except phonenumbers.NumberParseException as exc:
-        raise ValidationError("Enter a valid phone number.", code="invalid_phone") from exc
+        raise ValidationError(_("Enter a valid phone number."), code="invalid_phone") from exc
     if not _is_valid_number(parsed):
-        raise ValidationError("Enter a valid phone number.", code="invalid_phone")
+        raise ValidationError(_("Enter a valid phone number."), code="invalid_phone")
     return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
 
 

@@ -18,6 +18,7 @@ from typing import IO, Any
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from simple_history.utils import bulk_create_with_history, bulk_update_with_history
 
 from loyalty.core import csvsafe
@@ -138,15 +139,22 @@ def map_header(header: list[str]) -> dict[str, int]:
             if key in aliases:
                 if canonical in mapping:  # which one is meant? refuse rather than guess
                     raise ImportFileError(
-                        f"Two columns are {canonical}: {header[mapping[canonical]]!r} and "
-                        f"{name!r}. Keep one."
+                        _("Two columns are %(canonical)s: %(value)s and %(name)s. Keep one.")
+                        % {
+                            "canonical": canonical,
+                            "value": repr(header[mapping[canonical]]),
+                            "name": repr(name),
+                        }
                     )
                 mapping[canonical] = index
     usable = {"email", "phone", "full_name", "last_name", "first_name", "member_number"}
     if not (usable & set(mapping)):
         raise ImportFileError(
-            "No usable column: the header needs at least one of member_number, full_name, "
-            f"first_name, last_name, email, phone (found: {', '.join(header) or 'nothing'})."
+            _(
+                "No usable column: the header needs at least one of member_number, full_name, "
+                "first_name, last_name, email, phone (found: %(value)s)."
+            )
+            % {"value": ", ".join(header) or _("nothing")}
         )
     return mapping
 
@@ -157,7 +165,7 @@ def _parse_bool(value: str, column: str) -> bool:
         return True
     if value in FALSE:
         return False
-    raise ValidationError({column: f"Not a yes/no value: {value!r}."})
+    raise ValidationError({column: _("Not a yes/no value: %(value)s.") % {"value": repr(value)}})
 
 
 def clean_row(
@@ -176,12 +184,12 @@ def clean_row(
     row: dict[str, Any] = {}
     for name, value in raw.items():
         if "\x00" in (value or ""):  # PostgreSQL text cannot hold it (COPY and INSERT fail)
-            errors[name] = "Contains a NUL character."
+            errors[name] = _("Contains a NUL character.")
     if errors:
         raise ValidationError(errors)
     number = raw.get("member_number", "").strip()
     if number and not is_valid_member_number(number):
-        errors["member_number"] = "Not a valid card number (check digit)."
+        errors["member_number"] = _("Not a valid card number (check digit).")
     row["member_number"] = number
     for name, limit in (
         ("full_name", FULL_NAME_MAX_LENGTH),
@@ -194,7 +202,7 @@ def clean_row(
     ):
         value = raw.get(name, "").strip()
         if len(value) > limit:
-            errors[name] = f"Longer than {limit} characters."
+            errors[name] = _("Longer than %(limit)s characters.") % {"limit": limit}
         row[name] = value
     for name, normalize, known in (
         ("email", normalize_email, known_emails),
@@ -214,18 +222,20 @@ def clean_row(
         try:
             row["birth_date"] = date.fromisoformat(birth)
             if not date(1900, 1, 1) <= row["birth_date"] <= timezone.localdate():
-                errors["birth_date"] = "Birth date out of range."
+                errors["birth_date"] = _("Birth date out of range.")
         except ValueError:
-            errors["birth_date"] = f"Not a date (YYYY-MM-DD): {birth!r}."
+            errors["birth_date"] = _("Not a date (YYYY-MM-DD): %(value)s.") % {"value": repr(birth)}
     country = raw.get("country", "").strip().upper()
     if country and (len(country) != 2 or not country.isalpha()):
-        errors["country"] = f"Not an ISO 3166 two-letter code: {country!r}."
+        errors["country"] = _("Not an ISO 3166 two-letter code: %(value)s.") % {
+            "value": repr(country)
+        }
     row["country"] = country
     store_code = raw.get("home_store", "").strip().upper()
     row["home_store_id"] = None
     if store_code:
         if store_code not in stores:
-            errors["home_store"] = f"Unknown store {store_code!r}."
+            errors["home_store"] = _("Unknown store %(code)s.") % {"code": repr(store_code)}
         row["home_store_id"] = stores.get(store_code)
     for channel in ("email", "sms"):
         column = f"{channel}_consent"
@@ -241,7 +251,7 @@ def clean_row(
             errors[name] = " ".join(messages)
     keys = ("member_number", "email", "phone", "full_name", "first_name", "last_name")
     if not any(row.get(k) for k in keys):
-        errors["row"] = "Empty row: no card number, name, e-mail or phone."
+        errors["row"] = _("Empty row: no card number, name, e-mail or phone.")
     if errors:
         raise ValidationError(errors)
     return row
@@ -250,7 +260,7 @@ def clean_row(
 def read_rows(handle: IO[str], delimiter: str | None) -> Iterator[tuple[int, dict[str, str]]]:
     sample = handle.read(64 * 1024)
     if not sample.strip():
-        raise ImportFileError("The file is empty.")
+        raise ImportFileError(_("The file is empty."))
     if delimiter is None:
         try:
             delimiter = csv.Sniffer().sniff(sample.splitlines()[0], delimiters=",;\t|").delimiter
@@ -260,7 +270,7 @@ def read_rows(handle: IO[str], delimiter: str | None) -> Iterator[tuple[int, dic
     records = _records(reader)
     header = next(records, None)
     if not header:
-        raise ImportFileError("The file is empty.")
+        raise ImportFileError(_("The file is empty."))
     mapping = map_header(header)
     any_row = False
     for number, values in enumerate(records, start=1):
@@ -272,7 +282,7 @@ def read_rows(handle: IO[str], delimiter: str | None) -> Iterator[tuple[int, dic
             {name: values[index] if index < len(values) else "" for name, index in mapping.items()},
         )
     if not any_row:
-        raise ImportFileError("The file has a header but no rows.")
+        raise ImportFileError(_("The file has a header but no rows."))
 
 
 def _records(reader: Any) -> Iterator[list[str]]:
@@ -281,7 +291,9 @@ def _records(reader: Any) -> Iterator[list[str]]:
     try:
         yield from reader
     except csv.Error as exc:
-        raise ImportFileError(f"Line {reader.line_num}: {exc}.") from exc
+        raise ImportFileError(
+            _("Line %(line_num)s: %(exc)s.") % {"line_num": reader.line_num, "exc": exc}
+        ) from exc
 
 
 def _chain(sample: str, handle: IO[str]) -> Iterator[str]:
@@ -354,7 +366,10 @@ class MemberImporter:
             first = self._keys_in_file.setdefault(f"{key}:{value}", number)
             if first != number:
                 raise ValidationError(
-                    {key: f"Same {key.replace('_', ' ')} as row {first} of this file."}
+                    {
+                        key: _("Same %(replace)s as row %(first)s of this file.")
+                        % {"replace": key.replace("_", " "), "first": first}
+                    }
                 )
         for kind, value in row.get("identities") or ():
             first = self._keys_in_file.setdefault(f"identity:{kind}:{value}", number)
@@ -408,7 +423,14 @@ class MemberImporter:
             conflict = self._contact_conflict(member, row, by_email, by_phone)
             if conflict:
                 self.report.errors.append(
-                    RowError(number, conflict, f"Another member already has this {conflict}.", raw)
+                    RowError(
+                        number,
+                        conflict,
+                        _("Another member already has this email.")
+                        if conflict == "email"
+                        else _("Another member already has this phone."),
+                        raw,
+                    )
                 )
                 continue
             taken = [
@@ -534,7 +556,7 @@ class MemberImporter:
             ("referral_code", new_referral_code),
         ):
             drawn = [m for m in members if name != "member_number" or m.member_number not in given]
-            for _ in range(20):
+            for _attempt in range(20):
                 values = [getattr(m, name) for m in drawn]
                 taken = set(
                     Member.objects.filter(**{f"{name}__in": values}).values_list(name, flat=True)

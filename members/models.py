@@ -17,6 +17,7 @@ from django.core.exceptions import FieldDoesNotExist, ValidationError
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
@@ -33,14 +34,16 @@ BIRTH_DATE_MIN = date(1900, 1, 1)
 
 
 class Store(BaseModel):
-    code = models.CharField(max_length=20, unique=True)
-    name = models.CharField(max_length=120)
-    region = models.CharField(max_length=80, blank=True)
-    active = models.BooleanField(default=True)
+    code = models.CharField(max_length=20, unique=True, verbose_name=_("code"))
+    name = models.CharField(max_length=120, verbose_name=_("name"))
+    region = models.CharField(max_length=80, blank=True, verbose_name=_("region"))
+    active = models.BooleanField(default=True, verbose_name=_("active"))
 
     history = HistoricalRecords()  # audit trail: who changed what, when
 
     class Meta:
+        verbose_name = _("store")
+        verbose_name_plural = _("stores")
         ordering = ["code"]
         permissions = [("import_store", "Can import stores"), ("export_store", "Can export stores")]
 
@@ -50,18 +53,18 @@ class Store(BaseModel):
 
 class Member(BaseModel):
     class Status(models.TextChoices):
-        ACTIVE = "active", "Active"
-        SUSPENDED = "suspended", "Suspended"
-        CLOSED = "closed", "Closed"
+        ACTIVE = "active", _("Active")
+        SUSPENDED = "suspended", _("Suspended")
+        CLOSED = "closed", _("Closed")
 
     class Channel(models.TextChoices):
-        STORE = "store", "Store"
-        WEB = "web", "Web"
-        APP = "app", "App"
-        IMPORT = "import", "Import"
-        API = "api", "API"
+        STORE = "store", _("Store")
+        WEB = "web", _("Web")
+        APP = "app", _("App")
+        IMPORT = "import", _("Import")
+        API = "api", _("API")
 
-    member_number = models.CharField(max_length=20, unique=True)
+    member_number = models.CharField(max_length=20, unique=True, verbose_name=_("member number"))
     # first_name / last_name keep their names (API, CSV, messages) and hold the given and family
     # parts of the name; full_name is the whole name, composed from them when not given
     # (members/names.py), and name_pinyin its search key for a name in Chinese characters.
@@ -93,36 +96,62 @@ class Member(BaseModel):
         editable=False,
         help_text=_("Search key of a Chinese name, e.g. WANGXIAOMING for 王小明; set on save."),
     )
-    email = models.EmailField(max_length=254, null=True, blank=True)
-    phone = models.CharField(max_length=20, null=True, blank=True, help_text="E.164")
-    birth_date = models.DateField(null=True, blank=True)
-    street = models.CharField(max_length=200, blank=True)
-    city = models.CharField(max_length=100, blank=True)
-    postcode = models.CharField(max_length=20, blank=True)
-    country = models.CharField(max_length=2, blank=True, help_text="ISO 3166-1 alpha-2")
+    email = models.EmailField(max_length=254, null=True, blank=True, verbose_name=_("email"))
+    phone = models.CharField(
+        max_length=20, null=True, blank=True, help_text="E.164", verbose_name=_("phone")
+    )
+    birth_date = models.DateField(null=True, blank=True, verbose_name=_("birth date"))
+    street = models.CharField(max_length=200, blank=True, verbose_name=_("street"))
+    city = models.CharField(max_length=100, blank=True, verbose_name=_("city"))
+    postcode = models.CharField(max_length=20, blank=True, verbose_name=_("postcode"))
+    country = models.CharField(
+        max_length=2, blank=True, help_text=_("ISO 3166-1 alpha-2"), verbose_name=_("country")
+    )
     home_store = models.ForeignKey(
-        Store, null=True, blank=True, on_delete=models.PROTECT, related_name="members"
+        Store,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="members",
+        verbose_name=_("home store"),
     )
     enrolment_channel = models.CharField(
-        max_length=10, choices=Channel.choices, default=Channel.STORE
+        max_length=10,
+        choices=Channel.choices,
+        default=Channel.STORE,
+        verbose_name=_("enrolment channel"),
     )
-    enrolled_at = models.DateTimeField()
-    status = models.CharField(max_length=10, choices=Status.choices, default=Status.ACTIVE)
-    status_reason = models.CharField(max_length=255, blank=True)
-    status_changed_at = models.DateTimeField(null=True, blank=True)
-    referral_code = models.CharField(max_length=12, unique=True)
+    enrolled_at = models.DateTimeField(verbose_name=_("enrolled at"))
+    status = models.CharField(
+        max_length=10, choices=Status.choices, default=Status.ACTIVE, verbose_name=_("status")
+    )
+    status_reason = models.CharField(max_length=255, blank=True, verbose_name=_("status reason"))
+    status_changed_at = models.DateTimeField(
+        null=True, blank=True, verbose_name=_("status changed at")
+    )
+    referral_code = models.CharField(max_length=12, unique=True, verbose_name=_("referral code"))
     referred_by = models.ForeignKey(
-        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="referrals"
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="referrals",
+        verbose_name=_("referred by"),
     )
-    interests = models.JSONField(default=list, blank=True)
+    interests = models.JSONField(default=list, blank=True, verbose_name=_("interests"))
     external_ref = models.CharField(
-        max_length=64, blank=True, help_text="Id of the customer in the source system (imports)"
+        max_length=64,
+        blank=True,
+        help_text=_("Id of the customer in the source system (imports)"),
+        verbose_name=_("external ref"),
     )
-    erased_at = models.DateTimeField(null=True, blank=True)
+    erased_at = models.DateTimeField(null=True, blank=True, verbose_name=_("erased at"))
 
     history = HistoricalRecords()  # audit trail: who changed what, when
 
     class Meta:
+        verbose_name = _("member")
+        verbose_name_plural = _("members")
         ordering = ["-enrolled_at", "-id"]
         permissions = [
             ("import_member", "Can import members"),
@@ -166,19 +195,19 @@ class Member(BaseModel):
         from members.identifiers import is_valid_member_number
 
         if self.member_number and not is_valid_member_number(self.member_number):
-            raise ValidationError({"member_number": "Not a valid card number (check digit)."})
+            raise ValidationError({"member_number": _("Not a valid card number (check digit).")})
         # a list of short tags (as the API takes them); NaN or an object from the admin's JSON
         # box would otherwise reach the database (SQLite's JSON check, PostgreSQL's jsonb: 500)
         if not isinstance(self.interests, list) or not all(
             isinstance(tag, str) and 0 < len(tag) <= 40 for tag in self.interests
         ):
             raise ValidationError(
-                {"interests": 'A list of short texts, e.g. ["running", "coffee"].'}
+                {"interests": _('A list of short texts, e.g. ["running", "coffee"].')}
             )
         # the same range as the CSV import: a typo (2999, 1800) is refused, not stored
         if self.birth_date and not BIRTH_DATE_MIN <= self.birth_date <= timezone.localdate():
             raise ValidationError(
-                {"birth_date": "Birth date out of range (from 1900-01-01 to today)."}
+                {"birth_date": _("Birth date out of range (from 1900-01-01 to today).")}
             )
 
     def fill_name_fields(self) -> None:
@@ -271,15 +300,21 @@ class Consent(BaseModel):
     """Current marketing consent per member and channel; every change is a ConsentEvent."""
 
     class Channel(models.TextChoices):
-        EMAIL = "email", "E-mail"
-        SMS = "sms", "SMS"
-        PUSH = "push", "Push"
+        EMAIL = "email", _("E-mail")
+        SMS = "sms", _("SMS")
+        PUSH = "push", _("Push")
 
-    member = models.ForeignKey(Member, on_delete=models.CASCADE, related_name="consents")
-    channel = models.CharField(max_length=10, choices=Channel.choices)
-    granted = models.BooleanField(default=False)
-    changed_at = models.DateTimeField()
-    source = models.CharField(max_length=40, help_text="How it was given: store, web, app, api...")
+    member = models.ForeignKey(
+        Member, on_delete=models.CASCADE, related_name="consents", verbose_name=_("member")
+    )
+    channel = models.CharField(max_length=10, choices=Channel.choices, verbose_name=_("channel"))
+    granted = models.BooleanField(default=False, verbose_name=_("granted"))
+    changed_at = models.DateTimeField(verbose_name=_("changed at"))
+    source = models.CharField(
+        max_length=40,
+        help_text=_("How it was given: store, web, app, api..."),
+        verbose_name=_("source"),
+    )
 
     class Meta:
         constraints = [
@@ -300,12 +335,21 @@ class Consent(BaseModel):
 
 
 class ConsentEvent(BaseModel):
-    member = models.ForeignKey(Member, on_delete=models.CASCADE, related_name="consent_events")
-    channel = models.CharField(max_length=10, choices=Consent.Channel.choices)
-    granted = models.BooleanField()
-    source = models.CharField(max_length=40)
+    member = models.ForeignKey(
+        Member, on_delete=models.CASCADE, related_name="consent_events", verbose_name=_("member")
+    )
+    channel = models.CharField(
+        max_length=10, choices=Consent.Channel.choices, verbose_name=_("channel")
+    )
+    granted = models.BooleanField(verbose_name=_("granted"))
+    source = models.CharField(max_length=40, verbose_name=_("source"))
     actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("actor"),
     )
 
     class Meta:
@@ -328,18 +372,25 @@ class MemberEvent(BaseModel):
     """Audit trail of a member's life: enrolment, status changes, merges, erasure."""
 
     class Kind(models.TextChoices):
-        ENROLLED = "enrolled", "Enrolled"
-        UPDATED = "updated", "Updated"
-        STATUS_CHANGED = "status_changed", "Status changed"
-        MERGED = "merged", "Merged"
-        ERASED = "erased", "Erased"
-        EXPORTED = "exported", "Data exported"
+        ENROLLED = "enrolled", _("Enrolled")
+        UPDATED = "updated", _("Updated")
+        STATUS_CHANGED = "status_changed", _("Status changed")
+        MERGED = "merged", _("Merged")
+        ERASED = "erased", _("Erased")
+        EXPORTED = "exported", _("Data exported")
 
-    member = models.ForeignKey(Member, on_delete=models.PROTECT, related_name="events")
-    kind = models.CharField(max_length=20, choices=Kind.choices)
-    detail = models.JSONField(default=dict, blank=True)
+    member = models.ForeignKey(
+        Member, on_delete=models.PROTECT, related_name="events", verbose_name=_("member")
+    )
+    kind = models.CharField(max_length=20, choices=Kind.choices, verbose_name=_("kind"))
+    detail = models.JSONField(default=dict, blank=True, verbose_name=_("detail"))
     actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("actor"),
     )
 
     class Meta:
@@ -363,7 +414,10 @@ class MemberEvent(BaseModel):
         verbose_name_plural = _("member history")
 
     def __str__(self) -> str:
-        return f"{self.get_kind_display()} {self.created_at:%d %b %Y}" if self.created_at else ""
+        if not self.created_at:
+            return ""
+        # "Enrolled 03 Dec 2026": the month in the staff member's language
+        return f"{self.get_kind_display()} {date_format(self.created_at, 'd M Y')}"
 
     def describe(self) -> str:
         """The detail in words for staff ("status: active → suspended (fraud check)")."""
@@ -399,20 +453,42 @@ def _field_label(model: type[models.Model], name: str) -> str:
 
 class StaffProfile(BaseModel):
     """Ties a staff user to a store: the till they work at and, when restricted, the only
-    store whose members they may see (admin member list, clerk screen)."""
+    store whose members they may see (admin member list, clerk screen); and the language their
+    screens are shown in."""
 
     user = models.OneToOneField(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="staff_profile"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="staff_profile",
+        verbose_name=_("user"),
     )
     store = models.ForeignKey(
-        Store, null=True, blank=True, on_delete=models.PROTECT, related_name="staff_profiles"
+        Store,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="staff_profiles",
+        verbose_name=_("store"),
     )
     restricted_to_store = models.BooleanField(
         default=False,
-        help_text="Only members whose home store is this store are visible to this user.",
+        verbose_name=_("restricted to store"),
+        help_text=_("Only members whose home store is this store are visible to this user."),
+    )
+    language = models.CharField(
+        max_length=10,
+        blank=True,
+        choices=settings.LANGUAGES,
+        verbose_name=_("language"),
+        help_text=_(
+            "The language of the admin and the clerk screen for this user, from their next "
+            "login on. Empty: the language their browser asks for."
+        ),
     )
 
     class Meta:
+        verbose_name = _("staff profile")
+        verbose_name_plural = _("staff profiles")
         permissions = [("use_clerk_screen", "Can use the clerk screen")]
         constraints = [
             # A restriction without a store would hide every member: say so instead.
@@ -420,11 +496,18 @@ class StaffProfile(BaseModel):
                 condition=Q(restricted_to_store=False) | Q(store__isnull=False),
                 name="members_staffprofile_restricted_needs_store",
             ),
+            models.CheckConstraint(
+                condition=Q(language__in=["", *(code for code, _name in settings.LANGUAGES)]),
+                name="members_staffprofile_language_valid",
+            ),
         ]
 
     def __str__(self) -> str:
-        return f"{self.user} @ {self.store or 'all stores'}"
+        return _("%(user)s @ %(store)s") % {
+            "user": self.user,
+            "store": self.store or _("all stores"),
+        }
 
     def clean(self) -> None:
         if self.restricted_to_store and self.store_id is None:
-            raise ValidationError({"store": "Choose the store this user is restricted to."})
+            raise ValidationError({"store": _("Choose the store this user is restricted to.")})

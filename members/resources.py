@@ -14,6 +14,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import EmailValidator
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 from import_export import fields, resources, widgets
 from simple_history.utils import bulk_update_with_history
 
@@ -95,7 +96,7 @@ class StoreCodeWidget(widgets.ForeignKeyWidget):
             self._stores = {store.code: store for store in Store.objects.all()}
         store = self._stores.get(code) or self._stores.get(code.upper())
         if store is None:
-            raise ValueError(f"Unknown store {code!r}.")
+            raise ValueError(_("Unknown store %(code)s.") % {"code": repr(code)})
         return store
 
 
@@ -399,7 +400,7 @@ class MemberResource(NeutraliseExportMixin, SkipBadRowsMixin, resources.ModelRes
             ("member_number", new_member_number),
             ("referral_code", new_referral_code),
         ):
-            for _ in range(20):
+            for _attempt in range(20):
                 values = [getattr(m, field) for m in self.create_instances]
                 taken = set()
                 for members in in_values(Member.objects.all(), field, values):

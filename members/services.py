@@ -11,9 +11,11 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from loyalty.core import events
 from loyalty.core.idempotency import idempotency_records_forget_member
+from loyalty.core.middleware import STAFF_LANGUAGE
 from members import hooks
 from members.exceptions import (
     DuplicateIdentity,
@@ -27,7 +29,15 @@ from members.identifiers import (
     normalize_email,
     normalize_phone,
 )
-from members.models import Consent, ConsentEvent, Member, MemberEvent, MemberIdentity, Store
+from members.models import (
+    Consent,
+    ConsentEvent,
+    Member,
+    MemberEvent,
+    MemberIdentity,
+    StaffProfile,
+    Store,
+)
 from members.names import name_fields
 
 User = AbstractBaseUser
@@ -101,7 +111,9 @@ def _ensure_contact_free(*, email: str | None, phone: str | None, exclude_pk: in
         return
     field = "email" if email and existing.email == email else "phone"
     raise DuplicateMember(
-        f"A member with this {'e-mail' if field == 'email' else 'phone number'} already exists.",
+        _("A member with this e-mail already exists.")
+        if field == "email"
+        else _("A member with this phone number already exists."),
         extra={"existing_member_id": existing.pk, "field": field},
     )
 
@@ -434,7 +446,11 @@ def _status_change(*, member: Member, to: str, reason: str, actor: Any) -> Membe
     member = Member.objects.select_for_update().get(pk=member.pk)
     if member.status not in _TRANSITIONS[to]:
         raise InvalidStatusChange(
-            f"A {member.get_status_display().lower()} member cannot become {to}.",
+            _("A %(status)s member cannot become %(to)s.")
+            % {
+                "status": member.get_status_display().lower(),
+                "to": str(dict(Member.Status.choices).get(to, to)).lower(),
+            },
             extra={"status": member.status, "requested": to},
         )
     if to != Member.Status.ACTIVE and not reason.strip():
@@ -492,9 +508,9 @@ def member_merge(*, source: Member, target: Member, reason: str = "", actor: Any
     }
     source, target = locked[source.pk], locked[target.pk]
     if source.erased_at or target.erased_at:
-        raise MemberErased("An erased member cannot be merged.")
+        raise MemberErased(_("An erased member cannot be merged."))
     if source.status == Member.Status.CLOSED and source.status_reason.startswith("merged into"):
-        raise InvalidStatusChange("This member was already merged.")
+        raise InvalidStatusChange(_("This member was already merged."))
 
     taken: list[str] = []
     moved_contact = {}
@@ -787,3 +803,28 @@ def identity_detach(*, identity: MemberIdentity, actor: Any = None) -> None:
     member = identity.member
     identity.delete()
     _identities_changed(member, actor)
+
+
+@transaction.atomic
+def staff_language_set(*, user: Any, language: str) -> StaffProfile:
+    """Save the language a staff member chose (the clerk screen's switch) in their staff
+    profile, creating an unrestricted profile with no store if they have none yet (which
+    changes nothing about what they may see). `language` is one of settings.LANGUAGES or ""
+    (follow the browser)."""
+    profile, _created = StaffProfile.objects.get_or_create(user=user)
+    profile.language = language
+    profile.full_clean()
+    profile.save(update_fields=["language", "updated_at"])
+    return profile
+
+
+def staff_language_remember(sender: object, request: Any, user: Any, **kwargs: Any) -> None:
+    """user_logged_in receiver: keep the staff profile's language in the session, where
+    loyalty.core.middleware.StaffLocaleMiddleware reads it on every request without a query."""
+    if not hasattr(request, "session"):
+        return
+    language = (
+        StaffProfile.objects.filter(user_id=user.pk).values_list("language", flat=True).first()
+    )
+    if language:
+        request.session[STAFF_LANGUAGE] = language

@@ -17,6 +17,7 @@ from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
+from django.utils.functional import Promise
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from import_export.admin import ImportExportModelAdmin
@@ -101,11 +102,11 @@ def _errors(exc: Exception) -> str:
 class RewardsSettingsAdmin(AuditedAdminMixin, SingletonAdminMixin, ModelAdmin):
     fieldsets = (
         (
-            "Paying with points at the till",
+            _("Paying with points at the till"),
             {"fields": ("points_payment_minimum", "points_payment_step")},
         ),
-        ("Vouchers", {"fields": ("voucher_undo_window_days",)}),
-        ("Stock alerts", {"fields": ("low_stock_email",)}),
+        (_("Vouchers"), {"fields": ("voucher_undo_window_days",)}),
+        (_("Stock alerts"), {"fields": ("low_stock_email",)}),
     )
 
 
@@ -117,26 +118,29 @@ def _uploaded_file_name(request: HttpRequest) -> str:
 
 class CodesUploadForm(forms.Form):
     file = forms.FileField(
-        help_text="CSV or text: one code per line (a header line 'code' is skipped)."
+        label=_("File"),
+        help_text=_("CSV or text: one code per line (a header line 'code' is skipped)."),
     )
 
     def clean_file(self) -> list[str]:
         upload = self.cleaned_data["file"]
         if upload.size > MAX_CODES_FILE:
-            raise forms.ValidationError("The file is larger than 5 MB; split it.")
+            raise forms.ValidationError(_("The file is larger than 5 MB; split it."))
         try:
             text = upload.read().decode("utf-8-sig")
         except UnicodeDecodeError:
-            raise forms.ValidationError("The file is not UTF-8 text.") from None
+            raise forms.ValidationError(_("The file is not UTF-8 text.")) from None
         reader = csv.reader(io.StringIO(text))
         try:
             rows = [row[0] if row else "" for row in reader]
         except csv.Error as exc:  # a field over csv.field_size_limit(), a stray quote
-            raise forms.ValidationError(f"Line {reader.line_num}: {exc}.") from None
+            raise forms.ValidationError(
+                _("Line %(line_num)s: %(exc)s.") % {"line_num": reader.line_num, "exc": exc}
+            ) from None
         if rows and rows[0].strip().lower() == "code":
             rows = rows[1:]
         if not rows:
-            raise forms.ValidationError("The file holds no codes.")
+            raise forms.ValidationError(_("The file holds no codes."))
         return rows
 
 
@@ -213,7 +217,7 @@ def reward_window_words(reward: Reward, *, now: datetime, zone: ZoneInfo) -> str
 
 
 class RestockForm(forms.Form):
-    quantity = forms.IntegerField(min_value=1, max_value=10_000_000)
+    quantity = forms.IntegerField(label=_("Quantity"), min_value=1, max_value=10_000_000)
 
 
 @admin.register(Reward)
@@ -241,7 +245,7 @@ class RewardAdmin(AuditedAdminMixin, ImportExportModelAdmin, ModelAdmin):
     fieldsets = (
         (None, {"fields": ("code", "name", "description", "image", "active", "sort_order")}),
         (
-            "Benefit",
+            _("Benefit"),
             {
                 "fields": (
                     "kind",
@@ -254,7 +258,7 @@ class RewardAdmin(AuditedAdminMixin, ImportExportModelAdmin, ModelAdmin):
             },
         ),
         (
-            "Cost and validity",
+            _("Cost and validity"),
             {
                 "fields": (
                     "points_cost",
@@ -269,7 +273,7 @@ class RewardAdmin(AuditedAdminMixin, ImportExportModelAdmin, ModelAdmin):
             },
         ),
         (
-            "Who may redeem",
+            _("Who may redeem"),
             {
                 "fields": (
                     "visibility",
@@ -280,19 +284,19 @@ class RewardAdmin(AuditedAdminMixin, ImportExportModelAdmin, ModelAdmin):
                 )
             },
         ),
-        ("Stock", {"fields": ("stock", "low_stock_threshold", "low_stock_alerted_at", "pool")}),
+        (_("Stock"), {"fields": ("stock", "low_stock_threshold", "low_stock_alerted_at", "pool")}),
     )
 
     def get_queryset(self, request: HttpRequest) -> QuerySet:
         return with_programme_tz(reward_list_with_counts())
 
-    @admin.display(description="Stock")
+    @admin.display(description=_("Stock"))
     def stock_display(self, reward: Reward) -> str:
         if reward.kind == Reward.Kind.PARTNER_CODE:
-            return f"{reward.codes_left} codes"  # type: ignore[attr-defined]
-        return "unlimited" if reward.stock is None else str(reward.stock)
+            return str(_("%(n)s codes") % {"n": reward.codes_left})  # type: ignore[attr-defined]
+        return str(_("unlimited")) if reward.stock is None else str(reward.stock)
 
-    @admin.display(description="Redeemed", ordering="redeemed")
+    @admin.display(description=_("Redeemed"), ordering="redeemed")
     def redeemed(self, reward: Reward) -> int:
         return reward.redeemed  # type: ignore[attr-defined]
 
@@ -302,31 +306,35 @@ class RewardAdmin(AuditedAdminMixin, ImportExportModelAdmin, ModelAdmin):
         zone = ZoneInfo(tz) if tz else programme_zone()
         return reward_window_words(reward, now=timezone.now(), zone=zone)
 
-    @admin.display(description="Partner codes / restock")
+    @admin.display(description=_("Partner codes / restock"))
     def pool(self, reward: Reward) -> str:
         if not reward.pk:
-            return "Save the reward first."
+            return str(_("Save the reward first."))
         links = []
         if reward.kind == Reward.Kind.PARTNER_CODE:
             left = reward.codes.filter(voucher__isnull=True).count()
             url = reverse("admin:rewards_reward_upload_codes", args=[reward.pk])
             links.append(
-                format_html('{} codes left. <a href="{}">Upload codes (CSV)</a>', left, url)
+                format_html(str(_('{} codes left. <a href="{}">Upload codes (CSV)</a>')), left, url)
             )
         if reward.stock is not None:
             url = reverse("admin:rewards_reward_restock", args=[reward.pk])
-            links.append(format_html('<a href="{}">Add stock</a>', url))
+            links.append(format_html(str(_('<a href="{}">Add stock</a>')), url))
         return format_html(" &middot; ".join(["{}"] * len(links)), *links) if links else "—"
 
-    @admin.action(description="Activate selected rewards")
+    @admin.action(description=_("Activate selected rewards"))
     def activate(self, request: HttpRequest, queryset: QuerySet) -> None:
         count = Reward.objects.filter(pk__in=queryset.values("pk")).update(active=True)
-        self.message_user(request, f"{count} reward(s) active.", level=messages.SUCCESS)
+        self.message_user(
+            request, _("%(count)s reward(s) active.") % {"count": count}, level=messages.SUCCESS
+        )
 
-    @admin.action(description="Deactivate selected rewards")
+    @admin.action(description=_("Deactivate selected rewards"))
     def deactivate(self, request: HttpRequest, queryset: QuerySet) -> None:
         count = Reward.objects.filter(pk__in=queryset.values("pk")).update(active=False)
-        self.message_user(request, f"{count} reward(s) withdrawn.", level=messages.SUCCESS)
+        self.message_user(
+            request, _("%(count)s reward(s) withdrawn.") % {"count": count}, level=messages.SUCCESS
+        )
 
     def get_urls(self) -> list:
         own = [
@@ -377,14 +385,20 @@ class RewardAdmin(AuditedAdminMixin, ImportExportModelAdmin, ModelAdmin):
             else:
                 self.message_user(
                     request,
-                    f"Added {report['added']} code(s); {report['duplicates']} already in the pool; "
-                    f"{len(report['errors'])} row(s) refused.",
+                    _(
+                        "Added %(added)s code(s); %(duplicates)s already in the pool; %(len)s row(s) refused."
+                    )
+                    % {
+                        "added": report["added"],
+                        "duplicates": report["duplicates"],
+                        "len": len(report["errors"]),
+                    },
                     level=messages.WARNING if report["errors"] else messages.SUCCESS,
                 )
         return self._page(
             request,
             reward,
-            f"Upload partner codes: {reward.name}",
+            _("Upload partner codes: %(name)s") % {"name": reward.name},
             form,
             report=report,
             multipart=True,
@@ -397,20 +411,21 @@ class RewardAdmin(AuditedAdminMixin, ImportExportModelAdmin, ModelAdmin):
         form = RestockForm(request.POST or None)
         if request.method == "POST" and form.is_valid():
             if reward.stock is None:
-                form.add_error(None, "This reward has unlimited stock.")
+                form.add_error(None, _("This reward has unlimited stock."))
             else:
                 reward = reward_restock(
                     reward=reward, quantity=form.cleaned_data["quantity"], actor=request.user
                 )
                 self.message_user(
                     request,
-                    f"Stock of {reward.name} is now {reward.stock}.",
+                    _("Stock of %(name)s is now %(stock)s.")
+                    % {"name": reward.name, "stock": reward.stock},
                     level=messages.SUCCESS,
                 )
                 return HttpResponseRedirect(
                     reverse("admin:rewards_reward_change", args=[reward.pk])
                 )
-        return self._page(request, reward, f"Add stock: {reward.name}", form)
+        return self._page(request, reward, _("Add stock: %(name)s") % {"name": reward.name}, form)
 
 
 @admin.register(RewardCode)
@@ -422,7 +437,7 @@ class RewardCodeAdmin(ReadOnlyAdminMixin, ModelAdmin):
 
 
 class ReasonForm(forms.Form):
-    reason = forms.CharField(max_length=300, help_text="Kept with the record and your name.")
+    reason = forms.CharField(max_length=300, help_text=_("Kept with the record and your name."))
 
 
 def _reason_action(
@@ -431,7 +446,7 @@ def _reason_action(
     queryset: QuerySet,
     *,
     action: str,
-    title: str,
+    title: str | Promise,
     apply: object,
     form_class: type[forms.Form] | None = None,
 ) -> HttpResponse | None:
@@ -446,9 +461,17 @@ def _reason_action(
                 apply(obj, value)  # type: ignore[operator]
                 done += 1
             except (ApplicationError, ValidationError) as exc:
-                modeladmin.message_user(request, f"{obj}: {_errors(exc)}", level=messages.ERROR)
+                modeladmin.message_user(
+                    request,
+                    _("%(obj)s: %(errors)s") % {"obj": obj, "errors": _errors(exc)},
+                    level=messages.ERROR,
+                )
         if done:
-            modeladmin.message_user(request, f"{title}: {done} done.", level=messages.SUCCESS)
+            modeladmin.message_user(
+                request,
+                _("%(title)s: %(done)s done.") % {"title": title, "done": done},
+                level=messages.SUCCESS,
+            )
         return None
     return TemplateResponse(
         request,
@@ -493,16 +516,16 @@ class RedemptionAdmin(MemberScopedAdminMixin, ReadOnlyAdminMixin, ModelAdmin):
     actions = ("cancel_redemptions", "export_csv")
     show_full_result_count = False
 
-    @admin.display(description="Member", ordering="member__member_number")
+    @admin.display(description=_("Member"), ordering="member__member_number")
     def member_link(self, redemption: Redemption) -> str:
         url = reverse("admin:members_member_change", args=[redemption.member_id])
         return format_html('<a href="{}">{}</a>', url, redemption.member.member_number)
 
-    @admin.display(description="Reward")
+    @admin.display(description=_("Reward"))
     def what(self, redemption: Redemption) -> str:
         return redemption.reward.name if redemption.reward else "Paid with points"
 
-    @admin.display(description="Voucher")
+    @admin.display(description=_("Voucher"))
     def voucher_code(self, redemption: Redemption) -> str:
         voucher = getattr(redemption, "voucher", None)
         return f"{voucher.display_code} ({voucher.status})" if voucher else "—"
@@ -510,14 +533,14 @@ class RedemptionAdmin(MemberScopedAdminMixin, ReadOnlyAdminMixin, ModelAdmin):
     def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
         return False
 
-    @admin.action(description="Cancel (points back, stock restored)", permissions=["cancel"])
+    @admin.action(description=_("Cancel (points back, stock restored)"), permissions=["cancel"])
     def cancel_redemptions(self, request: HttpRequest, queryset: QuerySet) -> HttpResponse | None:
         return _reason_action(
             self,
             request,
             queryset.select_related("member"),
             action="cancel_redemptions",
-            title="Cancel redemptions",
+            title=_("Cancel redemptions"),
             apply=lambda r, reason: redemption_cancel(
                 redemption=r, reason=reason, actor=request.user
             ),
@@ -526,7 +549,7 @@ class RedemptionAdmin(MemberScopedAdminMixin, ReadOnlyAdminMixin, ModelAdmin):
     def has_cancel_permission(self, request: HttpRequest) -> bool:
         return request.user.has_perm("rewards.cancel_redemption")
 
-    @admin.action(description="Export selected redemptions as CSV", permissions=["export"])
+    @admin.action(description=_("Export selected redemptions as CSV"), permissions=["export"])
     def export_csv(self, request: HttpRequest, queryset: QuerySet) -> HttpResponse:
         return redemptions_csv(redemption_list_for_export().filter(pk__in=queryset.values("pk")))
 
@@ -620,14 +643,14 @@ class VoucherAdmin(MemberScopedAdminMixin, ReadOnlyAdminMixin, ModelAdmin):
             return queryset.filter(code=normal), False
         return super().get_search_results(request, queryset, search_term)
 
-    @admin.display(description="Member", ordering="member__member_number")
+    @admin.display(description=_("Member"), ordering="member__member_number")
     def member_link(self, voucher: Voucher) -> str:
         if voucher.member_id is None or voucher.member is None:  # pre-printed, or sold to a bearer
             return str(_("sold (anyone)")) if voucher.sale_ref else str(_("not issued"))
         url = reverse("admin:members_member_change", args=[voucher.member_id])
         return format_html('<a href="{}">{}</a>', url, voucher.member.member_number)
 
-    @admin.display(description="Reward")
+    @admin.display(description=_("Reward"))
     def reward_name(self, voucher: Voucher) -> str:
         return voucher_reward_text(voucher)
 
@@ -635,25 +658,25 @@ class VoucherAdmin(MemberScopedAdminMixin, ReadOnlyAdminMixin, ModelAdmin):
     def valid_until(self, voucher: Voucher) -> str:
         return voucher_valid_until_text(voucher)
 
-    @admin.action(description="Mark used (with a reason)", permissions=["cancel"])
+    @admin.action(description=_("Mark used (with a reason)"), permissions=["cancel"])
     def mark_used(self, request: HttpRequest, queryset: QuerySet) -> HttpResponse | None:
         return _reason_action(
             self,
             request,
             queryset,
             action="mark_used",
-            title="Mark vouchers used",
+            title=_("Mark vouchers used"),
             apply=lambda v, reason: voucher_mark_used(voucher=v, reason=reason, actor=request.user),
         )
 
-    @admin.action(description="Cancel (points back)", permissions=["cancel"])
+    @admin.action(description=_("Cancel (points back)"), permissions=["cancel"])
     def cancel(self, request: HttpRequest, queryset: QuerySet) -> HttpResponse | None:
         return _reason_action(
             self,
             request,
             queryset.select_related("redemption__member"),
             action="cancel",
-            title="Cancel vouchers",
+            title=_("Cancel vouchers"),
             apply=lambda v, reason: (
                 redemption_cancel(redemption=v.redemption, reason=reason, actor=request.user)
                 if v.redemption_id
@@ -839,7 +862,7 @@ class MemberVoucherInline(ReadOnlyAdminMixin, TabularInline):
     fk_name = "member"
     fields = ("display_code", "reward_name", "status", "valid_until", "used_at", "order_ref")
     readonly_fields = fields
-    verbose_name_plural = "Vouchers"
+    verbose_name_plural = _("Vouchers")
     can_delete = False
     show_change_link = True
     max_num = 0
@@ -847,7 +870,7 @@ class MemberVoucherInline(ReadOnlyAdminMixin, TabularInline):
     def get_queryset(self, request: HttpRequest) -> QuerySet:
         return with_programme_tz(super().get_queryset(request).select_related("redemption__reward"))
 
-    @admin.display(description="Reward")
+    @admin.display(description=_("Reward"))
     def reward_name(self, voucher: Voucher) -> str:
         return voucher_reward_text(voucher)
 

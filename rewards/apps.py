@@ -1,10 +1,11 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class RewardsConfig(AppConfig):
     name = "rewards"
     label = "rewards"
-    verbose_name = "Rewards"
+    verbose_name = _("Rewards")
 
     def ready(self) -> None:
         from loyalty.core.periodic import PeriodicTaskSpec, register

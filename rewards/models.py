@@ -44,25 +44,32 @@ class RewardsSettings(BaseModel):
     """Single row (pk=1): paying with points at the till, vouchers, stock alerts."""
 
     points_payment_minimum = models.PositiveIntegerField(
-        default=100, help_text="Fewest points a member may use to pay part of a bill."
+        default=100,
+        help_text=_("Fewest points a member may use to pay part of a bill."),
+        verbose_name=_("points payment minimum"),
     )
     points_payment_step = models.PositiveIntegerField(
         default=1,
         validators=[MinValueValidator(1)],
-        help_text="Points are used in multiples of this step (e.g. 100 = whole pounds at 1p).",
+        help_text=_("Points are used in multiples of this step (e.g. 100 = whole pounds at 1p)."),
+        verbose_name=_("points payment step"),
     )
     voucher_undo_window_days = models.PositiveIntegerField(
-        default=30, help_text="Days after use during which a refunded order may undo a voucher."
+        default=30,
+        help_text=_("Days after use during which a refunded order may undo a voucher."),
+        verbose_name=_("voucher undo window days"),
     )
     low_stock_email = models.EmailField(
-        blank=True, help_text="Who is told when a reward runs low (empty: the ADMINS setting)."
+        blank=True,
+        help_text=_("Who is told when a reward runs low (empty: the ADMINS setting)."),
+        verbose_name=_("low stock email"),
     )
 
     history = HistoricalRecords()  # audit trail: who changed what, when
 
     class Meta:
-        verbose_name = "rewards settings"
-        verbose_name_plural = "rewards settings"
+        verbose_name = _("rewards settings")
+        verbose_name_plural = _("rewards settings")
         constraints = [
             models.CheckConstraint(condition=Q(pk=1), name="rewards_rewardssettings_single_row"),
             models.CheckConstraint(
@@ -72,7 +79,7 @@ class RewardsSettings(BaseModel):
         ]
 
     def __str__(self) -> str:
-        return "Rewards settings"
+        return str(_("Rewards settings"))
 
 
 def daily_window_q(local_time: time) -> Q:
@@ -180,43 +187,53 @@ class Cause(BaseModel):
 
 class Reward(BaseModel):
     class Kind(models.TextChoices):
-        AMOUNT_OFF = "amount_off", "Amount off"
-        PERCENT_OFF = "percent_off", "Percent off"
-        FREE_PRODUCT = "free_product", "Free product"
-        GIFT = "gift", "Gift"
-        EXPERIENCE = "experience", "Experience"
-        PARTNER_CODE = "partner_code", "Partner voucher (code pool)"
+        AMOUNT_OFF = "amount_off", _("Amount off")
+        PERCENT_OFF = "percent_off", _("Percent off")
+        FREE_PRODUCT = "free_product", _("Free product")
+        GIFT = "gift", _("Gift")
+        EXPERIENCE = "experience", _("Experience")
+        PARTNER_CODE = "partner_code", _("Partner voucher (code pool)")
         DONATION = "donation", _("Donation to a cause (no voucher)")
 
     class Visibility(models.TextChoices):
-        PUBLIC = "public", "Public"
-        FEATURED = "featured", "Featured"
-        TIER = "tier", "Tier members only"
-        HIDDEN = "hidden", "Hidden (staff only)"
+        PUBLIC = "public", _("Public")
+        FEATURED = "featured", _("Featured")
+        TIER = "tier", _("Tier members only")
+        HIDDEN = "hidden", _("Hidden (staff only)")
 
     class LimitPeriod(models.TextChoices):
-        DAY = "day", "Per day"
-        WEEK = "week", "Per week"
-        MONTH = "month", "Per month"
-        YEAR = "year", "Per year"
+        DAY = "day", _("Per day")
+        WEEK = "week", _("Per week")
+        MONTH = "month", _("Per month")
+        YEAR = "year", _("Per year")
 
     code = models.SlugField(
-        max_length=40, unique=True, help_text="Stable reference for tills, imports and the API."
+        max_length=40,
+        unique=True,
+        help_text=_("Stable reference for tills, imports and the API."),
+        verbose_name=_("code"),
     )
-    name = models.CharField(max_length=120)
-    description = models.TextField(blank=True)
+    name = models.CharField(max_length=120, verbose_name=_("name"))
+    description = models.TextField(blank=True, verbose_name=_("description"))
     image = models.FileField(
         upload_to="rewards/",
         blank=True,
         validators=[FileExtensionValidator(["jpg", "jpeg", "png", "webp", "gif"])],
+        verbose_name=_("image"),
     )
-    kind = models.CharField(max_length=20, choices=Kind.choices)
+    kind = models.CharField(max_length=20, choices=Kind.choices, verbose_name=_("kind"))
     points_cost = models.PositiveIntegerField(
         validators=POINTS_COST_VALIDATORS,
         help_text=_("Points a member spends on one of it, e.g. 500."),
+        verbose_name=_("points cost"),
     )
     amount_off = models.DecimalField(
-        **MONEY, null=True, blank=True, validators=POSITIVE_MONEY, help_text="Amount off kind."
+        **MONEY,
+        null=True,
+        blank=True,
+        validators=POSITIVE_MONEY,
+        help_text=_("Amount off kind."),
+        verbose_name=_("amount off"),
     )
     percent_off = models.DecimalField(
         max_digits=5,
@@ -224,20 +241,25 @@ class Reward(BaseModel):
         null=True,
         blank=True,
         validators=[MinValueValidator(Decimal("0.01")), MaxValueValidator(Decimal("100"))],
+        verbose_name=_("percent off"),
     )
     max_discount = models.DecimalField(
         **MONEY,
         null=True,
         blank=True,
         validators=POSITIVE_MONEY,
-        help_text="Cap of a percent-off discount (optional).",
+        help_text=_("Cap of a percent-off discount (optional)."),
+        verbose_name=_("max discount"),
     )
-    product_sku = models.CharField(max_length=64, blank=True, help_text="Free product kind.")
-    active = models.BooleanField(default=True)
+    product_sku = models.CharField(
+        max_length=64, blank=True, help_text=_("Free product kind."), verbose_name=_("product sku")
+    )
+    active = models.BooleanField(default=True, verbose_name=_("active"))
     available_from = models.DateTimeField(
         null=True,
         blank=True,
         help_text=_("First moment it can be redeemed, e.g. 1 Dec 00:00; empty: already open."),
+        verbose_name=_("available from"),
     )
     available_until = models.DateTimeField(
         null=True,
@@ -246,6 +268,7 @@ class Reward(BaseModel):
             "First moment it can no longer be redeemed, e.g. 1 Jan 00:00 to end it after "
             "31 Dec; empty: no end."
         ),
+        verbose_name=_("available until"),
     )
     daily_from = models.TimeField(
         _("daily from"),
@@ -278,7 +301,10 @@ class Reward(BaseModel):
         ),
     )
     visibility = models.CharField(
-        max_length=10, choices=Visibility.choices, default=Visibility.PUBLIC
+        max_length=10,
+        choices=Visibility.choices,
+        default=Visibility.PUBLIC,
+        verbose_name=_("visibility"),
     )
     min_tier = models.ForeignKey(
         "tiers.Tier",
@@ -286,10 +312,14 @@ class Reward(BaseModel):
         blank=True,
         on_delete=models.PROTECT,
         related_name="+",
-        help_text="Tier-restricted rewards: members in this tier or above.",
+        help_text=_("Tier-restricted rewards: members in this tier or above."),
+        verbose_name=_("min tier"),
     )
     stock = models.PositiveIntegerField(
-        null=True, blank=True, help_text="Left to redeem; empty means unlimited."
+        null=True,
+        blank=True,
+        help_text=_("Left to redeem; empty means unlimited."),
+        verbose_name=_("stock"),
     )
     low_stock_threshold = models.PositiveIntegerField(
         null=True,
@@ -298,14 +328,26 @@ class Reward(BaseModel):
             "Tell staff when the stock falls to this level, e.g. 10 of 200; at most the stock, "
             "and only for counted stock."
         ),
+        verbose_name=_("low stock threshold"),
     )
-    low_stock_alerted_at = models.DateTimeField(null=True, blank=True, editable=False)
+    low_stock_alerted_at = models.DateTimeField(
+        null=True, blank=True, editable=False, verbose_name=_("low stock alerted at")
+    )
     limit_per_member = models.PositiveIntegerField(
-        null=True, blank=True, help_text="Most times one member may redeem it (ever)."
+        null=True,
+        blank=True,
+        help_text=_("Most times one member may redeem it (ever)."),
+        verbose_name=_("limit per member"),
     )
-    limit_per_period = models.PositiveIntegerField(null=True, blank=True)
+    limit_per_period = models.PositiveIntegerField(
+        null=True, blank=True, verbose_name=_("limit per period")
+    )
     limit_period = models.CharField(
-        max_length=10, choices=LimitPeriod.choices, blank=True, default=""
+        max_length=10,
+        choices=LimitPeriod.choices,
+        blank=True,
+        default="",
+        verbose_name=_("limit period"),
     )
     voucher_valid_days = models.PositiveIntegerField(
         default=30,
@@ -314,9 +356,12 @@ class Reward(BaseModel):
             "Days the voucher stays valid after redeeming, e.g. 30: redeemed on 1 March, it "
             "works until the end of 31 March in the programme's time zone."
         ),
+        verbose_name=_("voucher valid days"),
     )
     refund_points_on_expiry = models.BooleanField(
-        default=False, help_text="Give the points back when a voucher expires unused."
+        default=False,
+        help_text=_("Give the points back when a voucher expires unused."),
+        verbose_name=_("refund points on expiry"),
     )
     vouchers_member_bound = models.BooleanField(
         _("vouchers only for the member"),
@@ -327,13 +372,15 @@ class Reward(BaseModel):
             "voucher can be given away, like a gift voucher."
         ),
     )
-    sort_order = models.IntegerField(default=0)
+    sort_order = models.IntegerField(default=0, verbose_name=_("sort order"))
 
     objects = RewardQuerySet.as_manager()
 
     history = HistoricalRecords()  # audit trail: who changed what, when
 
     class Meta:
+        verbose_name = _("reward")
+        verbose_name_plural = _("rewards")
         ordering = ["sort_order", "points_cost", "name"]
         permissions = [
             ("import_reward", "Can import the rewards catalogue"),
@@ -445,16 +492,23 @@ class Reward(BaseModel):
     def benefit(self) -> str:
         """What the voucher gives, in words for a clerk or a member."""
         if self.kind == self.Kind.AMOUNT_OFF:
-            return f"{self.amount_off} off"
+            return _("%(amount)s off") % {"amount": self.amount_off}
         if self.kind == self.Kind.PERCENT_OFF:
-            cap = f" (up to {self.max_discount})" if self.max_discount else ""
-            return f"{self.percent_off.normalize():f}% off{cap}"  # type: ignore[union-attr]
+            percent = f"{self.percent_off.normalize():f}"  # type: ignore[union-attr]
+            if self.max_discount:
+                return _("%(percent)s%% off (up to %(cap)s)") % {
+                    "percent": percent,
+                    "cap": self.max_discount,
+                }
+            return _("%(percent)s%% off") % {"percent": percent}
         if self.kind == self.Kind.FREE_PRODUCT:
-            return f"Free product {self.product_sku}"
+            return _("Free product %(sku)s") % {"sku": self.product_sku}
         if self.kind == self.Kind.PARTNER_CODE:
-            return f"Partner voucher: {self.name}"
+            return _("Partner voucher: %(name)s") % {"name": self.name}
         if self.kind == self.Kind.DONATION:
-            return f"Donation: {self.cause.name}" if self.cause_id else "Donation to a cause"  # type: ignore[union-attr]
+            if self.cause_id:
+                return _("Donation: %(name)s") % {"name": self.cause.name}  # type: ignore[union-attr]
+            return str(_("Donation to a cause"))
         return self.name
 
     @property
@@ -468,18 +522,28 @@ class Reward(BaseModel):
 class RewardCode(BaseModel):
     """One partner code of a reward's pool, handed out at most once."""
 
-    reward = models.ForeignKey(Reward, on_delete=models.PROTECT, related_name="codes")
-    code = models.CharField(max_length=100)
+    reward = models.ForeignKey(
+        Reward, on_delete=models.PROTECT, related_name="codes", verbose_name=_("reward")
+    )
+    code = models.CharField(max_length=100, verbose_name=_("code"))
     voucher = models.OneToOneField(
         "rewards.Voucher",
         null=True,
         blank=True,
         on_delete=models.PROTECT,
         related_name="partner_code_row",
+        verbose_name=_("voucher"),
     )
-    batch = models.CharField(max_length=100, blank=True, help_text="The uploaded file's name.")
+    batch = models.CharField(
+        max_length=100,
+        blank=True,
+        help_text=_("The uploaded file's name."),
+        verbose_name=_("batch"),
+    )
 
     class Meta:
+        verbose_name = _("reward code")
+        verbose_name_plural = _("reward codes")
         constraints = [
             models.UniqueConstraint(fields=["reward", "code"], name="rewards_rewardcode_unique"),
         ]
@@ -497,41 +561,66 @@ class RewardCode(BaseModel):
 
 class Redemption(BaseModel):
     class Kind(models.TextChoices):
-        REWARD = "reward", "Catalogue reward"
-        POINTS_PAYMENT = "points_payment", "Paid with points"
+        REWARD = "reward", _("Catalogue reward")
+        POINTS_PAYMENT = "points_payment", _("Paid with points")
 
     class Status(models.TextChoices):
-        COMPLETED = "completed", "Completed"
-        CANCELLED = "cancelled", "Cancelled"
+        COMPLETED = "completed", _("Completed")
+        CANCELLED = "cancelled", _("Cancelled")
 
     class Channel(models.TextChoices):
-        STORE = "store", "Store"
-        WEB = "web", "Web shop"
-        APP = "app", "App"
-        API = "api", "API"
-        ADMIN = "admin", "Admin"
+        STORE = "store", _("Store")
+        WEB = "web", _("Web shop")
+        APP = "app", _("App")
+        API = "api", _("API")
+        ADMIN = "admin", _("Admin")
 
-    member = models.ForeignKey("members.Member", on_delete=models.PROTECT, related_name="+")
+    member = models.ForeignKey(
+        "members.Member", on_delete=models.PROTECT, related_name="+", verbose_name=_("member")
+    )
     reward = models.ForeignKey(
-        Reward, null=True, blank=True, on_delete=models.PROTECT, related_name="redemptions"
+        Reward,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="redemptions",
+        verbose_name=_("reward"),
     )
-    kind = models.CharField(max_length=20, choices=Kind.choices, default=Kind.REWARD)
-    status = models.CharField(max_length=10, choices=Status.choices, default=Status.COMPLETED)
-    points = models.PositiveIntegerField()
+    kind = models.CharField(
+        max_length=20, choices=Kind.choices, default=Kind.REWARD, verbose_name=_("kind")
+    )
+    status = models.CharField(
+        max_length=10, choices=Status.choices, default=Status.COMPLETED, verbose_name=_("status")
+    )
+    points = models.PositiveIntegerField(verbose_name=_("points"))
     value = models.DecimalField(
-        **MONEY, null=True, blank=True, help_text="Money value of points paid at the till."
+        **MONEY,
+        null=True,
+        blank=True,
+        help_text=_("Money value of points paid at the till."),
+        verbose_name=_("value"),
     )
-    channel = models.CharField(max_length=10, choices=Channel.choices, default=Channel.API)
+    channel = models.CharField(
+        max_length=10, choices=Channel.choices, default=Channel.API, verbose_name=_("channel")
+    )
     store = models.ForeignKey(
-        "members.Store", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+        "members.Store",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("store"),
     )
-    idempotency_key = models.CharField(max_length=200, blank=True, default="")
+    idempotency_key = models.CharField(
+        max_length=200, blank=True, default="", verbose_name=_("idempotency key")
+    )
     ledger_entry = models.OneToOneField(
         "ledger.LedgerEntry",
         null=True,
         blank=True,
         on_delete=models.PROTECT,
         related_name="redemption",
+        verbose_name=_("ledger entry"),
     )
     refund_entry = models.OneToOneField(
         "ledger.LedgerEntry",
@@ -539,11 +628,17 @@ class Redemption(BaseModel):
         blank=True,
         on_delete=models.PROTECT,
         related_name="refunded_redemption",
+        verbose_name=_("refund entry"),
     )
-    cancelled_at = models.DateTimeField(null=True, blank=True)
-    cancel_reason = models.CharField(max_length=300, blank=True)
+    cancelled_at = models.DateTimeField(null=True, blank=True, verbose_name=_("cancelled at"))
+    cancel_reason = models.CharField(max_length=300, blank=True, verbose_name=_("cancel reason"))
     created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("created by"),
     )
     batch_lead = models.ForeignKey(
         "self",
@@ -573,6 +668,8 @@ class Redemption(BaseModel):
     )
 
     class Meta:
+        verbose_name = _("redemption")
+        verbose_name_plural = _("redemptions")
         ordering = ["-created_at", "-pk"]
         permissions = [
             ("cancel_redemption", "Can cancel redemptions and mark vouchers used"),
@@ -618,7 +715,11 @@ class Redemption(BaseModel):
 
     def __str__(self) -> str:
         what = self.reward.name if self.reward_id and self.reward else "points payment"
-        return f"#{self.pk} {what} ({self.points} pts)"
+        return _("#%(pk)s %(what)s (%(points)s pts)") % {
+            "pk": self.pk,
+            "what": what,
+            "points": self.points,
+        }
 
 
 class Donation(BaseModel):
@@ -711,13 +812,18 @@ class VoucherBatch(BaseModel):
 class Voucher(BaseModel):
     class Status(models.TextChoices):
         UNISSUED = "unissued", _("Printed, not issued yet")
-        ISSUED = "issued", "Issued"
-        USED = "used", "Used"
-        EXPIRED = "expired", "Expired"
-        CANCELLED = "cancelled", "Cancelled"
+        ISSUED = "issued", _("Issued")
+        USED = "used", _("Used")
+        EXPIRED = "expired", _("Expired")
+        CANCELLED = "cancelled", _("Cancelled")
 
     redemption = models.OneToOneField(
-        Redemption, null=True, blank=True, on_delete=models.PROTECT, related_name="voucher"
+        Redemption,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="voucher",
+        verbose_name=_("redemption"),
     )
     batch = models.ForeignKey(
         VoucherBatch,
@@ -744,7 +850,12 @@ class Voucher(BaseModel):
         help_text=_("Who gave it and why, e.g. campaign:12:birthday:2027:345; given once."),
     )
     member = models.ForeignKey(
-        "members.Member", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+        "members.Member",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("member"),
     )
     member_bound = models.BooleanField(
         _("only for this member"),
@@ -758,22 +869,41 @@ class Voucher(BaseModel):
         blank=True,
         help_text=_("Receipt of the sale of a pre-printed voucher."),
     )
-    code = models.CharField(max_length=20, unique=True)
-    partner_code = models.CharField(max_length=100, blank=True)
-    status = models.CharField(max_length=10, choices=Status.choices, default=Status.ISSUED)
-    expires_at = models.DateTimeField()
-    used_at = models.DateTimeField(null=True, blank=True)
-    order_ref = models.CharField(max_length=100, blank=True)
-    used_channel = models.CharField(max_length=10, blank=True)
+    code = models.CharField(max_length=20, unique=True, verbose_name=_("code"))
+    partner_code = models.CharField(max_length=100, blank=True, verbose_name=_("partner code"))
+    status = models.CharField(
+        max_length=10, choices=Status.choices, default=Status.ISSUED, verbose_name=_("status")
+    )
+    expires_at = models.DateTimeField(verbose_name=_("expires at"))
+    used_at = models.DateTimeField(null=True, blank=True, verbose_name=_("used at"))
+    order_ref = models.CharField(max_length=100, blank=True, verbose_name=_("order ref"))
+    used_channel = models.CharField(max_length=10, blank=True, verbose_name=_("used channel"))
     used_store = models.ForeignKey(
-        "members.Store", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+        "members.Store",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("used store"),
     )
     used_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("used by"),
     )
-    note = models.CharField(max_length=300, blank=True, help_text="Staff reason, undo reason.")
+    note = models.CharField(
+        max_length=300,
+        blank=True,
+        help_text=_("Staff reason, undo reason."),
+        verbose_name=_("note"),
+    )
 
     class Meta:
+        verbose_name = _("voucher")
+        verbose_name_plural = _("vouchers")
         ordering = ["-created_at", "-pk"]
         constraints = [
             models.CheckConstraint(
@@ -838,3 +968,5 @@ class Voucher(BaseModel):
     def display_code(self) -> str:
         """XXXX-XXXX-XXXX: easier to read aloud and type."""
         return "-".join(self.code[i : i + 4] for i in range(0, len(self.code), 4))
+
+    display_code.fget.short_description = _("voucher code")  # type: ignore[attr-defined]

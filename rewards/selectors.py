@@ -9,7 +9,9 @@ from zoneinfo import ZoneInfo
 from django.db.models import Case, Count, Q, QuerySet, Value, When
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import pgettext_lazy
 
+from loyalty.core.formatting import format_day as core_format_day
 from loyalty.ledger.policy import programme_settings_get
 from loyalty.ledger.selectors import account_balance
 from loyalty.tiers.selectors import tier_current_assignment
@@ -18,6 +20,14 @@ from rewards.codes import voucher_code_lookup
 from rewards.exceptions import CauseNotFound, RewardNotFound, VoucherNotFound
 from rewards.hooks import member_prices, member_refusals
 from rewards.models import Cause, Donation, Redemption, Reward, RewardsSettings, Voucher
+
+# a reward's limit period in words, for "Already redeemed this week."
+PERIOD_WORDS = {
+    "day": pgettext_lazy("limit period", "day"),
+    "week": pgettext_lazy("limit period", "week"),
+    "month": pgettext_lazy("limit period", "month"),
+    "year": pgettext_lazy("limit period", "year"),
+}
 
 
 def rewards_settings_get() -> RewardsSettings:
@@ -61,8 +71,9 @@ def voucher_last_day(expires_at: datetime, zone: ZoneInfo | None = None) -> date
 
 
 def format_day(day: date) -> str:
-    """31 Mar 2027: the one way vouchers and reward dates are written for staff and members."""
-    return f"{day.day} {day:%b %Y}"
+    """31 Mar 2027 (2027年3月31日): the one way vouchers and reward dates are written for staff
+    and members, in the active language (loyalty.core.formatting)."""
+    return core_format_day(day)
 
 
 def member_tier_rank(*, member: Member) -> int | None:
@@ -79,7 +90,9 @@ def reward_get(*, reference: str | int) -> Reward:
     if reward is None:
         reward = Reward.objects.select_related("min_tier").filter(code=text[:40]).first()
     if reward is None:
-        raise RewardNotFound(f"No reward {text[:40]!r}.", extra={"reward": text[:40]})
+        raise RewardNotFound(
+            _("No reward %(value)s.") % {"value": repr(text[:40])}, extra={"reward": text[:40]}
+        )
     return reward
 
 
@@ -168,21 +181,25 @@ def reward_catalogue_for_member(
         short = max(price.points - available, 0)
         code, why = None, None
         if not active:
-            code, why = "member_not_active", "The member is not active."
+            code, why = "member_not_active", _("The member is not active.")
         elif reward.limit_per_member is not None and (
             total_by_reward.get(reward.pk, 0) >= reward.limit_per_member
         ):
-            code, why = "reward_limit_reached", "Already redeemed as often as allowed."
+            code, why = "reward_limit_reached", _("Already redeemed as often as allowed.")
         elif reward.limit_per_period and (
             period_counts.get((reward.pk, reward.limit_period), 0) >= reward.limit_per_period
         ):
-            code, why = "reward_limit_reached", f"Already redeemed this {reward.limit_period}."
+            code, why = (
+                "reward_limit_reached",
+                _("Already redeemed this %(period)s.")
+                % {"period": PERIOD_WORDS.get(reward.limit_period, reward.limit_period)},
+            )
         elif (reward.stock is not None and reward.stock <= 0) or (
             reward.kind == Reward.Kind.PARTNER_CODE and not codes_left.get(reward.pk)
         ):
-            code, why = "reward_out_of_stock", "Out of stock."
+            code, why = "reward_out_of_stock", _("Out of stock.")
         elif short:
-            code, why = "insufficient_points", f"{short} more points needed."
+            code, why = "insufficient_points", _("%(short)s more points needed.") % {"short": short}
         items.append(
             CatalogueItem(
                 reward,

@@ -62,6 +62,7 @@ from rewards.models import (
     VoucherBatch,
 )
 from rewards.selectors import (
+    PERIOD_WORDS,
     format_day,
     member_tier_rank,
     period_start,
@@ -83,8 +84,11 @@ def _user(actor: Any) -> Any:
 def _require_active(member: Member) -> None:
     if member.status != Member.Status.ACTIVE:
         raise MemberNotActive(
-            f"Member {member.member_number} is {member.get_status_display().lower()}; "
-            "only active members can redeem.",
+            _("Member %(member_number)s is %(status)s; only active members can redeem.")
+            % {
+                "member_number": member.member_number,
+                "status": member.get_status_display().lower(),
+            },
             extra={"status": member.status},
         )
 
@@ -95,18 +99,21 @@ def reward_check_eligible(*, member: Member, reward: Reward, now: datetime) -> N
     live = Reward.objects.live(now).filter(pk=reward.pk).exists()
     if not live:
         raise RewardNotAvailable(
-            f"“{reward.name}” cannot be redeemed now.", extra={"reward": reward.code}
+            _("“%(name)s” cannot be redeemed now.") % {"name": reward.name},
+            extra={"reward": reward.code},
         )
     if reward.visibility == Reward.Visibility.HIDDEN:
         raise RewardNotEligible(
-            f"“{reward.name}” is not offered to members.", extra={"reward": reward.code}
+            _("“%(name)s” is not offered to members.") % {"name": reward.name},
+            extra={"reward": reward.code},
         )
     if reward.min_tier_id is not None:
         rank = member_tier_rank(member=member)
         needed = reward.min_tier.rank  # type: ignore[union-attr]
         if rank is None or rank < needed:
             raise RewardNotEligible(
-                f"“{reward.name}” is for {reward.min_tier.name} members and above.",  # type: ignore[union-attr]
+                _("“%(name)s” is for %(tier)s members and above.")
+                % {"name": reward.name, "tier": reward.min_tier.name},  # type: ignore[union-attr]
                 extra={"reward": reward.code, "min_tier": reward.min_tier.code},  # type: ignore[union-attr]
             )
 
@@ -124,7 +131,11 @@ def _check_limits(*, member: Member, reward: Reward, now: datetime, quantity: in
         if done + quantity > reward.limit_per_member:
             left = max(reward.limit_per_member - done, 0)
             raise RewardLimitReached(
-                f"Member already redeemed “{reward.name}” {reward.limit_per_member} time(s), the most allowed."
+                _(
+                    "Member already redeemed “%(name)s” %(limit_per_member)s time(s), the most "
+                    "allowed."
+                )
+                % {"name": reward.name, "limit_per_member": reward.limit_per_member}
                 if quantity == 1 or not left
                 else _(
                     "Member may redeem “%(name)s” %(left)s more time(s), not %(quantity)s "
@@ -144,8 +155,15 @@ def _check_limits(*, member: Member, reward: Reward, now: datetime, quantity: in
         if done + quantity > reward.limit_per_period:
             left = max(reward.limit_per_period - done, 0)
             raise RewardLimitReached(
-                f"Member already redeemed “{reward.name}” {reward.limit_per_period} time(s) "
-                f"this {reward.limit_period}, the most allowed."
+                _(
+                    "Member already redeemed “%(name)s” %(limit_per_period)s time(s) this "
+                    "%(period)s, the most allowed."
+                )
+                % {
+                    "name": reward.name,
+                    "limit_per_period": reward.limit_per_period,
+                    "period": PERIOD_WORDS.get(reward.limit_period, reward.limit_period),
+                }
                 if quantity == 1 or not left
                 else _(
                     "Member may redeem “%(name)s” %(left)s more time(s) this %(period)s, not "
@@ -154,7 +172,7 @@ def _check_limits(*, member: Member, reward: Reward, now: datetime, quantity: in
                 % {
                     "name": reward.name,
                     "left": left,
-                    "period": reward.limit_period,
+                    "period": PERIOD_WORDS.get(reward.limit_period, reward.limit_period),
                     "quantity": quantity,
                 },
                 extra={
@@ -196,7 +214,8 @@ def _take_stock(reward: Reward, quantity: int = 1) -> int | None:
         left = Reward.objects.filter(pk=reward.pk).values_list("stock", flat=True).get()
         if quantity == 1 or not left:
             raise RewardOutOfStock(
-                f"“{reward.name}” is out of stock.", extra={"reward": reward.code, "left": left}
+                _("“%(name)s” is out of stock.") % {"name": reward.name},
+                extra={"reward": reward.code, "left": left},
             )
         raise RewardOutOfStock(
             _("Only %(left)s of “%(name)s” left; %(quantity)s requested.")
@@ -216,7 +235,8 @@ def _take_partner_codes(reward: Reward, quantity: int = 1) -> list[RewardCode]:
     if len(codes) < quantity:
         if quantity == 1 or not codes:
             raise RewardOutOfStock(
-                f"“{reward.name}” has no partner codes left.", extra={"reward": reward.code}
+                _("“%(name)s” has no partner codes left.") % {"name": reward.name},
+                extra={"reward": reward.code},
             )
         raise RewardOutOfStock(
             _("Only %(left)s partner codes of “%(name)s” free; %(quantity)s requested.")
@@ -518,31 +538,34 @@ def points_payment_quote(*, points: int | None, amount: Decimal | None) -> tuple
     rules = rewards_settings_get()
     point_value = programme_settings_get().point_value
     if (points is None) == (amount is None):
-        raise PointsPaymentInvalid("Give either the points or the amount to pay, not both.")
+        raise PointsPaymentInvalid(_("Give either the points or the amount to pay, not both."))
     if point_value <= 0:
-        raise PointsPaymentInvalid("Points have no money value in this programme.")
+        raise PointsPaymentInvalid(_("Points have no money value in this programme."))
     if amount is not None:
         exact = amount / point_value
         if exact != exact.to_integral_value():
             raise PointsPaymentInvalid(
-                f"{amount} is not a whole number of points at {point_value} per point.",
+                _("%(amount)s is not a whole number of points at %(point_value)s per point.")
+                % {"amount": amount, "point_value": point_value},
                 extra={"point_value": str(point_value)},
             )
         points = int(exact)
     assert points is not None
     if points > MAX_POINTS_PAYMENT:  # an amount far beyond any balance; keeps the row in range
         raise PointsPaymentInvalid(
-            f"Use at most {MAX_POINTS_PAYMENT} points in one payment.",
+            _("Use at most %(maximum)s points in one payment.") % {"maximum": MAX_POINTS_PAYMENT},
             extra={"maximum": MAX_POINTS_PAYMENT},
         )
     if points < rules.points_payment_minimum:
         raise PointsPaymentInvalid(
-            f"Use at least {rules.points_payment_minimum} points to pay.",
+            _("Use at least %(points_payment_minimum)s points to pay.")
+            % {"points_payment_minimum": rules.points_payment_minimum},
             extra={"minimum": rules.points_payment_minimum},
         )
     if points % rules.points_payment_step:
         raise PointsPaymentInvalid(
-            f"Use points in steps of {rules.points_payment_step}.",
+            _("Use points in steps of %(points_payment_step)s.")
+            % {"points_payment_step": rules.points_payment_step},
             extra={"step": rules.points_payment_step},
         )
     value = (point_value * points).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
@@ -669,13 +692,13 @@ def redemption_cancel(*, redemption: Redemption, reason: str, actor: Any = None)
     voucher = _lock_voucher(redemption.voucher.pk)
     if voucher.status == Voucher.Status.USED:
         raise VoucherAlreadyUsed(
-            f"Voucher {voucher.display_code} was used on {voucher.used_at:%Y-%m-%d}; "
-            "undo its use first if the order was refunded.",
+            _("Voucher %(code)s was used on %(day)s; undo its use first if the order was refunded.")
+            % {"code": voucher.display_code, "day": f"{voucher.used_at:%Y-%m-%d}"},
             extra={"voucher": voucher.display_code, "order_ref": voucher.order_ref},
         )
     now = timezone.now()
     if voucher.status == Voucher.Status.EXPIRED and voucher.note.startswith("refunded"):
-        raise VoucherNotValid("The points of this expired voucher were already given back.")
+        raise VoucherNotValid(_("The points of this expired voucher were already given back."))
     _refund(redemption, reason=reason, actor=actor, now=now)
     voucher.status = Voucher.Status.CANCELLED
     voucher.note = reason[:300]
@@ -711,7 +734,11 @@ def _usable(voucher: Voucher, now: datetime) -> None:
         )
     if voucher.status in (Voucher.Status.EXPIRED, Voucher.Status.CANCELLED):
         raise VoucherNotValid(
-            f"Voucher {voucher.display_code} is {voucher.get_status_display().lower()}.",
+            _("Voucher %(display_code)s is %(status)s.")
+            % {
+                "display_code": voucher.display_code,
+                "status": voucher.get_status_display().lower(),
+            },
             extra={"status": voucher.status},
         )
 
@@ -758,7 +785,8 @@ def voucher_consume(
         if voucher.order_ref == order_ref:
             return voucher
         raise VoucherUsedForOtherOrder(
-            f"Voucher {voucher.display_code} was already used for order {voucher.order_ref}.",
+            _("Voucher %(display_code)s was already used for order %(order_ref)s.")
+            % {"display_code": voucher.display_code, "order_ref": voucher.order_ref},
             extra={"order_ref": voucher.order_ref},
         )
     now = timezone.now()
@@ -834,20 +862,26 @@ def voucher_consume_undo(
         if voucher.note.startswith("undone") and voucher.order_ref == order_ref:
             return voucher  # already undone for this order
         raise VoucherNotValid(
-            f"Voucher {voucher.display_code} is not used, so there is nothing to undo.",
+            _("Voucher %(display_code)s is not used, so there is nothing to undo.")
+            % {"display_code": voucher.display_code},
             extra={"status": voucher.status},
         )
     if voucher.order_ref != order_ref:
         raise VoucherUsedForOtherOrder(
-            f"Voucher {voucher.display_code} was used for order {voucher.order_ref}, "
-            f"not {order_ref}.",
+            _("Voucher %(display_code)s was used for order %(order_ref)s, not %(order_ref2)s.")
+            % {
+                "display_code": voucher.display_code,
+                "order_ref": voucher.order_ref,
+                "order_ref2": order_ref,
+            },
             extra={"order_ref": voucher.order_ref},
         )
     now = timezone.now()
     window = timedelta(days=rewards_settings_get().voucher_undo_window_days)
     if voucher.used_at is None or voucher.used_at + window < now:
         raise VoucherUndoWindowPassed(
-            f"Voucher {voucher.display_code} was used more than {window.days} days ago.",
+            _("Voucher %(display_code)s was used more than %(days)s days ago.")
+            % {"display_code": voucher.display_code, "days": window.days},
             extra={"used_at": voucher.used_at.isoformat() if voucher.used_at else None},
         )
     if redemption is not None and redemption.kind == Redemption.Kind.POINTS_PAYMENT:
@@ -927,10 +961,19 @@ def reward_low_stock_alert(*, reward_id: int) -> bool:
     )
     if recipients:
         send_mail(
-            subject=f"Low stock: {reward.name} ({reward.stock} left)",
+            subject=_("Low stock: %(name)s (%(stock)s left)")
+            % {"name": reward.name, "stock": reward.stock},
             message=(
-                f"The reward “{reward.name}” ({reward.code}) has {reward.stock} left "
-                f"(alert level {reward.low_stock_threshold}). Restock it in the admin."
+                _(
+                    "The reward “%(name)s” (%(code)s) has %(stock)s left (alert level "
+                    "%(low_stock_threshold)s). Restock it in the admin."
+                )
+                % {
+                    "name": reward.name,
+                    "code": reward.code,
+                    "stock": reward.stock,
+                    "low_stock_threshold": reward.low_stock_threshold,
+                }
             ),
             from_email=None,
             recipient_list=recipients,

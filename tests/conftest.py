@@ -15,6 +15,17 @@ CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 
 
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Compile the translation catalogues when a .po is newer than its .mo (`make install` does
+    it too; this covers a bare `pytest` run right after `make messages` or a merge)."""
+    import subprocess
+
+    for po in (Path(__file__).resolve().parent.parent / "config" / "locale").glob("*/*/*.po"):
+        mo = po.with_suffix(".mo")
+        if not mo.exists() or mo.stat().st_mtime < po.stat().st_mtime:
+            subprocess.run(["msgfmt", "--check-format", "-o", str(mo), str(po)], check=True)
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     from django.conf import settings
 

@@ -2,11 +2,12 @@
 
 from django.templatetags.static import static
 from django.urls import reverse_lazy
+from django.utils.translation import gettext_lazy as _
 
 UNFOLD = {
-    "SITE_TITLE": "Loyalty back office",
-    "SITE_HEADER": "Loyalty",
-    "SITE_SUBHEADER": "Programme back office",
+    "SITE_TITLE": _("Loyalty back office"),
+    "SITE_HEADER": _("Loyalty"),
+    "SITE_SUBHEADER": _("Programme back office"),
     "SITE_SYMBOL": "loyalty",
     # a favicon of our own: browsers otherwise ask for /favicon.ico and log a 404 on every page
     "SITE_FAVICONS": [

@@ -70,6 +70,9 @@ MIDDLEWARE = [
     "loyalty.core.api.handlers.ApiJsonErrorsMiddleware",  # JSON errors under /api/, even with DEBUG
     "loyalty.integrations.middleware.ApiRequestLogMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    # after sessions (reads the staff member's language saved at login), before CommonMiddleware;
+    # a LocaleMiddleware: then the language cookie (clerk switch), then Accept-Language
+    "loyalty.core.middleware.StaffLocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -202,8 +205,15 @@ STRICT_CONTENT_SECURITY_POLICY = (
 )
 CONTENT_SECURITY_POLICY: str | None = env.str("CONTENT_SECURITY_POLICY", default="") or None
 
-# --- I18N ---------------------------------------------------------------------------------
+# --- I18N (docs/languages.md) -------------------------------------------------------------
+# English and Simplified Chinese are shipped. The one catalogue is config/locale/zh_Hans; its
+# .mo is compiled by `make install` (never committed). `make messages` refreshes the .po.
 LANGUAGE_CODE = "en-gb"
+LANGUAGES = [
+    ("en-gb", "English"),
+    ("zh-hans", "简体中文"),
+]
+LOCALE_PATHS = [BASE_DIR / "config" / "locale"]
 TIME_ZONE = env.str("TIME_ZONE", default="Europe/London")
 USE_I18N = True
 USE_TZ = True

@@ -16,48 +16,64 @@ from loyalty.core.exceptions import ApplicationError
 
 
 def _status(extra: dict[str, Any]) -> str:
-    return str(extra.get("status") or "not active")
+    return str(extra.get("status") or _("not active"))
 
 
 _MESSAGES: dict[str, Callable[[ApplicationError], str]] = {
-    "member_not_found": lambda e: "No such member, or the member belongs to another store.",
+    "member_not_found": lambda e: _("No such member, or the member belongs to another store."),
     "member_not_active": lambda e: (
-        f"This member's account is {_status(e.extra)}: no points can be earned or spent. "
-        "A manager can reactivate it in the back office."
+        _(
+            "This member's account is %(status)s: no points can be earned or spent. "
+            "A manager can reactivate it in the back office."
+        )
+        % {"status": _status(e.extra)}
     ),
-    "member_erased": lambda e: "This member's personal data was erased; the card cannot be used.",
+    "member_erased": lambda e: _(
+        "This member's personal data was erased; the card cannot be used."
+    ),
     "duplicate_member": lambda e: (
-        f"{e.message} Search for that member instead of enrolling them again."
+        _("%(message)s Search for that member instead of enrolling them again.")
+        % {"message": e.message}
     ),
-    "invalid_card_number": lambda e: (
+    "invalid_card_number": lambda e: _(
         "That card number is not valid (a digit is wrong). Scan or type it again."
     ),
     "insufficient_points": lambda e: (
-        f"Not enough points: {e.extra['available']} available, {e.extra['requested']} needed."
+        _("Not enough points: %(available)s available, %(requested)s needed.")
+        % {"available": e.extra["available"], "requested": e.extra["requested"]}
         if {"available", "requested"} <= e.extra.keys()
-        else "Not enough points available."
+        else _("Not enough points available.")
     ),
     "return_exceeds_purchase": lambda e: (
-        "That is more than is left to return on this purchase: "
-        f"{e.extra.get('purchase_amount', '?')} bought, "
-        f"{e.extra.get('already_returned', '0')} already returned."
+        _(
+            "That is more than is left to return on this purchase: "
+            "%(bought)s bought, %(returned)s already returned."
+        )
+        % {
+            "bought": e.extra.get("purchase_amount", "?"),
+            "returned": e.extra.get("already_returned", "0"),
+        }
     ),
     "transaction_conflict": lambda e: (
-        "This receipt number was already recorded for a different purchase "
-        f"(amount {e.extra.get('amount', '?')}). Check the receipt number."
+        _(
+            "This receipt number was already recorded for a different purchase "
+            "(amount %(amount)s). Check the receipt number."
+        )
+        % {"amount": e.extra.get("amount", "?")}
     ),
-    "original_transaction_not_found": lambda e: "That purchase was not found for this member.",
-    "reward_not_found": lambda e: "That reward no longer exists. Open the member again.",
-    "reward_not_available": lambda e: (
+    "original_transaction_not_found": lambda e: _("That purchase was not found for this member."),
+    "reward_not_found": lambda e: _("That reward no longer exists. Open the member again."),
+    "reward_not_available": lambda e: _(
         "This reward cannot be redeemed now (it is switched off or outside its dates)."
     ),
-    "reward_not_eligible": lambda e: "This reward is not open to this member's tier.",
-    "reward_out_of_stock": lambda e: "This reward is out of stock.",
-    "reward_limit_reached": lambda e: (
+    "reward_not_eligible": lambda e: _("This reward is not open to this member's tier."),
+    "reward_out_of_stock": lambda e: _("This reward is out of stock."),
+    "reward_limit_reached": lambda e: _(
         "This member has already redeemed this reward as often as allowed."
     ),
     "voucher_not_found": lambda e: (
-        f"No voucher has the code {e.extra.get('code', '')}. Check the code and type it again."
+        _("No voucher has the code %(code)s. Check the code and type it again.")
+        % {"code": e.extra.get("code", "")}
     ),
     "voucher_member_mismatch": lambda e: (
         _("This voucher belongs to another member: it can only be used by its own member.")
@@ -67,7 +83,7 @@ _MESSAGES: dict[str, Callable[[ApplicationError], str]] = {
             "(card number below) and press Use voucher again."
         )
     ),
-    "idempotency_key_reused": lambda e: (
+    "idempotency_key_reused": lambda e: _(
         "This form was already sent with other values. Open the member again and retry."
     ),
 }
@@ -92,7 +108,7 @@ def clerk_message(exc: ApplicationError) -> str:
     """One sentence for the clerk. A service message written for this very case (it names the
     reward, the tier, the voucher, the points rule) is kept; generic ones are reworded."""
     render = _MESSAGES.get(exc.code)
-    specific = exc.message != type(exc).default_message
+    specific = exc.message != str(type(exc).default_message)
     if render is not None and (exc.code in _ALWAYS_REWORDED or not specific):
         return render(exc)
     return exc.message
@@ -110,7 +126,10 @@ def add_validation_errors(
             target = name if name in form.fields else None
             for message in errors:
                 if target is None and field not in (NON_FIELD_ERRORS, "__all__"):
-                    message = f"{field.replace('_', ' ').capitalize()}: {message}"
+                    message = _("%(field)s: %(message)s") % {
+                        "field": field.replace("_", " ").capitalize(),
+                        "message": message,
+                    }
                 form.add_error(target, message)
     else:
         for message in exc.messages:

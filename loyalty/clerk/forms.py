@@ -2,6 +2,7 @@
 
 import secrets
 from decimal import Decimal
+from typing import Any
 
 from django import forms
 from django.core.validators import RegexValidator
@@ -36,7 +37,7 @@ class TokenForm(ClerkForm):
             self.initial.setdefault("token", new_token())
 
 
-def money_field(label: str, *, required: bool = True, help_text: str = "") -> forms.DecimalField:
+def money_field(label: Any, *, required: bool = True, help_text: Any = "") -> forms.DecimalField:
     return forms.DecimalField(
         label=label,
         required=required,
@@ -45,10 +46,10 @@ def money_field(label: str, *, required: bool = True, help_text: str = "") -> fo
         decimal_places=2,
         help_text=help_text,
         error_messages={
-            "invalid": "Type an amount such as 12.50.",
-            "min_value": "The amount must be more than zero.",
-            "max_decimal_places": "At most 2 decimals (pence).",
-            "max_digits": "That amount is too large.",
+            "invalid": _("Type an amount such as 12.50."),
+            "min_value": _("The amount must be more than zero."),
+            "max_decimal_places": _("At most 2 decimals (pence)."),
+            "max_digits": _("That amount is too large."),
         },
         widget=forms.NumberInput(attrs={"step": "0.01", "inputmode": "decimal"}),
     )
@@ -63,12 +64,12 @@ class SearchForm(ClerkForm):
 class PurchaseForm(TokenForm):
     id_prefix = "purchase"
 
-    amount = money_field("Amount paid")
+    amount = money_field(_("Amount paid"))
     receipt = forms.CharField(
-        label="Receipt number",
+        label=_("Receipt number"),
         required=False,
         max_length=64,
-        help_text="Optional. The same receipt is never recorded twice.",
+        help_text=_("Optional. The same receipt is never recorded twice."),
     )
 
     def clean_amount(self) -> Decimal:
@@ -77,8 +78,10 @@ class PurchaseForm(TokenForm):
         if whole and is_valid_member_number(str(int(amount))):
             # a card scanned while the cursor was in the amount box
             raise forms.ValidationError(
-                "That looks like a card number, not an amount. To serve another member, "
-                "press F2 and scan the card again."
+                _(
+                    "That looks like a card number, not an amount. To serve another member, "
+                    "press F2 and scan the card again."
+                )
             )
         return amount
 
@@ -88,10 +91,10 @@ class ReturnForm(TokenForm):
 
     purchase = forms.IntegerField(
         min_value=1,
-        error_messages={"required": "Choose the purchase being returned."},
+        error_messages={"required": _("Choose the purchase being returned.")},
     )
     amount = money_field(
-        "Amount returned", required=False, help_text="Leave empty to return all that is left."
+        _("Amount returned"), required=False, help_text=_("Leave empty to return all that is left.")
     )
 
 
@@ -103,9 +106,9 @@ class RedeemForm(TokenForm):
         min_value=1,
         widget=forms.HiddenInput,
         error_messages={
-            "invalid": "That reward was not found. Open the member again.",
-            "min_value": "That reward was not found. Open the member again.",
-            "required": "Choose a reward.",
+            "invalid": _("That reward was not found. Open the member again."),
+            "min_value": _("That reward was not found. Open the member again."),
+            "required": _("Choose a reward."),
         },
     )
     quantity = forms.IntegerField(
@@ -129,74 +132,74 @@ class RedeemForm(TokenForm):
 class PointsPaymentForm(TokenForm):
     id_prefix = "pay"
 
-    order_ref = forms.CharField(label="Order or receipt number", max_length=100)
+    order_ref = forms.CharField(label=_("Order or receipt number"), max_length=100)
     points = forms.IntegerField(
-        label="Points to use",
+        label=_("Points to use"),
         required=False,
         min_value=1,
-        error_messages={"invalid": "Type a whole number of points."},
+        error_messages={"invalid": _("Type a whole number of points.")},
         widget=forms.NumberInput(attrs={"inputmode": "numeric"}),
     )
-    amount = money_field("or amount to pay with points", required=False)
+    amount = money_field(_("or amount to pay with points"), required=False)
 
     def clean(self):
         data = super().clean()
         if data.get("points") is None and data.get("amount") is None and not self.errors:
-            raise forms.ValidationError("Type either the points to use or the amount to pay.")
+            raise forms.ValidationError(_("Type either the points to use or the amount to pay."))
         if data.get("points") is not None and data.get("amount") is not None:
-            raise forms.ValidationError("Type the points or the amount, not both.")
+            raise forms.ValidationError(_("Type the points or the amount, not both."))
         return data
 
 
 class ConsentForm(ClerkForm):
     id_prefix = "consent"
 
-    email = forms.BooleanField(label="E-mail", required=False)
-    sms = forms.BooleanField(label="SMS", required=False)
-    push = forms.BooleanField(label="App notifications", required=False)
+    email = forms.BooleanField(label=_("E-mail"), required=False)
+    sms = forms.BooleanField(label=_("SMS"), required=False)
+    push = forms.BooleanField(label=_("App notifications"), required=False)
 
 
 class EnrolForm(TokenForm):
     id_prefix = "enrol"
 
-    first_name = forms.CharField(label="First name", max_length=100, required=False)
-    last_name = forms.CharField(label="Last name", max_length=100, required=False)
+    first_name = forms.CharField(label=_("First name"), max_length=100, required=False)
+    last_name = forms.CharField(label=_("Last name"), max_length=100, required=False)
     email = forms.CharField(
-        label="E-mail",
+        label=_("E-mail"),
         max_length=254,
         required=False,
         widget=forms.EmailInput(attrs={"autocomplete": "off"}),
     )
     phone = forms.CharField(
-        label="Phone",
+        label=_("Phone"),
         max_length=30,
         required=False,
         widget=forms.TextInput(attrs={"inputmode": "tel", "autocomplete": "off"}),
     )
-    consent_email = forms.BooleanField(label="May we send offers by e-mail?", required=False)
-    consent_sms = forms.BooleanField(label="May we send offers by SMS?", required=False)
-    consent_push = forms.BooleanField(label="May we send app notifications?", required=False)
+    consent_email = forms.BooleanField(label=_("May we send offers by e-mail?"), required=False)
+    consent_sms = forms.BooleanField(label=_("May we send offers by SMS?"), required=False)
+    consent_push = forms.BooleanField(label=_("May we send app notifications?"), required=False)
 
     def clean(self):
         data = super().clean()
         if not (data.get("first_name") or data.get("last_name")):
-            self.add_error("first_name", "Type the member's name.")
+            self.add_error("first_name", _("Type the member's name."))
         if not (data.get("email") or data.get("phone")):
-            self.add_error("email", "Type an e-mail address or a phone number (or both).")
+            self.add_error("email", _("Type an e-mail address or a phone number (or both)."))
         return data
 
 
 class VoucherCheckForm(ClerkForm):
     id_prefix = "voucher"
 
-    code = forms.CharField(label="Voucher code", max_length=40)
+    code = forms.CharField(label=_("Voucher code"), max_length=40)
 
 
 class VoucherConsumeForm(ClerkForm):
     id_prefix = "use"
 
     code = forms.CharField(widget=forms.HiddenInput, max_length=40)
-    order_ref = forms.CharField(label="Order or receipt number", max_length=100)
+    order_ref = forms.CharField(label=_("Order or receipt number"), max_length=100)
     member_number = forms.CharField(
         label=_("Member's card number"),
         max_length=20,

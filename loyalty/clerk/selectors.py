@@ -13,6 +13,7 @@ from typing import Any
 from django.db.models import DecimalField, QuerySet, Sum, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from campaigns.engagement.selectors import MemberProgress, member_progress
 from loyalty.clerk.barcode import code128_svg
@@ -80,9 +81,10 @@ class SearchResult:
 
 
 def _unknown_card(number: str) -> str:
-    return (
-        f"No member with card number {number}. Check the number or search by name, phone or e-mail."
-    )
+    return _(
+        "No member with card number %(number)s. Check the number or search by name, phone or "
+        "e-mail."
+    ) % {"number": number}
 
 
 def clerk_member_search(*, user: Any, query: str, limit: int = 10) -> SearchResult:
@@ -103,10 +105,15 @@ def clerk_member_search(*, user: Any, query: str, limit: int = 10) -> SearchResu
         if kind == "card":
             message = _unknown_card(query)
         elif kind == "name" and len(query) < 2 and not has_han(query):
-            message = "Type at least two letters of the name."
+            message = _("Type at least two letters of the name.")
         else:
-            what = {"email": "e-mail", "phone": "phone number", "name": "name"}[kind]
-            message = f"No member found with {what} “{query}”. Check it or try another way."
+            message = {
+                "email": _("No member found with e-mail “%(query)s”. Check it or try another way."),
+                "phone": _(
+                    "No member found with phone number “%(query)s”. Check it or try another way."
+                ),
+                "name": _("No member found with name “%(query)s”. Check it or try another way."),
+            }[kind] % {"query": query}
         return SearchResult(query=query, kind=kind, message=message)
     unique = kind in {"card", "email", "phone", "identity"} and len(members) == 1
     return SearchResult(
@@ -156,6 +163,7 @@ class MemberCard:
     consents: dict[str, bool]
     catalogue: list[CatalogueItem] = field(default_factory=list)  # all of it (suggestions)
     progress: MemberProgress | None = None  # badges, streak, stage, next badge and reward
+    time_zone: str = "UTC"  # the programme's: days and times on the card are written in it
 
 
 def _tier_view(member: Member, today: date) -> TierView | None:
@@ -183,19 +191,19 @@ def _tier_view(member: Member, today: date) -> TierView | None:
 def _badges(member: Member, balance: AccountBalance, today: date) -> list[Badge]:
     badges = []
     if member.status == Member.Status.SUSPENDED:
-        badges.append(Badge("Suspended", "bad"))
+        badges.append(Badge(_("Suspended"), "bad"))
     elif member.status == Member.Status.CLOSED:
-        badges.append(Badge("Closed", "bad"))
+        badges.append(Badge(_("Closed"), "bad"))
     if member.enrolled_at >= timezone.now() - timedelta(days=NEW_MEMBER_DAYS):
-        badges.append(Badge("New member", "good"))
+        badges.append(Badge(_("New member"), "good"))
     if member.birth_date and member.birth_date.month == today.month:
-        badges.append(Badge("Birthday this month", "good"))
+        badges.append(Badge(_("Birthday this month"), "good"))
     if balance.next_expiry_date and balance.next_expiry_date <= today + timedelta(
         days=EXPIRY_WARNING_DAYS
     ):
-        badges.append(Badge("Points expiring soon", "warn"))
+        badges.append(Badge(_("Points expiring soon"), "warn"))
     if balance.debt:
-        badges.append(Badge(f"Owes {balance.debt} points", "warn"))
+        badges.append(Badge(_("Owes %(debt)s points") % {"debt": balance.debt}, "warn"))
     return badges
 
 
@@ -230,7 +238,7 @@ def clerk_purchase_get(*, member: Member, purchase_id: int) -> PurchaseRow:
         _purchases(member).filter(pk=purchase_id).first() if 0 < purchase_id <= MAX_ID else None
     )
     if purchase is None:
-        raise OriginalTransactionNotFound("That purchase was not found for this member.")
+        raise OriginalTransactionNotFound(_("That purchase was not found for this member."))
     return _row(purchase)
 
 
@@ -243,9 +251,13 @@ def clerk_member_card(*, member: Member) -> MemberCard:
     offers = reward_catalogue_for_member(member=member)
     return MemberCard(
         member=member,
-        barcode_svg=code128_svg(member.member_number, label=f"Card {member.member_number}"),
+        barcode_svg=code128_svg(
+            member.member_number,
+            label=_("Card %(member_number)s") % {"member_number": member.member_number},
+        ),
         balance=balance,
         currency=programme.currency,
+        time_zone=programme.time_zone,
         available_value=(Decimal(balance.available) * programme.point_value).quantize(
             Decimal("0.01")
         ),

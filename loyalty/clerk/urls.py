@@ -8,6 +8,7 @@ urlpatterns = [
     path("", views.HomeView.as_view(), name="home"),
     path("login/", views.ClerkLoginView.as_view(), name="login"),
     path("logout/", views.ClerkLogoutView.as_view(), name="logout"),
+    path("language/", views.LanguageView.as_view(), name="language"),
     path("search/", views.SearchView.as_view(), name="search"),
     path("enrol/", views.EnrolView.as_view(), name="enrol"),
     path("voucher/", views.VoucherView.as_view(), name="voucher"),

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.mixins import LoginRequiredMixin, PermissionRequiredMixin
 from django.core.exceptions import ValidationError
@@ -20,7 +21,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse, reverse_lazy
 from django.utils import timezone
-from django.utils.http import urlencode
+from django.utils.http import url_has_allowed_host_and_scheme, urlencode
 from django.utils.translation import gettext as _
 from django.views import View
 
@@ -38,13 +39,14 @@ from loyalty.clerk.selectors import (
     clerk_store,
 )
 from loyalty.core.exceptions import ApplicationError
+from loyalty.core.middleware import STAFF_LANGUAGE, supported_language
 from loyalty.ledger.policy import programme_settings_get
 from loyalty.ledger.selectors import account_balance
 from loyalty.ledger.services import purchase_record, return_record
 from members.exceptions import MemberNotFound
 from members.models import Member
 from members.selectors import member_get_by_number
-from members.services import consent_set, member_enroll
+from members.services import consent_set, member_enroll, staff_language_set
 from rewards.selectors import (
     format_day,
     redemption_batch,
@@ -68,6 +70,43 @@ class ClerkLoginView(auth_views.LoginView):
 
 class ClerkLogoutView(auth_views.LogoutView):
     next_page = "clerk:login"
+
+
+class LanguageView(View):
+    """The language switch in the clerk screen's header (and on its login page).
+
+    A POST (CSRF-checked) with `language` and `next`: the choice is saved in the staff
+    profile of a logged-in user (so it follows them to any till and to the admin), in their
+    session, and in Django's language cookie (so the till's login page stays in it after they
+    log out). An unknown language changes nothing; `next` must be a page of this site.
+    """
+
+    http_method_names = ["post"]
+
+    def post(self, request: HttpRequest) -> HttpResponse:
+        next_url = request.POST.get("next", "")
+        if not url_has_allowed_host_and_scheme(
+            next_url, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+        ):
+            next_url = reverse("clerk:home")
+        response = _see_other(next_url)
+        language = supported_language(request.POST.get("language"))
+        if language is None:
+            return response
+        if request.user.is_authenticated:
+            staff_language_set(user=request.user, language=language)
+            request.session[STAFF_LANGUAGE] = language
+        response.set_cookie(
+            settings.LANGUAGE_COOKIE_NAME,
+            language,
+            max_age=settings.LANGUAGE_COOKIE_AGE,
+            path=settings.LANGUAGE_COOKIE_PATH,
+            domain=settings.LANGUAGE_COOKIE_DOMAIN,
+            secure=settings.LANGUAGE_COOKIE_SECURE or request.is_secure(),
+            httponly=settings.LANGUAGE_COOKIE_HTTPONLY,
+            samesite=settings.LANGUAGE_COOKIE_SAMESITE,
+        )
+        return response
 
 
 class ClerkView(LoginRequiredMixin, PermissionRequiredMixin, View):
@@ -140,11 +179,12 @@ def _search(request: HttpRequest) -> SearchResult:
     not silently searched as nothing."""
     form = forms.SearchForm(request.GET)
     if not form.is_valid():
-        problem = (
-            " ".join(str(message) for message in form.errors.get("q", []))
-            or "This search cannot be run."
+        problem = " ".join(str(message) for message in form.errors.get("q", [])) or _(
+            "This search cannot be run."
         )
-        return SearchResult(query="", message=f"Search not run: {problem}")
+        return SearchResult(
+            query="", message=_("Search not run: %(problem)s") % {"problem": problem}
+        )
     return clerk_member_search(user=request.user, query=form.cleaned_data["q"])
 
 
@@ -226,10 +266,14 @@ class MemberActionView(MemberView):
 
     def balance_line(self, member: Member) -> str:
         balance = account_balance(member=member)
-        line = f"New balance: {format_points(balance.available)} available"
         if balance.pending:
-            line += f", {format_points(balance.pending)} pending"
-        return line + "."
+            return _("New balance: %(available)s available, %(pending)s pending.") % {
+                "available": format_points(balance.available),
+                "pending": format_points(balance.pending),
+            }
+        return _("New balance: %(available)s available.") % {
+            "available": format_points(balance.available)
+        }
 
 
 class PurchaseView(MemberActionView):
@@ -251,16 +295,24 @@ class PurchaseView(MemberActionView):
         )
         amount = format_money(data["amount"], currency)
         if not result.created:
-            title = f"Already recorded: this purchase of {amount} was recorded before."
-            lines = ["No points were added again."]
+            title = _("Already recorded: this purchase of %(amount)s was recorded before.") % {
+                "amount": amount
+            }
+            lines = [_("No points were added again.")]
         else:
-            title = f"Purchase of {amount} recorded" + (
-                f" (receipt {receipt})." if receipt else "."
+            title = (
+                _("Purchase of %(amount)s recorded (receipt %(receipt)s).")
+                % {"amount": amount, "receipt": receipt}
+                if receipt
+                else _("Purchase of %(amount)s recorded.") % {"amount": amount}
             )
-            earned = f"Points earned: {format_points(result.points_earned)}"
-            if result.points_pending:
-                earned += " (pending until the return period ends)"
-            lines = [earned + "."]
+            earned = format_points(result.points_earned)
+            lines = [
+                _("Points earned: %(points)s (pending until the return period ends).")
+                % {"points": earned}
+                if result.points_pending
+                else _("Points earned: %(points)s.") % {"points": earned}
+            ]
         lines.append(self.balance_line(member))
         self.flash(f"member:{member.pk}", title=title, lines=lines, tone="good")
 
@@ -275,7 +327,7 @@ class ReturnView(MemberActionView):
         currency = programme_settings_get().currency
         amount = data["amount"] or row.returnable
         if amount <= 0:
-            raise ValidationError({"purchase": ["This purchase was already fully returned."]})
+            raise ValidationError({"purchase": [_("This purchase was already fully returned.")]})
         result = return_record(
             channel=CHANNEL,
             external_id=f"clerk-return-{data['token']}",
@@ -287,19 +339,24 @@ class ReturnView(MemberActionView):
             actor=self.request.user,
         )
         what = purchase.external_id if not purchase.external_id.startswith("clerk-") else None
-        title = f"Return of {format_money(amount, currency)} recorded" + (
-            f" against receipt {what}."
+        money = format_money(amount, currency)
+        title = (
+            _("Return of %(amount)s recorded against receipt %(receipt)s.")
+            % {"amount": money, "receipt": what}
             if what
-            else f" against the purchase of {timezone.localtime(purchase.occurred_at):%d %b %Y}."
+            else _("Return of %(amount)s recorded against the purchase of %(day)s.")
+            % {"amount": money, "day": format_day(timezone.localtime(purchase.occurred_at).date())}
         )
-        lines = [f"Points taken back: {format_points(result.points_reversed)}."]
+        lines = [
+            _("Points taken back: %(points)s.") % {"points": format_points(result.points_reversed)}
+        ]
         if result.points_refunded:
             lines.append(
-                f"Points given back (they paid for the returned goods): "
-                f"{format_points(result.points_refunded)}."
+                _("Points given back (they paid for the returned goods): %(points)s.")
+                % {"points": format_points(result.points_refunded)}
             )
         if not result.created:
-            title = "Already recorded: this return was recorded before."
+            title = _("Already recorded: this return was recorded before.")
         lines.append(self.balance_line(member))
         self.flash(f"member:{member.pk}", title=title, lines=lines, tone="good")
 
@@ -335,13 +392,13 @@ class RedeemView(MemberActionView):
             return
         voucher = redemption.voucher
         lines = [
-            f"{format_points(sum(r.points for r in batch))} spent.",
+            _("%(points)s spent.") % {"points": format_points(sum(r.points for r in batch))},
             _("Valid until the end of %(day)s.")
             % {"day": format_day(voucher_last_day(voucher.expires_at))},
         ]
         partner_codes = [r.voucher.partner_code for r in batch if r.voucher.partner_code]
         if partner_codes:
-            lines.insert(0, f"Partner code: {', '.join(partner_codes)}")
+            lines.insert(0, _("Partner code: %(codes)s") % {"codes": ", ".join(partner_codes)})
         if len(batch) > 1:
             lines.insert(
                 0,
@@ -351,7 +408,8 @@ class RedeemView(MemberActionView):
         lines.append(self.balance_line(member))
         self.flash(
             f"member:{member.pk}",
-            title=f"Redeemed “{reward.name}”. Give the member this voucher code:"
+            title=_("Redeemed “%(name)s”. Give the member this voucher code:")
+            % {"name": reward.name}
             if len(batch) == 1
             else _("Redeemed %(n)s of “%(name)s”. Give the member these %(n)s voucher codes:")
             % {"n": len(batch), "name": reward.name},
@@ -380,10 +438,14 @@ class PointsPaymentView(MemberActionView):
         value = format_money(redemption.value or Decimal("0"), currency)
         self.flash(
             f"member:{member.pk}",
-            title=f"Paid {value} of order {data['order_ref']} with "
-            f"{format_points(redemption.points)}.",
+            title=_("Paid %(value)s of order %(order_ref)s with %(format_points)s.")
+            % {
+                "value": value,
+                "order_ref": data["order_ref"],
+                "format_points": format_points(redemption.points),
+            },
             lines=[
-                f"Take {value} off the bill; the member pays the rest.",
+                _("Take %(value)s off the bill; the member pays the rest.") % {"value": value},
                 self.balance_line(member),
             ],
             tone="good",
@@ -404,9 +466,16 @@ class ConsentView(MemberActionView):
                     source=CHANNEL,
                     actor=self.request.user,
                 )
-        labels = {"email": "e-mail", "sms": "SMS", "push": "app notifications"}
-        said = ", ".join(f"{labels[c]} {'yes' if data[c] else 'no'}" for c in labels)
-        self.flash(f"member:{member.pk}", title=f"Marketing consent saved: {said}.", tone="good")
+        labels = {"email": _("e-mail"), "sms": _("SMS"), "push": _("app notifications")}
+        said = _(", ").join(
+            (_("%(channel)s yes") if data[c] else _("%(channel)s no")) % {"channel": labels[c]}
+            for c in labels
+        )
+        self.flash(
+            f"member:{member.pk}",
+            title=_("Marketing consent saved: %(said)s.") % {"said": said},
+            tone="good",
+        )
 
 
 # --- enrolment ------------------------------------------------------------------------------
@@ -448,9 +517,9 @@ class EnrolView(ClerkView):
                 request.session[ENROLLED] = {data["token"]: member.pk}
                 self.flash(
                     f"member:{member.pk}",
-                    title=f"Welcome, {member.display_name}! Enrolled with card number "
-                    f"{member.member_number}.",
-                    lines=["Hand over a card, or read the number to the member."],
+                    title=_("Welcome, %(full_name)s! Enrolled with card number %(member_number)s.")
+                    % {"full_name": member.display_name, "member_number": member.member_number},
+                    lines=[_("Hand over a card, or read the number to the member.")],
                     tone="good",
                 )
                 return _see_other(member_url(member.pk) + "#result")
@@ -533,8 +602,9 @@ class VoucherView(ClerkView):
             else:
                 self.flash(
                     "voucher",
-                    title=f"Voucher {voucher.display_code} used for order {voucher.order_ref}.",
-                    lines=["Give the member what the voucher offers (see below)."],
+                    title=_("Voucher %(display_code)s used for order %(order_ref)s.")
+                    % {"display_code": voucher.display_code, "order_ref": voucher.order_ref},
+                    lines=[_("Give the member what the voucher offers (see below).")],
                     tone="good",
                 )
                 return _see_other(

@@ -50,14 +50,16 @@ class GroupAdmin(BaseGroupAdmin, ModelAdmin):
 
 
 class AuditLogFilterForm(forms.Form):
-    model = forms.ChoiceField(required=False, label="Model")
+    model = forms.ChoiceField(required=False, label=_("Model"))
     user = forms.ModelChoiceField(
         queryset=User.objects.filter(is_staff=True).order_by("username"),
         required=False,
-        label="Changed by",
+        label=_("Changed by"),
     )
-    since = forms.DateField(required=False, label="From", widget=forms.DateInput({"type": "date"}))
-    until = forms.DateField(required=False, label="To", widget=forms.DateInput({"type": "date"}))
+    since = forms.DateField(
+        required=False, label=_("From"), widget=forms.DateInput({"type": "date"})
+    )
+    until = forms.DateField(required=False, label=_("To"), widget=forms.DateInput({"type": "date"}))
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -68,7 +70,7 @@ class AuditLogFilterForm(forms.Form):
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
         if data.get("since") and data.get("until") and data["since"] > data["until"]:
-            raise forms.ValidationError("'From' must not be after 'To'.")
+            raise forms.ValidationError(_("'From' must not be after 'To'."))
         return data
 
 

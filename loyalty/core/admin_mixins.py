@@ -4,6 +4,7 @@ from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import reverse
+from django.utils.translation import gettext_lazy as _
 from simple_history.admin import SimpleHistoryAdmin
 
 
@@ -73,6 +74,6 @@ class AuditedAdminMixin(SimpleHistoryAdmin):
         extra_context: dict | None = None,
     ) -> HttpResponse:
         if request.method != "GET":
-            raise PermissionDenied("History is read-only.")
+            raise PermissionDenied(_("History is read-only."))
         self._ensure_visible(request, object_id)
         return super().history_form_view(request, object_id, version_id, extra_context)

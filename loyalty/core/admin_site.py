@@ -21,7 +21,7 @@ from django.utils.translation import gettext_lazy as _
 def environment_badge(request: HttpRequest) -> list[str] | None:
     """Show a coloured badge in the admin header so nobody mistakes a demo for production."""
     if settings.DEBUG:
-        return ["Development", "warning"]
+        return [str(_("Development")), "warning"]
     return None
 
 

@@ -2,6 +2,7 @@ from typing import Any
 
 from django.apps import AppConfig
 from django.db.models.signals import post_migrate
+from django.utils.translation import gettext_lazy as _
 
 
 def _setup_roles_after_migrate(sender: AppConfig, using: str = "default", **kwargs: Any) -> None:
@@ -22,7 +23,7 @@ def _setup_roles_after_migrate(sender: AppConfig, using: str = "default", **kwar
 class CoreConfig(AppConfig):
     name = "loyalty.core"
     label = "core"
-    verbose_name = "Core"
+    verbose_name = _("Core")
 
     def ready(self) -> None:
         from django.contrib.auth.signals import user_logged_in

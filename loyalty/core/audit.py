@@ -14,10 +14,11 @@ from django.apps import apps
 from django.db.models import Model, Q
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 HIDDEN_FIELDS = {"updated_at", "created_at"}  # every save touches them; noise in a diff
 MAX_VALUE = 120  # characters of a value shown in the list
-ACTIONS = {"+": "Created", "~": "Changed", "-": "Deleted"}
+ACTIONS = {"+": _("Created"), "~": _("Changed"), "-": _("Deleted")}
 
 
 @dataclass(frozen=True)
@@ -135,7 +136,7 @@ def audit_log_list(
     picked = picked[:limit]
 
     previous: dict[tuple[str, int], Any] = {}
-    for model in {m for m, _ in picked}:
+    for model in {m for m, _record in picked}:
         records = [r for m, r in picked if m is model]
         for history_id, version in _previous_versions(_history(model), records).items():
             previous[(model._meta.label_lower, history_id)] = version

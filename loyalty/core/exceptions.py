@@ -3,6 +3,7 @@
 from typing import Any
 
 from django.utils.functional import Promise
+from django.utils.translation import gettext_lazy as _
 
 
 class ApplicationError(Exception):
@@ -10,7 +11,7 @@ class ApplicationError(Exception):
 
     code: str = "application_error"
     http_status: int = 400
-    default_message: str | Promise = "The request could not be processed."  # or gettext_lazy
+    default_message: str | Promise = _("The request could not be processed.")  # or gettext_lazy
 
     def __init__(
         self, message: str | Promise | None = None, *, extra: dict[str, Any] | None = None
@@ -24,26 +25,26 @@ class ApplicationError(Exception):
 class NotFound(ApplicationError):
     code = "not_found"
     http_status = 404
-    default_message = "Not found."
+    default_message = _("Not found.")
 
 
 class Conflict(ApplicationError):
     code = "conflict"
     http_status = 409
-    default_message = "The request conflicts with the current state."
+    default_message = _("The request conflicts with the current state.")
 
 
 class IdempotencyKeyReused(Conflict):
     """The same idempotency key came with a different request (docs/api.md, Idempotency)."""
 
     code = "idempotency_key_reused"
-    default_message = (
+    default_message = _(
         "This idempotency key was already used for a different request; use a new key."
     )
 
 
 class IdempotencyRequestInProgress(Conflict):
     code = "idempotency_request_in_progress"
-    default_message = (
+    default_message = _(
         "A request with this idempotency key is still being processed; retry in a moment."
     )

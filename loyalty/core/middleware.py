@@ -1,4 +1,5 @@
-"""Request-level security: idle logout for shared till devices, and the CSP header."""
+"""Request-level concerns: the staff member's language, idle logout for shared till devices,
+and the CSP header."""
 
 import time
 from collections.abc import Callable
@@ -6,8 +7,41 @@ from collections.abc import Callable
 from django.conf import settings
 from django.contrib.auth import logout
 from django.http import HttpRequest, HttpResponse
+from django.middleware.locale import LocaleMiddleware
+from django.utils import translation
 
 LAST_SEEN = "_last_seen"
+# The language a staff member chose (their staff profile, or the clerk screen's switch), kept
+# in the session from login on so that no request needs a query to find it.
+STAFF_LANGUAGE = "_staff_language"
+
+
+def supported_language(code: object) -> str | None:
+    """code when it is one of settings.LANGUAGES, else None."""
+    if isinstance(code, str) and code in {lang for lang, _name in settings.LANGUAGES}:
+        return code
+    return None
+
+
+class StaffLocaleMiddleware(LocaleMiddleware):
+    """Django's LocaleMiddleware, with the staff member's own choice first.
+
+    Order: the language saved in the session at login (the staff profile) or by the clerk
+    screen's switch; then Django's order (the language cookie, then the browser's
+    Accept-Language, then LANGUAGE_CODE). The API (/api/) always follows the request's
+    Accept-Language: its clients are systems that say what they want on every call.
+    """
+
+    def process_request(self, request: HttpRequest) -> None:
+        if not request.path.startswith("/api/") and hasattr(request, "session"):
+            language = supported_language(request.session.get(STAFF_LANGUAGE))
+            if language:
+                translation.activate(language)
+                request.LANGUAGE_CODE = translation.get_language()
+                return
+        super().process_request(request)
+
+
 # Touch the session at most this often, so a page with search-as-you-type does not write the
 # session table on every keystroke.
 TOUCH_EVERY = 60

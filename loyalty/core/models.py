@@ -7,8 +7,10 @@ from django.utils.translation import gettext_lazy as _
 
 
 class BaseModel(models.Model):
-    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    created_at = models.DateTimeField(
+        auto_now_add=True, db_index=True, verbose_name=_("created at")
+    )
+    updated_at = models.DateTimeField(auto_now=True, verbose_name=_("updated at"))
 
     class Meta:
         abstract = True
@@ -22,11 +24,11 @@ class AuditLog(models.Model):
         managed = False
         default_permissions = ()
         permissions = [("view_auditlog", "Can see the audit log")]
-        verbose_name = "audit log"
-        verbose_name_plural = "audit log"
+        verbose_name = _("audit log")
+        verbose_name_plural = _("audit log")
 
     def __str__(self) -> str:
-        return "audit log"
+        return str(_("audit log"))
 
 
 class StaffTokenActivity(models.Model):
@@ -47,7 +49,10 @@ class StaffTokenActivity(models.Model):
         verbose_name_plural = _("staff token uses")
 
     def __str__(self) -> str:
-        return f"{self.token.user} token, last used {self.last_used_at:%Y-%m-%d %H:%M}"
+        return _("%(user)s token, last used %(when)s") % {
+            "user": self.token.user,
+            "when": f"{self.last_used_at:%Y-%m-%d %H:%M}",
+        }
 
 
 class IdempotencyRecord(BaseModel):

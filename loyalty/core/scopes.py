@@ -8,6 +8,9 @@ documented in docs/api.md; the staff roles grant these permissions through their
 
 from typing import Any
 
+from django.utils.text import format_lazy
+from django.utils.translation import gettext_lazy as _
+
 MEMBERS_READ = "members:read"
 MEMBERS_WRITE = "members:write"
 TRANSACTIONS_WRITE = "transactions:write"
@@ -20,17 +23,17 @@ FEEDBACK_WRITE = "feedback:write"
 # Any valid key or signed-in user, whatever its scopes (who am I).
 AUTHENTICATED = "authenticated"
 
-SCOPES: dict[str, str] = {
-    MEMBERS_READ: "Read members, balances, statements, tiers and vouchers",
-    MEMBERS_WRITE: "Enrol and update members, change their status, erase them",
-    TRANSACTIONS_WRITE: "Report purchases and returns, quote what a basket earns",
-    REWARDS_REDEEM: "Read the catalogue, redeem rewards, pay with points, cancel redemptions",
-    VOUCHERS_CONSUME: "Check, consume and undo voucher codes",
-    ANALYTICS_READ: "Read KPIs and analytics",
-    FEEDBACK_READ: "Read members' feedback and complaints",
-    FEEDBACK_WRITE: "Record feedback and complaints, move them along, resolve them",
+SCOPES: dict[str, Any] = {
+    MEMBERS_READ: _("Read members, balances, statements, tiers and vouchers"),
+    MEMBERS_WRITE: _("Enrol and update members, change their status, erase them"),
+    TRANSACTIONS_WRITE: _("Report purchases and returns, quote what a basket earns"),
+    REWARDS_REDEEM: _("Read the catalogue, redeem rewards, pay with points, cancel redemptions"),
+    VOUCHERS_CONSUME: _("Check, consume and undo voucher codes"),
+    ANALYTICS_READ: _("Read KPIs and analytics"),
+    FEEDBACK_READ: _("Read members' feedback and complaints"),
+    FEEDBACK_WRITE: _("Record feedback and complaints, move them along, resolve them"),
 }
-SCOPE_CHOICES = [(scope, f"{scope}: {label}") for scope, label in SCOPES.items()]
+SCOPE_CHOICES = [(scope, format_lazy("{}: {}", scope, label)) for scope, label in SCOPES.items()]
 
 SCOPE_PERMISSIONS: dict[str, tuple[str, ...]] = {
     MEMBERS_READ: ("members.view_member",),

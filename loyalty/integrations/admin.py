@@ -34,10 +34,15 @@ from loyalty.integrations.services import (
 
 class ApiClientForm(forms.ModelForm):
     scopes = forms.MultipleChoiceField(
-        choices=SCOPE_CHOICES, widget=forms.CheckboxSelectMultiple, required=False
+        label=_("Scopes"),
+        choices=SCOPE_CHOICES,
+        widget=forms.CheckboxSelectMultiple,
+        required=False,
     )
     channel = forms.ChoiceField(
-        choices=[("", "any channel"), *SalesChannel.choices], required=False
+        label=_("Channel"),
+        choices=[("", _("any channel")), *SalesChannel.choices],
+        required=False,
     )
 
     class Meta:
@@ -121,7 +126,7 @@ class ApiClientAdmin(ModelAdmin):
             }
         return str(_("active"))
 
-    @admin.display(description="Scopes")
+    @admin.display(description=_("Scopes"))
     def scope_list(self, obj: ApiClient) -> str:
         return ", ".join(obj.scopes) or "-"
 
@@ -149,15 +154,15 @@ class ApiClientAdmin(ModelAdmin):
             request,
             self.admin_site,
             obj,
-            heading=f"API key for {obj.name}",
+            heading=_("API key for %(name)s") % {"name": obj.name},
             value=key,
             kind="key",
-            lost_hint="revoke this client and create a new one",
-            usage="Send it as the header  Authorization: Api-Key <key>.",
+            lost_hint=_("revoke this client and create a new one"),
+            usage=_("Send it as the header  Authorization: Api-Key <key>."),
         )
 
     @admin.action(
-        description="Revoke the selected keys (at once, for good)", permissions=["change"]
+        description=_("Revoke the selected keys (at once, for good)"), permissions=["change"]
     )
     def revoke(self, request: HttpRequest, queryset: QuerySet) -> None:
         done = 0
@@ -166,9 +171,15 @@ class ApiClientAdmin(ModelAdmin):
                 api_client_revoke(client=client)
                 done += 1
             except ApplicationError as exc:
-                self.message_user(request, f"{client}: {exc.message}", level=messages.ERROR)
+                self.message_user(
+                    request,
+                    _("%(client)s: %(message)s") % {"client": client, "message": exc.message},
+                    level=messages.ERROR,
+                )
         if done:
-            self.message_user(request, f"Revoked {done} key(s).", level=messages.SUCCESS)
+            self.message_user(
+                request, _("Revoked %(done)s key(s).") % {"done": done}, level=messages.SUCCESS
+            )
 
     @admin.action(
         description=_("Rotate the key: issue a new one, the old one keeps working 24 hours"),
@@ -184,7 +195,11 @@ class ApiClientAdmin(ModelAdmin):
         try:
             rotated = api_client_rotate(client=client, old_key_valid_for=DEFAULT_ROTATION_OVERLAP)
         except ApplicationError as exc:
-            self.message_user(request, f"{client}: {exc.message}", level=messages.ERROR)
+            self.message_user(
+                request,
+                _("%(client)s: %(message)s") % {"client": client, "message": exc.message},
+                level=messages.ERROR,
+            )
             return None
         until = timezone.localtime(rotated.client.previous_key_valid_until)
         return _shown_once(
@@ -221,7 +236,9 @@ class ApiRequestLogAdmin(ReadOnlyAdminMixin, ModelAdmin):
 
 class WebhookSubscriptionForm(forms.ModelForm):
     event_types = forms.MultipleChoiceField(
-        choices=[(e, e) for e in EVENT_TYPES], widget=forms.CheckboxSelectMultiple
+        label=_("Event types"),
+        choices=[(e, e) for e in EVENT_TYPES],
+        widget=forms.CheckboxSelectMultiple,
     )
 
     class Meta:
@@ -237,7 +254,7 @@ class WebhookSubscriptionAdmin(ModelAdmin):
     list_select_related = ["client"]
     search_fields = ["target_url", "client__name", "client__prefix"]
 
-    @admin.display(description="Events")
+    @admin.display(description=_("Events"))
     def event_list(self, obj: WebhookSubscription) -> str:
         return ", ".join(obj.event_types)
 
@@ -266,11 +283,11 @@ class WebhookSubscriptionAdmin(ModelAdmin):
             request,
             self.admin_site,
             obj,
-            heading=f"Signing secret for {obj.target_url}",
+            heading=_("Signing secret for %(url)s") % {"url": obj.target_url},
             value=secret,
             kind="secret",
-            lost_hint="delete this subscription and create a new one",
-            usage="Verify X-Loyalty-Signature with it (docs/api.md, Webhooks).",
+            lost_hint=_("delete this subscription and create a new one"),
+            usage=_("Verify X-Loyalty-Signature with it (docs/api.md, Webhooks)."),
         )
 
 
@@ -302,12 +319,14 @@ class WebhookDeliveryAdmin(ReadOnlyAdminMixin, ModelAdmin):
     def has_redeliver_permission(self, request: HttpRequest) -> bool:
         return request.user.has_perm("integrations.change_webhookdelivery")
 
-    @admin.action(description="Redeliver the selected events", permissions=["redeliver"])
+    @admin.action(description=_("Redeliver the selected events"), permissions=["redeliver"])
     def redeliver(self, request: HttpRequest, queryset: QuerySet) -> None:
         count = 0
         for delivery in queryset:
             webhook_delivery_redeliver(delivery=delivery)
             count += 1
         self.message_user(
-            request, f"{count} delivery(ies) queued to be sent again.", level=messages.SUCCESS
+            request,
+            _("%(count)s delivery(ies) queued to be sent again.") % {"count": count},
+            level=messages.SUCCESS,
         )

@@ -1,10 +1,11 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class IntegrationsConfig(AppConfig):
     name = "loyalty.integrations"
     label = "integrations"
-    verbose_name = "Integrations (API clients and webhooks)"
+    verbose_name = _("Integrations (API clients and webhooks)")
 
     def ready(self) -> None:
         from loyalty.core import events

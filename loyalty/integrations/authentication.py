@@ -11,6 +11,7 @@ from typing import Any
 
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 from rest_framework import exceptions
 from rest_framework.authentication import BaseAuthentication, get_authorization_header
 from rest_framework.request import Request
@@ -26,11 +27,13 @@ class ApiKeyAuthentication(BaseAuthentication):
         if not header or header[0].decode("latin-1").lower() != self.keyword.lower():
             return None  # not ours: token or session authentication may take it
         if len(header) != 2:
-            raise exceptions.AuthenticationFailed("Give the key after 'Api-Key', with no spaces.")
+            raise exceptions.AuthenticationFailed(
+                _("Give the key after 'Api-Key', with no spaces.")
+            )
         try:
             key = header[1].decode()
         except UnicodeError:
-            raise exceptions.AuthenticationFailed("Invalid API key.") from None
+            raise exceptions.AuthenticationFailed(_("Invalid API key.")) from None
         return self.authenticate_key(request, key)
 
     def authenticate_key(self, request: Request, key: str) -> tuple[Any, Any]:
@@ -48,24 +51,25 @@ class ApiKeyAuthentication(BaseAuthentication):
         replaced = client is not None and client.prefix != prefix
         expected = (client.previous_key_hash if replaced else client.key_hash) if client else ""
         if client is None or not hmac.compare_digest(expected, key_hash(key)):
-            raise exceptions.AuthenticationFailed("Invalid API key.")
+            raise exceptions.AuthenticationFailed(_("Invalid API key."))
         # The request log records refused calls of a known key too (a revoked key still in use).
         request._request.api_client_id = client.pk  # type: ignore[attr-defined]
         now = timezone.now()
         if client.revoked_at is not None:
             raise exceptions.AuthenticationFailed(
-                "This API key has been revoked.", code="api_key_revoked"
+                _("This API key has been revoked."), code="api_key_revoked"
             )
         if replaced and (
             client.previous_key_valid_until is None or now >= client.previous_key_valid_until
         ):
             raise exceptions.AuthenticationFailed(
-                "This API key was replaced by a new one (rotated); use the new key.",
+                _("This API key was replaced by a new one (rotated); use the new key."),
                 code="api_key_rotated",
             )
         if client.is_expired(now):
             raise exceptions.AuthenticationFailed(
-                f"This API key expired at {client.expires_at.isoformat()}.",  # type: ignore[union-attr]
+                _("This API key expired at %(isoformat)s.")
+                % {"isoformat": client.expires_at.isoformat()},  # type: ignore[union-attr]
                 code="api_key_expired",
             )
         api_client_touch(client=client, now=now)

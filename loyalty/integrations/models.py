@@ -45,38 +45,51 @@ class ApiClient(BaseModel):
     # Lets permission classes recognise `request.auth` without importing this module.
     is_api_client = True
 
-    name = models.CharField(max_length=100)
+    name = models.CharField(max_length=100, verbose_name=_("name"))
     prefix = models.CharField(
-        max_length=12, unique=True, editable=False, help_text="Public part of the key."
+        max_length=12,
+        unique=True,
+        editable=False,
+        help_text=_("Public part of the key."),
+        verbose_name=_("prefix"),
     )
-    key_hash = models.CharField(max_length=64, editable=False)
+    key_hash = models.CharField(max_length=64, editable=False, verbose_name=_("key hash"))
     user = models.OneToOneField(
         settings.AUTH_USER_MODEL,
         on_delete=models.PROTECT,
         related_name="api_client",
         editable=False,
-        help_text="Service account the client's writes are attributed to (cannot log in).",
+        help_text=_("Service account the client's writes are attributed to (cannot log in)."),
+        verbose_name=_("user"),
     )
-    scopes = models.JSONField(default=list, blank=True)
+    scopes = models.JSONField(default=list, blank=True, verbose_name=_("scopes"))
     store = models.ForeignKey(
         "members.Store",
         null=True,
         blank=True,
         on_delete=models.PROTECT,
         related_name="api_clients",
-        help_text="If set, the key reports for this store only.",
+        help_text=_("If set, the key reports for this store only."),
+        verbose_name=_("store"),
     )
     channel = models.CharField(
         max_length=10,
         blank=True,
         default="",
-        help_text="If set, the key reports through this channel only.",
+        help_text=_("If set, the key reports through this channel only."),
+        verbose_name=_("channel"),
     )
     rate_limit_per_minute = models.PositiveIntegerField(
-        default=DEFAULT_RATE_PER_MINUTE, validators=[MinValueValidator(1)]
+        default=DEFAULT_RATE_PER_MINUTE,
+        validators=[MinValueValidator(1)],
+        verbose_name=_("rate limit per minute"),
     )
-    last_used_at = models.DateTimeField(null=True, blank=True, editable=False)
-    revoked_at = models.DateTimeField(null=True, blank=True, editable=False)
+    last_used_at = models.DateTimeField(
+        null=True, blank=True, editable=False, verbose_name=_("last used at")
+    )
+    revoked_at = models.DateTimeField(
+        null=True, blank=True, editable=False, verbose_name=_("revoked at")
+    )
     expires_at = models.DateTimeField(
         _("expires at"),
         null=True,
@@ -93,8 +106,11 @@ class ApiClient(BaseModel):
         unique=True,
         editable=False,
         help_text=_("Public part of the key replaced by the last rotation."),
+        verbose_name=_("previous prefix"),
     )
-    previous_key_hash = models.CharField(max_length=64, blank=True, default="", editable=False)
+    previous_key_hash = models.CharField(
+        max_length=64, blank=True, default="", editable=False, verbose_name=_("previous key hash")
+    )
     previous_key_valid_until = models.DateTimeField(
         _("old key accepted until"),
         null=True,
@@ -102,12 +118,12 @@ class ApiClient(BaseModel):
         editable=False,
         help_text=_("After a rotation, the old key keeps working until this time, then 401."),
     )
-    notes = models.TextField(blank=True, default="")
+    notes = models.TextField(blank=True, default="", verbose_name=_("notes"))
 
     objects = ApiClientQuerySet.as_manager()
 
     class Meta:
-        verbose_name = "API client"
+        verbose_name = _("API client")
         constraints = [
             models.CheckConstraint(
                 condition=Q(rate_limit_per_minute__gte=1),
@@ -142,16 +158,22 @@ class ApiClient(BaseModel):
 class ApiRequestLog(models.Model):
     """One row per API request made with a key: written by one INSERT, pruned by a task."""
 
-    client = models.ForeignKey(ApiClient, on_delete=models.CASCADE, related_name="requests")
-    method = models.CharField(max_length=8)
-    route = models.CharField(max_length=200, help_text="URL pattern, e.g. api/v1/ledger/purchases/")
-    path = models.CharField(max_length=255)
-    status_code = models.PositiveSmallIntegerField()
-    latency_ms = models.PositiveIntegerField()
-    created_at = models.DateTimeField(db_index=True)
+    client = models.ForeignKey(
+        ApiClient, on_delete=models.CASCADE, related_name="requests", verbose_name=_("client")
+    )
+    method = models.CharField(max_length=8, verbose_name=_("method"))
+    route = models.CharField(
+        max_length=200,
+        help_text=_("URL pattern, e.g. api/v1/ledger/purchases/"),
+        verbose_name=_("route"),
+    )
+    path = models.CharField(max_length=255, verbose_name=_("path"))
+    status_code = models.PositiveSmallIntegerField(verbose_name=_("status code"))
+    latency_ms = models.PositiveIntegerField(verbose_name=_("latency ms"))
+    created_at = models.DateTimeField(db_index=True, verbose_name=_("created at"))
 
     class Meta:
-        verbose_name = "API request"
+        verbose_name = _("API request")
         indexes = [models.Index(fields=["client", "-created_at"], name="integrations_log_client")]
 
     def __str__(self) -> str:
@@ -159,14 +181,16 @@ class ApiRequestLog(models.Model):
 
 
 class WebhookSubscription(BaseModel):
-    client = models.ForeignKey(ApiClient, on_delete=models.CASCADE, related_name="webhooks")
-    target_url = models.URLField(max_length=500)
-    event_types = models.JSONField(default=list)
-    secret = models.CharField(max_length=64, editable=False)
-    active = models.BooleanField(default=True)
+    client = models.ForeignKey(
+        ApiClient, on_delete=models.CASCADE, related_name="webhooks", verbose_name=_("client")
+    )
+    target_url = models.URLField(max_length=500, verbose_name=_("target url"))
+    event_types = models.JSONField(default=list, verbose_name=_("event types"))
+    secret = models.CharField(max_length=64, editable=False, verbose_name=_("secret"))
+    active = models.BooleanField(default=True, verbose_name=_("active"))
 
     class Meta:
-        verbose_name = "webhook subscription"
+        verbose_name = _("webhook subscription")
 
     def __str__(self) -> str:
         return f"{self.client.name} -> {self.target_url}"
@@ -177,31 +201,42 @@ class WebhookSubscription(BaseModel):
             or not self.event_types
             or set(self.event_types) - set(EVENT_TYPES)
         ):
-            raise ValidationError({"event_types": f"Choose among: {', '.join(EVENT_TYPES)}."})
+            raise ValidationError(
+                {"event_types": _("Choose among: %(join)s.") % {"join": ", ".join(EVENT_TYPES)}}
+            )
 
 
 class WebhookDelivery(BaseModel):
     class Status(models.TextChoices):
-        PENDING = "pending", "Pending"
-        DELIVERED = "delivered", "Delivered"
-        FAILED = "failed", "Failed"
+        PENDING = "pending", _("Pending")
+        DELIVERED = "delivered", _("Delivered")
+        FAILED = "failed", _("Failed")
 
     subscription = models.ForeignKey(
-        WebhookSubscription, on_delete=models.CASCADE, related_name="deliveries"
+        WebhookSubscription,
+        on_delete=models.CASCADE,
+        related_name="deliveries",
+        verbose_name=_("subscription"),
     )
-    event_id = models.UUIDField(default=uuid.uuid4, db_index=True)
-    event_type = models.CharField(max_length=40)
-    payload = models.JSONField()
-    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
-    attempts = models.PositiveSmallIntegerField(default=0)
-    next_attempt_at = models.DateTimeField(null=True, blank=True)
-    last_status_code = models.PositiveSmallIntegerField(null=True, blank=True)
-    last_error = models.CharField(max_length=500, blank=True, default="")
-    delivered_at = models.DateTimeField(null=True, blank=True)
+    event_id = models.UUIDField(default=uuid.uuid4, db_index=True, verbose_name=_("event id"))
+    event_type = models.CharField(max_length=40, verbose_name=_("event type"))
+    payload = models.JSONField(verbose_name=_("payload"))
+    status = models.CharField(
+        max_length=10, choices=Status.choices, default=Status.PENDING, verbose_name=_("status")
+    )
+    attempts = models.PositiveSmallIntegerField(default=0, verbose_name=_("attempts"))
+    next_attempt_at = models.DateTimeField(null=True, blank=True, verbose_name=_("next attempt at"))
+    last_status_code = models.PositiveSmallIntegerField(
+        null=True, blank=True, verbose_name=_("last status code")
+    )
+    last_error = models.CharField(
+        max_length=500, blank=True, default="", verbose_name=_("last error")
+    )
+    delivered_at = models.DateTimeField(null=True, blank=True, verbose_name=_("delivered at"))
 
     class Meta:
-        verbose_name = "webhook delivery"
-        verbose_name_plural = "webhook deliveries"
+        verbose_name = _("webhook delivery")
+        verbose_name_plural = _("webhook deliveries")
         constraints = [
             models.CheckConstraint(
                 condition=Q(status__in=["pending", "delivered", "failed"]),

@@ -8,6 +8,7 @@ declares no scope is closed to API keys and unchanged for staff.
 
 from typing import Any
 
+from django.utils.translation import gettext_lazy as _
 from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 
@@ -36,7 +37,7 @@ class HasRequiredScope(BasePermission):
                 raise ApiKeyNotAllowed()
             if scope != AUTHENTICATED and scope not in client.scopes:
                 raise ScopeMissing(
-                    f"This API key lacks the scope {scope!r}.",
+                    _("This API key lacks the scope %(scope)s.") % {"scope": repr(scope)},
                     extra={"required_scope": scope, "key_scopes": list(client.scopes)},
                 )
             binding_check(request, client)
@@ -47,7 +48,8 @@ class HasRequiredScope(BasePermission):
         if request.user.has_perms(needed):
             return True
         raise PermissionMissing(
-            f"Your user needs the permission {', '.join(needed)} ({scope}).",
+            _("Your user needs the permission %(join)s (%(scope)s).")
+            % {"join": ", ".join(needed), "scope": scope},
             extra={"required_scope": scope, "required_permissions": list(needed)},
         )
 
@@ -66,12 +68,13 @@ def binding_check(request: Request, client: Any, data: Any = None) -> None:
     named = store.strip().upper() if isinstance(store, str) else ""
     if client.store_id is not None and named and named != client.store.code.upper():
         raise StoreNotAllowed(
-            f"This API key reports for store {client.store.code} only.",
+            _("This API key reports for store %(code)s only.") % {"code": client.store.code},
             extra={"store": store, "allowed_store": client.store.code},
         )
     channel = data.get("channel")
     if client.channel and isinstance(channel, str) and channel and channel != client.channel:
         raise ChannelNotAllowed(
-            f"This API key reports through the {client.channel!r} channel only.",
+            _("This API key reports through the %(channel)s channel only.")
+            % {"channel": repr(client.channel)},
             extra={"channel": channel, "allowed_channel": client.channel},
         )

@@ -25,6 +25,7 @@ from loyalty.core.admin_mixins import (
     SingletonAdminMixin,
 )
 from loyalty.core.exceptions import ApplicationError
+from loyalty.core.formatting import format_day, format_moment, format_money
 from loyalty.ledger.admin_forms import EarningRuleForm, ProgrammeSettingsForm
 from loyalty.ledger.admin_simulator import AppliedStep, SimulatorForm, explain_steps, simulate
 from loyalty.ledger.models import (
@@ -51,9 +52,9 @@ from members.models import Member
 class ProgrammeSettingsAdmin(AuditedAdminMixin, SingletonAdminMixin, ModelAdmin):
     form = ProgrammeSettingsForm
     fieldsets = (
-        ("Programme", {"fields": ("name", "currency", "time_zone", "phone_region")}),
+        (_("Programme"), {"fields": ("name", "currency", "time_zone", "phone_region")}),
         (
-            "Earning",
+            _("Earning"),
             {
                 "fields": (
                     "points_per_unit",
@@ -65,7 +66,7 @@ class ProgrammeSettingsAdmin(AuditedAdminMixin, SingletonAdminMixin, ModelAdmin)
             },
         ),
         (
-            "Pending and expiry",
+            _("Pending and expiry"),
             {
                 "fields": (
                     "pending_days",
@@ -76,7 +77,7 @@ class ProgrammeSettingsAdmin(AuditedAdminMixin, SingletonAdminMixin, ModelAdmin)
                 )
             },
         ),
-        ("Value and returns", {"fields": ("point_value", "return_policy")}),
+        (_("Value and returns"), {"fields": ("point_value", "return_policy")}),
     )
 
 
@@ -215,7 +216,7 @@ class TransactionAdmin(MemberScopedAdminMixin, ReadOnlyAdminMixin, ModelAdmin):
         "external_id",
         "member_link",
         "store",
-        "amount",
+        "amount_money",
         "points_earned",
         "points_reversed",
     )
@@ -227,33 +228,35 @@ class TransactionAdmin(MemberScopedAdminMixin, ReadOnlyAdminMixin, ModelAdmin):
     inlines = [TransactionLineInline]
     readonly_fields = ("entries",)
 
-    @admin.display(description="Member")
+    @admin.display(description=_("amount"), ordering="amount")
+    def amount_money(self, txn: Transaction) -> str:
+        """£1,234.50 / ¥1,234.50: the transaction's currency, the staff member's language."""
+        return format_money(txn.amount, txn.currency)
+
+    @admin.display(description=_("Member"))
     def member_link(self, txn: Transaction) -> str:
         if txn.member_id is None or txn.member is None:
-            return "anonymous"
+            return str(_("anonymous"))
         url = reverse("admin:members_member_change", args=[txn.member_id])
         return format_html('<a href="{}">{}</a>', url, txn.member.member_number)
 
-    @admin.display(description="Ledger entries")
+    @admin.display(description=_("Ledger entries"))
     def entries(self, txn: Transaction) -> str:
         rows = LedgerEntry.objects.filter(source_type=txn.kind, source_id=str(txn.pk)).order_by(
             "pk"
         )
-        return (
-            format_html_join(
-                "",
-                '<div><a href="{}">{} {}</a></div>',
+        return format_html_join(
+            "",
+            '<div><a href="{}">{} {}</a></div>',
+            (
                 (
-                    (
-                        reverse("admin:ledger_ledgerentry_change", args=[e.pk]),
-                        e.get_kind_display(),
-                        f"{e.amount:+d}",
-                    )
-                    for e in rows
-                ),
-            )
-            or "none"
-        )
+                    reverse("admin:ledger_ledgerentry_change", args=[e.pk]),
+                    e.get_kind_display(),
+                    f"{e.amount:+d}",
+                )
+                for e in rows
+            ),
+        ) or str(_("none"))
 
 
 @admin.register(LedgerEntry)
@@ -296,11 +299,11 @@ class LedgerEntryAdmin(MemberScopedAdminMixin, ReadOnlyAdminMixin, ModelAdmin):
         steps = explain_steps(entry.rules if isinstance(entry.rules, list) else [])
         return format_html_join("", "<div>{}</div>", ((step.text,) for step in steps)) or "-"
 
-    @admin.display(description="Member", ordering="account__member__member_number")
+    @admin.display(description=_("Member"), ordering="account__member__member_number")
     def member_number(self, entry: LedgerEntry) -> str:
         return entry.account.member.member_number
 
-    @admin.display(description="Source")
+    @admin.display(description=_("Source"))
     def source(self, entry: LedgerEntry) -> str:
         if entry.source_type in ("purchase", "return") and entry.source_id:
             url = reverse("admin:ledger_transaction_change", args=[entry.source_id])
@@ -310,7 +313,7 @@ class LedgerEntryAdmin(MemberScopedAdminMixin, ReadOnlyAdminMixin, ModelAdmin):
     def has_export_permission(self, request: HttpRequest) -> bool:
         return request.user.has_perm("ledger.export_ledgerentry")
 
-    @admin.action(description="Export selected entries as CSV", permissions=["export"])
+    @admin.action(description=_("Export selected entries as CSV"), permissions=["export"])
     def export_csv(self, request: HttpRequest, queryset: QuerySet) -> HttpResponse:
         response = HttpResponse(content_type="text/csv")
         response["Content-Disposition"] = 'attachment; filename="ledger-entries.csv"'
@@ -351,19 +354,25 @@ class PointsAccountInline(ReadOnlyAdminMixin, StackedInline):
     model = PointsAccount
     fields = ("points_summary", "recent_entries")
     readonly_fields = fields
-    verbose_name_plural = "Points"
+    verbose_name_plural = _("Points")
     can_delete = False
 
-    @admin.display(description="Balance")
+    @admin.display(description=_("Balance"))
     def points_summary(self, account: PointsAccount) -> str:
         b = account_balance(member=account.member)
         expiry = (
-            f", {b.next_expiry_points} expire after {b.next_expiry_date:%d %b %Y}"
+            _(", %(points)s expire after %(day)s")
+            % {"points": b.next_expiry_points, "day": format_day(b.next_expiry_date)}
             if b.next_expiry_date
             else ""
         )
         return format_html(
-            "<strong>{}</strong> available, {} pending, {} debt (balance {}); lifetime earned {}{}",
+            str(
+                _(
+                    "<strong>{}</strong> available, {} pending, {} debt (balance {}); "
+                    "lifetime earned {}{}"
+                )
+            ),
             b.available,
             b.pending,
             b.debt,
@@ -372,33 +381,30 @@ class PointsAccountInline(ReadOnlyAdminMixin, StackedInline):
             expiry,
         )
 
-    @admin.display(description="Recent entries")
+    @admin.display(description=_("Recent entries"))
     def recent_entries(self, account: PointsAccount) -> str:
         if account.pk is None:  # the inline's blank form for a member without an account
-            return "no entries yet"
+            return str(_("no entries yet"))
         entries = account.entries.select_related("created_by", "created_by__api_client").order_by(
             "-effective_at", "-id"
         )[:10]
-        return (
-            format_html_join(
-                "",
-                "<div>{} &middot; {} {} &rarr; {} <em>{}</em> {}</div>",
+        return format_html_join(
+            "",
+            "<div>{} &middot; {} {} &rarr; {} <em>{}</em> {}</div>",
+            (
                 (
-                    (
-                        e.effective_at.strftime("%d %b %Y %H:%M"),
-                        e.get_kind_display(),
-                        # signed here: format_html escapes its arguments into strings first,
-                        # and "{:+d}" on a string raised (hidden by the admin as "-")
-                        f"{e.amount:+d}",
-                        e.balance_after,
-                        e.reason,
-                        _actor_label(e.created_by),
-                    )
-                    for e in entries
-                ),
-            )
-            or "no entries yet"
-        )
+                    format_moment(e.effective_at),
+                    e.get_kind_display(),
+                    # signed here: format_html escapes its arguments into strings first,
+                    # and "{:+d}" on a string raised (hidden by the admin as "-")
+                    f"{e.amount:+d}",
+                    e.balance_after,
+                    e.reason,
+                    _actor_label(e.created_by),
+                )
+                for e in entries
+            ),
+        ) or str(_("no entries yet"))
 
 
 def _actor_label(user: object) -> str:
@@ -413,13 +419,13 @@ def _actor_label(user: object) -> str:
 
 class AdjustPointsForm(forms.Form):
     points = forms.IntegerField(
-        min_value=-(10**9), max_value=10**9, help_text="Negative to take points away."
+        min_value=-(10**9), max_value=10**9, help_text=_("Negative to take points away.")
     )
-    reason = forms.CharField(max_length=255, help_text="Kept on the entry with your name.")
+    reason = forms.CharField(max_length=255, help_text=_("Kept on the entry with your name."))
 
     def clean_points(self) -> int:
         if self.cleaned_data["points"] == 0:
-            raise forms.ValidationError("Adjust by at least one point.")
+            raise forms.ValidationError(_("Adjust by at least one point."))
         return self.cleaned_data["points"]
 
 
@@ -429,12 +435,12 @@ def has_adjust_points_permission(modeladmin: ModelAdmin, request: HttpRequest) -
 
 # Offered only to users holding ledger.adjust_points (clerks do not): Django drops the action
 # from the list and refuses a posted action name it did not offer.
-@admin.action(description="Adjust points (with a reason)", permissions=["adjust_points"])
+@admin.action(description=_("Adjust points (with a reason)"), permissions=["adjust_points"])
 def adjust_points(
     modeladmin: ModelAdmin, request: HttpRequest, queryset: QuerySet
 ) -> HttpResponse | None:
     if not request.user.has_perm("ledger.adjust_points"):
-        modeladmin.message_user(request, "You may not adjust points.", level=messages.ERROR)
+        modeladmin.message_user(request, _("You may not adjust points."), level=messages.ERROR)
         return None
     form = AdjustPointsForm(request.POST if "apply" in request.POST else None)
     if "apply" in request.POST and form.is_valid():
@@ -452,11 +458,16 @@ def adjust_points(
                 done += 1
             except ApplicationError as exc:
                 modeladmin.message_user(
-                    request, f"{member.member_number}: {exc.message}", level=messages.ERROR
+                    request,
+                    _("%(member_number)s: %(message)s")
+                    % {"member_number": member.member_number, "message": exc.message},
+                    level=messages.ERROR,
                 )
         if done:
             modeladmin.message_user(
-                request, f"Adjusted the points of {done} member(s).", level=messages.SUCCESS
+                request,
+                _("Adjusted the points of %(done)s member(s).") % {"done": done},
+                level=messages.SUCCESS,
             )
         return None
     return TemplateResponse(
@@ -592,7 +603,11 @@ class PointsExpiryRunAdmin(AuditedAdminMixin, ModelAdmin):
             try:
                 points_expiry_run_start(run=run, actor=request.user)
             except ApplicationError as error:
-                self.message_user(request, f"{run}: {error.message}", level=messages.ERROR)
+                self.message_user(
+                    request,
+                    _("%(run)s: %(message)s") % {"run": run, "message": error.message},
+                    level=messages.ERROR,
+                )
                 continue
             self.message_user(
                 request,

@@ -32,6 +32,7 @@ from zoneinfo import ZoneInfo
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils.dateparse import parse_datetime
+from django.utils.translation import gettext_lazy as _
 
 from loyalty.core import csvsafe
 from loyalty.core.exceptions import ApplicationError
@@ -131,21 +132,27 @@ def check_readable(path: Path) -> None:
     with open_text(path) as handle:
         reader = csv.reader(handle)
         try:
-            for _ in reader:
+            for _row in reader:
                 pass
         except UnicodeDecodeError as exc:
             raise ValueError(
-                f"The file is not UTF-8 text ({exc.reason}); nothing imported."
+                _("The file is not UTF-8 text (%(reason)s); nothing imported.")
+                % {"reason": exc.reason}
             ) from exc
         except csv.Error as exc:
-            raise ValueError(f"Line {reader.line_num}: {exc}; nothing imported.") from exc
+            raise ValueError(
+                _("Line %(line_num)s: %(exc)s; nothing imported.")
+                % {"line_num": reader.line_num, "exc": exc}
+            ) from exc
 
 
 def refuse_repeated_columns(names: Sequence[str]) -> None:
     """A column named twice: csv.DictReader would keep the last silently; which one is meant?"""
     repeated = sorted({name for name in names if names.count(name) > 1})
     if repeated:
-        raise ValueError(f"Columns named twice: {', '.join(repeated)}. Keep one of each.")
+        raise ValueError(
+            _("Columns named twice: %(join)s. Keep one of each.") % {"join": ", ".join(repeated)}
+        )
 
 
 def open_text(path: Path) -> IO[str]:
@@ -171,7 +178,8 @@ def read_online_retail(handle: IO[str], report: TransactionImportReport) -> Iter
     }
     if not required <= set(reader.fieldnames or []):
         raise ValueError(
-            f"Not an Online Retail file: missing {sorted(required - set(reader.fieldnames or []))}"
+            _("Not an Online Retail file: missing %(sorted)s")
+            % {"sorted": sorted(required - set(reader.fieldnames or []))}
         )
     # Every line of an invoice counts wherever it appears: the real file has an invoice whose
     # lines come in two blocks with another invoice between them. So the whole file is read
@@ -419,7 +427,10 @@ class TransactionImporter:
         reader = csv.DictReader(handle)
         required = {"kind", "channel", "external_id", "occurred_at", "amount"}
         if not required <= set(reader.fieldnames or []):
-            raise ValueError(f"Missing columns: {sorted(required - set(reader.fieldnames or []))}")
+            raise ValueError(
+                _("Missing columns: %(sorted)s")
+                % {"sorted": sorted(required - set(reader.fieldnames or []))}
+            )
         refuse_repeated_columns(reader.fieldnames or [])
         for number, row in enumerate(reader, start=1):
             self.report.rows += 1
@@ -446,18 +457,20 @@ class TransactionImporter:
         kind = (row.get("kind") or "").strip().lower()
         channel = (row.get("channel") or "").strip().lower()
         if kind not in ("purchase", "return"):
-            raise ValueError(f"kind must be purchase or return, not {kind!r}")
+            raise ValueError(
+                _("kind must be purchase or return, not %(kind)s") % {"kind": repr(kind)}
+            )
         if channel not in Transaction.Channel.values:
-            raise ValueError(f"unknown channel {channel!r}")
+            raise ValueError(_("unknown channel %(channel)s") % {"channel": repr(channel)})
         if not external_id or len(external_id) > 64:
-            raise ValueError("external_id is required (at most 64 characters)")
+            raise ValueError(_("external_id is required (at most 64 characters)"))
         occurred_at = parse_datetime((row.get("occurred_at") or "").strip())
         if occurred_at is None or occurred_at.tzinfo is None:
-            raise ValueError("occurred_at must be ISO 8601 with a UTC offset")
+            raise ValueError(_("occurred_at must be ISO 8601 with a UTC offset"))
         try:
             occurred_at.astimezone(UTC)
         except OverflowError:  # 0001-01-01T00:00+01:00 is before year 1 in UTC
-            raise ValueError("occurred_at is out of range") from None
+            raise ValueError(_("occurred_at is out of range")) from None
         amount = Decimal((row.get("amount") or "").strip())
         if Transaction.objects.filter(channel=channel, external_id=external_id).exists():
             self.report.already_imported += 1
@@ -466,7 +479,10 @@ class TransactionImporter:
         if (row.get("member_number") or "").strip():
             member = Member.objects.filter(member_number=row["member_number"].strip()).first()
             if member is None:
-                raise ValueError(f"unknown member number {row['member_number']!r}")
+                raise ValueError(
+                    _("unknown member number %(member_number)s")
+                    % {"member_number": repr(row["member_number"])}
+                )
         elif (row.get("member_ref") or "").strip():
             member = members_ensure_by_ref(refs={row["member_ref"].strip(): {}})[
                 row["member_ref"].strip()
@@ -475,7 +491,7 @@ class TransactionImporter:
         if (row.get("store") or "").strip():
             store = Store.objects.filter(code=row["store"].strip().upper()).first()
             if store is None:
-                raise ValueError(f"unknown store {row['store']!r}")
+                raise ValueError(_("unknown store %(store)s") % {"store": repr(row["store"])})
         if kind == "purchase":
             result = purchase_record(
                 member=member,
@@ -495,7 +511,10 @@ class TransactionImporter:
                     channel=channel, external_id=row["original_external_id"].strip()
                 ).first()
                 if original is None:
-                    raise ValueError(f"unknown purchase {row['original_external_id']!r}")
+                    raise ValueError(
+                        _("unknown purchase %(original_external_id)s")
+                        % {"original_external_id": repr(row["original_external_id"])}
+                    )
             result = return_record(
                 channel=channel,
                 external_id=external_id,

@@ -31,6 +31,7 @@ from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
 from loyalty.core.channels import SalesChannel
+from loyalty.core.formatting import format_day
 from loyalty.core.models import BaseModel
 from members.identifiers import validate_phone_region
 
@@ -47,40 +48,52 @@ class ProgrammeSettings(BaseModel):
     """Single row (pk=1): the programme's earning, pending, expiry and return policies."""
 
     class Rounding(models.TextChoices):
-        FLOOR = "floor", "Round down (per transaction)"
-        HALF_UP = "half_up", "Round half up (per transaction)"
+        FLOOR = "floor", _("Round down (per transaction)")
+        HALF_UP = "half_up", _("Round half up (per transaction)")
 
     class ExpiryPolicy(models.TextChoices):
-        MONTHS_AFTER = "months_after", "N months after the points become available"
+        MONTHS_AFTER = "months_after", _("N months after the points become available")
         DAYS_AFTER = "days_after", _("N days after the points become available")
-        END_OF_NEXT_YEAR = "end_of_next_year", "End of the calendar year after earning"
-        NEVER = "never", "Never"
+        END_OF_NEXT_YEAR = "end_of_next_year", _("End of the calendar year after earning")
+        NEVER = "never", _("Never")
 
     class ReturnPolicy(models.TextChoices):
-        DEBT = "debt", "Debt: the balance may go negative; later earnings repay it first"
-        CAP = "cap", "Cap: reverse what is left and record the shortfall"
+        DEBT = "debt", _("Debt: the balance may go negative; later earnings repay it first")
+        CAP = "cap", _("Cap: reverse what is left and record the shortfall")
 
-    name = models.CharField(max_length=100, default="Loyalty programme")
-    currency = models.CharField(max_length=3, default="GBP")
+    name = models.CharField(max_length=100, default="Loyalty programme", verbose_name=_("name"))
+    currency = models.CharField(max_length=3, default="GBP", verbose_name=_("currency"))
     points_per_unit = models.DecimalField(
         max_digits=8,
         decimal_places=4,
         default=Decimal("1"),
         validators=[MinValueValidator(Decimal("0"))],
-        help_text="Base rate: points per currency unit of eligible spend.",
+        help_text=_("Base rate: points per currency unit of eligible spend."),
+        verbose_name=_("points per unit"),
     )
-    rounding = models.CharField(max_length=10, choices=Rounding.choices, default=Rounding.FLOOR)
+    rounding = models.CharField(
+        max_length=10, choices=Rounding.choices, default=Rounding.FLOOR, verbose_name=_("rounding")
+    )
     minimum_spend = models.DecimalField(
-        **MONEY, default=Decimal("0"), validators=[MinValueValidator(Decimal("0"))]
+        **MONEY,
+        default=Decimal("0"),
+        validators=[MinValueValidator(Decimal("0"))],
+        verbose_name=_("minimum spend"),
     )
     pending_days = models.PositiveIntegerField(
         default=14,
-        help_text="Return window: earned points are pending this many days (0: at once).",
+        help_text=_("Return window: earned points are pending this many days (0: at once)."),
+        verbose_name=_("pending days"),
     )
     expiry_policy = models.CharField(
-        max_length=20, choices=ExpiryPolicy.choices, default=ExpiryPolicy.MONTHS_AFTER
+        max_length=20,
+        choices=ExpiryPolicy.choices,
+        default=ExpiryPolicy.MONTHS_AFTER,
+        verbose_name=_("expiry policy"),
     )
-    expiry_months = models.PositiveIntegerField(default=24, validators=[MaxValueValidator(240)])
+    expiry_months = models.PositiveIntegerField(
+        default=24, validators=[MaxValueValidator(240)], verbose_name=_("expiry months")
+    )
     expiry_days = models.PositiveIntegerField(
         _("expiry in days"),
         null=True,
@@ -91,18 +104,32 @@ class ProgrammeSettings(BaseModel):
             "e.g. 90 (points available on 1 March can be spent until the end of 30 May)."
         ),
     )
-    expiry_warning_days = models.PositiveIntegerField(default=30)
+    expiry_warning_days = models.PositiveIntegerField(
+        default=30, verbose_name=_("expiry warning days")
+    )
     point_value = models.DecimalField(
         max_digits=10,
         decimal_places=4,
         default=Decimal("0.01"),
         validators=[MinValueValidator(Decimal("0"))],
-        help_text="Money value of one point (liability, paying with points).",
+        help_text=_("Money value of one point (liability, paying with points)."),
+        verbose_name=_("point value"),
     )
     return_policy = models.CharField(
-        max_length=10, choices=ReturnPolicy.choices, default=ReturnPolicy.DEBT
+        max_length=10,
+        choices=ReturnPolicy.choices,
+        default=ReturnPolicy.DEBT,
+        verbose_name=_("return policy"),
     )
-    time_zone = models.CharField(max_length=64, default="Europe/London")
+    time_zone = models.CharField(
+        max_length=64, default="Europe/London", verbose_name=_("time zone")
+    )
+    excluded_skus = models.JSONField(
+        default=list,
+        blank=True,
+        help_text=_("SKUs that earn nothing."),
+        verbose_name=_("excluded skus"),
+    )
     phone_region = models.CharField(
         _("phone region"),
         max_length=2,
@@ -114,16 +141,18 @@ class ProgrammeSettings(BaseModel):
             "Numbers are stored with their country code, so changing it moves no member."
         ),
     )
-    excluded_skus = models.JSONField(default=list, blank=True, help_text="SKUs that earn nothing.")
     excluded_categories = models.JSONField(
-        default=list, blank=True, help_text="Categories that earn nothing (gift cards, tobacco...)."
+        default=list,
+        blank=True,
+        help_text=_("Categories that earn nothing (gift cards, tobacco...)."),
+        verbose_name=_("excluded categories"),
     )
 
     history = HistoricalRecords()  # audit trail: who changed what, when
 
     class Meta:
-        verbose_name = "programme settings"
-        verbose_name_plural = "programme settings"
+        verbose_name = _("programme settings")
+        verbose_name_plural = _("programme settings")
         constraints = [
             models.CheckConstraint(condition=Q(pk=1), name="ledger_programmesettings_single_row"),
             models.CheckConstraint(
@@ -172,13 +201,18 @@ class ProgrammeSettings(BaseModel):
 
 class PointsAccount(BaseModel):
     member = models.OneToOneField(
-        "members.Member", on_delete=models.PROTECT, related_name="points_account"
+        "members.Member",
+        on_delete=models.PROTECT,
+        related_name="points_account",
+        verbose_name=_("member"),
     )
-    balance = models.BigIntegerField(default=0)
-    debt = models.BigIntegerField(default=0)
-    lifetime_earned = models.BigIntegerField(default=0)
+    balance = models.BigIntegerField(default=0, verbose_name=_("balance"))
+    debt = models.BigIntegerField(default=0, verbose_name=_("debt"))
+    lifetime_earned = models.BigIntegerField(default=0, verbose_name=_("lifetime earned"))
 
     class Meta:
+        verbose_name = _("points account")
+        verbose_name_plural = _("points accounts")
         constraints = [
             models.CheckConstraint(
                 condition=Q(debt__gte=0), name="ledger_account_debt_non_negative"
@@ -192,7 +226,10 @@ class PointsAccount(BaseModel):
         ]
 
     def __str__(self) -> str:
-        return f"Account of member {self.member_id}: {self.balance}"
+        return _("Account of member %(member_id)s: %(balance)s") % {
+            "member_id": self.member_id,
+            "balance": self.balance,
+        }
 
 
 class LedgerEntryQuerySet(models.QuerySet["LedgerEntry"]):
@@ -205,44 +242,67 @@ class LedgerEntryQuerySet(models.QuerySet["LedgerEntry"]):
 
 class LedgerEntry(models.Model):
     class Kind(models.TextChoices):
-        EARN = "earn", "Earn"
-        BONUS = "bonus", "Bonus"
-        REDEEM = "redeem", "Redeem"
-        REFUND = "refund", "Refund of a redemption"
-        ADJUST = "adjust", "Adjustment"
-        EXPIRE = "expire", "Expiry"
-        REVERSAL = "reversal", "Reversal (return)"
-        OPENING_BALANCE = "opening_balance", "Opening balance"
+        EARN = "earn", _("Earn")
+        BONUS = "bonus", _("Bonus")
+        REDEEM = "redeem", _("Redeem")
+        REFUND = "refund", _("Refund of a redemption")
+        ADJUST = "adjust", _("Adjustment")
+        EXPIRE = "expire", _("Expiry")
+        REVERSAL = "reversal", _("Reversal (return)")
+        OPENING_BALANCE = "opening_balance", _("Opening balance")
 
     CREDIT_KINDS = ("earn", "bonus", "refund", "opening_balance")
     DEBIT_KINDS = ("redeem", "expire")
 
     # no index of its own: ledger_entry_statement and the idempotency key lead with account_id
     account = models.ForeignKey(
-        PointsAccount, on_delete=models.PROTECT, related_name="entries", db_index=False
+        PointsAccount,
+        on_delete=models.PROTECT,
+        related_name="entries",
+        db_index=False,
+        verbose_name=_("account"),
     )
-    kind = models.CharField(max_length=20, choices=Kind.choices)
-    amount = models.BigIntegerField()
-    balance_after = models.BigIntegerField()
-    source_type = models.CharField(max_length=40, blank=True)
-    source_id = models.CharField(max_length=64, blank=True)
-    idempotency_key = models.CharField(max_length=120)
+    kind = models.CharField(max_length=20, choices=Kind.choices, verbose_name=_("kind"))
+    amount = models.BigIntegerField(verbose_name=_("amount"))
+    balance_after = models.BigIntegerField(verbose_name=_("balance after"))
+    source_type = models.CharField(max_length=40, blank=True, verbose_name=_("source type"))
+    source_id = models.CharField(max_length=64, blank=True, verbose_name=_("source id"))
+    idempotency_key = models.CharField(max_length=120, verbose_name=_("idempotency key"))
     reverses = models.ForeignKey(
-        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="reversed_by"
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="reversed_by",
+        verbose_name=_("reverses"),
     )
-    reason = models.CharField(max_length=255, blank=True)
-    rules = models.JSONField(default=list, blank=True, help_text="Rules that produced the points.")
-    metadata = models.JSONField(default=dict, blank=True)
+    reason = models.CharField(max_length=255, blank=True, verbose_name=_("reason"))
+    rules = models.JSONField(
+        default=list,
+        blank=True,
+        help_text=_("Rules that produced the points."),
+        verbose_name=_("rules"),
+    )
+    metadata = models.JSONField(default=dict, blank=True, verbose_name=_("metadata"))
     created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("created by"),
     )
-    effective_at = models.DateTimeField(default=timezone.now)
-    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    effective_at = models.DateTimeField(default=timezone.now, verbose_name=_("effective at"))
+    created_at = models.DateTimeField(
+        auto_now_add=True, db_index=True, verbose_name=_("created at")
+    )
 
     objects = LedgerEntryQuerySet.as_manager()
 
     class Meta:
-        verbose_name_plural = "ledger entries"
+        verbose_name = _("ledger entry")
+        verbose_name_plural = _("ledger entries")
+        verbose_name_plural = _("ledger entries")
         ordering = ["-effective_at", "-id"]
         permissions = [
             ("adjust_points", "Can adjust members' points with a reason"),
@@ -296,7 +356,11 @@ class LedgerEntry(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.kind} {self.amount:+d} (account {self.account_id})"
+        return _("%(kind)s %(amount)s (account %(account)s)") % {
+            "kind": self.get_kind_display(),
+            "amount": f"{self.amount:+d}",
+            "account": self.account_id,
+        }
 
     def save(self, *args: Any, **kwargs: Any) -> None:
         if not self._state.adding:
@@ -310,14 +374,20 @@ class LedgerEntry(models.Model):
 class PointsLot(models.Model):
     """What is left of one credit. A projection of the ledger, changed only under the account lock."""
 
-    account = models.ForeignKey(PointsAccount, on_delete=models.PROTECT, related_name="lots")
-    entry = models.OneToOneField(LedgerEntry, on_delete=models.PROTECT, related_name="lot")
-    amount = models.BigIntegerField()
-    remaining = models.BigIntegerField()
-    available_from = models.DateTimeField()
-    expires_at = models.DateTimeField(null=True, blank=True)
+    account = models.ForeignKey(
+        PointsAccount, on_delete=models.PROTECT, related_name="lots", verbose_name=_("account")
+    )
+    entry = models.OneToOneField(
+        LedgerEntry, on_delete=models.PROTECT, related_name="lot", verbose_name=_("entry")
+    )
+    amount = models.BigIntegerField(verbose_name=_("amount"))
+    remaining = models.BigIntegerField(verbose_name=_("remaining"))
+    available_from = models.DateTimeField(verbose_name=_("available from"))
+    expires_at = models.DateTimeField(null=True, blank=True, verbose_name=_("expires at"))
 
     class Meta:
+        verbose_name = _("points lot")
+        verbose_name_plural = _("points lots")
         constraints = [
             models.CheckConstraint(condition=Q(amount__gt=0), name="ledger_lot_amount_positive"),
             models.CheckConstraint(
@@ -341,38 +411,52 @@ class PointsLot(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"lot {self.pk}: {self.remaining}/{self.amount}"
+        return _("lot %(pk)s: %(remaining)s/%(amount)s") % {
+            "pk": self.pk,
+            "remaining": self.remaining,
+            "amount": self.amount,
+        }
 
 
 class LotAllocation(models.Model):
     """Which lots a debit consumed (or a refund restored), and how many points of each."""
 
-    entry = models.ForeignKey(LedgerEntry, on_delete=models.PROTECT, related_name="allocations")
-    lot = models.ForeignKey(PointsLot, on_delete=models.PROTECT, related_name="allocations")
-    points = models.BigIntegerField()
+    entry = models.ForeignKey(
+        LedgerEntry, on_delete=models.PROTECT, related_name="allocations", verbose_name=_("entry")
+    )
+    lot = models.ForeignKey(
+        PointsLot, on_delete=models.PROTECT, related_name="allocations", verbose_name=_("lot")
+    )
+    points = models.BigIntegerField(verbose_name=_("points"))
 
     class Meta:
+        verbose_name = _("lot allocation")
+        verbose_name_plural = _("lot allocations")
         constraints = [
             models.CheckConstraint(condition=Q(points__gt=0), name="ledger_allocation_positive"),
             models.UniqueConstraint(fields=["entry", "lot"], name="ledger_allocation_once_per_lot"),
         ]
 
     def __str__(self) -> str:
-        return f"entry {self.entry_id} / lot {self.lot_id}: {self.points}"
+        return _("entry %(entry_id)s / lot %(lot_id)s: %(points)s") % {
+            "entry_id": self.entry_id,
+            "lot_id": self.lot_id,
+            "points": self.points,
+        }
 
 
 class Transaction(BaseModel):
     """A purchase or a return reported by a store or channel (members and anonymous customers)."""
 
     class Kind(models.TextChoices):
-        PURCHASE = "purchase", "Purchase"
-        RETURN = "return", "Return"
+        PURCHASE = "purchase", _("Purchase")
+        RETURN = "return", _("Return")
 
     Channel = SalesChannel
 
-    kind = models.CharField(max_length=10, choices=Kind.choices)
-    channel = models.CharField(max_length=10, choices=Channel.choices)
-    external_id = models.CharField(max_length=64)
+    kind = models.CharField(max_length=10, choices=Kind.choices, verbose_name=_("kind"))
+    channel = models.CharField(max_length=10, choices=Channel.choices, verbose_name=_("channel"))
+    external_id = models.CharField(max_length=64, verbose_name=_("external id"))
     # member and store: no index of their own, ledger_txn_member_time / ledger_txn_store_time
     # lead with them (one index less to write on every purchase)
     member = models.ForeignKey(
@@ -382,6 +466,7 @@ class Transaction(BaseModel):
         on_delete=models.PROTECT,
         related_name="transactions",
         db_index=False,
+        verbose_name=_("member"),
     )
     store = models.ForeignKey(
         "members.Store",
@@ -390,20 +475,38 @@ class Transaction(BaseModel):
         on_delete=models.PROTECT,
         related_name="transactions",
         db_index=False,
+        verbose_name=_("store"),
     )
     original = models.ForeignKey(
-        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="returns"
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="returns",
+        verbose_name=_("original"),
     )
-    occurred_at = models.DateTimeField()
-    amount = models.DecimalField(**MONEY, validators=POSITIVE_MONEY)
-    currency = models.CharField(max_length=3)
-    points_spent = models.BigIntegerField(default=0, help_text="Points used to pay part of it.")
-    amount_paid_with_points = models.DecimalField(**MONEY, default=Decimal("0"))
-    eligible_amount = models.DecimalField(**MONEY, default=Decimal("0"))
-    points_earned = models.BigIntegerField(default=0, help_text="Purchase: earn + bonus points.")
-    points_reversed = models.BigIntegerField(default=0, help_text="Return: points taken back.")
+    occurred_at = models.DateTimeField(verbose_name=_("occurred at"))
+    amount = models.DecimalField(**MONEY, validators=POSITIVE_MONEY, verbose_name=_("amount"))
+    currency = models.CharField(max_length=3, verbose_name=_("currency"))
+    points_spent = models.BigIntegerField(
+        default=0, help_text=_("Points used to pay part of it."), verbose_name=_("points spent")
+    )
+    amount_paid_with_points = models.DecimalField(
+        **MONEY, default=Decimal("0"), verbose_name=_("amount paid with points")
+    )
+    eligible_amount = models.DecimalField(
+        **MONEY, default=Decimal("0"), verbose_name=_("eligible amount")
+    )
+    points_earned = models.BigIntegerField(
+        default=0, help_text=_("Purchase: earn + bonus points."), verbose_name=_("points earned")
+    )
+    points_reversed = models.BigIntegerField(
+        default=0, help_text=_("Return: points taken back."), verbose_name=_("points reversed")
+    )
     points_refunded = models.BigIntegerField(
-        default=0, help_text="Return: spent points given back."
+        default=0,
+        help_text=_("Return: spent points given back."),
+        verbose_name=_("points refunded"),
     )
     points_uncollected = models.BigIntegerField(
         default=0,
@@ -411,9 +514,13 @@ class Transaction(BaseModel):
             "Purchase: points the caps withheld. Return, cap policy: points it should have "
             "reversed but were already spent."
         ),
+        verbose_name=_("points uncollected"),
     )
     customer_ref = models.CharField(
-        max_length=64, blank=True, help_text="Identified non-member (for the enrolment-rate KPI)."
+        max_length=64,
+        blank=True,
+        help_text=_("Identified non-member (for the enrolment-rate KPI)."),
+        verbose_name=_("customer ref"),
     )
     promo_code = models.ForeignKey(
         "PromoCode",
@@ -425,10 +532,17 @@ class Transaction(BaseModel):
         help_text=_("The promo code this purchase used (set only when its rule applied)."),
     )
     created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("created by"),
     )
 
     class Meta:
+        verbose_name = _("transaction")
+        verbose_name_plural = _("transactions")
         ordering = ["-occurred_at", "-id"]
         constraints = [
             models.UniqueConstraint(
@@ -472,18 +586,22 @@ class Transaction(BaseModel):
         ]
 
     def __str__(self) -> str:
-        return f"{self.kind} {self.channel}:{self.external_id} {self.amount}"
+        return f"{self.get_kind_display()} {self.channel}:{self.external_id} {self.amount}"
 
 
 class TransactionLine(models.Model):
-    transaction = models.ForeignKey(Transaction, on_delete=models.PROTECT, related_name="lines")
-    sku = models.CharField(max_length=64)
-    category = models.CharField(max_length=64, blank=True)
-    quantity = models.DecimalField(max_digits=12, decimal_places=3)
-    unit_price = models.DecimalField(max_digits=14, decimal_places=3)
-    amount = models.DecimalField(**MONEY)
+    transaction = models.ForeignKey(
+        Transaction, on_delete=models.PROTECT, related_name="lines", verbose_name=_("transaction")
+    )
+    sku = models.CharField(max_length=64, verbose_name=_("sku"))
+    category = models.CharField(max_length=64, blank=True, verbose_name=_("category"))
+    quantity = models.DecimalField(max_digits=12, decimal_places=3, verbose_name=_("quantity"))
+    unit_price = models.DecimalField(max_digits=14, decimal_places=3, verbose_name=_("unit price"))
+    amount = models.DecimalField(**MONEY, verbose_name=_("amount"))
 
     class Meta:
+        verbose_name = _("transaction line")
+        verbose_name_plural = _("transaction lines")
         constraints = [
             models.CheckConstraint(
                 condition=Q(quantity__gt=0), name="ledger_line_quantity_positive"
@@ -501,16 +619,16 @@ class EarningRule(BaseModel):
     """A rule of the earning engine, edited by marketing (see docs/ledger.md for the order)."""
 
     class Kind(models.TextChoices):
-        MULTIPLIER = "multiplier", "Multiply points"
-        FIXED_BONUS = "fixed_bonus", "Fixed bonus points"
-        MINIMUM_SPEND = "minimum_spend", "Minimum spend to earn"
-        CAP_TRANSACTION = "cap_transaction", "Cap per transaction"
-        CAP_DAY = "cap_day", "Cap per member per day"
-        CAP_MONTH = "cap_month", "Cap per member per month"
+        MULTIPLIER = "multiplier", _("Multiply points")
+        FIXED_BONUS = "fixed_bonus", _("Fixed bonus points")
+        MINIMUM_SPEND = "minimum_spend", _("Minimum spend to earn")
+        CAP_TRANSACTION = "cap_transaction", _("Cap per transaction")
+        CAP_DAY = "cap_day", _("Cap per member per day")
+        CAP_MONTH = "cap_month", _("Cap per member per month")
 
-    name = models.CharField(max_length=120)
-    kind = models.CharField(max_length=20, choices=Kind.choices)
-    active = models.BooleanField(default=True)
+    name = models.CharField(max_length=120, verbose_name=_("name"))
+    kind = models.CharField(max_length=20, choices=Kind.choices, verbose_name=_("kind"))
+    active = models.BooleanField(default=True, verbose_name=_("active"))
 
     class UsagePeriod(models.TextChoices):
         DAY = "day", _("Day")
@@ -524,6 +642,7 @@ class EarningRule(BaseModel):
             "Rules run from the lowest number up; rules with the same number run in the order "
             "they were created. E.g. 10 runs before 100."
         ),
+        verbose_name=_("priority"),
     )
     stop_further = models.BooleanField(
         _("stop further rules"),
@@ -545,18 +664,26 @@ class EarningRule(BaseModel):
             "it earns nothing (e.g. gift cards), 1 changes nothing, 2 doubles. Leave empty for "
             "other kinds."
         ),
+        verbose_name=_("multiplier"),
     )
     points = models.PositiveIntegerField(
-        null=True, blank=True, help_text="Bonus or cap, in points."
+        null=True, blank=True, help_text=_("Bonus or cap, in points."), verbose_name=_("points")
     )
-    amount = models.DecimalField(**MONEY, null=True, blank=True, help_text="Minimum spend.")
-    skus = models.JSONField(default=list, blank=True)
-    categories = models.JSONField(default=list, blank=True)
-    store_codes = models.JSONField(default=list, blank=True)
-    channels = models.JSONField(default=list, blank=True)
-    weekdays = models.JSONField(default=list, blank=True, help_text="0 = Monday ... 6 = Sunday.")
-    starts_at = models.DateTimeField(null=True, blank=True)
-    ends_at = models.DateTimeField(null=True, blank=True)
+    amount = models.DecimalField(
+        **MONEY, null=True, blank=True, help_text=_("Minimum spend."), verbose_name=_("amount")
+    )
+    skus = models.JSONField(default=list, blank=True, verbose_name=_("skus"))
+    categories = models.JSONField(default=list, blank=True, verbose_name=_("categories"))
+    store_codes = models.JSONField(default=list, blank=True, verbose_name=_("store codes"))
+    channels = models.JSONField(default=list, blank=True, verbose_name=_("channels"))
+    weekdays = models.JSONField(
+        default=list,
+        blank=True,
+        help_text=_("0 = Monday ... 6 = Sunday."),
+        verbose_name=_("weekdays"),
+    )
+    starts_at = models.DateTimeField(null=True, blank=True, verbose_name=_("starts at"))
+    ends_at = models.DateTimeField(null=True, blank=True, verbose_name=_("ends at"))
     # conditions: all that are set must hold for the rule to apply
     min_quantity = models.DecimalField(
         _("minimum quantity"),
@@ -642,6 +769,8 @@ class EarningRule(BaseModel):
     history = HistoricalRecords()  # audit trail: who changed what, when
 
     class Meta:
+        verbose_name = _("earning rule")
+        verbose_name_plural = _("earning rules")
         ordering = ["priority", "id"]
         constraints = [
             models.CheckConstraint(
@@ -811,12 +940,12 @@ class EarningRule(BaseModel):
         if start and end:
             parts.append(
                 _("from %(start)s until %(end)s")
-                % {"start": f"{start:%-d %b %Y}", "end": f"{end:%-d %b %Y}"}
+                % {"start": format_day(start), "end": format_day(end)}
             )
         elif start:
-            parts.append(_("from %(start)s") % {"start": f"{start:%-d %b %Y}"})
+            parts.append(_("from %(start)s") % {"start": format_day(start)})
         elif end:
-            parts.append(_("until %(end)s") % {"end": f"{end:%-d %b %Y}"})
+            parts.append(_("until %(end)s") % {"end": format_day(end)})
         if not parts:
             parts.append(str(_("on every purchase")))
         return parts
@@ -919,14 +1048,26 @@ class PromoCode(BaseModel):
 class EarningRuleUse(models.Model):
     """One purchase a capped rule (or a promo code's rule) applied to: what usage caps count."""
 
-    rule = models.ForeignKey(EarningRule, on_delete=models.PROTECT, related_name="uses")
+    rule = models.ForeignKey(
+        EarningRule, on_delete=models.PROTECT, related_name="uses", verbose_name=_("rule")
+    )
     member = models.ForeignKey(
-        "members.Member", on_delete=models.PROTECT, related_name="+", db_index=False
+        "members.Member",
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_index=False,
+        verbose_name=_("member"),
     )
     transaction = models.ForeignKey(
-        Transaction, on_delete=models.PROTECT, related_name="rule_uses", db_index=False
+        Transaction,
+        on_delete=models.PROTECT,
+        related_name="rule_uses",
+        db_index=False,
+        verbose_name=_("transaction"),
     )
-    used_at = models.DateTimeField(help_text=_("When the purchase happened."))
+    used_at = models.DateTimeField(
+        help_text=_("When the purchase happened."), verbose_name=_("used at")
+    )
 
     class Meta:
         verbose_name = _("rule use")
@@ -941,25 +1082,34 @@ class EarningRuleUse(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"rule {self.rule_id} on transaction {self.transaction_id}"
+        return _("rule %(rule_id)s on transaction %(transaction_id)s") % {
+            "rule_id": self.rule_id,
+            "transaction_id": self.transaction_id,
+        }
 
 
 class NotificationOutbox(BaseModel):
     """Messages to members, written in the same transaction as their cause; sent by a worker."""
 
     class Status(models.TextChoices):
-        PENDING = "pending", "Pending"
-        SENT = "sent", "Sent"
-        FAILED = "failed", "Failed"
+        PENDING = "pending", _("Pending")
+        SENT = "sent", _("Sent")
+        FAILED = "failed", _("Failed")
 
-    member = models.ForeignKey("members.Member", on_delete=models.PROTECT, related_name="+")
-    kind = models.CharField(max_length=40)
-    payload = models.JSONField(default=dict)
-    dedupe_key = models.CharField(max_length=120, unique=True)
-    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
-    sent_at = models.DateTimeField(null=True, blank=True)
+    member = models.ForeignKey(
+        "members.Member", on_delete=models.PROTECT, related_name="+", verbose_name=_("member")
+    )
+    kind = models.CharField(max_length=40, verbose_name=_("kind"))
+    payload = models.JSONField(default=dict, verbose_name=_("payload"))
+    dedupe_key = models.CharField(max_length=120, unique=True, verbose_name=_("dedupe key"))
+    status = models.CharField(
+        max_length=10, choices=Status.choices, default=Status.PENDING, verbose_name=_("status")
+    )
+    sent_at = models.DateTimeField(null=True, blank=True, verbose_name=_("sent at"))
 
     class Meta:
+        verbose_name = _("outbox message")
+        verbose_name_plural = _("outbox messages")
         constraints = [
             models.CheckConstraint(
                 condition=Q(status__in=["pending", "sent", "failed"]),
@@ -1045,6 +1195,6 @@ class PointsExpiryRun(BaseModel):
 
     def __str__(self) -> str:
         return _("Expire all points earned up to %(day)s (%(status)s)") % {
-            "day": self.as_of_date.strftime("%d %b %Y") if self.as_of_date else "?",
+            "day": format_day(self.as_of_date) if self.as_of_date else "?",
             "status": self.get_status_display(),
         }

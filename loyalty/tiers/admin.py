@@ -15,6 +15,7 @@ from unfold.admin import ModelAdmin, StackedInline, TabularInline
 
 from loyalty.core.admin_mixins import AuditedAdminMixin, ReadOnlyAdminMixin, SingletonAdminMixin
 from loyalty.core.exceptions import ApplicationError
+from loyalty.core.formatting import format_day
 from loyalty.tiers.models import Tier, TierAssignment, TierFloor, TierPolicy
 from loyalty.tiers.selectors import tier_member_progress, tier_policy_get
 from loyalty.tiers.services import tier_assign, tier_floor_remove, tier_floor_set
@@ -46,19 +47,21 @@ class TierForm(forms.ModelForm):
         if rank is None or threshold is None:
             return data
         if rank == 0 and threshold != 0:
-            self.add_error("threshold", "The entry tier (rank 0) has a threshold of 0.")
+            self.add_error("threshold", _("The entry tier (rank 0) has a threshold of 0."))
         others = Tier.objects.exclude(pk=self.instance.pk)
         lower = others.filter(rank__lt=rank, threshold__gte=threshold).order_by("-rank").first()
         higher = others.filter(rank__gt=rank, threshold__lte=threshold).order_by("rank").first()
         if lower is not None:
             self.add_error(
                 "threshold",
-                f"Must be higher than {lower.name}'s threshold ({lower.threshold}).",
+                _("Must be higher than %(name)s's threshold (%(threshold)s).")
+                % {"name": lower.name, "threshold": lower.threshold},
             )
         if higher is not None:
             self.add_error(
                 "threshold",
-                f"Must be lower than {higher.name}'s threshold ({higher.threshold}).",
+                _("Must be lower than %(name)s's threshold (%(threshold)s).")
+                % {"name": higher.name, "threshold": higher.threshold},
             )
         return data
 
@@ -81,14 +84,14 @@ class TierAdmin(AuditedAdminMixin, ModelAdmin):
     ordering = ("rank",)
     fieldsets = (
         (None, {"fields": ("name", "code", "rank", "threshold", "description")}),
-        ("Benefits", {"fields": ("earn_multiplier", "entry_gift_points")}),
+        (_("Benefits"), {"fields": ("earn_multiplier", "entry_gift_points")}),
         (
-            "Flags for rewards and campaigns",
+            _("Flags for rewards and campaigns"),
             {"fields": ("free_shipping", "birthday_gift", "exclusive_rewards")},
         ),
     )
 
-    @admin.display(description="Members now")
+    @admin.display(description=_("Members now"))
     def current_members(self, tier: Tier) -> int:
         return tier.assignments.filter(valid_to__isnull=True).count()
 
@@ -235,38 +238,59 @@ class TierPanelInline(ReadOnlyAdminMixin, StackedInline):
     fk_name = "member"
     fields = ("tier_summary", "progress")
     readonly_fields = fields
-    verbose_name = "Tier"
-    verbose_name_plural = "Tier"
+    verbose_name = _("Tier")
+    verbose_name_plural = _("Tier")
     can_delete = False
     extra = 0
 
     def get_queryset(self, request: HttpRequest) -> QuerySet:
         return super().get_queryset(request).filter(valid_to__isnull=True).select_related("tier")
 
-    @admin.display(description="Current tier")
+    @admin.display(description=_("Current tier"))
     def tier_summary(self, row: TierAssignment) -> str:
-        until = f", manual until {row.manual_until:%d %b %Y}" if row.manual_until else ""
+        until = (
+            _(", manual until %(day)s") % {"day": format_day(row.manual_until)}
+            if row.manual_until
+            else ""
+        )
         return format_html(
-            "<strong>{}</strong> since {} ({}{})",
+            str(_("<strong>{}</strong> since {} ({}{})")),
             row.tier.name,
-            timezone.localtime(row.valid_from).strftime("%d %b %Y"),
+            format_day(timezone.localtime(row.valid_from)),
             row.get_reason_display(),
             until,
         )
 
-    @admin.display(description="Progress")
+    @admin.display(description=_("Progress"))
     def progress(self, row: TierAssignment) -> str:
         p = tier_member_progress(member=row.member)
         if p is None:
-            return "no tiers defined"
-        ends = f"window ends {p.window_end:%d %b %Y}" if p.window_end else "lifetime window"
-        parts = [f"qualifying {p.basis} {p.qualifying_value} ({ends})"]
+            return str(_("no tiers defined"))
+        ends = (
+            _("window ends %(day)s") % {"day": format_day(p.window_end)}
+            if p.window_end
+            else _("lifetime window")
+        )
+        basis = _("points") if p.basis == "points" else _("spend")
+        parts = [
+            _("qualifying %(basis)s %(value)s (%(ends)s)")
+            % {"basis": basis, "value": p.qualifying_value, "ends": ends}
+        ]
         if p.next_tier is not None:
-            parts.append(f"{p.needed_for_next} more for {p.next_tier.name}")
-        parts.append(f"{p.needed_to_keep} more to keep {p.tier.name}")
+            parts.append(
+                _("%(needed)s more for %(tier)s")
+                % {"needed": p.needed_for_next, "tier": p.next_tier.name}
+            )
+        parts.append(
+            _("%(needed)s more to keep %(tier)s")
+            % {"needed": p.needed_to_keep, "tier": p.tier.name}
+        )
         if p.downgrade_due_on:
-            parts.append(f"drops to {p.downgrade_to} on {p.downgrade_due_on:%d %b %Y}")
-        return "; ".join(parts)
+            parts.append(
+                _("drops to %(tier)s on %(day)s")
+                % {"tier": p.downgrade_to, "day": format_day(p.downgrade_due_on)}
+            )
+        return str(_("; ")).join(str(part) for part in parts)
 
 
 class TierHistoryInline(ReadOnlyAdminMixin, TabularInline):
@@ -274,7 +298,7 @@ class TierHistoryInline(ReadOnlyAdminMixin, TabularInline):
     fk_name = "member"
     fields = ("tier", "previous_tier", "reason", "note", "valid_from", "valid_to", "actor")
     readonly_fields = fields
-    verbose_name_plural = "Tier history"
+    verbose_name_plural = _("Tier history")
     extra = 0
     tab = True
 
@@ -284,11 +308,11 @@ class TierHistoryInline(ReadOnlyAdminMixin, TabularInline):
 
 class SetTierForm(forms.Form):
     tier = forms.ModelChoiceField(queryset=Tier.objects.order_by("rank"), to_field_name="code")
-    reason = forms.CharField(max_length=255, help_text="Kept on the history row with your name.")
+    reason = forms.CharField(max_length=255, help_text=_("Kept on the history row with your name."))
     manual_until = forms.DateField(
-        required=False, help_text="Optional: not downgraded by the job before this date."
+        required=False, help_text=_("Optional: not downgraded by the job before this date.")
     )
-    give_gift = forms.BooleanField(required=False, help_text="Give the tier's entry gift.")
+    give_gift = forms.BooleanField(required=False, help_text=_("Give the tier's entry gift."))
 
 
 def has_set_tier_permission(modeladmin: ModelAdmin, request: HttpRequest) -> bool:
@@ -301,7 +325,7 @@ def set_tier(
     modeladmin: ModelAdmin, request: HttpRequest, queryset: QuerySet
 ) -> HttpResponse | None:
     if not request.user.has_perm("tiers.set_tier"):
-        modeladmin.message_user(request, "You may not set tiers.", level=messages.ERROR)
+        modeladmin.message_user(request, _("You may not set tiers."), level=messages.ERROR)
         return None
     form = SetTierForm(request.POST if "apply" in request.POST else None)
     if "apply" in request.POST and form.is_valid():
@@ -319,7 +343,10 @@ def set_tier(
                 done += 1
             except ApplicationError as exc:
                 modeladmin.message_user(
-                    request, f"{member.member_number}: {exc.message}", level=messages.ERROR
+                    request,
+                    _("%(member_number)s: %(message)s")
+                    % {"member_number": member.member_number, "message": exc.message},
+                    level=messages.ERROR,
                 )
             except ValidationError as exc:
                 for field, errors in exc.message_dict.items():
@@ -327,7 +354,9 @@ def set_tier(
                 break
         if done:
             modeladmin.message_user(
-                request, f"Set the tier of {done} member(s).", level=messages.SUCCESS
+                request,
+                _("Set the tier of %(done)s member(s).") % {"done": done},
+                level=messages.SUCCESS,
             )
         if not form.errors:
             return None

@@ -1,10 +1,11 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class TiersConfig(AppConfig):
     name = "loyalty.tiers"
     label = "tiers"
-    verbose_name = "Tiers"
+    verbose_name = _("Tiers")
 
     def ready(self) -> None:
         from loyalty.core.periodic import PeriodicTaskSpec, register

@@ -36,7 +36,7 @@ def tier_contributions(tier: Tier | None) -> list[Contribution]:
     return [
         Contribution(
             source=f"tier:{tier.code}",
-            label=f"{tier.name} tier",
+            label=_("%(name)s tier") % {"name": tier.name},
             multiplier=tier.earn_multiplier,
         )
     ]

@@ -26,23 +26,32 @@ class TierPolicy(BaseModel):
     """Single row (pk=1): how the programme qualifies members for tiers."""
 
     class Basis(models.TextChoices):
-        POINTS = "points", "Qualifying points"
-        SPEND = "spend", "Qualifying spend"
+        POINTS = "points", _("Qualifying points")
+        SPEND = "spend", _("Qualifying spend")
 
     class DowngradeMode(models.TextChoices):
         PERIOD_END = "period_end", _("Downgrade at period end (after the grace days)")
         NEVER = "never", _("Never downgrade")
         IMMEDIATE = "immediate", _("Downgrade as soon as the qualifying value falls")
 
-    basis = models.CharField(max_length=10, choices=Basis.choices, default=Basis.POINTS)
+    basis = models.CharField(
+        max_length=10, choices=Basis.choices, default=Basis.POINTS, verbose_name=_("basis")
+    )
     window = models.CharField(
-        max_length=20, choices=WindowKind.choices, default=WindowKind.CALENDAR_YEAR
+        max_length=20,
+        choices=WindowKind.choices,
+        default=WindowKind.CALENDAR_YEAR,
+        verbose_name=_("window"),
     )
     grace_days = models.PositiveIntegerField(
-        default=0, help_text="Days after a period end before a member who fell short is downgraded."
+        default=0,
+        help_text=_("Days after a period end before a member who fell short is downgraded."),
+        verbose_name=_("grace days"),
     )
     one_tier_down = models.BooleanField(
-        default=True, help_text="At a period end, drop at most one tier."
+        default=True,
+        help_text=_("At a period end, drop at most one tier."),
+        verbose_name=_("one tier down"),
     )
     downgrade_mode = models.CharField(
         _("downgrades"),
@@ -74,8 +83,8 @@ class TierPolicy(BaseModel):
     history = HistoricalRecords()  # audit trail: who changed what, when
 
     class Meta:
-        verbose_name = "tier policy"
-        verbose_name_plural = "tier policy"
+        verbose_name = _("tier policy")
+        verbose_name_plural = _("tier policy")
         constraints = [
             models.CheckConstraint(condition=Q(pk=1), name="tiers_tierpolicy_single_row"),
             models.CheckConstraint(
@@ -98,38 +107,49 @@ class TierPolicy(BaseModel):
         ]
 
     def __str__(self) -> str:
-        return f"Tiers on {self.get_basis_display().lower()}, {self.get_window_display().lower()}"
+        return _("Tiers on %(basis)s, %(window)s") % {
+            "basis": self.get_basis_display().lower(),
+            "window": self.get_window_display().lower(),
+        }
 
 
 class Tier(BaseModel):
-    code = models.SlugField(max_length=30, unique=True)
-    name = models.CharField(max_length=60)
-    rank = models.PositiveSmallIntegerField(unique=True, help_text="0 is the entry tier.")
+    code = models.SlugField(max_length=30, unique=True, verbose_name=_("code"))
+    name = models.CharField(max_length=60, verbose_name=_("name"))
+    rank = models.PositiveSmallIntegerField(
+        unique=True, help_text=_("0 is the entry tier."), verbose_name=_("rank")
+    )
     threshold = models.DecimalField(
         max_digits=14,
         decimal_places=2,
         default=Decimal("0"),
         validators=[MinValueValidator(Decimal("0"))],
-        help_text="Qualifying points or spend in the window needed to reach this tier.",
+        help_text=_("Qualifying points or spend in the window needed to reach this tier."),
+        verbose_name=_("threshold"),
     )
     earn_multiplier = models.DecimalField(
         max_digits=5,
         decimal_places=2,
         default=Decimal("1.00"),
         validators=[MinValueValidator(Decimal("0"))],
-        help_text="Applied by the earning engine to points earned on purchases.",
+        help_text=_("Applied by the earning engine to points earned on purchases."),
+        verbose_name=_("earn multiplier"),
     )
     entry_gift_points = models.PositiveIntegerField(
-        default=0, help_text="One-off points given when a member is upgraded into this tier."
+        default=0,
+        help_text=_("One-off points given when a member is upgraded into this tier."),
+        verbose_name=_("entry gift points"),
     )
-    free_shipping = models.BooleanField(default=False)
-    birthday_gift = models.BooleanField(default=False)
-    exclusive_rewards = models.BooleanField(default=False)
-    description = models.TextField(blank=True)
+    free_shipping = models.BooleanField(default=False, verbose_name=_("free shipping"))
+    birthday_gift = models.BooleanField(default=False, verbose_name=_("birthday gift"))
+    exclusive_rewards = models.BooleanField(default=False, verbose_name=_("exclusive rewards"))
+    description = models.TextField(blank=True, verbose_name=_("description"))
 
     history = HistoricalRecords()  # audit trail: who changed what, when
 
     class Meta:
+        verbose_name = _("tier")
+        verbose_name_plural = _("tiers")
         ordering = ["rank"]
         constraints = [
             models.CheckConstraint(
@@ -151,48 +171,82 @@ class TierAssignment(BaseModel):
     """One row per period a member holds a tier. The open row (valid_to NULL) is the current one."""
 
     class Reason(models.TextChoices):
-        ENROLMENT = "enrolment", "Enrolment"
-        THRESHOLD = "threshold", "Threshold reached"
-        PERIOD_END = "period_end", "Period end"
-        MANUAL = "manual", "Set by staff"
-        IMPORT = "import", "Import"
-        RECALCULATION = "recalculation", "Recalculation after a rule change"
+        ENROLMENT = "enrolment", _("Enrolment")
+        THRESHOLD = "threshold", _("Threshold reached")
+        PERIOD_END = "period_end", _("Period end")
+        MANUAL = "manual", _("Set by staff")
+        IMPORT = "import", _("Import")
+        RECALCULATION = "recalculation", _("Recalculation after a rule change")
         FLOOR = "floor", _("Raised to the member's floor tier")
         VALUE_FELL = "value_fell", _("Qualifying value fell")
 
     member = models.ForeignKey(
-        "members.Member", on_delete=models.PROTECT, related_name="tier_assignments"
+        "members.Member",
+        on_delete=models.PROTECT,
+        related_name="tier_assignments",
+        verbose_name=_("member"),
     )
-    tier = models.ForeignKey(Tier, on_delete=models.PROTECT, related_name="assignments")
+    tier = models.ForeignKey(
+        Tier, on_delete=models.PROTECT, related_name="assignments", verbose_name=_("tier")
+    )
     previous_tier = models.ForeignKey(
-        Tier, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+        Tier,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("previous tier"),
     )
-    reason = models.CharField(max_length=20, choices=Reason.choices)
-    valid_from = models.DateTimeField()
-    valid_to = models.DateTimeField(null=True, blank=True)
+    reason = models.CharField(max_length=20, choices=Reason.choices, verbose_name=_("reason"))
+    valid_from = models.DateTimeField(verbose_name=_("valid from"))
+    valid_to = models.DateTimeField(null=True, blank=True, verbose_name=_("valid to"))
     qualifying_value = models.DecimalField(
-        max_digits=14, decimal_places=2, null=True, blank=True, help_text="At the time of change."
+        max_digits=14,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        help_text=_("At the time of change."),
+        verbose_name=_("qualifying value"),
     )
     manual_until = models.DateField(
-        null=True, blank=True, help_text="Manual tier: not downgraded by the job before this date."
+        null=True,
+        blank=True,
+        help_text=_("Manual tier: not downgraded by the job before this date."),
+        verbose_name=_("manual until"),
     )
     downgrade_due_on = models.DateField(
-        null=True, blank=True, help_text="Fell short at a period end; downgrade after the grace."
+        null=True,
+        blank=True,
+        help_text=_("Fell short at a period end; downgrade after the grace."),
+        verbose_name=_("downgrade due on"),
     )
     downgrade_to = models.ForeignKey(
-        Tier, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+        Tier,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("downgrade to"),
     )
     judged_through = models.DateField(
         null=True,
         blank=True,
-        help_text="Last period end at which the job judged this row (keeps the job idempotent).",
+        help_text=_("Last period end at which the job judged this row (keeps the job idempotent)."),
+        verbose_name=_("judged through"),
     )
-    note = models.CharField(max_length=255, blank=True)
+    note = models.CharField(max_length=255, blank=True, verbose_name=_("note"))
     actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("actor"),
     )
 
     class Meta:
+        verbose_name = _("tier assignment")
+        verbose_name_plural = _("tier assignments")
         ordering = ["-valid_from", "-id"]
         permissions = [("set_tier", "Can set a member's tier manually with a reason")]
         constraints = [
@@ -233,7 +287,11 @@ class TierAssignment(BaseModel):
         ]
 
     def __str__(self) -> str:
-        return f"{self.member_id}: {self.tier} from {self.valid_from:%Y-%m-%d}"
+        return _("%(member)s: %(tier)s from %(day)s") % {
+            "member": self.member_id,
+            "tier": self.tier,
+            "day": f"{self.valid_from:%Y-%m-%d}",
+        }
 
 
 class TierFloor(BaseModel):
@@ -276,4 +334,4 @@ class TierFloor(BaseModel):
         permissions = [("set_tier_floor", "Can give a member a floor tier")]
 
     def __str__(self) -> str:
-        return f"{self.member}: at least {self.tier}"
+        return _("%(member)s: at least %(tier)s") % {"member": self.member, "tier": self.tier}

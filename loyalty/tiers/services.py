@@ -91,12 +91,13 @@ def tier_ladder_checked() -> list[Tier]:
     for lower, higher in pairwise(ladder):
         if higher.threshold <= lower.threshold:
             raise TierConfigurationError(
-                f"{higher.name} (rank {higher.rank}) needs a higher threshold than {lower.name}.",
+                _("%(name)s (rank %(rank)s) needs a higher threshold than %(name2)s.")
+                % {"name": higher.name, "rank": higher.rank, "name2": lower.name},
                 extra={"tier": higher.code, "threshold": str(higher.threshold)},
             )
     if ladder and ladder[0].threshold != 0:
         raise TierConfigurationError(
-            "The lowest tier is the entry tier and needs a threshold of 0.",
+            _("The lowest tier is the entry tier and needs a threshold of 0."),
             extra={"tier": ladder[0].code},
         )
     return ladder

@@ -15,6 +15,8 @@ import calendar
 from dataclasses import dataclass
 from datetime import date, timedelta
 
+from django.utils.translation import gettext_lazy as _
+
 from loyalty.core.dates import add_months
 
 
@@ -25,12 +27,12 @@ class WindowKind:
     ANNIVERSARY_YEAR = "anniversary_year"
 
     choices = [
-        (LIFETIME, "Lifetime"),
-        (CALENDAR_YEAR, "Calendar year"),
-        (ROLLING_12_MONTHS, "Rolling 12 months"),
-        (ANNIVERSARY_YEAR, "Membership anniversary year"),
+        (LIFETIME, _("Lifetime")),
+        (CALENDAR_YEAR, _("Calendar year")),
+        (ROLLING_12_MONTHS, _("Rolling 12 months")),
+        (ANNIVERSARY_YEAR, _("Membership anniversary year")),
     ]
-    values = [value for value, _ in choices]
+    values = [value for value, _label in choices]
 
 
 @dataclass(frozen=True)

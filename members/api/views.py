@@ -4,6 +4,7 @@ from typing import Any
 import django_filters
 from django.db.models import QuerySet
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
@@ -184,7 +185,7 @@ class MemberListApi(ApiAuthMixin, APIView):
         def validate(self, attrs: dict) -> dict:
             names = ("full_name", "first_name", "last_name", "email", "phone")
             if not any(attrs.get(f) for f in names):
-                raise serializers.ValidationError("Give at least a name, an e-mail or a phone.")
+                raise serializers.ValidationError(_("Give at least a name, an e-mail or a phone."))
             return attrs
 
     @extend_schema(
@@ -295,7 +296,7 @@ class MemberEraseApi(ApiAuthMixin, APIView):
     required_scope = MEMBERS_WRITE
 
     class InputSerializer(StrictSerializer):
-        confirm = ConfirmField(message="Erasure is irreversible: send confirm=true.")
+        confirm = ConfirmField(message=_("Erasure is irreversible: send confirm=true."))
 
     @extend_schema(
         operation_id="members_erase", request=InputSerializer, responses={200: MemberSerializer}

@@ -117,3 +117,64 @@ def test_keyboard_only_find_a_member_and_record_a_purchase(live_server, page, cl
     assert any(url.endswith("/static/vendor/htmx/htmx.min.js") for url in requested)
     own = live_server.url.split("://", 1)[1]
     assert [url for url in requested if url.split("://", 1)[1].split("/")[0] != own] == []
+
+
+def test_the_clerk_flow_in_chinese(live_server, browser, clerk_user, programme, store):
+    """Switch to Chinese on the login page, find a member, record a purchase, redeem a reward:
+    every label, button and answer in Chinese, money with the programme's ¥, no console error.
+    The screenshot of docs/clerk.md is taken here (DOCS_SCREENSHOTS=1 writes it to docs/img)."""
+    import os
+    from pathlib import Path
+
+    programme.currency = "CNY"
+    programme.time_zone = "Asia/Shanghai"
+    programme.save()
+    member = MemberFactory(first_name="王美玲", last_name="", home_store=store)
+    points_earn(member=member, points=1000, idempotency_key="seed")
+    RewardFactory(name="免费咖啡", points_cost=150)
+    context = browser.new_context(viewport={"width": 1280, "height": 1100}, locale="en-GB")
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    problems: list[str] = []
+    page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda exc: problems.append(str(exc)))
+
+    page.goto(f"{live_server.url}/clerk/login/")
+    assert page.locator("h1").inner_text() == "Log in to the till"
+    page.get_by_test_id("language-zh-hans").click()
+    page.wait_for_url(f"{live_server.url}/clerk/login/")
+    assert page.locator("h1").inner_text() == "登录收银台"
+    assert page.locator("html").get_attribute("lang") == "zh-hans"
+    page.get_by_label("用户名").fill("till")
+    page.get_by_label("密码").fill("till-pass-123")
+    page.get_by_role("button", name="登录").click()
+    page.wait_for_url(f"{live_server.url}/clerk/")
+
+    # find the member: the scanner types the card number and Enter
+    page.wait_for_function("document.activeElement && document.activeElement.id === 'q'")
+    page.keyboard.type(member.member_number, delay=5)
+    page.keyboard.press("Enter")
+    page.wait_for_url(f"**/clerk/members/{member.pk}/")
+    assert page.get_by_test_id("available-points").inner_text() == "1,000"
+
+    # record a purchase
+    page.get_by_label("支付金额（CNY）").fill("1234.50")
+    page.get_by_label("小票号", exact=True).fill("SH-0001")
+    page.get_by_role("button", name="记录消费").click()
+    result = page.locator("#result")
+    result.wait_for()
+    assert "已记录 ¥1,234.50 的消费（小票 SH-0001）。" in result.inner_text()
+    assert "新余额：可用 2,234 积分。" in result.inner_text()
+
+    # redeem a reward: the voucher code in large type
+    page.locator(".offer", has_text="免费咖啡").get_by_role("button", name="兑换").click()
+    page.locator("#result .voucher-code").wait_for()
+    assert "已兑换“免费咖啡”。请将此优惠券代码交给会员：" in page.locator("#result").inner_text()
+    assert page.locator("#result .voucher-code").inner_text() == Voucher.objects.get().display_code
+    assert page.get_by_test_id("available-points").inner_text() == "2,084"
+    assert problems == []
+
+    if os.environ.get("DOCS_SCREENSHOTS") == "1":
+        image = Path(__file__).resolve().parents[2] / "docs" / "img" / "clerk-zh-hans.png"
+        page.screenshot(path=str(image), full_page=True)
+    context.close()

@@ -21,9 +21,9 @@ def test_member_page_shows_tier_progress_and_history(client, superuser, ladder, 
 
     assert page.status_code == 200
     html = page.content.decode()
-    assert "<strong>Silver</strong> since 01 Mar 2025" in html
+    assert "<strong>Silver</strong> since 1 Mar 2025" in html
     assert "350.00 more for Gold" in html
-    assert "window ends 01 Jan 2026" in html
+    assert "window ends 1 Jan 2026" in html
     assert "Tier history" in html
 
 

@@ -2,28 +2,12 @@ from typing import Any
 
 from django import template
 
-from loyalty.clerk.formatting import format_money, format_points
+from loyalty.core.templatetags import loyalty_format
 
 register = template.Library()
-
-
-@register.filter
-def money(amount: Any, currency: str = "GBP") -> str:
-    if amount is None or amount == "":
-        return ""
-    return format_money(amount, currency)
-
-
-@register.filter
-def points(value: Any) -> str:
-    if value is None or value == "":
-        return ""
-    return format_points(value)
-
-
-@register.filter
-def thousands(value: Any) -> str:
-    return f"{int(value):,}"
+# money, points, thousands, day and moment: the one formatting helper (loyalty.core.formatting)
+for _name in ("money", "points", "thousands", "day", "moment"):
+    register.filter(_name, getattr(loyalty_format, _name))
 
 
 @register.filter

@@ -15,6 +15,7 @@ import codecs
 from typing import Any
 
 from django.conf import settings
+from django.utils.translation import gettext_lazy as _
 from rest_framework.exceptions import ParseError
 from rest_framework.parsers import JSONParser
 from rest_framework.settings import api_settings
@@ -48,7 +49,9 @@ def _unique_object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     result: dict[str, Any] = {}
     for key, value in pairs:
         if key in result:
-            raise DuplicateKeyError(f"duplicate key {key!r} in a JSON object")
+            raise DuplicateKeyError(
+                _("duplicate key %(key)s in a JSON object") % {"key": repr(key)}
+            )
         result[key] = value
     return result
 
@@ -63,7 +66,7 @@ class StrictJSONParser(JSONParser):
                 decoded.read(), parse_constant=parse_constant, object_pairs_hook=_unique_object
             )
         except ValueError as exc:  # includes UnicodeDecodeError: bytes that are not UTF-8
-            raise ParseError(f"JSON parse error - {exc}") from exc
+            raise ParseError(_("JSON parse error - %(exc)s") % {"exc": exc}) from exc
         except RecursionError:
             raise ParseError(self._too_deep) from None
         if json_depth_exceeds(data):

@@ -17,6 +17,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.core.validators import RegexValidator
+from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
 UNKNOWN_FIELD = "Unknown field."
@@ -128,7 +129,7 @@ class StrictSerializer(serializers.Serializer):
 class NonZeroIntegerField(serializers.IntegerField):
     """An integer that may be negative or positive but not 0 (documented as `not: {enum: [0]}`)."""
 
-    default_error_messages = {"zero": "Give a number other than 0."}
+    default_error_messages = {"zero": _("Give a number other than 0.")}
 
     def to_internal_value(self, data: Any) -> int:
         value = super().to_internal_value(data)
@@ -140,9 +141,9 @@ class NonZeroIntegerField(serializers.IntegerField):
 class ConfirmField(serializers.BooleanField):
     """A confirmation that must be `true` (documented as `enum: [true]`)."""
 
-    default_error_messages = {"unconfirmed": "Send true to confirm."}
+    default_error_messages = {"unconfirmed": _("Send true to confirm.")}
 
-    def __init__(self, *, message: str | None = None, **kwargs: Any) -> None:
+    def __init__(self, *, message: Any = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         if message:
             self.error_messages["unconfirmed"] = message

@@ -14,6 +14,7 @@ from typing import Any
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 from rest_framework import exceptions
 from rest_framework.authentication import TokenAuthentication
 
@@ -79,15 +80,17 @@ class StaffTokenAuthentication(TokenAuthentication):
         try:
             token = Token.objects.select_related("user", "activity").get(key=key)
         except Token.DoesNotExist:
-            raise exceptions.AuthenticationFailed("Invalid token.") from None
+            raise exceptions.AuthenticationFailed(_("Invalid token.")) from None
         if not token.user.is_active:
-            raise exceptions.AuthenticationFailed("User inactive or deleted.")
+            raise exceptions.AuthenticationFailed(_("User inactive or deleted."))
         now = timezone.now()
         expires = staff_token_expires_at(token)
         if expires is not None and now >= expires:
             raise exceptions.AuthenticationFailed(
-                f"This token expired at {expires.isoformat()}; log in again at "
-                "POST /api/v1/auth/token/ for a new one.",
+                _(
+                    "This token expired at %(isoformat)s; log in again at POST /api/v1/auth/token/ for a new one."
+                )
+                % {"isoformat": expires.isoformat()},
                 code="token_expired",
             )
         staff_token_touch(token=token, now=now)

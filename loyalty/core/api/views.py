@@ -1,4 +1,5 @@
 from django.contrib.auth import authenticate
+from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.request import Request
@@ -17,7 +18,7 @@ from loyalty.core.selectors import health_report
 class InvalidCredentials(ApplicationError):
     code = "invalid_credentials"
     http_status = 401  # credentials refused: the request itself was well formed
-    default_message = "Unable to log in with the given username and password."
+    default_message = _("Unable to log in with the given username and password.")
 
 
 class TokenCreateApi(PublicApiMixin, APIView):

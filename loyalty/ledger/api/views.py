@@ -4,6 +4,7 @@ from typing import Any
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
 from rest_framework import serializers, status
 from rest_framework.permissions import BasePermission
@@ -52,7 +53,7 @@ class AwareDateTimeField(serializers.DateTimeField):
             self.fail("naive")
         return super().enforce_timezone(value)
 
-    default_error_messages = {"naive": "Give a UTC offset, e.g. 2026-11-23T10:00:00+00:00."}
+    default_error_messages = {"naive": _("Give a UTC offset, e.g. 2026-11-23T10:00:00+00:00.")}
 
 
 # For inputs that always need a member: the schema says one of the two references is given.
@@ -520,7 +521,7 @@ class StatementApi(ApiAuthMixin, APIView):
 
 
 class CanAdjustPoints(BasePermission):
-    message = "Adjusting points needs the 'adjust points' permission."
+    message = _("Adjusting points needs the 'adjust points' permission.")
 
     def has_permission(self, request: Request, view: Any) -> bool:
         return bool(request.user and request.user.has_perm("ledger.adjust_points"))

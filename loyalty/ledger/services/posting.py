@@ -8,6 +8,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Q, Sum
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from loyalty.core import events
 from loyalty.core.exceptions import IdempotencyKeyReused
@@ -207,7 +208,8 @@ def _post_locked(
     shortfall = max(wanted - coverable, 0)
     if shortfall and debit.shortfall == "refuse":
         raise InsufficientPoints(
-            f"Only {coverable} points are available; {wanted} were requested.",
+            _("Only %(coverable)s points are available; %(wanted)s were requested.")
+            % {"coverable": coverable, "wanted": wanted},
             extra={"available": coverable, "balance": locked.balance, "requested": wanted},
         )
     if shortfall and debit.shortfall == "cap":
@@ -550,7 +552,8 @@ def ledger_entry_reverse(
             ),
         )
     raise EntryAlreadyReversed(
-        f"A {entry.get_kind_display().lower()} entry cannot be reversed; adjust instead.",
+        _("A %(kind)s entry cannot be reversed; adjust instead.")
+        % {"kind": entry.get_kind_display().lower()},
         extra={"entry": entry.pk},
     )
 

@@ -10,6 +10,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Sum
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from loyalty.ledger import rules as engine
 from loyalty.ledger.exceptions import (
@@ -235,7 +236,7 @@ def purchase_record(
     paid_with_points = (Decimal(points_spent) * programme.point_value).quantize(CENT)
     if paid_with_points > amount:
         raise InvalidAmount(
-            "The points would pay more than the bill.",
+            _("The points would pay more than the bill."),
             extra={
                 "points_spent": points_spent,
                 "worth": str(paid_with_points),

@@ -1,5 +1,6 @@
 from typing import Any
 
+from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
 from rest_framework.permissions import BasePermission
@@ -141,7 +142,7 @@ class TierHistoryApi(ApiAuthMixin, APIView):
 
 
 class CanSetTier(BasePermission):
-    message = "Setting a tier by hand needs staff status and the 'set tier' permission."
+    message = _("Setting a tier by hand needs staff status and the 'set tier' permission.")
 
     def has_permission(self, request: Request, view: Any) -> bool:
         user = request.user
