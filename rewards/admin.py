@@ -18,6 +18,7 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.functional import Promise
+from django.utils.formats import date_format
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from import_export.admin import ImportExportModelAdmin
@@ -198,7 +199,7 @@ def reward_window_words(reward: Reward, *, now: datetime, zone: ZoneInfo) -> str
         at_midnight = local.time() == time.min
         if last and at_midnight:
             local -= timedelta(days=1)  # ends at 00:00: the day before is the last day
-        text = f"{local.day} {local:%b}"
+        text = date_format(local, "j M")  # month name in the staff language
         if local.year != this_year:
             text += f" {local.year}"
         return text if at_midnight else f"{text} {local:%H:%M}"

@@ -81,6 +81,8 @@ CATALOGUE_ZH: list[tuple[str, str, str, int, dict[str, Any]]] = [
     ("tote", "帆布环保袋", "gift", 1200, CATALOGUE[3][4]),
     ("cinema", "电影票(合作伙伴)", "partner_code", 2000, CATALOGUE[4][4]),
     ("chef-table", "主厨餐桌之夜", "experience", 5000, CATALOGUE[5][4]),
+    ("lunch-flash", "午间限时:免费曲奇(12:00-14:00)", "free_product", 50, CATALOGUE[6][4]),
+    ("give-100", "捐赠100积分给公益项目", "donation", 100, {}),
 ]
 
 

@@ -16,6 +16,7 @@ from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from unfold.admin import ModelAdmin, TabularInline
@@ -251,7 +252,7 @@ class ClubMembershipAdmin(MemberScopedAdminMixin, AuditedAdminMixin, ModelAdmin)
                     % {
                         "member": membership.member,
                         "plan": membership.plan,
-                        "day": membership.ends_on.strftime("%d %b %Y"),
+                        "day": date_format(membership.ends_on, "d M Y"),
                     },
                     messages.SUCCESS,
                 )
@@ -377,7 +378,7 @@ class ClubMembershipAdmin(MemberScopedAdminMixin, AuditedAdminMixin, ModelAdmin)
                 self.message_user(
                     request,
                     _("Renewed: paid until %(day)s.")
-                    % {"day": renewed.ends_on.strftime("%d %b %Y")},
+                    % {"day": date_format(renewed.ends_on, "d M Y")},
                     messages.SUCCESS,
                 )
                 return HttpResponseRedirect(

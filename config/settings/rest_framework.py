@@ -53,5 +53,12 @@ SPECTACULAR_SETTINGS = {
         "VoucherStatusEnum": "rewards.models.Voucher.Status",
         "RewardKindEnum": "rewards.models.Reward.Kind",
         "RewardVisibilityEnum": "rewards.models.Reward.Visibility",
+        "FeedbackChannelEnum": "campaigns.service.models.Feedback.Channel",
+        "FeedbackKindEnum": "campaigns.service.models.Feedback.Kind",
+        "FeedbackStatusEnum": "campaigns.service.models.Feedback.Status",
+        "ClubMembershipStatusEnum": "campaigns.membership.models.ClubMembership.Status",
+        "ClubTermKindEnum": "campaigns.membership.models.ClubTerm.Kind",
+        "WheelPrizeKindEnum": "campaigns.games.models.WheelPrize.Kind",
+        "BadgeRuleKindEnum": "campaigns.engagement.models.BadgeRule.Kind",
     },
 }

@@ -40,6 +40,13 @@ LATIN_WORD = re.compile(
 )
 # Codes, abbreviations and names that stay as they are in a Chinese screen.
 ALLOWED = {
+    # help-text examples of names (a Latin name and the pinyin key of 王小明), WeChat's id kind,
+    # and the values of the tier-change template's {{ direction }} placeholder
+    "Anna",
+    "wangxiaoming",
+    "OpenID",
+    "direction",
+    "down",
     # currencies, formats, protocols, standards
     "GBP",
     "CNY",

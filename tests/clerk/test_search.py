@@ -123,5 +123,7 @@ def test_member_card_queries_do_not_grow_with_history_or_catalogue(
         earn(member, f"{n + 1}.00")
         RewardFactory(points_cost=100 + n, limit_per_member=1)
     assert count_queries() == small
-    with django_assert_max_num_queries(30):
+    # 30 before the engagement panel (settings, badges, streak, stage, next badge) and the
+    # suggestions panel (bought-together rows, product stats): a fixed number, as checked above
+    with django_assert_max_num_queries(36):
         clerk.get(reverse("clerk:member", args=[member.pk]))

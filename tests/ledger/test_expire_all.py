@@ -68,6 +68,7 @@ def test_the_settings_form_offers_days(client, superuser, programme):
         "name": "P",
         "currency": "GBP",
         "time_zone": "Europe/London",
+        "phone_region": "GB",
         "points_per_unit": "1",
         "rounding": "floor",
         "minimum_spend": "0",

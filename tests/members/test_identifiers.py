@@ -11,6 +11,9 @@ from members.identifiers import (
     normalize_phone,
 )
 
+# phone numbers are read in the programme's region, a setting stored in the database
+pytestmark = pytest.mark.django_db
+
 
 def test_luhn_check_digit_of_a_known_number():
     assert luhn_check_digit("7992739871") == "3"  # the textbook Luhn example

@@ -115,7 +115,7 @@ def test_admin_import_enrols_like_the_api_and_announces_in_bulk(
     updated = known.events.get()
     assert (updated.kind, sorted(updated.detail["fields"])) == (
         "updated",
-        ["first_name", "last_name"],
+        ["first_name", "full_name", "last_name"],  # the full name follows its parts
     )
     assert updated.actor == superuser
     [payload] = deliveries("member.updated")
