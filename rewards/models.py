@@ -24,6 +24,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import FileExtensionValidator, MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
+from django.utils.formats import date_format
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
@@ -765,7 +766,14 @@ class Donation(BaseModel):
         indexes = [models.Index(fields=["cause", "created_at"], name="rewards_donation_cause_idx")]
 
     def __str__(self) -> str:
-        return f"{self.points} points to {self.cause} ({self.created_at:%d %b %Y})"
+        return str(
+            _("%(points)s points to %(cause)s (%(day)s)")
+            % {
+                "points": self.points,
+                "cause": self.cause,
+                "day": date_format(self.created_at, "d M Y"),
+            }
+        )
 
 
 class VoucherBatch(BaseModel):

@@ -121,7 +121,7 @@ def test_admin_import_enrols_like_the_api_and_announces_in_bulk(
     [payload] = deliveries("member.updated")
     assert (payload["member_id"], sorted(payload["fields"])) == (
         known.pk,
-        ["first_name", "last_name"],
+        ["first_name", "full_name", "last_name"],
     )
     # one outbox insert per event type for the batch, not one per row
     outbox = [
