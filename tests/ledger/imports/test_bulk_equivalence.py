@@ -10,6 +10,7 @@ allocation and tier row.
 
 import io
 import random
+import re
 from datetime import datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -91,14 +92,30 @@ def run_import(path: Path, tmp_path: Path, *extra: str) -> str:
     return out.getvalue()
 
 
+TRANSACTION_SOURCES = {kind.value for kind in Transaction.Kind}
+PURCHASE_ID = re.compile(r"purchase:(\d+)")
+
+
 def snapshot() -> dict:
     refs = dict(Member.objects.values_list("pk", "external_ref"))
     txns = {t.pk: t for t in Transaction.objects.prefetch_related("lines")}
     accounts = {a.pk: refs[a.member_id] for a in PointsAccount.objects.all()}
 
+    def by_ref(text: str) -> str:
+        """A campaign's bonus names its purchase by id ("purchase:<pk>"); ids differ between
+        two runs on PostgreSQL (sequences do not roll back), external ids do not."""
+        return PURCHASE_ID.sub(lambda m: f"purchase:{txns[int(m[1])].external_id}", text)
+
     def key(entry: LedgerEntry) -> str:
+        if entry.source_type not in TRANSACTION_SOURCES:
+            return by_ref(entry.idempotency_key)
         pk = int(entry.source_id)
         return entry.idempotency_key.replace(f":{pk}:", f":{txns[pk].external_id}:")
+
+    def metadata(entry: LedgerEntry) -> dict:
+        if isinstance(entry.metadata, dict) and isinstance(entry.metadata.get("source"), str):
+            return {**entry.metadata, "source": by_ref(entry.metadata["source"])}
+        return entry.metadata
 
     entries = {e.pk: e for e in LedgerEntry.objects.order_by("pk")}
     return {
@@ -131,7 +148,7 @@ def snapshot() -> dict:
                 key(e),
                 e.reason,
                 e.rules,
-                e.metadata,
+                metadata(e),
                 e.effective_at,
             )
             for e in entries.values()
