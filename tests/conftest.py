@@ -151,3 +151,15 @@ def page(browser: Any) -> Iterator[Any]:
 @pytest.fixture
 def on_postgres() -> bool:
     return connection.vendor == "postgresql"
+
+
+@pytest.fixture(autouse=True)
+def _programme_zone_not_cached() -> Iterator[None]:
+    """The programme's time zone is cached across requests (loyalty.ledger.timezones); a test's
+    rolled-back programme settings must not leave theirs to the next test."""
+    from django.core.cache import cache
+
+    from loyalty.ledger.timezones import ZONE_CACHE_KEY
+
+    cache.delete(ZONE_CACHE_KEY)
+    yield

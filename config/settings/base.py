@@ -76,6 +76,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # the programme's time zone for staff pages (admin, clerk screen); not for /api/
+    "loyalty.ledger.timezones.ProgrammeTimeZoneMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",  # who made a change, for the audit trail
     "loyalty.core.middleware.IdleSessionTimeoutMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",

@@ -16,7 +16,14 @@ class LedgerConfig(AppConfig):
             member_closed_points_forfeit,
             member_erased_points_forfeit,
         )
+        from django.db.models.signals import post_delete, post_save
+
+        from loyalty.ledger.models import ProgrammeSettings
+        from loyalty.ledger.timezones import programme_zone_forget
         from members import hooks
+
+        post_save.connect(programme_zone_forget, sender=ProgrammeSettings, dispatch_uid="zone")
+        post_delete.connect(programme_zone_forget, sender=ProgrammeSettings, dispatch_uid="zone")
 
         hooks.register_privacy_section("points", member_ledger_export)
         hooks.register_merge_hook(merge.member_points_merge)
