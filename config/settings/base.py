@@ -219,6 +219,8 @@ LOCALE_PATHS = [BASE_DIR / "config" / "locale"]
 TIME_ZONE = env.str("TIME_ZONE", default="Europe/London")
 USE_I18N = True
 USE_TZ = True
+# our own formats over Django's per language (config/formats/en_GB: the 24-hour clock)
+FORMAT_MODULE_PATH = ["config.formats"]
 
 # --- Static and media ---------------------------------------------------------------------
 STATIC_URL = "static/"
