@@ -8,17 +8,17 @@ class LedgerConfig(AppConfig):
     verbose_name = _("Points ledger")
 
     def ready(self) -> None:
+        from django.db.models.signals import post_delete, post_save
+
         from loyalty.core.periodic import PeriodicTaskSpec, register
         from loyalty.ledger import merge
+        from loyalty.ledger.models import ProgrammeSettings
         from loyalty.ledger.policy import programme_phone_region
         from loyalty.ledger.selectors import member_ledger_export
         from loyalty.ledger.services.expire_all import (
             member_closed_points_forfeit,
             member_erased_points_forfeit,
         )
-        from django.db.models.signals import post_delete, post_save
-
-        from loyalty.ledger.models import ProgrammeSettings
         from loyalty.ledger.timezones import programme_zone_forget
         from members import hooks
 
