@@ -13,6 +13,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
+from loyalty.core.formatting import format_day
 from loyalty.core.models import BaseModel
 
 
@@ -70,7 +71,7 @@ class KpiSnapshot(BaseModel):
 
     def __str__(self) -> str:
         where = self.store.code if self.store_id and self.store else _("all stores")
-        return str(_("KPIs of %(day)s, %(where)s") % {"day": self.day.isoformat(), "where": where})
+        return str(_("KPIs of %(day)s, %(where)s") % {"day": format_day(self.day), "where": where})
 
 
 class Dashboard(models.Model):

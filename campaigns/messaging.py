@@ -15,7 +15,8 @@ backend writes JSON lines for development). Rules:
 
 import json
 import logging
-from datetime import datetime, timedelta
+import re
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +33,9 @@ from django.utils.translation import gettext as _
 
 from campaigns.models import Campaign, CampaignAudience, MessageDelivery, MessageTemplate
 from campaigns.validation import template_errors  # noqa: F401 - re-exported
+from loyalty.core.formatting import format_day, format_moment
 from loyalty.ledger.models import NotificationOutbox
+from loyalty.ledger.timezones import programme_zone
 from members.models import Consent, Member
 
 logger = logging.getLogger(__name__)
@@ -48,6 +51,28 @@ def _setting(name: str, default: Any) -> Any:
 
 
 # -------------------------------------------------------------------------------- templates
+# Payload values that are days or moments: outbox payloads keep them in ISO ("2027-01-31",
+# "2027-02-01T00:00:00+08:00"); a message writes them for people, in the active language and
+# the programme's time zone ("31 Jan 2027" / "2027年1月31日", "1 Feb 2027 00:00").
+DATE_KEY_ENDINGS = ("_on", "_by", "_at", "_from", "_until")
+ISO_DAY = re.compile(r"\d{4}-\d{2}-\d{2}\Z")
+ISO_MOMENT = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}")
+
+
+def _readable(key: str, value: Any) -> Any:
+    if not isinstance(value, str) or not key.endswith(DATE_KEY_ENDINGS):
+        return value
+    try:
+        if ISO_DAY.match(value):
+            return format_day(date.fromisoformat(value))
+        if ISO_MOMENT.match(value):
+            moment = datetime.fromisoformat(value)
+            return format_moment(moment) if timezone.is_aware(moment) else value
+    except ValueError:
+        return value
+    return value
+
+
 def _context(member: Member, payload: dict[str, Any]) -> dict[str, Any]:
     from loyalty.ledger.models import PointsAccount
 
@@ -58,21 +83,23 @@ def _context(member: Member, payload: dict[str, Any]) -> dict[str, Any]:
         "name": member.display_name,  # the whole name, in the order the language expects
         "member_number": member.member_number,
         "balance": balance or 0,
-        **{k: v for k, v in payload.items() if isinstance(v, str | int | float)},
+        **{k: _readable(k, v) for k, v in payload.items() if isinstance(v, str | int | float)},
     }
 
 
 def template_render(
     template: MessageTemplate, *, member: Member, payload: dict | None = None
 ) -> dict[str, str]:
-    """Subject, text and HTML for one member (also the admin preview)."""
-    context = Context(_context(member, payload or {}), autoescape=False)
-    html_context = Context(_context(member, payload or {}))
-    return {
-        "subject": Template(template.subject).render(context).strip(),
-        "text": Template(template.text).render(context),
-        "html": Template(template.html).render(html_context) if template.html else "",
-    }
+    """Subject, text and HTML for one member (also the admin preview). Days and times in the
+    programme's time zone: a Celery task has no request to activate it."""
+    with timezone.override(programme_zone()):
+        context = Context(_context(member, payload or {}), autoescape=False)
+        html_context = Context(_context(member, payload or {}))
+        return {
+            "subject": Template(template.subject).render(context).strip(),
+            "text": Template(template.text).render(context),
+            "html": Template(template.html).render(html_context) if template.html else "",
+        }
 
 
 def _template_for(row: NotificationOutbox) -> MessageTemplate | None:

@@ -17,10 +17,10 @@ from django.core.exceptions import FieldDoesNotExist, ValidationError
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
-from django.utils.formats import date_format
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
+from loyalty.core.formatting import format_day
 from loyalty.core.models import BaseModel
 from members.names import (
     FULL_NAME_MAX_LENGTH,
@@ -416,8 +416,8 @@ class MemberEvent(BaseModel):
     def __str__(self) -> str:
         if not self.created_at:
             return ""
-        # "Enrolled 03 Dec 2026": the month in the staff member's language
-        return f"{self.get_kind_display()} {date_format(self.created_at, 'd M Y')}"
+        # "Enrolled 3 Dec 2026": the staff member's language, the programme's time zone
+        return f"{self.get_kind_display()} {format_day(self.created_at)}"
 
     def describe(self) -> str:
         """The detail in words for staff ("status: active → suspended (fraud check)")."""

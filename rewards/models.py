@@ -24,10 +24,10 @@ from django.core.exceptions import ValidationError
 from django.core.validators import FileExtensionValidator, MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
-from django.utils.formats import date_format
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
+from loyalty.core.formatting import format_day
 from loyalty.core.models import BaseModel
 
 MONEY: dict[str, Any] = {"max_digits": 12, "decimal_places": 2}
@@ -771,7 +771,7 @@ class Donation(BaseModel):
             % {
                 "points": self.points,
                 "cause": self.cause,
-                "day": date_format(self.created_at, "d M Y"),
+                "day": format_day(self.created_at),  # in the programme's time zone
             }
         )
 

@@ -7,6 +7,7 @@ from typing import Any
 from django.contrib import admin
 from django.db.models import Count, QuerySet
 from django.http import HttpRequest
+from django.utils.formats import date_format
 from django.utils.translation import gettext_lazy as _
 from unfold.admin import ModelAdmin
 
@@ -146,4 +147,4 @@ class VipOfMonthAdmin(ReadOnlyAdminMixin, ModelAdmin):
 
     @admin.display(description=_("month"), ordering="month")
     def month_name(self, obj: VipOfMonth) -> str:
-        return obj.month.strftime("%B %Y")
+        return date_format(obj.month, "YEAR_MONTH_FORMAT")  # December 2026 / 2026年12月

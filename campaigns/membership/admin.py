@@ -16,7 +16,6 @@ from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
-from django.utils.formats import date_format
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from unfold.admin import ModelAdmin, TabularInline
@@ -31,6 +30,7 @@ from campaigns.membership.services import (
 )
 from loyalty.core.admin_mixins import AuditedAdminMixin, ReadOnlyAdminMixin
 from loyalty.core.exceptions import ApplicationError
+from loyalty.core.formatting import format_day
 from loyalty.ledger.models import ProgrammeSettings
 from members.admin import MemberAdmin
 from members.admin_scope import MemberScopedAdminMixin
@@ -252,7 +252,7 @@ class ClubMembershipAdmin(MemberScopedAdminMixin, AuditedAdminMixin, ModelAdmin)
                     % {
                         "member": membership.member,
                         "plan": membership.plan,
-                        "day": date_format(membership.ends_on, "d M Y"),
+                        "day": format_day(membership.ends_on),
                     },
                     messages.SUCCESS,
                 )
@@ -377,8 +377,7 @@ class ClubMembershipAdmin(MemberScopedAdminMixin, AuditedAdminMixin, ModelAdmin)
             else:
                 self.message_user(
                     request,
-                    _("Renewed: paid until %(day)s.")
-                    % {"day": date_format(renewed.ends_on, "d M Y")},
+                    _("Renewed: paid until %(day)s.") % {"day": format_day(renewed.ends_on)},
                     messages.SUCCESS,
                 )
                 return HttpResponseRedirect(

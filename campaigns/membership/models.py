@@ -19,9 +19,11 @@ from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import F, Q
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
+from loyalty.core.formatting import format_day, format_number
 from loyalty.core.models import BaseModel
 
 MONEY: dict[str, Any] = {"max_digits": 10, "decimal_places": 2}
@@ -293,4 +295,9 @@ class ClubTerm(BaseModel):
         indexes = [models.Index(fields=["paid_at"], name="membership_term_paid_idx")]
 
     def __str__(self) -> str:
-        return f"{self.starts_on:%d %b %Y} to {self.ends_on:%d %b %Y}: {self.fee}"
+        # "1 Mar 2026 to 28 Feb 2027: 30.00" / "2026年3月1日至2027年2月28日：30.00"
+        return gettext("%(first)s to %(last)s: %(fee)s") % {
+            "first": format_day(self.starts_on),
+            "last": format_day(self.ends_on),
+            "fee": format_number(self.fee, 2),
+        }

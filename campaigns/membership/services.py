@@ -294,7 +294,8 @@ def club_renewal_reminders_queue(*, today: date | None = None) -> int:
                     "template_id": plan.reminder_template_id,
                     "channel": "email",
                     "plan": plan.name,
-                    "ends_on": membership.ends_on.strftime("%d %b %Y"),
+                    # ISO; written as a day in the member's message (campaigns.messaging)
+                    "ends_on": membership.ends_on.isoformat(),
                     "fee": str(plan.fee),
                     "auto_renew": "yes" if membership.auto_renew else "no",
                 },

@@ -15,6 +15,7 @@ from loyalty.core.admin_mixins import ReadOnlyAdminMixin
 from loyalty.core.channels import SalesChannel
 from loyalty.core.events import EVENT_TYPES
 from loyalty.core.exceptions import ApplicationError
+from loyalty.core.formatting import format_moment
 from loyalty.core.scopes import SCOPE_CHOICES
 from loyalty.integrations.models import (
     ApiClient,
@@ -120,9 +121,7 @@ class ApiClientAdmin(ModelAdmin):
         if obj.previous_key_valid_until and obj.previous_key_valid_until > now:
             return str(_("rotated: old key (%(prefix)s) accepted until %(until)s")) % {
                 "prefix": obj.previous_prefix,
-                "until": timezone.localtime(obj.previous_key_valid_until).strftime(
-                    "%Y-%m-%d %H:%M"
-                ),
+                "until": format_moment(obj.previous_key_valid_until),
             }
         return str(_("active"))
 
@@ -201,7 +200,7 @@ class ApiClientAdmin(ModelAdmin):
                 level=messages.ERROR,
             )
             return None
-        until = timezone.localtime(rotated.client.previous_key_valid_until)
+        until = format_moment(rotated.client.previous_key_valid_until)
         return _shown_once(
             request,
             self.admin_site,
@@ -214,7 +213,7 @@ class ApiClientAdmin(ModelAdmin):
                 "Send it as the header  Authorization: Api-Key <key>. The old key keeps "
                 "working until %(until)s, then it is refused."
             )
-            % {"until": until.strftime("%Y-%m-%d %H:%M")},
+            % {"until": until},
         )
 
 

@@ -5,7 +5,7 @@ from datetime import timedelta
 
 import pytest
 from django.core import mail
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from campaigns.messaging import message_deliver, messages_deliver, template_render, unsubscribe
 from campaigns.models import MessageDelivery
@@ -13,6 +13,7 @@ from loyalty.ledger.models import NotificationOutbox
 from members.models import Consent
 from members.services import consent_set
 from tests.factories.campaigns import CampaignFactory, MessageTemplateFactory, launch
+from tests.factories.ledger import ProgrammeSettingsFactory
 from tests.factories.members import MemberFactory
 
 pytestmark = pytest.mark.django_db
@@ -168,3 +169,26 @@ def test_expiry_available_and_birthday_messages_use_the_template_of_their_kind(
     assert messages_deliver() == {"sent": 1}
     assert mail.outbox[-1].subject == subject
     assert mail.outbox[-1].body.startswith(f"{subject}, Ada")
+
+
+def test_days_and_times_are_written_for_people_in_the_programme_time_zone(db):
+    """Payloads keep ISO; the message writes the day in the active language and a moment in
+    the programme's time zone (a Celery task has no request to set it)."""
+    ProgrammeSettingsFactory(time_zone="Asia/Shanghai")
+    member = MemberFactory(first_name="Lin")
+    template = MessageTemplateFactory(
+        subject="Until {{ ends_on }}", text="Expire by {{ expires_by }}; ref {{ ref_on }}"
+    )
+    payload = {
+        "ends_on": "2027-03-31",
+        "expires_by": "2027-01-31T16:00:00+00:00",  # 1 Feb 00:00 in Shanghai
+        "ref_on": "not a day",
+    }
+    with translation.override("en-gb"):
+        english = template_render(template, member=member, payload=payload)
+    assert english["subject"] == "Until 31 Mar 2027"
+    assert english["text"] == "Expire by 1 Feb 2027 00:00; ref not a day"
+    with translation.override("zh-hans"):
+        chinese = template_render(template, member=member, payload=payload)
+    assert chinese["subject"] == "Until 2027年3月31日"
+    assert chinese["text"].startswith("Expire by 2027年2月1日 00:00")

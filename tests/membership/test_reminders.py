@@ -49,7 +49,7 @@ def test_it_is_sent_with_consent_through_the_plans_template(clock, member, plan,
     messages_deliver()
     (message,) = mail.outbox
     assert message.subject == "Your Plus club renews soon"
-    assert "paid until 09 Jan 2027 (36.50)" in message.body
+    assert "paid until 9 Jan 2027 (36.50)" in message.body
 
 
 def test_no_consent_no_message(clock, member, plan, template):

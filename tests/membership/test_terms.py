@@ -5,6 +5,7 @@ from decimal import Decimal
 
 import pytest
 from django.core.exceptions import ValidationError
+from django.utils import translation
 
 from campaigns.membership.exceptions import (
     AlreadyClubMember,
@@ -47,6 +48,15 @@ def test_join_starts_the_first_term_today(clock, member, plan):
         joined(MemberFactory(), plan, payment_reference="PAY-1")
     with pytest.raises(ClubFeeMismatch):
         joined(MemberFactory(), plan, amount=Decimal("30.00"))
+
+
+def test_a_term_reads_its_days_in_the_staff_language(clock, member, plan):
+    joined(member, plan, payment_reference="PAY-1")
+    term = ClubTerm.objects.get()
+    with translation.override("en-gb"):
+        assert str(term) == "10 Jan 2026 to 9 Jan 2027: 36.50"
+    with translation.override("zh-hans"):
+        assert str(term) == "2026年1月10日至2027年1月9日：36.50"
 
 
 def test_renewal_in_the_grace_period_continues_without_a_gap(clock, member, plan):
