@@ -27,7 +27,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.template import Context, Template
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.module_loading import import_string
 from django.utils.translation import gettext as _
 
@@ -189,6 +189,15 @@ def _send_email(member: Member, content: dict[str, str]) -> None:
     message.send(fail_silently=False)
 
 
+def _message_send(row: NotificationOutbox, channel: str, content: dict[str, str]) -> None:
+    if channel == "email":
+        _send_email(row.member, content)
+    else:
+        backend_for(channel).send(
+            channel=channel, member=row.member, subject=content["subject"], text=content["text"]
+        )
+
+
 # --------------------------------------------------------------------------------- delivery
 def _skip_reason(row: NotificationOutbox, channel: str, now: datetime) -> str:
     member = row.member
@@ -244,22 +253,18 @@ def message_deliver(*, outbox_id: int, now: datetime | None = None) -> MessageDe
             row.status = NotificationOutbox.Status.FAILED
         else:
             template = _template_for(row)
-            content = (
-                template_render(template, member=row.member, payload=row.payload)
-                if template
-                else _fallback(row)
-            )
+            # members have no language of their own: a message is written in the worker's
+            # (LANGUAGE_CODE), whatever language a request before it left active
+            with translation.override(settings.LANGUAGE_CODE):
+                content = (
+                    template_render(template, member=row.member, payload=row.payload)
+                    if template
+                    else _fallback(row)
+                )
             delivery.attempts += 1
             try:
-                if channel == "email":
-                    _send_email(row.member, content)
-                else:
-                    backend_for(channel).send(
-                        channel=channel,
-                        member=row.member,
-                        subject=content["subject"],
-                        text=content["text"],
-                    )
+                with translation.override(settings.LANGUAGE_CODE):
+                    _message_send(row, channel, content)
             except Exception as exc:
                 logger.warning("message %s failed (attempt %s): %s", row.pk, delivery.attempts, exc)
                 delivery.reason = f"{type(exc).__name__}: {exc}"[:255]

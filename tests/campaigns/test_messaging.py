@@ -192,3 +192,13 @@ def test_days_and_times_are_written_for_people_in_the_programme_time_zone(db):
         chinese = template_render(template, member=member, payload=payload)
     assert chinese["subject"] == "Until 2027年3月31日"
     assert chinese["text"].startswith("Expire by 2027年2月1日 00:00")
+
+
+def test_a_message_is_written_in_the_workers_language_whatever_was_active(consenting):
+    MessageTemplateFactory(subject="Until {{ ends_on }}", text="Hi")
+    outbox(consenting, ends_on="2027-03-31")
+    with translation.override("zh-hans"):  # as a request before it on the same thread may leave
+        messages_deliver()
+    (message,) = mail.outbox
+    assert message.subject == "Until 31 Mar 2027"
+    assert "Unsubscribe: " in message.body
