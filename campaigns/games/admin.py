@@ -197,10 +197,10 @@ class SweepstakeAdmin(ModelAdmin):
             '<table id="sweepstake-winners"><thead><tr><th>{}</th><th>{}</th><th>{}</th>'
             "<th>{}</th><th>{}</th></tr></thead><tbody>{}</tbody></table>",
             _("place"),
-            _("entry"),
+            _("entry no."),
             _("member"),
             _("prize"),
-            _("given"),
+            _("prize given"),
             format_html_join(
                 "",
                 "<tr><td>{}</td><td>#{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",

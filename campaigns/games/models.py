@@ -13,6 +13,7 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import F, Q
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from loyalty.core.models import BaseModel
 
@@ -270,7 +271,7 @@ class SweepstakePrize(BaseModel):
         Sweepstake, on_delete=models.CASCADE, related_name="prizes", verbose_name=_("sweepstake")
     )
     rank = models.PositiveIntegerField(
-        _("rank"),
+        pgettext_lazy("prize", "rank"),
         help_text=_("1 for the first prize, 2 for the second... The lowest rank is given first."),
     )
     label = models.CharField(
