@@ -189,3 +189,23 @@ def test_replay_command_refuses_an_undrawn_sweepstake(programme):
     draw = sweepstake()
     with pytest.raises(CommandError, match="not drawn yet"):
         call_command("sweepstake_replay", str(draw.pk))
+
+
+def test_winner_messages_go_out_to_consenting_winners_only_and_are_not_capped(
+    programme, mailoutbox, settings
+):
+    from campaigns.messaging import messages_deliver
+    from members.services import consent_set
+
+    settings.LOYALTY_MESSAGES_PER_WEEK = 0  # marketing is capped to nothing: winners still hear
+    draw = sweepstake(name="Autumn draw", winners=2, prize_points=30)
+    people = entered(draw, 2)
+    consent_set(member=people[0], channel="email", granted=True, source="test")
+
+    sweepstake_draw(sweepstake=due(draw))
+    counts = messages_deliver()
+
+    assert counts == {"sent": 1, "skipped": 1}
+    (mail,) = mailoutbox
+    assert mail.to == [people[0].email]
+    assert "Autumn draw" in mail.body and "30" in mail.body
