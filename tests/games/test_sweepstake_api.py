@@ -38,7 +38,7 @@ def test_open_sweepstakes_show_cost_limit_draw_date_prizes_and_fingerprint(clien
     (row,) = response.json()["results"]
     assert (row["name"], row["entry_cost"], row["max_entries_per_member"]) == ("Summer", 20, 5)
     assert row["seed_sha256"] == draw.seed_sha256 and row["seed"] is None
-    assert row["prizes"][0]["label"] == "1000 points" and row["prizes"][0]["quantity"] == 1
+    assert row["prizes"][0]["name"] == "1000 points" and row["prizes"][0]["quantity"] == 1
     assert row["draw_at"]
 
 

@@ -127,7 +127,7 @@ class WheelSpinCreateApi(ApiAuthMixin, APIView):
 # ------------------------------------------------------------------------------ sweepstakes
 class SweepstakePrizeSerializer(serializers.Serializer):
     rank = serializers.IntegerField(help_text="1: the first prize.")
-    label = serializers.CharField()
+    name = serializers.CharField(source="label", help_text="What the winners see.")
     kind = serializers.CharField(help_text="points or reward (a voucher for the reward).")
     points = serializers.IntegerField(help_text="For a points prize: the points it gives.")
     reward_code = serializers.CharField(source="reward.code", allow_null=True, default=None)
