@@ -5,8 +5,11 @@ import uuid
 from typing import Any
 
 from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
 from django.db.models import Count, QuerySet
+from django.forms.models import BaseInlineFormSet
 from django.http import HttpRequest
+from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 from unfold.admin import ModelAdmin, TabularInline
 
@@ -14,12 +17,18 @@ from campaigns.games.models import (
     PrizeWheel,
     Sweepstake,
     SweepstakeEntry,
+    SweepstakePrize,
     WheelPrize,
     WheelSpin,
     WheelSpinGrant,
 )
-from campaigns.games.selectors import wheel_odds
-from campaigns.games.services import sweepstake_create, sweepstake_draw, wheel_spins_grant
+from campaigns.games.selectors import sweepstake_winners, wheel_odds
+from campaigns.games.services import (
+    prizes_over_winners_message,
+    sweepstake_create,
+    sweepstake_draw,
+    wheel_spins_grant,
+)
 from loyalty.core.admin_mixins import ReadOnlyAdminMixin
 from loyalty.core.exceptions import ApplicationError
 
@@ -112,6 +121,39 @@ class WheelSpinAdmin(ReadOnlyAdminMixin, ModelAdmin):
     search_fields = ("member__member_number", "spin_id")
 
 
+class SweepstakePrizeFormSet(BaseInlineFormSet):
+    def clean(self) -> None:
+        super().clean()
+        total = sum(
+            form.cleaned_data.get("quantity") or 0
+            for form in self.forms
+            if form.cleaned_data and not form.cleaned_data.get("DELETE")
+        )
+        winners = self.instance.winners or 0
+        if total > winners:
+            raise ValidationError(prizes_over_winners_message(winners))
+
+
+class SweepstakePrizeInline(TabularInline):
+    model = SweepstakePrize
+    formset = SweepstakePrizeFormSet
+    extra = 1
+    fields = ("rank", "label", "kind", "points", "reward", "quantity")
+    autocomplete_fields = ("reward",)
+
+    def _drawn(self, obj: Any) -> bool:
+        return obj is not None and obj.drawn_at is not None
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return not self._drawn(obj) and super().has_add_permission(request, obj)
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return not self._drawn(obj) and super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return not self._drawn(obj) and super().has_delete_permission(request, obj)
+
+
 @admin.register(Sweepstake)
 class SweepstakeAdmin(ModelAdmin):
     list_display = ("name", "draw_at", "entry_cost", "winners", "prize_points", "drawn_at")
@@ -123,12 +165,48 @@ class SweepstakeAdmin(ModelAdmin):
         "draw_at",
         "winners",
         "prize_points",
+        "message_template",
         "seed_sha256",
         "revealed_seed",
         "drawn_at",
+        "winner_list",
     )
-    readonly_fields = ("seed_sha256", "revealed_seed", "drawn_at")
+    readonly_fields = ("seed_sha256", "revealed_seed", "drawn_at", "winner_list")
+    inlines = (SweepstakePrizeInline,)
     actions = ("run_draw",)
+
+    @admin.display(description=_("winners"))
+    def winner_list(self, sweepstake: Sweepstake) -> str:
+        if not sweepstake.pk or not sweepstake.drawn_at:
+            return str(_("(known after the draw)"))
+        rows = [
+            (
+                entry.place,
+                entry.pk,
+                entry.member.member_number,
+                entry.prize.label if entry.prize else "",
+                _("%(n)s points") % {"n": entry.points_won}
+                if entry.points_won
+                else (entry.voucher.display_code if entry.voucher else ""),
+            )
+            for entry in sweepstake_winners(sweepstake=sweepstake)
+        ]
+        if not rows:
+            return str(_("No entries: nobody won."))
+        return format_html(
+            '<table id="sweepstake-winners"><thead><tr><th>{}</th><th>{}</th><th>{}</th>'
+            "<th>{}</th><th>{}</th></tr></thead><tbody>{}</tbody></table>",
+            _("place"),
+            _("entry no."),
+            _("member"),
+            _("prize"),
+            _("prize given"),
+            format_html_join(
+                "",
+                "<tr><td>{}</td><td>#{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                rows,
+            ),
+        )
 
     @admin.display(description=_("revealed seed"))
     def revealed_seed(self, sweepstake: Sweepstake) -> str:
@@ -151,11 +229,12 @@ class SweepstakeAdmin(ModelAdmin):
             entry_cost=obj.entry_cost,
             max_entries_per_member=obj.max_entries_per_member,
             winners=obj.winners,
+            message_template=obj.message_template,
         )
         obj.pk, obj.seed, obj.seed_sha256 = created.pk, created.seed, created.seed_sha256
 
     @admin.action(
-        description=_("Run the draw (reveals the seed, credits the winners)"),
+        description=_("Run the draw (reveals the seed, gives the winners their prizes)"),
         permissions=["change"],
     )
     def run_draw(self, request: HttpRequest, queryset: QuerySet[Sweepstake]) -> None:
@@ -173,7 +252,17 @@ class SweepstakeAdmin(ModelAdmin):
 
 @admin.register(SweepstakeEntry)
 class SweepstakeEntryAdmin(ReadOnlyAdminMixin, ModelAdmin):
-    list_display = ("pk", "sweepstake", "member", "points_spent", "won", "created_at")
+    list_display = (
+        "pk",
+        "sweepstake",
+        "member",
+        "points_spent",
+        "won",
+        "place",
+        "prize",
+        "points_won",
+        "created_at",
+    )
     list_filter = ("sweepstake", "won")
-    list_select_related = ("sweepstake", "member")
+    list_select_related = ("sweepstake", "member", "prize")
     search_fields = ("member__member_number",)

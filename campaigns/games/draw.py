@@ -24,3 +24,24 @@ def draw_winners(*, seed: str, entries: list[tuple[int, int]], winners: int) -> 
         if len(chosen) == winners:
             break
     return chosen
+
+
+def draw_check(
+    *,
+    seed: str,
+    fingerprint: str,
+    entries: list[tuple[int, int]],
+    winners: int,
+    recorded: list[int],
+) -> list[str]:
+    """Replay a draw: the problems found (empty: the seed hashes to the committed fingerprint
+    and the entries replay to the recorded winners, in the same order)."""
+    problems = []
+    if seed_fingerprint(seed) != fingerprint:
+        problems.append(
+            f"SHA-256(seed) is {seed_fingerprint(seed)}, not the committed {fingerprint}"
+        )
+    replayed = draw_winners(seed=seed, entries=entries, winners=winners)
+    if replayed != recorded:
+        problems.append(f"the replay draws entries {replayed}, the record says {recorded}")
+    return problems

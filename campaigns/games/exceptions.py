@@ -49,3 +49,15 @@ class SweepstakeAlreadyDrawn(ApplicationError):
     code = "sweepstake_already_drawn"
     http_status = 409
     default_message = _("This sweepstake was already drawn.")
+
+
+class EntryConflict(ApplicationError):
+    code = "entry_conflict"
+    http_status = 409
+    default_message = _("This entry key was already used for another member or sweepstake.")
+
+
+class SweepstakeNotDrawn(ApplicationError):
+    code = "sweepstake_not_drawn"
+    http_status = 409
+    default_message = _("This sweepstake is not drawn yet: its seed is still secret.")

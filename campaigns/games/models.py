@@ -1,4 +1,4 @@
-"""Games: the prize wheel.
+"""Games: the prize wheel and sweepstakes.
 
 Invariants:
 - a prize never goes out more often than its stock: `awarded` only grows in `wheel_spin`,
@@ -13,6 +13,7 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import F, Q
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from loyalty.core.models import BaseModel
 
@@ -213,7 +214,24 @@ class Sweepstake(BaseModel):
         _("number of winners"), default=1, help_text=_("Each winner is a different member.")
     )
     prize_points = models.PositiveIntegerField(
-        _("points per winner"), help_text=_("Credited to each winner's account at the draw.")
+        _("points per winner"),
+        default=0,
+        help_text=_(
+            "Credited at the draw to each winner whose place has no prize in the prize list "
+            "(0: nothing for those places)."
+        ),
+    )
+    message_template = models.ForeignKey(
+        "campaigns.MessageTemplate",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("message to winners"),
+        help_text=_(
+            "The template of the e-mail each winner gets after the draw. Empty: a plain "
+            "message naming the sweepstake and the prize."
+        ),
     )
     seed_sha256 = models.CharField(
         _("seed fingerprint (SHA-256)"),
@@ -241,6 +259,87 @@ class Sweepstake(BaseModel):
         return self.name
 
 
+class SweepstakePrize(BaseModel):
+    """One line of a sweepstake's prize list: the winners drawn at places `rank` onwards
+    (`quantity` of them, ranks in order) each get points (ledger) or a reward voucher."""
+
+    class Kind(models.TextChoices):
+        POINTS = "points", _("Points")
+        REWARD = "reward", _("Reward voucher")
+
+    sweepstake = models.ForeignKey(
+        Sweepstake, on_delete=models.CASCADE, related_name="prizes", verbose_name=_("sweepstake")
+    )
+    rank = models.PositiveIntegerField(
+        pgettext_lazy("prize", "rank"),
+        help_text=_("1 for the first prize, 2 for the second... The lowest rank is given first."),
+    )
+    label = models.CharField(
+        _("label"), max_length=120, help_text=_("What the winners see, e.g. 'Weekend for two'.")
+    )
+    kind = models.CharField(
+        _("prize"),
+        max_length=10,
+        choices=Kind.choices,
+        default=Kind.POINTS,
+        help_text=_(
+            "Points are credited to the winner's account; a reward gives the winner a voucher "
+            "for it (no points charged, its stock is taken)."
+        ),
+    )
+    points = models.PositiveIntegerField(
+        _("points won"), default=0, help_text=_("For a points prize: how many points it gives.")
+    )
+    reward = models.ForeignKey(
+        "rewards.Reward",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("reward"),
+        help_text=_("For a reward prize: the reward each of these winners gets a voucher for."),
+    )
+    quantity = models.PositiveIntegerField(
+        _("number of winners"),
+        default=1,
+        help_text=_("How many winners get this prize (the next places in the draw)."),
+    )
+
+    class Meta:
+        verbose_name = _("sweepstake prize")
+        verbose_name_plural = _("sweepstake prizes")
+        ordering = ["sweepstake", "rank", "pk"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(kind__in=["points", "reward"]), name="games_sweepstakeprize_kind_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(quantity__gte=1), name="games_sweepstakeprize_quantity_min"
+            ),
+            models.CheckConstraint(condition=Q(rank__gte=1), name="games_sweepstakeprize_rank_min"),
+            models.CheckConstraint(
+                condition=~Q(kind="points") | Q(points__gte=1),
+                name="games_sweepstakeprize_points_positive",
+            ),
+            models.CheckConstraint(
+                condition=~Q(kind="reward") | Q(reward__isnull=False),
+                name="games_sweepstakeprize_reward_set",
+            ),
+            models.UniqueConstraint(
+                fields=["sweepstake", "rank"], name="games_sweepstakeprize_rank_unique"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.label
+
+    def clean(self) -> None:
+        if self.kind == self.Kind.POINTS and not self.points:
+            raise ValidationError({"points": _("A points prize gives at least 1 point.")})
+        if self.kind == self.Kind.REWARD and self.reward_id is None:
+            raise ValidationError({"reward": _("Choose the reward this prize gives.")})
+
+
 class SweepstakeEntry(BaseModel):
     sweepstake = models.ForeignKey(
         Sweepstake, on_delete=models.PROTECT, related_name="entries", verbose_name=_("sweepstake")
@@ -251,6 +350,26 @@ class SweepstakeEntry(BaseModel):
     points_spent = models.PositiveIntegerField(_("points spent"), default=0)
     idempotency_key = models.CharField(_("entry key"), max_length=100, unique=True)
     won = models.BooleanField(_("won"), default=False)
+    place = models.PositiveIntegerField(
+        _("place in the draw"), null=True, blank=True, help_text=_("1: drawn first.")
+    )
+    prize = models.ForeignKey(
+        SweepstakePrize,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="winning_entries",
+        verbose_name=_("prize won"),
+    )
+    points_won = models.PositiveIntegerField(_("points won"), default=0)
+    voucher = models.ForeignKey(
+        "rewards.Voucher",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("voucher won"),
+    )
 
     class Meta:
         verbose_name = _("sweepstake entry")

@@ -80,6 +80,8 @@ def test_staff_create_a_sweepstake_and_run_its_draw_in_the_admin(admin_client, p
             "draw_at_1": "10:00:00",
             "winners": "1",
             "prize_points": "100",
+            "prizes-TOTAL_FORMS": "0",
+            "prizes-INITIAL_FORMS": "0",
         },
     )
     assert response.status_code == 302, response.content
