@@ -27,6 +27,7 @@ from campaigns.segments import segment_members
 from loyalty.ledger.models import LedgerEntry, NotificationOutbox
 from loyalty.ledger.services import points_earn
 from members.exceptions import MemberNotActive
+from members.models import Member
 from rewards.selectors import programme_zone
 
 LIVE = (EventRSVP.Status.CONFIRMED, EventRSVP.Status.WAITLISTED)
@@ -141,7 +142,7 @@ def event_invitations_send(*, event: Event) -> int:
     already = EventInvitation.objects.filter(event=event).values_list("member_id", flat=True)
     ids = list(
         segment_members(event.segment)
-        .filter(is_active=True)
+        .filter(status=Member.Status.ACTIVE)
         .exclude(pk__in=already)
         .order_by("pk")
         .values_list("pk", flat=True)
