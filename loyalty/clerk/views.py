@@ -671,8 +671,7 @@ class EventsView(ClerkView):
                 lines = []
                 if check_in.points:
                     lines.append(
-                        _("%(points)s points credited.")
-                        % {"points": format_points(check_in.points)}
+                        _("%(points)s credited.") % {"points": format_points(check_in.points)}
                     )
                 if check_in.walk_in:
                     lines.append(_("No RSVP: given one of the places left."))
