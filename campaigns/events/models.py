@@ -105,8 +105,8 @@ class Event(BaseModel):
         related_name="+",
         verbose_name=_("invitation message"),
         help_text=_(
-            "Placeholders: {{ event }}, {{ starts }}, {{ place }}. Empty: the first template "
-            "used for event invitations."
+            "Placeholders: {{ event_name }}, {{ starts_at }}, {{ place_name }}. Empty: the first "
+            "template used for event invitations."
         ),
     )
 

@@ -156,10 +156,10 @@ def event_invitations_send(*, event: Event) -> int:
     payload = {
         "template_id": event.invitation_template_id,
         "channel": "email",
-        "event": event.name,
+        "event_name": event.name,
         "event_id": event.pk,
-        "starts": formats.date_format(starts, "DATETIME_FORMAT"),
-        "place": event.store.name if event.store_id else "",
+        "starts_at": formats.date_format(starts, "DATETIME_FORMAT"),
+        "place_name": event.store.name if event.store_id else "",
     }
     NotificationOutbox.objects.bulk_create(
         [

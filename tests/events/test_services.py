@@ -126,8 +126,8 @@ def test_invitations_go_to_the_segment_once_through_the_outbox(programme):
     ConsentFactory(member=yes)
     template = MessageTemplateFactory(
         kind=MessageTemplate.Kind.EVENT_INVITATION,
-        subject="You are invited to {{ event }}",
-        text="{{ first_name }}, join us on {{ starts }}.",
+        subject="You are invited to {{ event_name }}",
+        text="{{ first_name }}, join us on {{ starts_at }}.",
     )
     event = EventFactory(name="Cheese tasting", segment=_static_segment(yes, no))
     assert event_invitations_send(event=event) == 2
