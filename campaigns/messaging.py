@@ -39,8 +39,16 @@ from loyalty.ledger.timezones import programme_zone
 from members.models import Consent, Member
 
 logger = logging.getLogger(__name__)
-MARKETING_KINDS = {"campaign", "birthday", "tier_changed", "milestone", "club_renewal"}
-# milestone: badges (engagement); club_renewal: paid club reminders (membership)
+MARKETING_KINDS = {
+    "campaign",
+    "birthday",
+    "tier_changed",
+    "milestone",
+    "club_renewal",
+    "event_invitation",
+}
+# milestone: badges (engagement); club_renewal: paid club reminders (membership);
+# event_invitation: member events (events)
 # tier changes a member is not told about: the entry tier given at enrolment, and imported history
 TIER_REASONS_NOT_TOLD = {"enrolment", "import"}
 UNSUBSCRIBE_SALT = "campaigns.unsubscribe"

@@ -766,6 +766,7 @@ class MessageTemplate(BaseModel):
         POINTS_AVAILABLE = "points_available", _("Points now available")
         TIER_CHANGED = "tier_changed", _("Tier change")
         BIRTHDAY = "birthday", _("Birthday greeting")
+        EVENT_INVITATION = "event_invitation", _("Event invitation")
         OTHER = "other", _("Other")
 
     name = models.CharField(_("name"), max_length=120, unique=True)

@@ -18,6 +18,7 @@ api_v1 = [
     path("engagement/", include("campaigns.engagement.api.urls", namespace="engagement")),
     path("membership/", include("campaigns.membership.api.urls", namespace="membership")),
     path("games/", include("campaigns.games.api.urls", namespace="games")),
+    path("events/", include("campaigns.events.api.urls", namespace="events")),
     path("analytics/", include("analytics.api.urls", namespace="analytics")),
 ]
 

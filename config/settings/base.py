@@ -57,6 +57,7 @@ INSTALLED_APPS = [
     "campaigns.engagement",  # badges, streaks, lifecycle stages (label "engagement")
     "campaigns.membership",  # the paid club (label "membership"), in the campaigns layer
     "campaigns.games",  # prize wheel and sweepstakes (label "games")
+    "campaigns.events",  # member events: RSVP, waitlist, check-in (label "events")
     "analytics",
     "loyalty.clerk",  # the till screen, on top of all of them
     "loyalty.bench",  # the benchmark data generator (generate_benchmark_data), also on top

@@ -86,6 +86,15 @@ _MESSAGES: dict[str, Callable[[ApplicationError], str]] = {
     "idempotency_key_reused": lambda e: _(
         "This form was already sent with other values. Open the member again and retry."
     ),
+    "already_checked_in": lambda e: _(
+        "Already checked in: this member was checked in at this event before. Nothing changed."
+    ),
+    "event_full": lambda e: _(
+        "Every place is taken: a member without a confirmed RSVP cannot be checked in."
+    ),
+    "not_invited": lambda e: _("This event is by invitation only and the member was not invited."),
+    "event_not_open_for_check_in": lambda e: _("Check-in for this event is not open now."),
+    "event_cancelled": lambda e: _("This event was cancelled."),
 }
 
 

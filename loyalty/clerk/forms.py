@@ -207,3 +207,21 @@ class VoucherConsumeForm(ClerkForm):
         help_text=_("Needed for a voucher that is only for its member: scan their card."),
         widget=forms.TextInput(attrs={"inputmode": "numeric", "autocomplete": "off"}),
     )
+
+
+class EventCheckInForm(ClerkForm):
+    """Check a member in at one of the events open now: the clerk scans the card."""
+
+    id_prefix = "event"
+
+    event = forms.TypedChoiceField(label=_("Event"), coerce=int)
+    member_number = forms.CharField(
+        label=_("Member's card number"),
+        max_length=20,
+        help_text=_("Scan the member's card or type its number."),
+        widget=forms.TextInput(attrs={"inputmode": "numeric", "autocomplete": "off"}),
+    )
+
+    def __init__(self, *args: Any, events: Any = (), **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["event"].choices = [(event.pk, event.name) for event in events]

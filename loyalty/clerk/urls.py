@@ -12,6 +12,7 @@ urlpatterns = [
     path("search/", views.SearchView.as_view(), name="search"),
     path("enrol/", views.EnrolView.as_view(), name="enrol"),
     path("voucher/", views.VoucherView.as_view(), name="voucher"),
+    path("events/", views.EventsView.as_view(), name="events"),
     path("members/<int:member_id>/", views.MemberView.as_view(), name="member"),
     path("members/<int:member_id>/purchase/", views.PurchaseView.as_view(), name="purchase"),
     path("members/<int:member_id>/return/", views.ReturnView.as_view(), name="return"),

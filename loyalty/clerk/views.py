@@ -25,6 +25,9 @@ from django.utils.http import url_has_allowed_host_and_scheme, urlencode
 from django.utils.translation import gettext as _
 from django.views import View
 
+from campaigns.events.models import Event
+from campaigns.events.selectors import events_open_for_check_in
+from campaigns.events.services import event_check_in
 from campaigns.service.selectors import member_suggestions
 from loyalty.clerk import forms
 from loyalty.clerk.errors import add_validation_errors, clerk_message
@@ -612,3 +615,76 @@ class VoucherView(ClerkView):
                 )
         check_form = forms.VoucherCheckForm({"code": code})
         return self.show_check(check_form, consume_form=consume_form, status=400)
+
+
+# --- member events --------------------------------------------------------------------------
+
+
+class EventsView(ClerkView):
+    """Events today: the events open for check-in now, and the check-in form (scan the card).
+    The points are credited once and the attendance badge given by the service; a second scan
+    says the member is already checked in and changes nothing."""
+
+    permission_required = (PERMISSION, "events.check_in_event")
+
+    def get(self, request: HttpRequest) -> HttpResponse:
+        events = list(events_open_for_check_in())
+        form = forms.EventCheckInForm(events=events)
+        return self.show(form, events, flash=self.take_flash("events"))
+
+    def show(
+        self,
+        form: forms.EventCheckInForm,
+        events: list[Event],
+        *,
+        flash: dict | None = None,
+        status: int = 200,
+    ) -> HttpResponse:
+        if events:
+            _autofocus(form)
+            if not form.is_bound and len(events) == 1:
+                form.initial["event"] = events[0].pk
+            # the card field is what a clerk fills each time: the cursor waits there
+            form.fields["member_number"].widget.attrs["autofocus"] = True
+            form.fields["event"].widget.attrs.pop("autofocus", None)
+        zone = programme_settings_get().time_zone
+        context = {"form": form, "events": events, "flash": flash, "zone": zone}
+        return self.page("clerk/events.html", context, status=status)
+
+    def post(self, request: HttpRequest) -> HttpResponse:
+        events = list(events_open_for_check_in())
+        form = forms.EventCheckInForm(request.POST, events=events)
+        if form.is_valid():
+            data = form.cleaned_data
+            event = next(e for e in events if e.pk == data["event"])
+            try:
+                member = member_get_by_number(
+                    member_number=data["member_number"], user=request.user
+                )
+                check_in = event_check_in(event=event, member=member, actor=request.user)
+            except ApplicationError as exc:
+                field = "member_number" if exc.code in _CARD_CODES else None
+                form.add_error(field, clerk_message(exc))
+            except ValidationError as exc:
+                add_validation_errors(form, exc)
+            else:
+                lines = []
+                if check_in.points:
+                    lines.append(
+                        _("%(points)s credited.") % {"points": format_points(check_in.points)}
+                    )
+                if check_in.walk_in:
+                    lines.append(_("No RSVP: given one of the places left."))
+                self.flash(
+                    "events",
+                    title=_("%(name)s is checked in at %(event)s.")
+                    % {"name": member.display_name, "event": event.name},
+                    lines=lines,
+                    tone="good",
+                )
+                return _see_other(reverse("clerk:events") + "#result")
+        return self.show(form, events, status=400)
+
+
+# errors about the card itself go under the card field; the rest above the form
+_CARD_CODES = {"member_not_found", "invalid_card_number", "member_not_active", "member_erased"}

@@ -37,6 +37,7 @@ DOMAIN_APPS = (
     "engagement",
     "membership",
     "games",
+    "events",
     "analytics",
 )
 
@@ -82,6 +83,7 @@ ROLES: tuple[Role, ...] = (
             "engagement.*",  # badge rules and the lifecycle settings (the rest is read-only)
             "membership.*",  # the paid club: plans, joining, renewals, cancellations
             "games.*",
+            "events.*",  # member events: invitations, RSVPs, check-ins
             "analytics.*",
             # feedback: record and handle it; goodwill points are Customer service's call
             *_crud("add change view", "service.feedback"),
@@ -107,6 +109,8 @@ ROLES: tuple[Role, ...] = (
             "rewards.add_redemption",
             "rewards.view_voucher",
             "rewards.change_voucher",
+            "events.check_in_event",
+            "events.view_event",
         ),
     ),
     # Customer service handles what members tell us: records feedback and complaints, owns

@@ -78,3 +78,57 @@ def test_take_the_admin_guide_screenshots(live_server, browser, superuser, busy_
     page.locator("[data-state=skip]").wait_for()
     page.screenshot(path=str(IMG / "admin-import-preview.png"), full_page=True)
     context.close()
+
+
+def test_take_the_member_events_screenshots(live_server, browser, superuser, django_user_model):
+    """docs/events.md: the clerk's Events today panel after a check-in, and the admin list."""
+    from django.contrib.auth.models import Group
+
+    from loyalty.core.roles import roles_setup
+    from members.models import StaffProfile
+    from tests.factories.engagement import EngagementSettingsFactory
+    from tests.factories.events import EventFactory, EventRSVPFactory, OpenEventFactory
+    from tests.factories.ledger import ProgrammeSettingsFactory
+    from tests.factories.members import MemberFactory
+    from tests.factories.rewards import RewardsSettingsFactory
+
+    roles_setup()
+    ProgrammeSettingsFactory()
+    RewardsSettingsFactory()
+    EngagementSettingsFactory()
+    store = StoreFactory(code="LDN01", name="London Covent Garden")
+    user = django_user_model.objects.create_user(username="till", password="till-pass-123")
+    user.groups.add(Group.objects.get(name="Store clerk"))
+    StaffProfile.objects.create(user=user, store=store, restricted_to_store=False)
+    opening = OpenEventFactory(name="Covent Garden opening", store=store, capacity=40, points=100)
+    tasting = EventFactory(name="Autumn coffee tasting", store=store, capacity=2)
+    for status in ("confirmed", "confirmed", "waitlisted"):
+        EventRSVPFactory(event=tasting, status=status)
+    member = MemberFactory(first_name="Ada", last_name="Lovelace", home_store=store)
+    EventRSVPFactory(event=opening)
+    IMG.mkdir(parents=True, exist_ok=True)
+
+    context = browser.new_context(viewport={"width": 1100, "height": 700})
+    page = context.new_page()
+    page.goto(f"{live_server.url}/clerk/login/")
+    page.fill("input[name=username]", "till")
+    page.fill("input[name=password]", "till-pass-123")
+    page.keyboard.press("Enter")
+    page.wait_for_url(f"{live_server.url}/clerk/")
+    page.goto(f"{live_server.url}/clerk/events/")
+    page.get_by_label("Member's card number").fill(member.member_number)
+    page.get_by_role("button", name="Check in").click()
+    page.locator("#result").wait_for()
+    page.screenshot(path=str(IMG / "clerk-events-check-in.png"), full_page=True)
+    context.close()
+
+    context = browser.new_context(viewport={"width": 1366, "height": 800})
+    page = context.new_page()
+    page.goto(f"{live_server.url}/admin/login/?next=/admin/")
+    page.fill("input[name=username]", "boss")
+    page.fill("input[name=password]", "boss-pass-123")
+    page.click("button[type=submit]")
+    page.wait_for_url("**/admin/")
+    page.goto(f"{live_server.url}/admin/events/event/")
+    page.screenshot(path=str(IMG / "admin-events.png"), full_page=True)
+    context.close()

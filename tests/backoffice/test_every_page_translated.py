@@ -314,6 +314,7 @@ def test_every_clerk_page_in_chinese_has_no_english_of_our_own(
         reverse("clerk:home") + "?q=a",
         reverse("clerk:enrol"),
         reverse("clerk:voucher"),
+        reverse("clerk:events"),
         reverse("clerk:voucher") + "?code=ZZ-99-99",
         reverse("clerk:member", args=[populated.pk]),
         reverse("clerk:member", args=[999_999]),
