@@ -17,7 +17,6 @@ from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
-from django.utils.formats import date_format
 from django.utils.functional import Promise
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
@@ -28,6 +27,7 @@ from unfold.contrib.import_export.forms import ExportForm, ImportForm
 from loyalty.core import csvsafe
 from loyalty.core.admin_mixins import AuditedAdminMixin, ReadOnlyAdminMixin, SingletonAdminMixin
 from loyalty.core.exceptions import ApplicationError
+from loyalty.core.formatting import format_day_month
 from loyalty.ledger.models import ProgrammeSettings
 from members.admin import MemberAdmin
 from members.admin_scope import MemberScopedAdminMixin
@@ -199,9 +199,8 @@ def reward_window_words(reward: Reward, *, now: datetime, zone: ZoneInfo) -> str
         at_midnight = local.time() == time.min
         if last and at_midnight:
             local -= timedelta(days=1)  # ends at 00:00: the day before is the last day
-        text = date_format(local, "j M")  # month name in the staff language
-        if local.year != this_year:
-            text += f" {local.year}"
+        # in the staff language: "3 Dec" / "12月3日", with the year when not this year
+        text = format_day(local.date()) if local.year != this_year else format_day_month(local)
         return text if at_midnight else f"{text} {local:%H:%M}"
 
     start, end = reward.available_from, reward.available_until

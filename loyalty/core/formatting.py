@@ -39,6 +39,8 @@ SYMBOLS = {
 MONEY_GROUPING = {"zh-hans": (".", ",", 3)}
 # A day and a time, per language (Django's DATETIME_FORMAT for en-gb is "25 Oct 2006, 2:30 p.m.").
 MOMENT_FORMAT = {"en-gb": "j M Y H:i", "zh-hans": "Y年n月j日 H:i"}
+# A day of this year, without the year ("3 Dec" / "12月3日"; "j M" in Chinese is "3 12月").
+DAY_MONTH_FORMAT = {"en-gb": "j M", "zh-hans": "n月j日"}
 
 
 def _separators() -> tuple[str, str, int]:
@@ -86,6 +88,14 @@ def format_day(day: date | datetime, zone: str | tzinfo | None = None) -> str:
     if isinstance(day, datetime):
         day = _local(day, zone).date()
     return formats.date_format(day, "DATE_FORMAT")
+
+
+def format_day_month(day: date | datetime, zone: str | tzinfo | None = None) -> str:
+    """A day without its year, for days of this year: "3 Dec" / "12月3日"."""
+    if isinstance(day, datetime):
+        day = _local(day, zone).date()
+    language = translation.get_language() or "en-gb"
+    return formats.date_format(day, DAY_MONTH_FORMAT.get(language, "MONTH_DAY_FORMAT"))
 
 
 def format_moment(moment: datetime, zone: str | tzinfo | None = None) -> str:

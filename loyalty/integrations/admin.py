@@ -200,7 +200,8 @@ class ApiClientAdmin(ModelAdmin):
                 level=messages.ERROR,
             )
             return None
-        until = format_moment(rotated.client.previous_key_valid_until)
+        old_key_until = rotated.client.previous_key_valid_until  # set by every rotation
+        until = format_moment(old_key_until) if old_key_until else ""
         return _shown_once(
             request,
             self.admin_site,

@@ -7,7 +7,13 @@ import pytest
 from django.template import Context, Template
 from django.utils import translation
 
-from loyalty.core.formatting import format_day, format_moment, format_money, format_points
+from loyalty.core.formatting import (
+    format_day,
+    format_day_month,
+    format_moment,
+    format_money,
+    format_points,
+)
 
 
 @pytest.mark.parametrize(
@@ -70,6 +76,14 @@ def test_a_day_of_a_moment_is_the_programme_time_zone_day():
     with translation.override("zh-hans"):
         assert format_day(late_evening_in_london, "Asia/Shanghai") == "2026年12月4日"
         assert format_day(late_evening_in_london, "Europe/London") == "2026年12月3日"
+
+
+@pytest.mark.parametrize(("language", "expected"), [("en-gb", "4 Dec"), ("zh-hans", "12月4日")])
+def test_a_day_of_this_year_without_its_year(language, expected):
+    with translation.override(language):
+        assert format_day_month(datetime(2026, 12, 3, 23, 30, tzinfo=UTC), "Asia/Shanghai") == (
+            expected
+        )
 
 
 @pytest.mark.parametrize(
