@@ -53,5 +53,5 @@ class RsvpNotFound(NotFound):
 
 class NoInvitationSegment(ApplicationError):
     code = "no_invitation_segment"
-    http_status = 400
+    http_status = 422
     default_message = _("Choose the segment to invite first.")

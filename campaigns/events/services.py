@@ -159,7 +159,7 @@ def event_invitations_send(*, event: Event) -> int:
         "event_name": event.name,
         "event_id": event.pk,
         "starts_at": formats.date_format(starts, "DATETIME_FORMAT"),
-        "place_name": event.store.name if event.store_id else "",
+        "place_name": event.store.name if event.store is not None else "",
     }
     NotificationOutbox.objects.bulk_create(
         [

@@ -224,4 +224,6 @@ class EventCheckInForm(ClerkForm):
 
     def __init__(self, *args: Any, events: Any = (), **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["event"].choices = [(event.pk, event.name) for event in events]
+        field = self.fields["event"]
+        assert isinstance(field, forms.TypedChoiceField)
+        field.choices = [(event.pk, event.name) for event in events]

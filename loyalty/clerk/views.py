@@ -625,7 +625,10 @@ class EventsView(ClerkView):
     The points are credited once and the attendance badge given by the service; a second scan
     says the member is already checked in and changes nothing."""
 
-    permission_required = (PERMISSION, "events.check_in_event")
+    permission_required = PERMISSION
+
+    def has_permission(self) -> bool:
+        return super().has_permission() and self.request.user.has_perm("events.check_in_event")
 
     def get(self, request: HttpRequest) -> HttpResponse:
         events = list(events_open_for_check_in())

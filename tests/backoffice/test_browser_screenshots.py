@@ -100,7 +100,9 @@ def test_take_the_member_events_screenshots(live_server, browser, superuser, dja
     user = django_user_model.objects.create_user(username="till", password="till-pass-123")
     user.groups.add(Group.objects.get(name="Store clerk"))
     StaffProfile.objects.create(user=user, store=store, restricted_to_store=False)
-    opening = OpenEventFactory(name="Covent Garden opening", store=store, capacity=40, points=100)
+    opening = OpenEventFactory(
+        name="Covent Garden opening", kind="store_opening", store=store, capacity=40, points=100
+    )
     tasting = EventFactory(name="Autumn coffee tasting", store=store, capacity=2)
     for status in ("confirmed", "confirmed", "waitlisted"):
         EventRSVPFactory(event=tasting, status=status)

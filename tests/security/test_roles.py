@@ -39,7 +39,7 @@ def test_setup_roles_is_idempotent_and_removes_hand_made_grants(capsys):
     assert Group.objects.filter(name__in=ROLE_NAMES).count() == 5
     assert "ledger.adjust_points" not in _perms("Store clerk")
     assert _perms("Marketing") == before["Marketing"]
-    assert "Store clerk: 9 permission(s)" in capsys.readouterr().out
+    assert "Store clerk: 11 permission(s)" in capsys.readouterr().out
 
 
 def test_patterns_for_missing_models_are_skipped_and_negation_removes():
