@@ -54,6 +54,7 @@ def campaigns_on_purchase(*, txn: Transaction, earn_points: int, lines: list | N
             transaction_row=txn,
             pending=True,
             detail=want.detail,
+            fresh=want.source == f"purchase:{txn.pk}",
         )
         given += result.points
     return given
