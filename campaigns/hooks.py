@@ -10,7 +10,10 @@ every campaign change) in the same query that reads the member's audience rows: 
 ONE indexed query more when campaigns are active (and one primary-key read when none are).
 """
 
+import threading
 from typing import Any
+
+from django.db.models import F
 
 from campaigns.cache import active_campaigns, cache_clear, member_campaigns  # noqa: F401
 from campaigns.mechanics import PURCHASE_MECHANICS, apply_stacking, earn_points_of, purchase_wanted
@@ -18,8 +21,11 @@ from campaigns.models import Campaign
 from loyalty.ledger.models import Transaction
 
 
-def campaigns_on_purchase(*, txn: Transaction, earn_points: int, lines: list | None) -> int:
-    """Apply the active campaigns to a posted purchase; returns the points given."""
+def campaigns_on_purchase(
+    *, txn: Transaction, earn_points: int, lines: list | None, account: Any = None
+) -> int:
+    """Apply the active campaigns to a posted purchase; returns the points given. `account`:
+    the member's account the purchase's posting holds locked (the awards post on it directly)."""
     from campaigns.services import audience_row, campaign_award, cap_reached, referral_on_purchase
 
     member = txn.member  # no query when member_id is None
@@ -54,22 +60,64 @@ def campaigns_on_purchase(*, txn: Transaction, earn_points: int, lines: list | N
             transaction_row=txn,
             pending=True,
             detail=want.detail,
-            fresh=want.source == f"purchase:{txn.pk}",
+            fresh=account is not None and want.source == f"purchase:{txn.pk}",
+            account=account,
         )
         given += result.points
     return given
 
 
+# Points given by campaigns without a budget during the posting of one purchase, added to their
+# points_awarded by `campaign_counts_flush`, the last hook before the commit: (transaction id,
+# {campaign id: points}). Per thread; a posting that fails leaves a stale entry that the next
+# posting replaces (it names another transaction).
+_counts = threading.local()
+
+
+def count_later(*, transaction_id: int, campaign_id: int, points: int) -> None:
+    pending = getattr(_counts, "pending", None)
+    if pending is None or pending[0] != transaction_id:
+        pending = _counts.pending = (transaction_id, {})
+    pending[1][campaign_id] = pending[1].get(campaign_id, 0) + points
+
+
+def campaign_counts_flush(*, transaction: Transaction, result: Any) -> None:
+    """Add the points counted later to the campaigns' points_awarded, in campaign pk order, as
+    the posting's last statements: the campaign row locks these UPDATEs take are held only
+    until the commit that follows, not through the rest of the posting (docs/performance.md)."""
+    from campaigns.exceptions import CampaignBudgetChanged
+    from campaigns.services import _budget_take
+
+    pending = getattr(_counts, "pending", None)
+    _counts.pending = None
+    if pending is None or pending[0] != transaction.pk:
+        return
+    for campaign_id, points in sorted(pending[1].items()):
+        added = Campaign.objects.filter(pk=campaign_id, points_budget__isnull=True).update(
+            points_awarded=F("points_awarded") + points
+        )
+        # a budget set since this process cached the campaign: within it, or refuse the purchase
+        # (the till sends it again and the fresh cache cuts the award by the budget rule)
+        if not added and not _budget_take(campaign_id, points):
+            raise CampaignBudgetChanged()
+
+
 def campaigns_after_posting(*, transaction: Transaction, result: Any) -> None:
+    _counts.pending = None
     if transaction.member_id is None:
         return
     if transaction.kind == Transaction.Kind.PURCHASE:
-        given = campaigns_on_purchase(
-            txn=transaction, earn_points=earn_points_of(result.entries), lines=None
-        )
         account = getattr(result, "account", None)
+        given = campaigns_on_purchase(
+            txn=transaction,
+            earn_points=earn_points_of(result.entries),
+            lines=None,
+            account=account,
+        )
         if given and account is not None:
-            # the purchase's answer shows the balance with the campaign points
+            # the purchase's answer shows the balance with the campaign points (awards posted
+            # on `account` itself changed it in memory already; others went through their own
+            # lock, e.g. "first:" / "winback:" sources)
             account.refresh_from_db(fields=["balance", "debt", "lifetime_earned"])
     elif transaction.original_id is not None:
         from campaigns.services import campaign_awards_reverse_for_return, referral_void_for_return

@@ -7,6 +7,7 @@ import io
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
+from functools import partial
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -33,9 +34,9 @@ from campaigns.models import (
     SegmentListMember,
 )
 from loyalty.core.exceptions import ApplicationError
-from loyalty.ledger.models import LedgerEntry, Transaction
+from loyalty.ledger.models import LedgerEntry, PointsAccount, Transaction
 from loyalty.ledger.policy import programme_settings_get
-from loyalty.ledger.services import points_earn
+from loyalty.ledger.services import points_earn, points_earn_locked
 from loyalty.ledger.services.posting import account_lock_for_member
 from members.models import Member
 
@@ -275,6 +276,7 @@ def campaign_award(
     detail: str = "",
     locked: Campaign | None = None,
     fresh: bool = False,
+    account: PointsAccount | None = None,
 ) -> AwardResult:
     """Give a campaign's points once per (campaign, source), within the budget.
 
@@ -291,11 +293,31 @@ def campaign_award(
     out of stock or no longer available, nothing is given and the reason is returned."""
     with transaction.atomic(savepoint=not fresh):
         if not fresh:  # fresh: the source names a purchase inserted in this transaction, whose
-            # posting holds the account lock already; no award can name it yet
+            # posting holds the account lock already (`account`); no award can name it yet
             existing = CampaignAward.objects.filter(campaign=campaign, source=source).first()
             if existing is not None:
                 return AwardResult(existing, 0 if existing.voucher_id else existing.points)
             account_lock_for_member(member=member)
+        if fresh and points > 0 and campaign.reward_id is None and campaign.points_budget is None:
+            # no budget (as cached): nothing to check; the points are added to points_awarded
+            # just before the commit (hooks.campaign_counts_flush), so the campaign row is not
+            # locked through the rest of the purchase's posting
+            from campaigns.hooks import count_later
+
+            assert transaction_row is not None  # fresh: the purchase being posted
+            count_later(transaction_id=transaction_row.pk, campaign_id=campaign.pk, points=points)
+            return _points_award(
+                campaign,
+                member=member,
+                points=points,
+                given=points,
+                source=source,
+                occurred_at=occurred_at,
+                transaction_row=transaction_row,
+                pending=pending,
+                detail=detail,
+                account=account,
+            )
         if points > 0 and campaign.reward_id is None and _budget_take(campaign.pk, points):
             return _points_award(
                 campaign,
@@ -307,6 +329,7 @@ def campaign_award(
                 transaction_row=transaction_row,
                 pending=pending,
                 detail=detail,
+                account=account if fresh else None,
             )
         locked = Campaign.objects.select_for_update().get(pk=campaign.pk)
         if locked.reward_id is not None:
@@ -336,6 +359,7 @@ def campaign_award(
             transaction_row=transaction_row,
             pending=pending,
             detail=detail,
+            account=account if fresh else None,
         )
 
 
@@ -363,12 +387,17 @@ def _points_award(
     transaction_row: Transaction | None,
     pending: bool,
     detail: str,
+    account: PointsAccount | None = None,
 ) -> AwardResult:
-    """The ledger entry and the award row of `given` points, taken from the budget already."""
+    """The ledger entry and the award row of `given` points, taken from the budget already.
+    `account`: the member's account locked by the purchase being posted (a lighter posting)."""
     result = AwardResult(None)
     if given < points:
         result.cut_from = points
-    entry = points_earn(
+    earn: Any = points_earn
+    if account is not None:
+        earn = partial(points_earn_locked, account=account)
+    entry = earn(
         member=member,
         points=given,
         kind=LedgerEntry.Kind.BONUS,
