@@ -49,8 +49,15 @@ def campaigns_on_purchase(
             continue
         wanted.append(want)
     given = 0
+    awards = sorted(apply_stacking(wanted), key=lambda w: w.campaign.pk)
+    balance = ["balance", "debt", "lifetime_earned"]
+    if account is not None and any(w.source == f"purchase:{txn.pk}" for w in awards):
+        # awards named after the purchase post on `account` itself: first take in what other
+        # hooks (a tier gift) or a referral posted through their own copy of the locked row
+        account.refresh_from_db(fields=balance)
     # budgets are locked in campaign pk order (after the account the purchase holds)
-    for want in sorted(apply_stacking(wanted), key=lambda w: w.campaign.pk):
+    for want in awards:
+        fresh = account is not None and want.source == f"purchase:{txn.pk}"
         result = campaign_award(
             campaign=want.campaign,
             member=member,
@@ -60,10 +67,12 @@ def campaigns_on_purchase(
             transaction_row=txn,
             pending=True,
             detail=want.detail,
-            fresh=account is not None and want.source == f"purchase:{txn.pk}",
+            fresh=fresh,
             account=account,
         )
         given += result.points
+        if account is not None and not fresh and result.points:
+            account.refresh_from_db(fields=balance)  # posted through its own copy of the row
     return given
 
 
@@ -108,17 +117,14 @@ def campaigns_after_posting(*, transaction: Transaction, result: Any) -> None:
         return
     if transaction.kind == Transaction.Kind.PURCHASE:
         account = getattr(result, "account", None)
-        given = campaigns_on_purchase(
+        campaigns_on_purchase(
             txn=transaction,
             earn_points=earn_points_of(result.entries),
             lines=None,
             account=account,
         )
-        if given and account is not None:
-            # the purchase's answer shows the balance with the campaign points (awards posted
-            # on `account` itself changed it in memory already; others went through their own
-            # lock, e.g. "first:" / "winback:" sources)
-            account.refresh_from_db(fields=["balance", "debt", "lifetime_earned"])
+        # `account` (the purchase's answer shows its balance) has the campaign points already:
+        # awards named after the purchase posted on it, the others were read back after them
     elif transaction.original_id is not None:
         from campaigns.services import campaign_awards_reverse_for_return, referral_void_for_return
 
