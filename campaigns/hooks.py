@@ -84,9 +84,10 @@ _counts = threading.local()
 
 
 def count_later(*, transaction_id: int, campaign_id: int, points: int) -> None:
-    pending = getattr(_counts, "pending", None)
+    pending: tuple[int, dict[int, int]] | None = getattr(_counts, "pending", None)
     if pending is None or pending[0] != transaction_id:
-        pending = _counts.pending = (transaction_id, {})
+        pending = (transaction_id, {})
+        _counts.pending = pending
     pending[1][campaign_id] = pending[1].get(campaign_id, 0) + points
 
 

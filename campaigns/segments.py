@@ -113,7 +113,8 @@ StatsTest = tuple[bool, Q]
 
 def _stats_compare(column: str, op: str, value: Any) -> StatsTest:
     """`COALESCE(stats.column, 0) <op> value` (a member without a row has 0)."""
-    lookup = {Op.AT_LEAST: "gte", Op.AT_MOST: "lte"}.get(op, "exact")
+    lookups: dict[str, str] = {Op.AT_LEAST: "gte", Op.AT_MOST: "lte"}
+    lookup = lookups.get(op, "exact")
     zero_matches = {"gte": value <= 0, "lte": value >= 0, "exact": value == 0}[lookup]
     if zero_matches:  # every member but those whose figure fails the test
         return False, ~Q(**{f"{column}__{lookup}": value})
