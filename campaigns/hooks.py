@@ -10,12 +10,12 @@ every campaign change) in the same query that reads the member's audience rows: 
 ONE indexed query more when campaigns are active (and one primary-key read when none are).
 """
 
-import threading
 from typing import Any
 
 from django.db.models import F
 
 from campaigns.cache import active_campaigns, cache_clear, member_campaigns  # noqa: F401
+from campaigns.counts import counts_take
 from campaigns.mechanics import PURCHASE_MECHANICS, apply_stacking, earn_points_of, purchase_wanted
 from campaigns.models import Campaign
 from loyalty.ledger.models import Transaction
@@ -76,21 +76,6 @@ def campaigns_on_purchase(
     return given
 
 
-# Points given by campaigns without a budget during the posting of one purchase, added to their
-# points_awarded by `campaign_counts_flush`, the last hook before the commit: (transaction id,
-# {campaign id: points}). Per thread; a posting that fails leaves a stale entry that the next
-# posting replaces (it names another transaction).
-_counts = threading.local()
-
-
-def count_later(*, transaction_id: int, campaign_id: int, points: int) -> None:
-    pending: tuple[int, dict[int, int]] | None = getattr(_counts, "pending", None)
-    if pending is None or pending[0] != transaction_id:
-        pending = (transaction_id, {})
-        _counts.pending = pending
-    pending[1][campaign_id] = pending[1].get(campaign_id, 0) + points
-
-
 def campaign_counts_flush(*, transaction: Transaction, result: Any) -> None:
     """Add the points counted later to the campaigns' points_awarded, in campaign pk order, as
     the posting's last statements: the campaign row locks these UPDATEs take are held only
@@ -98,8 +83,7 @@ def campaign_counts_flush(*, transaction: Transaction, result: Any) -> None:
     from campaigns.exceptions import CampaignBudgetChanged
     from campaigns.services import _budget_take
 
-    pending = getattr(_counts, "pending", None)
-    _counts.pending = None
+    pending = counts_take()
     if pending is None or pending[0] != transaction.pk:
         return
     for campaign_id, points in sorted(pending[1].items()):
@@ -113,7 +97,7 @@ def campaign_counts_flush(*, transaction: Transaction, result: Any) -> None:
 
 
 def campaigns_after_posting(*, transaction: Transaction, result: Any) -> None:
-    _counts.pending = None
+    counts_take()  # a posting that failed earlier on this thread may have left its counts
     if transaction.member_id is None:
         return
     if transaction.kind == Transaction.Kind.PURCHASE:

@@ -18,6 +18,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from campaigns.cache import active_campaigns, campaign_stamp_bump
+from campaigns.counts import count_later
 from campaigns.exceptions import (
     ActionConflict,
     CampaignStatusInvalid,
@@ -302,8 +303,6 @@ def campaign_award(
             # no budget (as cached): nothing to check; the points are added to points_awarded
             # just before the commit (hooks.campaign_counts_flush), so the campaign row is not
             # locked through the rest of the purchase's posting
-            from campaigns.hooks import count_later
-
             assert transaction_row is not None  # fresh: the purchase being posted
             count_later(transaction_id=transaction_row.pk, campaign_id=campaign.pk, points=points)
             return _points_award(
