@@ -14,13 +14,15 @@ class CampaignsConfig(AppConfig):
         from loyalty.ledger import rules
 
         rules.register_after_posting_hook(hooks.campaigns_after_posting)
+        rules.register_after_posting_hook(hooks.campaign_counts_flush, last=True)
         from campaigns.messaging import tier_changed_message_queue, tier_changed_messages_queue
         from loyalty.core import events
 
         # tier upgrades and downgrades become member messages (tiers publish tier.changed)
         events.subscribe(tier_changed_message_queue, many=tier_changed_messages_queue)
         rules.register_bulk_simulator(
-            CampaignBulkSimulator, covers=(hooks.campaigns_after_posting,)
+            CampaignBulkSimulator,
+            covers=(hooks.campaigns_after_posting, hooks.campaign_counts_flush),
         )
         for name, task, cron, words in (
             (

@@ -19,3 +19,11 @@ class ReferralRefused(ApplicationError):
     code = "referral_refused"
     http_status = 422
     default_message = _("This referral is not allowed.")
+
+
+class CampaignBudgetChanged(ApplicationError):
+    code = "campaign_budget_changed"
+    http_status = 409
+    default_message = _(
+        "A campaign's points budget was changed while this purchase was posted; send it again."
+    )

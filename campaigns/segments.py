@@ -38,7 +38,7 @@ from django.utils import timezone
 from campaigns.engagement.models import StageChange, VipOfMonth
 from campaigns.models import RfmScore, Segment, SegmentCondition, SegmentListMember
 from campaigns.validation import YES, _date, condition_errors  # noqa: F401 - re-exported
-from loyalty.ledger.models import LedgerEntry, PointsAccount, Transaction
+from loyalty.ledger.models import LedgerEntry, MemberPurchaseStats, PointsAccount, Transaction
 from loyalty.ledger.policy import programme_settings_get
 from loyalty.tiers.models import TierAssignment
 from members.models import Consent, Member
@@ -95,7 +95,75 @@ def _purchases_of_anyone(moment: datetime, window_days: int | None) -> QuerySet:
     return qs
 
 
-def condition_q(cond: SegmentCondition, moment: datetime) -> Q:
+def is_now(moment: datetime) -> bool:
+    """Whether the purchase statistics answer for `moment`: they count every transaction, and
+    none can be later than now (the purchase path refuses future times, beyond the clock skew)."""
+    return moment >= timezone.now() - timedelta(seconds=5)
+
+
+def _stats(*tests: Q, **lookups: Any) -> Exists:
+    return Exists(MemberPurchaseStats.objects.filter(*tests, member_id=OuterRef("pk"), **lookups))
+
+
+# A condition read from the statistics: (True, test) = the member has a statistics row passing
+# `test`; (False, test) = the member has no row passing it. One row per member, so the tests of
+# one AND group fold into a single EXISTS (see `_stats_group_q`).
+StatsTest = tuple[bool, Q]
+
+
+def _stats_compare(column: str, op: str, value: Any) -> StatsTest:
+    """`COALESCE(stats.column, 0) <op> value` (a member without a row has 0)."""
+    lookups: dict[str, str] = {Op.AT_LEAST: "gte", Op.AT_MOST: "lte"}
+    lookup = lookups.get(op, "exact")
+    zero_matches = {"gte": value <= 0, "lte": value >= 0, "exact": value == 0}[lookup]
+    if zero_matches:  # every member but those whose figure fails the test
+        return False, ~Q(**{f"{column}__{lookup}": value})
+    return True, Q(**{f"{column}__{lookup}": value})
+
+
+def _fast_condition(cond: SegmentCondition, moment: datetime) -> StatsTest | None:
+    """The condition read from MemberPurchaseStats (same members as the exact subqueries; see
+    tests/campaigns/test_segment_stats.py), or None when it needs the transactions."""
+    field, op, value = cond.field, cond.operator, cond.value.strip()
+    if field == FIELD.LAST_PURCHASE:
+        if op == Op.BEFORE:  # has purchased, and not since the date
+            return True, Q(last_purchase_at__lt=as_of_moment(_date(value)))
+        if op == Op.AFTER:
+            return True, Q(last_purchase_at__gte=as_of_moment(_date(value)))
+        recent = Q(last_purchase_at__gte=moment - timedelta(days=int(value)))
+        return (op == Op.WITHIN_DAYS), recent
+    if cond.window_days:
+        return None
+    if field == FIELD.PURCHASE_COUNT:
+        positive, test = _stats_compare("purchase_count", op, int(value))
+    elif field == FIELD.SPEND:
+        positive, test = _stats_compare("spend", op, Decimal(value))
+    else:
+        return None
+    return (not positive if op == Op.IS_NOT else positive), test
+
+
+def _stats_group_q(tests: list[StatsTest]) -> Q:
+    """The AND of statistics tests as one EXISTS (or NOT EXISTS): a member has at most one row,
+    so "a row passes A and a row passes B" is "a row passes A and B", and "no row passes C" next
+    to a positive test is "that row fails C". On 1M members this is one scan of the statistics
+    instead of one per condition (docs/performance.md, campaigns)."""
+    must = [t for positive, t in tests if positive]
+    must_not = [t for positive, t in tests if not positive]
+    if must:
+        return Q(_stats(*must, *[~t for t in must_not]))
+    either = must_not[0]
+    for t in must_not[1:]:
+        either |= t
+    return ~Q(_stats(either))
+
+
+def condition_q(cond: SegmentCondition, moment: datetime, *, exact: bool = False) -> Q:
+    """`exact`: always read the transactions (the statistics are used for "now" otherwise)."""
+    if not exact and is_now(moment):
+        fast = _fast_condition(cond, moment)
+        if fast is not None:
+            return _stats_group_q([fast])
     field, op, value = cond.field, cond.operator, cond.value.strip()
     negate = op == Op.IS_NOT
     if field == FIELD.TIER:
@@ -241,11 +309,20 @@ def _date_q(column: str, op: str, value: str, moment: datetime) -> Q:
     return Q(**{f"{column}__gte": since}) if op == Op.WITHIN_DAYS else Q(**{f"{column}__lt": since})
 
 
-def rule_q(conditions: list[SegmentCondition], moment: datetime) -> Q:
+def rule_q(conditions: list[SegmentCondition], moment: datetime, *, exact: bool = False) -> Q:
     groups: dict[int, Q] = {}
+    stats: dict[int, list[StatsTest]] = {}
+    fast = not exact and is_now(moment)
     for cond in conditions:
-        q = condition_q(cond, moment)
+        test = _fast_condition(cond, moment) if fast else None
+        if test is not None:
+            stats.setdefault(cond.group, []).append(test)
+            groups.setdefault(cond.group, Q())
+            continue
+        q = condition_q(cond, moment, exact=True)
         groups[cond.group] = groups[cond.group] & q if cond.group in groups else q
+    for group, tests in stats.items():
+        groups[group] &= _stats_group_q(tests)
     if not groups:
         return Q()  # no condition: every member
     combined = Q()
@@ -255,10 +332,16 @@ def rule_q(conditions: list[SegmentCondition], moment: datetime) -> Q:
 
 
 def segment_members(
-    segment: Segment | None, *, as_of: date | datetime | None = None, conditions: list | None = None
+    segment: Segment | None,
+    *,
+    as_of: date | datetime | None = None,
+    conditions: list | None = None,
+    exact: bool = False,
 ) -> QuerySet[Member]:
     """The members of a segment as of a moment (one query when evaluated). `conditions` lets
-    the admin preview unsaved conditions."""
+    the admin preview unsaved conditions. As of now, purchase counts and spend without a window
+    and the last purchase are read from the members' purchase statistics
+    (loyalty.ledger.stats); `exact=True` (and any earlier moment) reads the transactions."""
     moment = as_of_moment(as_of)
     base = Member.objects.filter(erased_at__isnull=True, enrolled_at__lt=moment)
     if segment is None:
@@ -269,7 +352,7 @@ def segment_members(
         )
     if conditions is None:
         conditions = list(segment.conditions.all())
-    return base.filter(rule_q(conditions, moment))
+    return base.filter(rule_q(conditions, moment, exact=exact))
 
 
 def segment_count(segment: Segment | None, *, as_of: date | datetime | None = None) -> int:

@@ -7,6 +7,7 @@ import io
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
+from functools import partial
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -17,6 +18,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from campaigns.cache import active_campaigns, campaign_stamp_bump
+from campaigns.counts import count_later
 from campaigns.exceptions import (
     ActionConflict,
     CampaignStatusInvalid,
@@ -33,9 +35,9 @@ from campaigns.models import (
     SegmentListMember,
 )
 from loyalty.core.exceptions import ApplicationError
-from loyalty.ledger.models import LedgerEntry, Transaction
+from loyalty.ledger.models import LedgerEntry, PointsAccount, Transaction
 from loyalty.ledger.policy import programme_settings_get
-from loyalty.ledger.services import points_earn
+from loyalty.ledger.services import points_earn, points_earn_locked
 from loyalty.ledger.services.posting import account_lock_for_member
 from members.models import Member
 
@@ -274,23 +276,60 @@ def campaign_award(
     pending: bool = False,
     detail: str = "",
     locked: Campaign | None = None,
+    fresh: bool = False,
+    account: PointsAccount | None = None,
 ) -> AwardResult:
     """Give a campaign's points once per (campaign, source), within the budget.
 
     Lock order: the member's account first (the purchase path holds it already), then the
     campaign row. The budget rule: an award larger than what is left is cut to what is left; when
     nothing is left nothing is given (no award row). Never more than the budget, also when
-    purchases race (the campaign row lock serialises them; a CHECK constraint backs it).
+    purchases race: an award that fits whole is taken by one conditional UPDATE
+    (`_budget_take`, no SELECT ... FOR UPDATE first); only one that does not fit reads the
+    locked row to cut or refuse it (a CHECK constraint backs both).
 
     A campaign with a reward voucher (birthday, win-back) gives the voucher instead of points,
     through rewards.services.voucher_gift (no points charged, stock taken); it uses the reward's
     points cost from the budget and is never cut: when less than that is left, or the reward is
     out of stock or no longer available, nothing is given and the reason is returned."""
-    with transaction.atomic():
-        existing = CampaignAward.objects.filter(campaign=campaign, source=source).first()
-        if existing is not None:
-            return AwardResult(existing, 0 if existing.voucher_id else existing.points)
-        account_lock_for_member(member=member)
+    with transaction.atomic(savepoint=not fresh):
+        if not fresh:  # fresh: the source names a purchase inserted in this transaction, whose
+            # posting holds the account lock already (`account`); no award can name it yet
+            existing = CampaignAward.objects.filter(campaign=campaign, source=source).first()
+            if existing is not None:
+                return AwardResult(existing, 0 if existing.voucher_id else existing.points)
+            account_lock_for_member(member=member)
+        if fresh and points > 0 and campaign.reward_id is None and campaign.points_budget is None:
+            # no budget (as cached): nothing to check; the points are added to points_awarded
+            # just before the commit (hooks.campaign_counts_flush), so the campaign row is not
+            # locked through the rest of the purchase's posting
+            assert transaction_row is not None  # fresh: the purchase being posted
+            count_later(transaction_id=transaction_row.pk, campaign_id=campaign.pk, points=points)
+            return _points_award(
+                campaign,
+                member=member,
+                points=points,
+                given=points,
+                source=source,
+                occurred_at=occurred_at,
+                transaction_row=transaction_row,
+                pending=pending,
+                detail=detail,
+                account=account,
+            )
+        if points > 0 and campaign.reward_id is None and _budget_take(campaign.pk, points):
+            return _points_award(
+                campaign,
+                member=member,
+                points=points,
+                given=points,
+                source=source,
+                occurred_at=occurred_at,
+                transaction_row=transaction_row,
+                pending=pending,
+                detail=detail,
+                account=account if fresh else None,
+            )
         locked = Campaign.objects.select_for_update().get(pk=campaign.pk)
         if locked.reward_id is not None:
             return _voucher_award(
@@ -309,30 +348,78 @@ def campaign_award(
             result.reasons.append("budget_exhausted")
             return result
         Campaign.objects.filter(pk=locked.pk).update(points_awarded=F("points_awarded") + given)
-        entry = points_earn(
+        return _points_award(
+            campaign,
             member=member,
-            points=given,
-            kind=LedgerEntry.Kind.BONUS,
-            idempotency_key=f"campaign:{campaign.pk}:{source}"[:120],
-            source_type="campaign",
-            source_id=str(campaign.pk),
-            reason=campaign.name[:200],
-            occurred_at=occurred_at,
-            pending=pending,
-            metadata={"campaign": campaign.pk, "source": source},
-        )
-        result.award = CampaignAward.objects.create(
-            campaign=campaign,
-            member=member,
-            points=given,
-            status=CampaignAward.Status.AWARDED,
+            points=points,
+            given=given,
             source=source,
-            transaction=transaction_row,
-            entry=entry,
-            detail=(detail + (f" (cut from {points}: budget)" if result.cut_from else ""))[:255],
+            occurred_at=occurred_at,
+            transaction_row=transaction_row,
+            pending=pending,
+            detail=detail,
+            account=account if fresh else None,
         )
-        result.points, result.created = given, True
-        return result
+
+
+def _budget_take(campaign_id: int, points: int) -> bool:
+    """Add `points` to the campaign's points_awarded if the whole award fits in the budget (or
+    there is none), in one conditional UPDATE, without reading the row first: race-safe on its
+    own (PostgreSQL re-checks the WHERE on the row's latest version after waiting for a
+    concurrent writer; the CHECK constraint backs it). False: it does not fit (or the campaign
+    gives a voucher), and the caller takes the row lock to cut or refuse the award."""
+    return bool(
+        Campaign.objects.filter(pk=campaign_id, reward__isnull=True)
+        .filter(Q(points_budget__isnull=True) | Q(points_budget__gte=F("points_awarded") + points))
+        .update(points_awarded=F("points_awarded") + points)
+    )
+
+
+def _points_award(
+    campaign: Campaign,
+    *,
+    member: Member,
+    points: int,
+    given: int,
+    source: str,
+    occurred_at: datetime,
+    transaction_row: Transaction | None,
+    pending: bool,
+    detail: str,
+    account: PointsAccount | None = None,
+) -> AwardResult:
+    """The ledger entry and the award row of `given` points, taken from the budget already.
+    `account`: the member's account locked by the purchase being posted (a lighter posting)."""
+    result = AwardResult(None)
+    if given < points:
+        result.cut_from = points
+    earn: Any = points_earn
+    if account is not None:
+        earn = partial(points_earn_locked, account=account)
+    entry = earn(
+        member=member,
+        points=given,
+        kind=LedgerEntry.Kind.BONUS,
+        idempotency_key=f"campaign:{campaign.pk}:{source}"[:120],
+        source_type="campaign",
+        source_id=str(campaign.pk),
+        reason=campaign.name[:200],
+        occurred_at=occurred_at,
+        pending=pending,
+        metadata={"campaign": campaign.pk, "source": source},
+    )
+    result.award = CampaignAward.objects.create(
+        campaign=campaign,
+        member=member,
+        points=given,
+        status=CampaignAward.Status.AWARDED,
+        source=source,
+        transaction=transaction_row,
+        entry=entry,
+        detail=(detail + (f" (cut from {points}: budget)" if result.cut_from else ""))[:255],
+    )
+    result.points, result.created = given, True
+    return result
 
 
 def _voucher_award(

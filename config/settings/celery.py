@@ -53,6 +53,7 @@ LONG_TASK_LIMITS = {
     "loyalty.ledger.tasks.points_release_pending_task": (420, 480),
     "loyalty.ledger.tasks.points_expiry_warn_task": (420, 480),
     "loyalty.ledger.tasks.ledger_reconcile_task": (420, 480),
+    "loyalty.ledger.tasks.purchase_stats_rebuild_task": (420, 480),
     "loyalty.tiers.tasks.tier_period_end_evaluate_task": (420, 480),
     "rewards.tasks.vouchers_expire_due_task": (420, 480),
     "loyalty.core.tasks.sessions_clear_expired_task": (240, 300),

@@ -404,6 +404,9 @@ class Generator:
                             self._count(*done)
                 finally:
                     _RUNNING = None
+        from loyalty.ledger.stats import purchase_stats_refresh
+
+        purchase_stats_refresh()  # the segments' read model, as the purchase path keeps it
         if is_postgres():
             with connection.cursor() as cursor:
                 cursor.execute("ANALYZE")

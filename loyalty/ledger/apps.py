@@ -55,5 +55,11 @@ class LedgerConfig(AppConfig):
                 "30 2 * * *",
                 "Every night at 02:30, prove balances = entries = lots; log mismatches.",
             ),
+            PeriodicTaskSpec(
+                "Rebuild purchase statistics",
+                "loyalty.ledger.tasks.purchase_stats_rebuild_task",
+                "45 2 * * *",
+                "Every night at 02:45, recompute each member's purchase statistics (segments).",
+            ),
         ):
             register(spec)

@@ -52,6 +52,7 @@ from loyalty.ledger.policy import programme_settings_get
 from loyalty.ledger.services.posting import credit_lot_times
 from loyalty.ledger.services.rule_usage import usage_period_bounds
 from loyalty.ledger.services.transactions import _ctx, _floor, _validate_money
+from loyalty.ledger.stats import purchase_stats_refresh
 from members.exceptions import MemberNotActive
 
 Kind = LedgerEntry.Kind
@@ -456,6 +457,9 @@ class BulkPoster:
         )
         for simulator in self.simulators:
             simulator.write()
+        purchase_stats_refresh(
+            t["member_id"] for t in plan.transactions if t.get("member_id") is not None
+        )
 
 
 class _Usage:

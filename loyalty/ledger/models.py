@@ -1088,6 +1088,46 @@ class EarningRuleUse(models.Model):
         }
 
 
+class MemberPurchaseStats(models.Model):
+    """Per-member purchase figures over all of the member's transactions (a read model).
+
+    Maintained in the same transaction as every purchase and return (`_insert` in
+    services/transactions.py), by the bulk import, and rebuilt by `manage.py
+    rebuild_purchase_stats` (loyalty/ledger/stats.py). Campaign segments read it when they are
+    evaluated as of now; historical "as of" questions read the transactions themselves."""
+
+    member = models.OneToOneField(
+        "members.Member",
+        on_delete=models.CASCADE,
+        primary_key=True,
+        related_name="purchase_stats",
+        verbose_name=_("member"),
+    )
+    purchase_count = models.PositiveIntegerField(
+        default=0, help_text=_("Purchases, returns not deducted."), verbose_name=_("purchases")
+    )
+    spend = models.DecimalField(
+        max_digits=14,
+        decimal_places=2,
+        default=Decimal("0"),
+        help_text=_("Purchase amounts minus return amounts."),
+        verbose_name=_("net spend"),
+    )
+    first_purchase_at = models.DateTimeField(
+        null=True, blank=True, verbose_name=_("first purchase at")
+    )
+    last_purchase_at = models.DateTimeField(
+        null=True, blank=True, verbose_name=_("last purchase at")
+    )
+
+    class Meta:
+        verbose_name = _("member purchase statistics")
+        verbose_name_plural = _("member purchase statistics")
+
+    def __str__(self) -> str:
+        return _("purchase statistics of member %(member_id)s") % {"member_id": self.member_id}
+
+
 class NotificationOutbox(BaseModel):
     """Messages to members, written in the same transaction as their cause; sent by a worker."""
 

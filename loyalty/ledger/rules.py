@@ -121,10 +121,23 @@ def register_contributor(contributor: Contributor) -> None:
         CONTRIBUTORS.append(contributor)
 
 
-def register_after_posting_hook(hook: AfterPostingHook) -> None:
-    """hook(transaction=..., result=...) runs inside the posting transaction, after the entries."""
-    if hook not in AFTER_POSTING_HOOKS:
+_LAST_HOOKS: list[AfterPostingHook] = []
+
+
+def register_after_posting_hook(hook: AfterPostingHook, *, last: bool = False) -> None:
+    """hook(transaction=..., result=...) runs inside the posting transaction, after the entries.
+    `last`: after every other hook, just before the commit: the place for UPDATEs of rows that
+    many purchases share (a campaign's points counter), so that their row locks are held for
+    the shortest time."""
+    if hook in AFTER_POSTING_HOOKS:
+        return
+    if last:
+        _LAST_HOOKS.append(hook)
         AFTER_POSTING_HOOKS.append(hook)
+        return
+    firsts = [h for h in AFTER_POSTING_HOOKS if h not in _LAST_HOOKS]
+    lasts = [h for h in AFTER_POSTING_HOOKS if h in _LAST_HOOKS]
+    AFTER_POSTING_HOOKS[:] = [*firsts, hook, *lasts]
 
 
 def register_tier_choices(provider: Callable[[], list[tuple[str, str]]]) -> None:

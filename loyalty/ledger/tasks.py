@@ -43,3 +43,11 @@ def points_expiry_run_task(run_id: int) -> str:
     from loyalty.ledger.services.expire_all import points_expiry_run_execute
 
     return points_expiry_run_execute(run_id=run_id).status
+
+
+@shared_task
+def purchase_stats_rebuild_task() -> int:
+    """Nightly repair of the segments' read model (loyalty/ledger/stats.py)."""
+    from loyalty.ledger.stats import purchase_stats_refresh
+
+    return purchase_stats_refresh()

@@ -57,3 +57,26 @@ def test_the_same_action_from_many_threads_awards_once():
     assert len({value for _, value in outcomes}) == 1
     assert CampaignAward.objects.count() == 1
     assert LedgerEntry.objects.filter(source_type="campaign").count() == 1
+
+
+def test_racing_purchases_count_every_award_of_a_campaign_without_budget():
+    """No budget: each award adds to points_awarded with one UPDATE (no row read first)."""
+    ProgrammeSettingsFactory()
+    campaign = launch(
+        CampaignFactory(
+            mechanic=M.FIXED_BONUS,
+            multiplier=None,
+            bonus_points=70,
+            min_spend=Decimal("1"),
+            points_budget=None,
+        )
+    )
+    members = [MemberFactory() for _ in range(8)]
+    cache_clear()
+
+    outcomes = run_threads(8, lambda i: earn(members[i], "10.00").points_earned)
+
+    assert all(kind == "ok" for kind, _ in outcomes), outcomes
+    campaign.refresh_from_db()
+    assert campaign.points_awarded == 8 * 70
+    assert CampaignAward.objects.filter(campaign=campaign).aggregate(s=Sum("points"))["s"] == 560

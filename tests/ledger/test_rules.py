@@ -147,3 +147,24 @@ def test_rule_validation_names_the_field():
     with pytest.raises(ValidationError) as excinfo:
         rule.full_clean()
     assert {"multiplier", "weekdays", "channels"} <= set(excinfo.value.message_dict)
+
+
+def test_a_last_hook_stays_after_hooks_registered_later(monkeypatch):
+    monkeypatch.setattr(engine, "AFTER_POSTING_HOOKS", [])
+    monkeypatch.setattr(engine, "_LAST_HOOKS", [])
+
+    def first(**kw):
+        pass
+
+    def flush(**kw):
+        pass
+
+    def later(**kw):
+        pass
+
+    engine.register_after_posting_hook(first)
+    engine.register_after_posting_hook(flush, last=True)
+    engine.register_after_posting_hook(later)
+    engine.register_after_posting_hook(later)  # once only
+
+    assert [first, later, flush] == engine.AFTER_POSTING_HOOKS

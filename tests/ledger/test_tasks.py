@@ -21,6 +21,7 @@ def test_ledger_schedules_are_registered_with_a_description():
         "loyalty.ledger.tasks.points_release_pending_task",
         "loyalty.ledger.tasks.points_expiry_warn_task",
         "loyalty.ledger.tasks.ledger_reconcile_task",
+        "loyalty.ledger.tasks.purchase_stats_rebuild_task",
     }
     assert all(spec.description and len(spec.crontab.split()) == 5 for spec in ledger.values())
 

@@ -12,6 +12,7 @@ from loyalty.ledger.services.posting import (
     ledger_entry_reverse,
     points_adjust,
     points_earn,
+    points_earn_locked,
     points_opening_balance,
     points_redeem,
 )
@@ -33,6 +34,7 @@ __all__ = [
     "ledger_reconcile",
     "points_adjust",
     "points_earn",
+    "points_earn_locked",
     "points_expire_due",
     "points_expiry_warn",
     "points_opening_balance",

@@ -374,6 +374,59 @@ def points_earn(
     return entry
 
 
+def points_earn_locked(
+    *,
+    account: PointsAccount,
+    member: Any,
+    points: int,
+    idempotency_key: str,
+    kind: str = Kind.BONUS,
+    source_type: str = "",
+    source_id: str = "",
+    reason: str = "",
+    occurred_at: datetime,
+    pending: bool = False,
+    metadata: dict[str, Any] | None = None,
+) -> LedgerEntry:
+    """`points_earn` for a caller inside a purchase's posting: `account` is the member's account
+    it holds locked in this transaction, and `idempotency_key` names a row inserted in this
+    transaction (no earlier entry can have it; the unique constraint still refuses a duplicate).
+    No savepoint, no second lock, no look-up of the key: 4 statements instead of 9 (campaign
+    bonuses on the purchase path, docs/performance.md)."""
+    if points <= 0:
+        raise ValidationError({"points": ["Credit a positive whole number of points."]})
+    start, expiry = credit_lot_times(programme_settings_get(), occurred_at, pending=pending)
+    entry = _posted(
+        _post_locked(
+            account,
+            amount=points,
+            kind=kind,
+            idempotency_key=idempotency_key,
+            source_type=source_type,
+            source_id=source_id,
+            reason=reason,
+            metadata=metadata,
+            effective_at=occurred_at,
+            available_from=start,
+            expires_at=expiry,
+            new_key=True,
+        )
+    )
+    points_event_publish(
+        "points.earned",
+        member=member,
+        points=points,
+        balance=account.balance,
+        occurred_at=occurred_at,
+        kind=kind,
+        source_type=source_type,
+        source_id=str(source_id),
+        entry_id=entry.pk,
+        pending=start > timezone.now(),
+    )
+    return entry
+
+
 @transaction.atomic
 def points_redeem(
     *,

@@ -41,6 +41,7 @@ from loyalty.ledger.services.rule_usage import (
     rule_uses_left,
     rule_uses_record,
 )
+from loyalty.ledger.stats import purchase_stats_add
 from members.exceptions import MemberNotActive
 
 Kind = LedgerEntry.Kind
@@ -184,6 +185,13 @@ def _insert(txn: Transaction, lines: list[LineInput]) -> Transaction | None:
             txn.save()
     except IntegrityError:
         return None
+    if txn.member_id is not None:  # the segments' read model, in the same transaction
+        purchase_stats_add(
+            member_id=txn.member_id,
+            kind=txn.kind,
+            amount=txn.amount,
+            occurred_at=txn.occurred_at,
+        )
     TransactionLine.objects.bulk_create(
         TransactionLine(
             transaction=txn,
