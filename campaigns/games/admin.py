@@ -156,6 +156,9 @@ class SweepstakePrizeInline(TabularInline):
 
 @admin.register(Sweepstake)
 class SweepstakeAdmin(ModelAdmin):
+    class Media:
+        css = {"all": ("backoffice/backoffice.css",)}  # the winners table (bo-table)
+
     list_display = ("name", "draw_at", "entry_cost", "winners", "prize_points", "drawn_at")
     search_fields = ("name",)
     fields = (
@@ -194,7 +197,7 @@ class SweepstakeAdmin(ModelAdmin):
         if not rows:
             return str(_("No entries: nobody won."))
         return format_html(
-            '<table id="sweepstake-winners"><thead><tr><th>{}</th><th>{}</th><th>{}</th>'
+            '<table id="sweepstake-winners" class="bo-table"><thead><tr><th>{}</th><th>{}</th><th>{}</th>'
             "<th>{}</th><th>{}</th></tr></thead><tbody>{}</tbody></table>",
             _("place"),
             _("entry no."),

@@ -10,6 +10,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from django.urls import reverse
 from django.utils import timezone
 
 from tests.factories.ledger import EarningRuleFactory
@@ -133,4 +134,69 @@ def test_take_the_member_events_screenshots(live_server, browser, superuser, dja
     page.wait_for_url("**/admin/")
     page.goto(f"{live_server.url}/admin/events/event/")
     page.screenshot(path=str(IMG / "admin-events.png"), full_page=True)
+    context.close()
+
+
+def test_take_the_programme_extras_screenshots(live_server, browser, superuser):
+    """docs/sweepstakes.md, prize-wheel.md, paid-membership.md and donations.md: a drawn
+    sweepstake with its winners and revealed seed, a wheel with its odds, the club plans and the
+    donation totals."""
+    from campaigns.games.services import sweepstake_draw, sweepstake_enter
+    from loyalty.ledger.services import points_earn
+    from rewards.models import Cause, Reward
+    from rewards.services import redemption_create
+    from tests.factories.games import PrizeWheelFactory, WheelPrizeFactory, sweepstake
+    from tests.factories.ledger import ProgrammeSettingsFactory
+    from tests.factories.members import MemberFactory
+    from tests.factories.membership import ClubPlanFactory, joined
+    from tests.factories.rewards import CauseFactory, RewardFactory, RewardsSettingsFactory
+
+    ProgrammeSettingsFactory()
+    RewardsSettingsFactory()
+    names = ["Ada Lovelace", "Alan Turing", "Grace Hopper", "Katherine Johnson", "Tim Berners"]
+    members = []
+    for n, name in enumerate(names):
+        first, last = name.split()
+        member = MemberFactory(first_name=first, last_name=last)
+        points_earn(member=member, points=2000, idempotency_key=f"shot:{n}")
+        members.append(member)
+
+    draw = sweepstake(name="Summer draw", winners=2, prize_points=250)
+    for n, member in enumerate(members):
+        sweepstake_enter(sweepstake=draw, member=member, idempotency_key=f"e{n}", paid=False)
+    type(draw).objects.filter(pk=draw.pk).update(draw_at=timezone.now() - timedelta(minutes=1))
+    draw.refresh_from_db()
+    sweepstake_draw(sweepstake=draw)
+
+    wheel = PrizeWheelFactory(name="Lucky wheel", spin_cost=20)
+    WheelPrizeFactory(wheel=wheel, label="100 points", points=100, weight=5)
+    WheelPrizeFactory(wheel=wheel, label="500 points", points=500, weight=1, stock=10)
+    WheelPrizeFactory(wheel=wheel, label="Try again", points=0, kind="nothing", weight=14)
+
+    plan = ClubPlanFactory(code="plus", name="Plus club")
+    for member in members[:3]:
+        joined(member, plan)
+
+    trees = CauseFactory(code="trees", name="Trees for Cities", kind=Cause.Kind.TREES)
+    CauseFactory(code="ocean", name="Ocean clean-up", matching=Cause.Matching.DOUBLE)
+    donate = RewardFactory(code="donate", kind=Reward.Kind.DONATION, points_cost=100)
+    for member in members:
+        redemption_create(member=member, reward=donate, cause=trees, quantity=2)
+
+    IMG.mkdir(parents=True, exist_ok=True)
+    context = browser.new_context(viewport={"width": 1366, "height": 900})
+    page = context.new_page()
+    page.goto(f"{live_server.url}/admin/login/?next=/admin/")
+    page.fill("input[name=username]", "boss")
+    page.fill("input[name=password]", "boss-pass-123")
+    page.click("button[type=submit]")
+    page.wait_for_url("**/admin/")
+    for url, image in (
+        (f"/admin/games/sweepstake/{draw.pk}/change/", "admin-sweepstake-drawn.png"),
+        (f"/admin/games/prizewheel/{wheel.pk}/change/", "admin-prize-wheel.png"),
+        ("/admin/membership/clubplan/", "admin-club-plans.png"),
+        (reverse("admin:rewards_cause_totals"), "admin-donation-totals.png"),
+    ):
+        page.goto(f"{live_server.url}{url}")
+        page.screenshot(path=str(IMG / image), full_page=True)
     context.close()
