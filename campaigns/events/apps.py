@@ -6,3 +6,15 @@ class EventsConfig(AppConfig):
     name = "campaigns.events"
     label = "events"
     verbose_name = _("Member events")
+
+    def ready(self) -> None:
+        from loyalty.core.periodic import PeriodicTaskSpec, register
+
+        register(
+            PeriodicTaskSpec(
+                "Member events: finish the past ones",
+                "campaigns.events.tasks.events_finish_task",
+                "5 * * * *",
+                "Every hour at :05, published events whose end has passed become finished.",
+            )
+        )

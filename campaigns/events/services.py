@@ -232,3 +232,12 @@ def event_check_in(*, event: Event, member: Any, actor: Any = None) -> EventChec
         )
     engagement_event_check_in(member=member, event_ref=f"event:{event.pk}", attended_at=now)
     return check_in
+
+
+def events_finish_past(*, now: Any = None) -> int:
+    """Published events whose end has passed become "finished" (RSVPs and check-ins close with
+    them); returns how many. Idempotent: run hourly by beat, safe to run again."""
+    now = now or timezone.now()
+    return Event.objects.filter(status=Event.Status.PUBLISHED, ends_at__lte=now).update(
+        status=Event.Status.FINISHED
+    )
