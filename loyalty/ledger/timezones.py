@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db import transaction
+from django.db import DatabaseError, transaction
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 
@@ -29,7 +29,12 @@ def programme_zone_name() -> str:
     stored name is unknown)."""
     name = cache.get(ZONE_CACHE_KEY)
     if name is None:
-        stored = ProgrammeSettings.objects.filter(pk=1).values_list("time_zone", flat=True).first()
+        try:
+            stored = (
+                ProgrammeSettings.objects.filter(pk=1).values_list("time_zone", flat=True).first()
+            )
+        except DatabaseError:  # a database not migrated yet (a deploy probe): not cached
+            return settings.TIME_ZONE
         try:
             name = str(ZoneInfo(stored)) if stored else settings.TIME_ZONE
         except (ZoneInfoNotFoundError, ValueError):
