@@ -6,7 +6,9 @@ Members never imports the apps that build on it; they register here instead:
 - close hooks: fn(member=, actor=, reason=) inside the transaction that closes a member (the
   ledger forfeits the member's live points there);
 - merge hooks: fn(source=, target=, actor=) inside the merge transaction, before the duplicate
-  is closed, so each app moves its own rows or points.
+  is closed, so each app moves its own rows or points. A hook may return a dict (JSON-able,
+  keyed by its app) of what it moved or flagged; member_merge puts the union in the `merged`
+  MemberEvent's detail under "moved".
 - enrol hooks: fn(members=, actor=) inside the enrolment transaction, once per enrolment or
   once per import batch (members: the new members, each with .id and .member_number), so each
   app gives new members their starting state (the tiers app: the entry tier) in bulk.
@@ -20,7 +22,7 @@ from typing import Any
 
 PRIVACY_SECTIONS: dict[str, Callable[[Any], Any]] = {}
 ERASE_HOOKS: list[Callable[..., None]] = []
-MERGE_HOOKS: list[Callable[..., None]] = []
+MERGE_HOOKS: list[Callable[..., object]] = []
 CLOSE_HOOKS: list[Callable[..., None]] = []
 ENROL_HOOKS: list[Callable[..., object]] = []  # what a hook returns is not used
 PHONE_REGION_PROVIDERS: list[Callable[[], str | None]] = []
@@ -35,7 +37,7 @@ def register_erase_hook(fn: Callable[..., None]) -> None:
         ERASE_HOOKS.append(fn)
 
 
-def register_merge_hook(fn: Callable[..., None]) -> None:
+def register_merge_hook(fn: Callable[..., object]) -> None:
     if fn not in MERGE_HOOKS:
         MERGE_HOOKS.append(fn)
 

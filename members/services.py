@@ -543,8 +543,12 @@ def member_merge(*, source: Member, target: Member, reason: str = "", actor: Any
 
     # external ids are unique across members: the duplicate's simply move to the survivor
     MemberIdentity.objects.filter(member=source).update(member=target, updated_at=timezone.now())
+    moved: dict[str, Any] = {}
     for hook in hooks.MERGE_HOOKS:
-        hook(source=source, target=target, actor=actor)
+        # a hook may answer a dict of what it moved or flagged; it goes into the merge event
+        result = hook(source=source, target=target, actor=actor)
+        if isinstance(result, dict) and result:
+            moved.update(result)
 
     source.status = Member.Status.CLOSED
     source.status_reason = f"merged into {target.member_number}"
@@ -557,6 +561,8 @@ def member_merge(*, source: Member, target: Member, reason: str = "", actor: Any
         "referrals_moved": referrals,
         "reason": reason,
     }
+    if moved:
+        detail["moved"] = moved
     MemberEvent.objects.create(
         member=source, kind=MemberEvent.Kind.MERGED, detail=detail, actor=_user(actor)
     )

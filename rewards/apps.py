@@ -9,6 +9,10 @@ class RewardsConfig(AppConfig):
 
     def ready(self) -> None:
         from loyalty.core.periodic import PeriodicTaskSpec, register
+        from members import hooks as member_hooks
+        from rewards.merge import voucher_member_merge
+
+        member_hooks.register_merge_hook(voucher_member_merge)
 
         for spec in (
             PeriodicTaskSpec(

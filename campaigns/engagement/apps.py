@@ -10,6 +10,7 @@ class EngagementConfig(AppConfig):
     def ready(self) -> None:
         from campaigns.engagement import hooks
         from campaigns.engagement.bulk import EngagementBulkSimulator
+        from campaigns.engagement.merge import engagement_member_merge
         from campaigns.engagement.selectors import member_engagement_export
         from loyalty.core.periodic import PeriodicTaskSpec, register
         from loyalty.ledger import rules
@@ -22,6 +23,7 @@ class EngagementConfig(AppConfig):
             EngagementBulkSimulator, covers=(hooks.engagement_after_posting,)
         )
         member_hooks.register_privacy_section("engagement", member_engagement_export)
+        member_hooks.register_merge_hook(engagement_member_merge)
         register(
             PeriodicTaskSpec(
                 "Engagement nightly catch-up",

@@ -8,7 +8,11 @@ class EventsConfig(AppConfig):
     verbose_name = _("Member events")
 
     def ready(self) -> None:
+        from campaigns.events.merge import events_member_merge
         from loyalty.core.periodic import PeriodicTaskSpec, register
+        from members import hooks as member_hooks
+
+        member_hooks.register_merge_hook(events_member_merge)
 
         register(
             PeriodicTaskSpec(

@@ -6,3 +6,9 @@ class GamesConfig(AppConfig):
     name = "campaigns.games"
     label = "games"
     verbose_name = _("Games")
+
+    def ready(self) -> None:
+        from campaigns.games.merge import games_member_merge
+        from members import hooks as member_hooks
+
+        member_hooks.register_merge_hook(games_member_merge)

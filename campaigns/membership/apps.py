@@ -11,6 +11,7 @@ class MembershipConfig(AppConfig):
 
     def ready(self) -> None:
         from campaigns.membership import hooks
+        from campaigns.membership.merge import club_member_merge
         from campaigns.membership.selectors import member_club_export
         from loyalty.core.periodic import PeriodicTaskSpec, register
         from loyalty.ledger import rules
@@ -18,6 +19,7 @@ class MembershipConfig(AppConfig):
         from rewards import hooks as reward_hooks
 
         member_hooks.register_privacy_section("paid_club", member_club_export)
+        member_hooks.register_merge_hook(club_member_merge)
         rules.register_contributor(hooks.club_multiplier_contributor)
         rules.register_bulk_simulator(
             hooks.ClubBulkSimulator, covers=(hooks.club_multiplier_contributor,)
