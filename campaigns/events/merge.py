@@ -10,7 +10,7 @@ from django.utils import timezone
 from campaigns.events.models import Event, EventCheckIn, EventInvitation, EventRSVP
 from campaigns.events.services import _event_lock, _promote
 
-RANK = {
+RANK: dict[str, int] = {
     EventRSVP.Status.CONFIRMED: 2,
     EventRSVP.Status.WAITLISTED: 1,
     EventRSVP.Status.CANCELLED: 0,
