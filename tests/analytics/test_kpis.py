@@ -177,6 +177,45 @@ def test_customer_lifetime_value_by_tier_and_cohort(history):
     }
 
 
+def test_customer_lifetime_value_filters_and_cutoff(history):
+    """The one-query shape (net revenue per member, joined to the members' tier at the end and
+    cohort) gives the same cells as summing per transaction: June (before A's return and B's
+    1 July purchase), by home store and by tier held at the end (A changed tier mid-June)."""
+    result = kpi_customer_lifetime_value(june())
+    # by 30 June: A 150, B 30 (the 1 July purchase is out), C 0, D 60 -> 240 over 4
+    assert (result["members"], result["net_revenue"]) == (4, Decimal("240.00"))
+    by_tier = {row["tier"]: (row["members"], row["net_revenue"]) for row in result["by_tier"]}
+    assert by_tier == {
+        "silver": (1, Decimal("30.00")),  # B
+        "gold": (1, Decimal("150.00")),  # A: gold at the end of June, silver before 15 June
+        "": (2, Decimal("60.00")),  # C and D
+    }
+    assert [row["tier"] for row in result["by_tier"]] == ["silver", "gold", ""]  # by rank
+    by_cohort = {row["cohort"]: (row["members"], row["net_revenue"]) for row in result["by_cohort"]}
+    assert by_cohort == {
+        "2025-01": (1, Decimal("60.00")),
+        "2026-03": (1, Decimal("150.00")),
+        "2026-06": (2, Decimal("30.00")),
+    }
+    s1 = kpi_customer_lifetime_value(june(store="S1"))  # home store: A and B
+    assert (s1["members"], s1["net_revenue"], s1["average"]) == (
+        2,
+        Decimal("180.00"),
+        Decimal("90.00"),
+    )
+    gold = kpi_customer_lifetime_value(june(tier="gold"))
+    assert (gold["members"], gold["net_revenue"]) == (1, Decimal("150.00"))
+    assert [row["tier"] for row in gold["by_tier"]] == ["gold"]
+    before = period_resolve(date_from=date(2024, 1, 1), date_to=date(2024, 1, 31))
+    assert kpi_customer_lifetime_value(before) == {
+        "members": 0,
+        "net_revenue": Decimal("0.00"),
+        "average": None,
+        "by_tier": [],
+        "by_cohort": [],
+    }
+
+
 def test_lapsed_members_and_win_back(history):
     result = kpi_lapsed_members(june())
     assert result["lapsed_members"] == 1  # D: last purchase June 2025
