@@ -1,6 +1,6 @@
 """Every KPI selector against the hand-computed history of conftest.py."""
 
-from datetime import date
+from datetime import UTC, date, datetime
 from decimal import Decimal
 
 import pytest
@@ -25,6 +25,7 @@ from analytics.selectors import (
     kpis_all,
     period_resolve,
 )
+from loyalty.ledger.services import purchase_record
 
 JUNE = {"date_from": date(2026, 6, 1), "date_to": date(2026, 6, 30)}
 JULY = {"date_from": date(2026, 7, 1), "date_to": date(2026, 7, 31)}
@@ -222,6 +223,24 @@ def test_lapsed_members_and_win_back(history):
     assert result["never_purchased"] == 1  # C
     assert result["lapsed_at_start"] == 1 and result["won_back"] == 0
     assert result["campaign_win_back"]["available"] is False
+
+
+def test_lapsed_members_won_back(history):
+    """D (last purchase June 2025, lapsed on 1 June 2026) buys again in June: won back, no
+    longer lapsed at the end; the four counts come from one query."""
+    purchase_record(
+        member=history.d,
+        channel="store",
+        external_id="P-D-back",
+        occurred_at=datetime(2026, 6, 15, 12, tzinfo=UTC),
+        amount=Decimal("5.00"),
+        store=history.s2,
+    )
+    result = kpi_lapsed_members(june())
+    assert (result["lapsed_members"], result["never_purchased"]) == (0, 1)
+    assert (result["lapsed_at_start"], result["won_back"]) == (1, 1)
+    assert result["win_back_rate"] == Decimal("1.0000")
+    assert kpi_lapsed_members(june(store="S1"))["lapsed_at_start"] == 0  # D's home is S2
 
 
 def test_referrals(history):
