@@ -17,6 +17,7 @@ from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
+from django.db import connections
 from django.db.models import Count, Max, Min, Q, Sum
 from django.db.models.functions import Coalesce, TruncMonth
 from django.utils.translation import gettext_lazy as _
@@ -278,20 +279,44 @@ def kpi_points_liability(period: Period) -> dict[str, Any]:
     }
 
 
-def _net_revenue_by(
-    period: Period, group: str | None, group_expr: Any = None
-) -> dict[Any, Decimal]:
-    """Net revenue (purchases - returns before the end) of the members in scope, grouped."""
-    transactions = Transaction.objects.filter(
-        occurred_at__lt=period.end, member__in=members_in_scope(period).values("pk")
+def _lifetime_value_cells(period: Period) -> list[tuple[Any, str, int, Decimal]]:
+    """(tier id at the end, enrolment month "YYYY-MM", members, net revenue) per cell, in ONE
+    query: the net revenue is summed per member first (one grouped pass over the transactions),
+    then joined to the members in scope (tier at the end looked up once per member, not once
+    per transaction) and grouped by tier and cohort. The cells are few (tiers x months)."""
+    members = (
+        members_in_scope(period)
+        .annotate(
+            tier_key=tier_at(period.end),
+            cohort=TruncMonth("enrolled_at", tzinfo=period.zone),
+        )
+        .order_by()
+        .values("id", "tier_key", "cohort")
     )
-    signed = Sum("amount", filter=Q(kind=PURCHASE)) - Coalesce(
-        Sum("amount", filter=Q(kind=RETURN)), Decimal("0")
+    per_member = (
+        Transaction.objects.filter(occurred_at__lt=period.end, member__isnull=False)
+        .order_by()
+        .values("member_id")
+        .annotate(
+            net=Coalesce(Sum("amount", filter=Q(kind=PURCHASE)), Decimal("0"))
+            - Coalesce(Sum("amount", filter=Q(kind=RETURN)), Decimal("0"))
+        )
     )
-    if group is None:
-        return {None: transactions.aggregate(net=signed)["net"] or Decimal("0")}
-    rows = transactions.annotate(**{group: group_expr}).values(group).annotate(net=signed)
-    return {row[group]: row["net"] or Decimal("0") for row in rows}
+    db = members.db
+    members_sql, members_params = members.query.get_compiler(using=db).as_sql()
+    per_sql, per_params = per_member.query.get_compiler(using=db).as_sql()
+    sql = (
+        f"SELECT m.tier_key, m.cohort, COUNT(*), SUM(COALESCE(p.net, 0)) "
+        f"FROM ({members_sql}) m LEFT JOIN ({per_sql}) p ON p.member_id = m.id "
+        f"GROUP BY m.tier_key, m.cohort"
+    )
+    with connections[db].cursor() as cursor:
+        cursor.execute(sql, [*members_params, *per_params])
+        rows = cursor.fetchall()
+    # SQLite returns the month as text and the sums as floats: one shape for both databases
+    return [
+        (tier, str(cohort)[:7], int(n), Decimal(str(net or 0))) for tier, cohort, n, net in rows
+    ]
 
 
 def kpi_customer_lifetime_value(period: Period) -> dict[str, Any]:
@@ -299,16 +324,18 @@ def kpi_customer_lifetime_value(period: Period) -> dict[str, Any]:
     to the end of the period) per member, over every member enrolled by then (members who never
     bought count as 0). Also averaged by tier held at the end and by enrolment cohort (month of
     enrolment, programme time zone)."""
-    members = members_in_scope(period)
-    total_members = members.count()
-    total = _net_revenue_by(period, None)[None]
-    by_tier_revenue = _net_revenue_by(period, "tier_key", tier_at(period.end, "member_id"))
-    by_tier_members = {
-        row["tier_key"]: row["n"]
-        for row in members.annotate(tier_key=tier_at(period.end))
-        .values("tier_key")
-        .annotate(n=Count("id"))
-    }
+    cells = _lifetime_value_cells(period)
+    total_members = sum(n for _t, _c, n, _net in cells)
+    total = sum((net for _t, _c, _n, net in cells), Decimal("0"))
+    by_tier_members: dict[Any, int] = {}
+    by_tier_revenue: dict[Any, Decimal] = {}
+    by_cohort_members: dict[str, int] = {}
+    by_cohort_revenue: dict[str, Decimal] = {}
+    for tier_id, cohort, n, net in cells:
+        by_tier_members[tier_id] = by_tier_members.get(tier_id, 0) + n
+        by_tier_revenue[tier_id] = by_tier_revenue.get(tier_id, Decimal("0")) + net
+        by_cohort_members[cohort] = by_cohort_members.get(cohort, 0) + n
+        by_cohort_revenue[cohort] = by_cohort_revenue.get(cohort, Decimal("0")) + net
     tier_names = {t.pk: (t.code, t.name, t.rank) for t in Tier.objects.all()}
     by_tier = []
     for tier_id, count in sorted(
@@ -325,22 +352,14 @@ def kpi_customer_lifetime_value(period: Period) -> dict[str, Any]:
                 "average": money(rate(revenue, count)),
             }
         )
-    month = TruncMonth("member__enrolled_at", tzinfo=period.zone)
-    by_cohort_revenue = _net_revenue_by(period, "cohort", month)
-    cohort_rows = (
-        members.annotate(cohort=TruncMonth("enrolled_at", tzinfo=period.zone))
-        .values("cohort")
-        .annotate(n=Count("id"))
-        .order_by("cohort")
-    )
     by_cohort = [
         {
-            "cohort": row["cohort"].strftime("%Y-%m"),
-            "members": row["n"],
-            "net_revenue": money(by_cohort_revenue.get(row["cohort"], 0)),
-            "average": money(rate(by_cohort_revenue.get(row["cohort"], 0), row["n"])),
+            "cohort": cohort,
+            "members": count,
+            "net_revenue": money(by_cohort_revenue[cohort]),
+            "average": money(rate(by_cohort_revenue[cohort], count)),
         }
-        for row in cohort_rows
+        for cohort, count in sorted(by_cohort_members.items())
     ]
     average = rate(total, total_members)
     return {
@@ -375,11 +394,16 @@ def kpi_lapsed_members(period: Period, *, days: int = DEFAULT_LAPSED_DAYS) -> di
             ),
         ),
     )
-    lapsed = members.filter(last_purchase__lt=end - timedelta(days=days)).count()
-    never = members.filter(last_purchase__isnull=True).count()
-    lapsed_at_start_q = members.filter(last_before_start__lt=start - timedelta(days=days))
-    lapsed_at_start = lapsed_at_start_q.count()
-    won_back = lapsed_at_start_q.filter(bought_in_period__gt=0).count()
+    # the four counts in ONE pass over members x transactions (not four)
+    lapsed_start = Q(last_before_start__lt=start - timedelta(days=days))
+    counts = members.aggregate(
+        lapsed=Count("pk", filter=Q(last_purchase__lt=end - timedelta(days=days))),
+        never=Count("pk", filter=Q(last_purchase__isnull=True)),
+        lapsed_at_start=Count("pk", filter=lapsed_start),
+        won_back=Count("pk", filter=lapsed_start & Q(bought_in_period__gt=0)),
+    )
+    lapsed, never = counts["lapsed"], counts["never"]
+    lapsed_at_start, won_back = counts["lapsed_at_start"], counts["won_back"]
     return {
         "days": days,
         "lapsed_members": lapsed,

@@ -1,6 +1,6 @@
 """Every KPI selector against the hand-computed history of conftest.py."""
 
-from datetime import date
+from datetime import UTC, date, datetime
 from decimal import Decimal
 
 import pytest
@@ -25,6 +25,7 @@ from analytics.selectors import (
     kpis_all,
     period_resolve,
 )
+from loyalty.ledger.services import purchase_record
 
 JUNE = {"date_from": date(2026, 6, 1), "date_to": date(2026, 6, 30)}
 JULY = {"date_from": date(2026, 7, 1), "date_to": date(2026, 7, 31)}
@@ -177,12 +178,69 @@ def test_customer_lifetime_value_by_tier_and_cohort(history):
     }
 
 
+def test_customer_lifetime_value_filters_and_cutoff(history):
+    """The one-query shape (net revenue per member, joined to the members' tier at the end and
+    cohort) gives the same cells as summing per transaction: June (before A's return and B's
+    1 July purchase), by home store and by tier held at the end (A changed tier mid-June)."""
+    result = kpi_customer_lifetime_value(june())
+    # by 30 June: A 150, B 30 (the 1 July purchase is out), C 0, D 60 -> 240 over 4
+    assert (result["members"], result["net_revenue"]) == (4, Decimal("240.00"))
+    by_tier = {row["tier"]: (row["members"], row["net_revenue"]) for row in result["by_tier"]}
+    assert by_tier == {
+        "silver": (1, Decimal("30.00")),  # B
+        "gold": (1, Decimal("150.00")),  # A: gold at the end of June, silver before 15 June
+        "": (2, Decimal("60.00")),  # C and D
+    }
+    assert [row["tier"] for row in result["by_tier"]] == ["silver", "gold", ""]  # by rank
+    by_cohort = {row["cohort"]: (row["members"], row["net_revenue"]) for row in result["by_cohort"]}
+    assert by_cohort == {
+        "2025-01": (1, Decimal("60.00")),
+        "2026-03": (1, Decimal("150.00")),
+        "2026-06": (2, Decimal("30.00")),
+    }
+    s1 = kpi_customer_lifetime_value(june(store="S1"))  # home store: A and B
+    assert (s1["members"], s1["net_revenue"], s1["average"]) == (
+        2,
+        Decimal("180.00"),
+        Decimal("90.00"),
+    )
+    gold = kpi_customer_lifetime_value(june(tier="gold"))
+    assert (gold["members"], gold["net_revenue"]) == (1, Decimal("150.00"))
+    assert [row["tier"] for row in gold["by_tier"]] == ["gold"]
+    before = period_resolve(date_from=date(2024, 1, 1), date_to=date(2024, 1, 31))
+    assert kpi_customer_lifetime_value(before) == {
+        "members": 0,
+        "net_revenue": Decimal("0.00"),
+        "average": None,
+        "by_tier": [],
+        "by_cohort": [],
+    }
+
+
 def test_lapsed_members_and_win_back(history):
     result = kpi_lapsed_members(june())
     assert result["lapsed_members"] == 1  # D: last purchase June 2025
     assert result["never_purchased"] == 1  # C
     assert result["lapsed_at_start"] == 1 and result["won_back"] == 0
     assert result["campaign_win_back"]["available"] is False
+
+
+def test_lapsed_members_won_back(history):
+    """D (last purchase June 2025, lapsed on 1 June 2026) buys again in June: won back, no
+    longer lapsed at the end; the four counts come from one query."""
+    purchase_record(
+        member=history.d,
+        channel="store",
+        external_id="P-D-back",
+        occurred_at=datetime(2026, 6, 15, 12, tzinfo=UTC),
+        amount=Decimal("5.00"),
+        store=history.s2,
+    )
+    result = kpi_lapsed_members(june())
+    assert (result["lapsed_members"], result["never_purchased"]) == (0, 1)
+    assert (result["lapsed_at_start"], result["won_back"]) == (1, 1)
+    assert result["win_back_rate"] == Decimal("1.0000")
+    assert kpi_lapsed_members(june(store="S1"))["lapsed_at_start"] == 0  # D's home is S2
 
 
 def test_referrals(history):
