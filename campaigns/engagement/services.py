@@ -18,15 +18,12 @@ from django.db.models import (
     Case,
     Count,
     DateField,
-    DateTimeField,
     DecimalField,
     Exists,
     F,
     IntegerField,
     Max,
-    Min,
     OuterRef,
-    Q,
     QuerySet,
     Subquery,
     Sum,
@@ -34,7 +31,6 @@ from django.db.models import (
     When,
 )
 from django.db.models.functions import Coalesce, ExtractMonth, ExtractYear, TruncDate, TruncWeek
-from django.db.models.lookups import GreaterThanOrEqual
 from django.utils import timezone
 
 from campaigns.engagement.exceptions import EventCheckInRefused
@@ -54,7 +50,7 @@ from campaigns.engagement.models import (
 from campaigns.models import ActionEvent, Campaign
 from loyalty.ledger.models import NotificationOutbox, Transaction
 from loyalty.ledger.policy import programme_settings_get
-from loyalty.tiers.models import TierAssignment
+from loyalty.tiers.models import Tier, TierAssignment
 from members.models import Member
 
 CHUNK = 5000
@@ -185,80 +181,116 @@ def _scalar(qs: QuerySet[Any], aggregate: Any, output: Any) -> Subquery:
     )
 
 
-def stage_annotated(
-    *, member_ids: list[int] | None = None, now: datetime, settings: EngagementSettings
-) -> QuerySet[Member]:
-    """Members with `computed_stage` (and their `current_stage`), as one SQL query. The rules,
-    first match wins (docs/engagement.md):
-    prospect (no purchase) > lapsed > lapsing > won back (a lapsed member who bought again,
-    for won_back_days) > advocate > loyal > new (first purchase recent) > repeat > new."""
-    purchases = _purchases_of_member()
-    moment: Any = DateTimeField()
-    last_purchase = _scalar(purchases, Max("occurred_at"), moment)
-    first_purchase = _scalar(purchases, Min("occurred_at"), moment)
-    total = _scalar(purchases, Count("pk"), IntegerField())
-    in_window = _scalar(
-        purchases.filter(occurred_at__gte=now - timedelta(days=settings.loyal_window_days)),
-        Count("pk"),
-        IntegerField(),
-    )
-    advocate = (
-        Q(Exists(Member.objects.filter(referred_by_id=OuterRef("pk"))))
-        | Q(
-            Exists(
-                ActionEvent.objects.filter(member_id=OuterRef("pk"), kind=Campaign.Action.REVIEW)
-            )
-        )
-        | Q(
-            Exists(
-                ActionEvent.objects.filter(
-                    member_id=OuterRef("pk"), score__gte=settings.advocate_min_score
-                )
-            )
-        )
-    )
-    current = MemberStage.objects.filter(member_id=OuterRef("pk"))
-    qs = _ids_filter(Member.objects.filter(erased_at__isnull=True), member_ids, "pk").annotate(
-        last_purchase=last_purchase,
-        current_stage=Subquery(current.values("stage")[:1]),
-        current_since=Subquery(current.values("since")[:1], output_field=moment),
-    )
-    lapsed_before = now - timedelta(days=settings.lapsed_days)
-    lapsing_before = now - timedelta(days=settings.lapsing_days)
-    annotated: QuerySet[Member] = qs.annotate(
-        computed_stage=Case(
-            When(last_purchase__isnull=True, then=Value(Stage.PROSPECT)),
-            When(last_purchase__lt=lapsed_before, then=Value(Stage.LAPSED)),
-            When(last_purchase__lt=lapsing_before, then=Value(Stage.LAPSING)),
-            When(current_stage=Stage.LAPSED, then=Value(Stage.WON_BACK)),
-            When(
-                current_stage=Stage.WON_BACK,
-                current_since__gte=now - timedelta(days=settings.won_back_days),
-                then=Value(Stage.WON_BACK),
-            ),
-            When(advocate, then=Value(Stage.ADVOCATE)),
-            When(
-                Q(GreaterThanOrEqual(in_window, settings.loyal_min_purchases)),
-                then=Value(Stage.LOYAL),
-            ),
-            When(
-                Q(GreaterThanOrEqual(first_purchase, now - timedelta(days=settings.new_days))),
-                then=Value(Stage.NEW),
-            ),
-            When(
-                Q(GreaterThanOrEqual(total, settings.repeat_min_purchases)),
-                then=Value(Stage.REPEAT),
-            ),
-            default=Value(Stage.NEW),
-        )
-    )
-    return annotated
-
-
 @dataclass
 class StageResult:
     changed: int = 0
     by_transition: dict[tuple[str, str], int] = field(default_factory=dict)
+
+
+def _dt(value: datetime) -> Any:
+    """A datetime as the driver wants it in raw SQL (SQLite: UTC text, as the ORM stores it)."""
+    return connection.ops.adapt_datetimefield_value(value)
+
+
+def _in_ids(column: str, member_ids: list[int] | None) -> tuple[str, list[Any]]:
+    """(" AND column IN (%s, ...)", ids), or nothing for every member."""
+    if member_ids is None:
+        return "", []
+    if not member_ids:
+        return " AND 1 = 0", []
+    return f" AND {column} IN ({', '.join(['%s'] * len(member_ids))})", list(member_ids)
+
+
+TXN = Transaction._meta.db_table
+MEMBER = Member._meta.db_table
+ACTION = ActionEvent._meta.db_table
+
+
+def _stage_changes_sql(
+    *, member_ids: list[int] | None, now: datetime, settings: EngagementSettings
+) -> tuple[str, list[Any]]:
+    """(sql, params) of SELECT member_id, current stage, computed stage for the members whose
+    stage changes. Set-based: the purchases are read in ONE grouped pass (last, first, total and
+    in-window count per member), the advocates in one pass of the referrals and the actions, the
+    current stages from their table; all joined to the members (no per-member subquery).
+
+    The rules, first match wins (docs/engagement.md): prospect (no purchase) > lapsed > lapsing
+    > won back (a lapsed member who bought again, for won_back_days) > advocate > loyal > new
+    (first purchase recent) > repeat > new."""
+    txn_ids, txn_params = _in_ids("member_id", member_ids)
+    ref_ids, ref_params = _in_ids("referred_by_id", member_ids)
+    act_ids, act_params = _in_ids("member_id", member_ids)
+    mem_ids, mem_params = _in_ids("m.id", member_ids)
+    stage_table = MemberStage._meta.db_table
+    sql = f"""
+        WITH p AS (
+            SELECT member_id, MAX(occurred_at) AS last_at, MIN(occurred_at) AS first_at,
+                   COUNT(*) AS total,
+                   SUM(CASE WHEN occurred_at >= %s THEN 1 ELSE 0 END) AS recent
+            FROM {TXN}
+            WHERE kind = %s AND member_id IS NOT NULL{txn_ids}
+            GROUP BY member_id
+        ),
+        a AS (
+            SELECT referred_by_id AS member_id FROM {MEMBER}
+            WHERE referred_by_id IS NOT NULL{ref_ids}
+            UNION
+            SELECT member_id FROM {ACTION}
+            WHERE (kind = %s OR score >= %s){act_ids}
+        ),
+        c AS (
+            SELECT m.id AS member_id, s.stage AS current_stage,
+                CASE
+                    WHEN p.last_at IS NULL THEN %s
+                    WHEN p.last_at < %s THEN %s
+                    WHEN p.last_at < %s THEN %s
+                    WHEN s.stage = %s THEN %s
+                    WHEN s.stage = %s AND s.since >= %s THEN %s
+                    WHEN a.member_id IS NOT NULL THEN %s
+                    WHEN p.recent >= %s THEN %s
+                    WHEN p.first_at >= %s THEN %s
+                    WHEN p.total >= %s THEN %s
+                    ELSE %s
+                END AS computed_stage
+            FROM {MEMBER} m
+            LEFT JOIN p ON p.member_id = m.id
+            LEFT JOIN {stage_table} s ON s.member_id = m.id
+            LEFT JOIN a ON a.member_id = m.id
+            WHERE m.erased_at IS NULL{mem_ids}
+        )
+        SELECT member_id, current_stage, computed_stage FROM c
+        WHERE current_stage IS NULL OR current_stage <> computed_stage
+        ORDER BY member_id
+    """
+    params: list[Any] = [
+        _dt(now - timedelta(days=settings.loyal_window_days)),
+        PURCHASE,
+        *txn_params,
+        *ref_params,
+        Campaign.Action.REVIEW,
+        settings.advocate_min_score,
+        *act_params,
+        Stage.PROSPECT,
+        _dt(now - timedelta(days=settings.lapsed_days)),
+        Stage.LAPSED,
+        _dt(now - timedelta(days=settings.lapsing_days)),
+        Stage.LAPSING,
+        Stage.LAPSED,
+        Stage.WON_BACK,
+        Stage.WON_BACK,
+        _dt(now - timedelta(days=settings.won_back_days)),
+        Stage.WON_BACK,
+        Stage.ADVOCATE,
+        settings.loyal_min_purchases,
+        Stage.LOYAL,
+        _dt(now - timedelta(days=settings.new_days)),
+        Stage.NEW,
+        settings.repeat_min_purchases,
+        Stage.REPEAT,
+        Stage.NEW,
+        *mem_params,
+    ]
+    return sql, params
 
 
 def stages_compute(
@@ -268,26 +300,27 @@ def stages_compute(
     cause: str = "nightly",
     settings: EngagementSettings | None = None,
 ) -> StageResult:
-    """Recompute lifecycle stages; only the members whose stage changes are read back (one
-    query), then their MemberStage rows are upserted and a StageChange row written for each."""
+    """Recompute lifecycle stages; only the members whose stage changes are read back (ONE
+    set-based query, `_stage_changes_sql`), then their MemberStage rows are upserted and a
+    StageChange row written for each, in batches."""
     now = now or timezone.now()
     settings = settings or engagement_settings_get()
-    changed = (
-        stage_annotated(member_ids=member_ids, now=now, settings=settings)
-        .filter(Q(current_stage__isnull=True) | ~Q(current_stage=F("computed_stage")))  # type: ignore[misc]
-        .order_by("pk")
-        .values_list("pk", "current_stage", "computed_stage")
-    )
+    sql, params = _stage_changes_sql(member_ids=member_ids, now=now, settings=settings)
     result = StageResult()
-    batch: list[tuple[int, str | None, str]] = []
-    for row in changed.iterator(chunk_size=CHUNK):
-        batch.append(row)
-        if len(batch) >= CHUNK:
-            _stage_write(batch, now, cause, result)
-            batch = []
-    if batch:
-        _stage_write(batch, now, cause, result)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        # PostgreSQL: the client-side cursor holds the result, batches are fetched from memory;
+        # SQLite reads lazily, so the whole (test-sized) result is read before writing
+        batches = _batches(cursor) if connection.vendor == "postgresql" else [cursor.fetchall()]
+        for rows in batches:
+            if rows:
+                _stage_write([(int(pk), old, new) for pk, old, new in rows], now, cause, result)
     return result
+
+
+def _batches(cursor: Any) -> Any:
+    while rows := cursor.fetchmany(CHUNK):
+        yield rows
 
 
 def _stage_write(
@@ -395,32 +428,130 @@ def _metric_expressions() -> dict[str, Any]:
 
 
 def member_metrics(*, member_ids: list[int] | None = None) -> QuerySet[Member]:
-    """Members annotated with every badge metric (m_purchases, m_reviews, ...)."""
+    """Members annotated with every badge metric (m_purchases, m_reviews, ...): one member's
+    progress (selectors). The awarding reads the same figures set-based (`_metric_sql`)."""
     members: QuerySet[Member] = _ids_filter(
         Member.objects.filter(erased_at__isnull=True), member_ids, "pk"
     ).annotate(**_metric_expressions())
     return members
 
 
-def _earned_expression(rule: BadgeRule) -> Any:
-    metric = F(METRIC_OF_KIND[rule.kind])
+def _metric_sql(metric: str, member_ids: list[int] | None) -> tuple[str, list[Any]]:
+    """(sql, params) of SELECT member_id, n: one badge metric in ONE grouped pass of its table,
+    for the members that have a row (no row: 0, or no tier for the tier rank). The same figures
+    as `_metric_expressions`, which reads them one member at a time."""
+    ids, params = _in_ids("member_id", member_ids)
+    if metric == "m_purchases":
+        sql = (
+            f"SELECT member_id, COUNT(*) AS n FROM {TXN} "
+            f"WHERE kind = %s AND member_id IS NOT NULL{ids} GROUP BY member_id"
+        )
+        return sql, [PURCHASE, *params]
+    if metric == "m_reviews":
+        sql = (
+            f"SELECT member_id, COUNT(*) AS n FROM {ACTION} WHERE kind = %s{ids} GROUP BY member_id"
+        )
+        return sql, [Campaign.Action.REVIEW, *params]
+    if metric == "m_referrals":
+        ids, params = _in_ids("referred_by_id", member_ids)
+        sql = (
+            f"SELECT referred_by_id AS member_id, COUNT(*) AS n FROM {MEMBER} "
+            f"WHERE referred_by_id IS NOT NULL{ids} GROUP BY referred_by_id"
+        )
+        return sql, params
+    if metric == "m_streak":
+        table = MemberStreak._meta.db_table
+        return f"SELECT member_id, longest AS n FROM {table} WHERE 1 = 1{ids}", params
+    if metric == "m_events":
+        table = EventAttendance._meta.db_table
+        sql = f"SELECT member_id, COUNT(*) AS n FROM {table} WHERE 1 = 1{ids} GROUP BY member_id"
+        return sql, params
+    if metric == "m_tier_rank":  # the highest tier rank ever held
+        ids, params = _in_ids("a.member_id", member_ids)
+        sql = (
+            f"SELECT a.member_id, MAX(t.rank) AS n FROM {TierAssignment._meta.db_table} a "
+            f"JOIN {Tier._meta.db_table} t ON t.id = a.tier_id WHERE 1 = 1{ids} "
+            "GROUP BY a.member_id"
+        )
+        return sql, params
+    raise ValueError(metric)
+
+
+def _earned_sql(rule: BadgeRule) -> tuple[str, list[Any]]:
+    """(sql, params) of SELECT member_id, rule_id, earned (times the badge is earned, >= 1) for
+    one rule, from its metric's derived table."""
+    metric = METRIC_OF_KIND[rule.kind]
     if rule.kind == BadgeRule.Kind.TIER_REACHED:
         rank = rule.tier.rank if rule.tier else 10**6
-        return Case(When(Q(m_tier_rank__gte=rank), then=Value(1)), default=Value(0))
+        return f"SELECT member_id, %s AS rule_id, 1 AS earned FROM {metric} WHERE n >= %s", [
+            rule.pk,
+            rank,
+        ]
     if rule.repeatable:
-        return Case(
-            When(
-                Q(**{f"{METRIC_OF_KIND[rule.kind]}__gte": rule.threshold}),
-                then=metric / Value(rule.threshold),
-            ),
-            default=Value(0),
-            output_field=IntegerField(),
-        )
-    return Case(
-        When(Q(**{f"{METRIC_OF_KIND[rule.kind]}__gte": rule.threshold}), then=Value(1)),
-        default=Value(0),
-        output_field=IntegerField(),
+        sql = f"SELECT member_id, %s AS rule_id, n / %s AS earned FROM {metric} WHERE n >= %s"
+        return sql, [rule.pk, rule.threshold, rule.threshold]
+    sql = f"SELECT member_id, %s AS rule_id, 1 AS earned FROM {metric} WHERE n >= %s"
+    return sql, [rule.pk, rule.threshold]
+
+
+def _badges_insert_sql(
+    *,
+    rules: list[BadgeRule],
+    member_ids: list[int] | None,
+    now: datetime,
+    source: str,
+    returning: bool,
+) -> tuple[str, list[Any]]:
+    """ONE statement that inserts every badge earned and not held yet: each metric the rules
+    need is computed once per member in a grouped pass (`_metric_sql`), compared with each
+    rule (`_earned_sql`), minus the highest sequence held per member and rule (one grouped pass
+    of the badges); a repeatable badge gets one row per new multiple. ON CONFLICT DO NOTHING:
+    a concurrent run cannot award twice."""
+    ctes: list[str] = []
+    params: list[Any] = []
+    for metric in sorted({METRIC_OF_KIND[rule.kind] for rule in rules}):
+        sql, p = _metric_sql(metric, member_ids)
+        ctes.append(f"{metric} AS ({sql})")
+        params += p
+    branches = []
+    for rule in rules:
+        sql, p = _earned_sql(rule)
+        branches.append(sql)
+        params += p
+    ctes.append("earned AS (" + " UNION ALL ".join(branches) + ")")
+    ids, p = _in_ids("member_id", member_ids)
+    rule_marks = ", ".join(["%s"] * len(rules))
+    ctes.append(
+        f"held AS (SELECT member_id, rule_id, MAX(sequence) AS s "
+        f"FROM {MemberBadge._meta.db_table} WHERE rule_id IN ({rule_marks}){ids} "
+        "GROUP BY member_id, rule_id)"
     )
+    params += [rule.pk for rule in rules] + p
+    ctes.append(
+        "cand AS (SELECT e.member_id, e.rule_id, e.earned, COALESCE(h.s, 0) AS held "
+        f"FROM earned e JOIN {MEMBER} m ON m.id = e.member_id "
+        "LEFT JOIN held h ON h.member_id = e.member_id AND h.rule_id = e.rule_id "
+        "WHERE m.erased_at IS NULL AND e.earned > COALESCE(h.s, 0))"
+    )
+    if connection.vendor == "postgresql":
+        head = "WITH "
+        expand = "cand c CROSS JOIN LATERAL generate_series(c.held + 1, c.earned) AS g(n)"
+    else:
+        head = "WITH RECURSIVE "
+        ctes.append(
+            "g(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM g "
+            "WHERE n < (SELECT MAX(earned) FROM cand))"
+        )
+        expand = "cand c JOIN g ON g.n > c.held AND g.n <= c.earned"
+    at = _dt(now)
+    sql = (
+        head + ",\n".join(ctes) + f"\nINSERT INTO {MemberBadge._meta.db_table} "
+        "(member_id, rule_id, sequence, awarded_at, source, created_at, updated_at) "
+        f"SELECT c.member_id, c.rule_id, g.n, %s, %s, %s, %s FROM {expand} WHERE 1 = 1 "
+        "ON CONFLICT DO NOTHING"
+        + (" RETURNING id, member_id, rule_id, sequence" if returning else "")
+    )
+    return sql, [*params, at, source, at, at]
 
 
 def badges_award(
@@ -432,73 +563,96 @@ def badges_award(
     rules: list[BadgeRule] | None = None,
     settings: EngagementSettings | None = None,
 ) -> list[MemberBadge]:
-    """Award every badge earned and not held yet, for every member or the given ones. ONE query
-    finds them (each member's metrics against each active rule's threshold, minus what they
-    hold); the new rows are inserted with ON CONFLICT DO NOTHING, so a concurrent run cannot
-    award twice. A milestone message is queued for each (consent and the weekly cap are checked
-    when it is sent), unless `notify` is off (historical imports)."""
-    now = now or timezone.now()
-    if rules is None:
-        rules = list(BadgeRule.objects.filter(active=True).select_related("tier"))
-    if not rules:
-        return []
-    earned = {f"e_{rule.pk}": _earned_expression(rule) for rule in rules}
-    have = {
-        f"h_{rule.pk}": Coalesce(
-            Subquery(
-                MemberBadge.objects.filter(member_id=OuterRef("pk"), rule_id=rule.pk)
-                .order_by()
-                .values("rule_id")
-                .annotate(v=Max("sequence"))
-                .values("v")[:1],
-                output_field=IntegerField(),
-            ),
-            0,
-        )
-        for rule in rules
-    }
-    wanted = Q()
-    for rule in rules:
-        wanted |= Q(**{f"e_{rule.pk}__gt": F(f"h_{rule.pk}")})
-    rows = (
-        member_metrics(member_ids=member_ids)
-        .annotate(**earned)
-        .annotate(**have)
-        .filter(wanted)
-        .order_by("pk")
-        .values("pk", *earned, *have)
-    )
+    """Award every badge earned and not held yet, for every member or the given ones, and
+    return the new badges. ONE statement finds and inserts them (`_badges_insert_sql`). A
+    milestone message is queued for each (consent and the weekly cap are checked when it is
+    sent), unless `notify` is off (historical imports)."""
     awarded: list[MemberBadge] = []
-    batch: list[MemberBadge] = []
-    for row in rows.iterator(chunk_size=CHUNK):
-        for rule in rules:
-            for sequence in range(row[f"h_{rule.pk}"] + 1, row[f"e_{rule.pk}"] + 1):
-                batch.append(
-                    MemberBadge(
-                        member_id=row["pk"],
-                        rule=rule,
-                        sequence=sequence,
-                        awarded_at=now,
-                        source=source,
-                        created_at=now,
-                        updated_at=now,
-                    )
-                )
-        if len(batch) >= CHUNK:
-            awarded += _badges_write(batch, notify=notify, settings=settings)
-            batch = []
-    if batch:
-        awarded += _badges_write(batch, notify=notify, settings=settings)
+    _badges_award(
+        member_ids=member_ids,
+        now=now,
+        source=source,
+        notify=notify,
+        rules=rules,
+        settings=settings,
+        collect=awarded,
+    )
     return awarded
 
 
-def _badges_write(
-    batch: list[MemberBadge], *, notify: bool, settings: EngagementSettings | None
-) -> list[MemberBadge]:
-    MemberBadge.objects.bulk_create(batch, ignore_conflicts=True)
-    if notify:
-        milestone_messages_queue(badges=batch, settings=settings)
-    return batch
+def badges_award_count(
+    *,
+    member_ids: list[int] | None = None,
+    now: datetime | None = None,
+    source: str = "nightly",
+    notify: bool = True,
+    settings: EngagementSettings | None = None,
+) -> int:
+    """`badges_award` for the nightly job: returns how many were awarded without keeping the
+    rows (a first run awards millions); they are read back only when a message is due."""
+    return _badges_award(
+        member_ids=member_ids,
+        now=now,
+        source=source,
+        notify=notify,
+        rules=None,
+        settings=settings,
+        collect=None,
+    )
+
+
+def _badges_award(
+    *,
+    member_ids: list[int] | None,
+    now: datetime | None,
+    source: str,
+    notify: bool,
+    rules: list[BadgeRule] | None,
+    settings: EngagementSettings | None,
+    collect: list[MemberBadge] | None,
+) -> int:
+    now = now or timezone.now()
+    if rules is None:
+        rules = list(BadgeRule.objects.filter(active=True).select_related("tier"))
+    if not rules or member_ids == []:
+        return 0
+    if collect is None and notify:
+        settings = settings or engagement_settings_get()
+        notify = bool(settings.milestone_template_id) or any(
+            rule.message_template_id for rule in rules
+        )
+    # SQLite: Python's sqlite3 gives no rowcount for a statement that starts with WITH
+    returning = collect is not None or notify or connection.vendor != "postgresql"
+    sql, params = _badges_insert_sql(
+        rules=rules, member_ids=member_ids, now=now, source=source, returning=returning
+    )
+    by_id = {rule.pk: rule for rule in rules}
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        if not returning:
+            return max(int(cursor.rowcount), 0)
+        batches = _batches(cursor) if connection.vendor == "postgresql" else [cursor.fetchall()]
+        count = 0
+        for rows in batches:
+            badges = [
+                MemberBadge(
+                    pk=pk,
+                    member_id=member_id,
+                    rule=by_id[rule_id],
+                    sequence=sequence,
+                    awarded_at=now,
+                    source=source,
+                    created_at=now,
+                    updated_at=now,
+                )
+                for pk, member_id, rule_id, sequence in rows
+            ]
+            if notify:
+                milestone_messages_queue(badges=badges, settings=settings)
+            if collect is not None:
+                collect += badges
+            count += len(badges)
+    return count
 
 
 def milestone_messages_queue(
@@ -675,7 +829,7 @@ def engagement_nightly(*, now: datetime | None = None, progress: Any = None) -> 
             elif step == "stages":
                 result.stages_changed = stages_compute(now=now).changed
             elif step == "badges":
-                result.badges_awarded = len(badges_award(now=now))
+                result.badges_awarded = badges_award_count(now=now)
             elif step == "counts":
                 result.stage_counts = stage_counts_snapshot(day=now.astimezone(zone).date())
             else:
