@@ -260,7 +260,6 @@ def _stage_changes_sql(
         )
         SELECT member_id, current_stage, computed_stage FROM c
         WHERE current_stage IS NULL OR current_stage <> computed_stage
-        ORDER BY member_id
     """
     params: list[Any] = [
         _dt(now - timedelta(days=settings.loyal_window_days)),
@@ -300,21 +299,60 @@ def stages_compute(
     cause: str = "nightly",
     settings: EngagementSettings | None = None,
 ) -> StageResult:
-    """Recompute lifecycle stages; only the members whose stage changes are read back (ONE
-    set-based query, `_stage_changes_sql`), then their MemberStage rows are upserted and a
-    StageChange row written for each, in batches."""
+    """Recompute lifecycle stages: the members whose stage changes are found by ONE set-based
+    query (`_stage_changes_sql`), their MemberStage rows are upserted and a StageChange row
+    written for each. For every member (the nightly job) that is done in SQL from a temporary
+    table of the changes; for some members (a purchase, an import) the changes are read back
+    and written in batches (a purchase stays a fixed number of statements)."""
     now = now or timezone.now()
     settings = settings or engagement_settings_get()
     sql, params = _stage_changes_sql(member_ids=member_ids, now=now, settings=settings)
+    if member_ids is None:
+        return _stages_write_all(sql, params, now, cause)
     result = StageResult()
     with connection.cursor() as cursor:
-        cursor.execute(sql, params)
+        cursor.execute(f"{sql} ORDER BY member_id", params)
         # PostgreSQL: the client-side cursor holds the result, batches are fetched from memory;
         # SQLite reads lazily, so the whole (test-sized) result is read before writing
         batches = _batches(cursor) if connection.vendor == "postgresql" else [cursor.fetchall()]
         for rows in batches:
             if rows:
                 _stage_write([(int(pk), old, new) for pk, old, new in rows], now, cause, result)
+    return result
+
+
+STAGE_CHANGES = "engagement_stage_changes_tmp"
+
+
+def _stages_write_all(sql: str, params: list[Any], now: datetime, cause: str) -> StageResult:
+    """The changes into a temporary table, then two INSERT ... SELECT (the stages upserted, the
+    history appended) and one grouped count per transition: no row goes through Python."""
+    result = StageResult()
+    at = _dt(now)
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(f"DROP TABLE IF EXISTS {STAGE_CHANGES}")
+        cursor.execute(f"CREATE TEMPORARY TABLE {STAGE_CHANGES} AS {sql}", params)
+        cursor.execute(
+            f"INSERT INTO {MemberStage._meta.db_table} (member_id, stage, since) "
+            f"SELECT member_id, computed_stage, %s FROM {STAGE_CHANGES} WHERE 1 = 1 "
+            "ON CONFLICT (member_id) DO UPDATE SET stage = excluded.stage, since = excluded.since",
+            [at],
+        )
+        cursor.execute(
+            f"INSERT INTO {StageChange._meta.db_table} "
+            "(member_id, from_stage, to_stage, changed_at, cause) "
+            f"SELECT member_id, COALESCE(current_stage, ''), computed_stage, %s, %s "
+            f"FROM {STAGE_CHANGES} ORDER BY member_id",
+            [at, cause],
+        )
+        cursor.execute(
+            f"SELECT COALESCE(current_stage, ''), computed_stage, COUNT(*) FROM {STAGE_CHANGES} "
+            "GROUP BY COALESCE(current_stage, ''), computed_stage"
+        )
+        for old, new, n in cursor.fetchall():
+            result.by_transition[(old, new)] = int(n)
+            result.changed += int(n)
+        cursor.execute(f"DROP TABLE {STAGE_CHANGES}")
     return result
 
 
