@@ -917,6 +917,7 @@ def section_campaigns(b: Bench) -> None:
     )
 
 
+ENGAGEMENT_RULE_CODES = ("first", "ten", "streak3", "reviews2", "referrals1")
 ENGAGEMENT_SETUP = """
 from campaigns.engagement.models import BadgeRule
 for code, kind, threshold, repeatable in (
@@ -933,23 +934,48 @@ for code, kind, threshold, repeatable in (
 """
 
 
+ENGAGEMENT_TABLES = (
+    "engagement_memberbadge, engagement_memberstage, engagement_stagechange, "
+    "engagement_memberstreak, engagement_stagecount, engagement_vipofmonth"
+)
+ENGAGEMENT_STEPS = ("streaks", "stages", "badges", "counts", "vip")
+
+
 def section_engagement(b: Bench) -> None:
     """The engagement nightly job (streaks in SQL, lifecycle stages in SQL, the badge catch-up
     with five rules, members per stage, VIP of the month) on a copy of the generated database:
     the first run (every badge and stage is new) and a second run (steady state: nothing new),
-    members per second, and purchases per second for the streak step."""
-    work = f"{DB}_engagement"
-    subprocess.run(["dropdb", *pg_args(), "--if-exists", work], check=True, capture_output=True)
-    subprocess.run(
-        ["createdb", *pg_args(), "-T", DB, "-S", "file_copy", work], check=True, capture_output=True
-    )
-    b.commands.append(f"createdb -T {DB} -S file_copy {work}  # engagement section")
+    members per second for the whole job and for each step, and purchases per second for the
+    streak step.
+
+    BENCH_ENGAGEMENT_IN_PLACE=1 runs it on BENCH_DB itself instead of a 12 GB copy: the
+    engagement tables are emptied before (a true first run) and after, and the five rules
+    deleted after, so the generated data is left as it was (the generator writes no engagement
+    rows)."""
+    in_place = os.environ.get("BENCH_ENGAGEMENT_IN_PLACE") == "1"
+    work = DB if in_place else f"{DB}_engagement"
+
+    def clear() -> None:
+        psql(work, f"TRUNCATE {ENGAGEMENT_TABLES}")
+
+    if in_place:
+        clear()
+        b.commands.append(f"TRUNCATE {ENGAGEMENT_TABLES}  # {work}, engagement section in place")
+    else:
+        subprocess.run(["dropdb", *pg_args(), "--if-exists", work], check=True, capture_output=True)
+        subprocess.run(
+            ["createdb", *pg_args(), "-T", DB, "-S", "file_copy", work],
+            check=True,
+            capture_output=True,
+        )
+        b.commands.append(f"createdb -T {DB} -S file_copy {work}  # engagement section")
     try:
         manage(work, "shell", "-c", ENGAGEMENT_SETUP, bench=b)
         purchases = int(
             psql(work, "SELECT count(*) FROM ledger_transaction WHERE kind = 'purchase'")
         )
         for label in ("first run", "second run"):
+            load = os.getloadavg()[0]
             _, out = manage(work, "engagement_nightly", "--json", bench=b)
             result = json.loads(out.strip().splitlines()[-1])
             seconds = sum(result["seconds"].values())
@@ -959,15 +985,29 @@ def section_engagement(b: Bench) -> None:
                 f"{label}: {members:,} members, {purchases:,} purchases (s, members/s)",
                 f"{fmt(seconds)}, {fmt(members / seconds if seconds else float('nan'))}",
             )
+            for step in ENGAGEMENT_STEPS:
+                step_seconds = result["seconds"].get(step) or float("nan")
+                b.add(
+                    "engagement nightly",
+                    f"{label}, {step} step (s, members/s)",
+                    f"{fmt(step_seconds)}, {fmt(members / step_seconds)}",
+                )
             streaks = result["seconds"].get("streaks") or float("nan")
             b.notes.append(
-                f"engagement nightly, {label}: "
+                f"engagement nightly, {label} (load average before {load:.2f}): "
                 + ", ".join(f"{k} {v:.1f} s" for k, v in result["seconds"].items())
                 + f"; streak step {purchases / streaks:,.0f} purchases/s; "
                 + f"{result['badges_awarded']:,} badges, {result['stages_changed']:,} stage changes"
             )
     finally:
-        subprocess.run(["dropdb", *pg_args(), "--if-exists", work], check=True, capture_output=True)
+        if in_place:
+            clear()
+            codes = ", ".join(f"'{code}'" for code in ENGAGEMENT_RULE_CODES)
+            psql(work, f"DELETE FROM engagement_badgerule WHERE code IN ({codes})")
+        else:
+            subprocess.run(
+                ["dropdb", *pg_args(), "--if-exists", work], check=True, capture_output=True
+            )
 
 
 SECTIONS = [
