@@ -306,19 +306,30 @@ def stages_compute(
     and written in batches (a purchase stays a fixed number of statements)."""
     now = now or timezone.now()
     settings = settings or engagement_settings_get()
-    sql, params = _stage_changes_sql(member_ids=member_ids, now=now, settings=settings)
     if member_ids is None:
+        sql, params = _stage_changes_sql(member_ids=None, now=now, settings=settings)
         return _stages_write_all(sql, params, now, cause)
     result = StageResult()
-    with connection.cursor() as cursor:
-        cursor.execute(f"{sql} ORDER BY member_id", params)
-        # PostgreSQL: the client-side cursor holds the result, batches are fetched from memory;
-        # SQLite reads lazily, so the whole (test-sized) result is read before writing
-        batches = _batches(cursor) if connection.vendor == "postgresql" else [cursor.fetchall()]
-        for rows in batches:
-            if rows:
-                _stage_write([(int(pk), old, new) for pk, old, new in rows], now, cause, result)
+    for ids in _id_chunks(member_ids):
+        sql, params = _stage_changes_sql(member_ids=ids, now=now, settings=settings)
+        with connection.cursor() as cursor:
+            cursor.execute(f"{sql} ORDER BY member_id", params)
+            # PostgreSQL: the client-side cursor holds the result, batches are fetched from
+            # memory; SQLite reads lazily, so the (test-sized) result is read before writing
+            pg = connection.vendor == "postgresql"
+            for rows in _batches(cursor) if pg else [cursor.fetchall()]:
+                if rows:
+                    _stage_write([(int(pk), old, new) for pk, old, new in rows], now, cause, result)
     return result
+
+
+# members per set-based statement on a given list: each derived table repeats the list, and
+# SQLite allows 32,766 parameters per statement (7 lists of 4,000 for the badges)
+IDS_CHUNK = 4000
+
+
+def _id_chunks(member_ids: list[int]) -> list[list[int]]:
+    return [member_ids[i : i + IDS_CHUNK] for i in range(0, len(member_ids), IDS_CHUNK)]
 
 
 STAGE_CHANGES = "engagement_stage_changes_tmp"
@@ -661,35 +672,37 @@ def _badges_award(
         )
     # SQLite: Python's sqlite3 gives no rowcount for a statement that starts with WITH
     returning = collect is not None or notify or connection.vendor != "postgresql"
-    sql, params = _badges_insert_sql(
-        rules=rules, member_ids=member_ids, now=now, source=source, returning=returning
-    )
     by_id = {rule.pk: rule for rule in rules}
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        if not returning:
-            return max(int(cursor.rowcount), 0)
-        batches = _batches(cursor) if connection.vendor == "postgresql" else [cursor.fetchall()]
-        count = 0
-        for rows in batches:
-            badges = [
-                MemberBadge(
-                    pk=pk,
-                    member_id=member_id,
-                    rule=by_id[rule_id],
-                    sequence=sequence,
-                    awarded_at=now,
-                    source=source,
-                    created_at=now,
-                    updated_at=now,
-                )
-                for pk, member_id, rule_id, sequence in rows
-            ]
-            if notify:
-                milestone_messages_queue(badges=badges, settings=settings)
-            if collect is not None:
-                collect += badges
-            count += len(badges)
+    count = 0
+    for ids in [None] if member_ids is None else _id_chunks(member_ids):
+        sql, params = _badges_insert_sql(
+            rules=rules, member_ids=ids, now=now, source=source, returning=returning
+        )
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            if not returning:
+                count += max(int(cursor.rowcount), 0)
+                continue
+            pg = connection.vendor == "postgresql"
+            for rows in _batches(cursor) if pg else [cursor.fetchall()]:
+                badges = [
+                    MemberBadge(
+                        pk=pk,
+                        member_id=member_id,
+                        rule=by_id[rule_id],
+                        sequence=sequence,
+                        awarded_at=now,
+                        source=source,
+                        created_at=now,
+                        updated_at=now,
+                    )
+                    for pk, member_id, rule_id, sequence in rows
+                ]
+                if notify:
+                    milestone_messages_queue(badges=badges, settings=settings)
+                if collect is not None:
+                    collect += badges
+                count += len(badges)
     return count
 
 
@@ -738,8 +751,7 @@ def engagement_members_refresh(
     now = now or timezone.now()
     settings = engagement_settings_get()
     awarded: list[MemberBadge] = []
-    for offset in range(0, len(member_ids), CHUNK):
-        ids = member_ids[offset : offset + CHUNK]
+    for ids in _id_chunks(member_ids):
         streaks_compute(member_ids=ids, now=now)
         stages_compute(member_ids=ids, now=now, cause=source, settings=settings)
         awarded += badges_award(

@@ -167,3 +167,19 @@ def test_nightly_stages_as_worked_out_by_hand_and_the_same_as_the_per_member_pat
     assert dict(MemberStage.objects.values_list("member_id", "stage")) == expected
     assert per_member.by_transition == result.by_transition
     assert stages_compute(member_ids=ids).changed == 0
+
+
+def test_long_member_lists_are_split_and_every_member_is_served(settings_row, monkeypatch):
+    from campaigns.engagement import services
+
+    monkeypatch.setattr(services, "IDS_CHUNK", 2)  # SQLite's parameter limit, in small
+    members = [MemberFactory() for _ in range(5)]
+    for member in members:
+        earn(member, "1.00")
+    MemberStage.objects.all().delete()
+    rule = BadgeRuleFactory(kind=K.FIRST_PURCHASE, threshold=1)
+    ids = [m.pk for m in members]
+    assert len(badges_award(member_ids=ids)) == 5
+    assert badges() == {(pk, rule.pk, 1) for pk in ids}
+    assert stages_compute(member_ids=ids).changed == 5
+    assert set(MemberStage.objects.values_list("member_id", flat=True)) == set(ids)
