@@ -141,6 +141,15 @@ def streaks_compute(
     under way is not missed yet); a missed period in between breaks it (current 0)."""
     now = now or timezone.now()
     zone = zone or _zone()
+    sql, params = _streaks_sql(member_ids=member_ids, now=now, zone=zone)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return max(int(cursor.rowcount), 0)
+
+
+def _streaks_sql(
+    *, member_ids: list[int] | None, now: datetime, zone: ZoneInfo
+) -> tuple[str, list[Any]]:
     period = engagement_settings_get().streak_period
     current = period_index(now.astimezone(zone).date(), period)
     inner, params = _streak_periods_sql(period, zone, member_ids)
@@ -165,9 +174,7 @@ def streaks_compute(
             period = excluded.period, current = excluded.current, longest = excluded.longest,
             last_period_start = excluded.last_period_start, computed_at = excluded.computed_at
     """
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [*params, current - 1, period, now])
-        return max(int(cursor.rowcount), 0)
+    return sql, [*params, current - 1, period, now]
 
 
 # ------------------------------------------------------------------------------------ stages
