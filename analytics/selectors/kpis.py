@@ -271,15 +271,7 @@ def kpi_points_liability(period: Period) -> dict[str, Any]:
     available = outstanding - pending."""
     as_of = period.as_of
     outstanding = outstanding_points_at(period, as_of)
-    lots = PointsLot.objects.filter(entry__effective_at__lt=as_of, available_from__gt=as_of)
-    if period.store is not None or period.tier is not None:
-        lots = lots.filter(account__member__in=members_in_scope(period).values("pk"))
-    lot_total = int(lots.aggregate(total=Coalesce(Sum("amount"), 0))["total"])
-    moved = LotAllocation.objects.filter(lot__in=lots, entry__effective_at__lt=as_of).aggregate(
-        taken=Coalesce(Sum("points", filter=Q(entry__amount__lt=0)), 0),
-        given_back=Coalesce(Sum("points", filter=Q(entry__amount__gt=0)), 0),
-    )
-    pending = lot_total - int(moved["taken"]) + int(moved["given_back"])
+    pending = pending_points_at(period, as_of)
     programme = programme_settings_get()
     return {
         "as_of": as_of,
@@ -296,6 +288,9 @@ def kpi_points_liability(period: Period) -> dict[str, Any]:
 # Outstanding points at an instant newer than this are read as the accounts' balances less the
 # entries since (few); older ones as the sum of the entries before (fewer than those since).
 BALANCE_PATH_DAYS = 400
+# every kind (the check constraint's list): "kind IN (all)" lets an entry's time be looked up
+# in the (kind, effective_at) index, one range per kind, instead of scanning the entries
+ALL_KINDS = LedgerEntry.Kind.values
 
 
 def _accounts(period: Period):  # type: ignore[no-untyped-def]
@@ -312,7 +307,12 @@ def _balances_and_since_sql(period: Period, moment: Any) -> tuple[str, list[Any]
     `moment`; read in ONE statement (one snapshot: a posting committed meanwhile is in both
     or in neither)."""
     accounts_sql, accounts_params = compiled(_accounts(period).order_by().values("balance"))
-    since = _entries(period).filter(effective_at__gte=moment).order_by().values("amount")
+    since = (
+        _entries(period)
+        .filter(kind__in=ALL_KINDS, effective_at__gte=moment)  # (kind, effective_at) index
+        .order_by()
+        .values("amount")
+    )
     since_sql, since_params = compiled(since)
     sql = (
         f"SELECT (SELECT COALESCE(SUM(a.balance), 0) FROM ({accounts_sql}) a) AS balances, "
@@ -336,6 +336,32 @@ def outstanding_points_at(period: Period, moment: Any) -> int:
     return int(balances) - int(since)
 
 
+def pending_points_at(period: Period, as_of: Any) -> int:
+    """What was left at `as_of` of the lots not yet available then (accounts in scope): the
+    lots' amounts less what debits took from them plus what refunds put back, before `as_of`.
+    ONE statement: the pending lots (available after `as_of`, credited before it: not among
+    the few entries effective from `as_of` on) are read once, without joining the whole ledger
+    to them, then their allocations."""
+    future = LedgerEntry.objects.filter(kind__in=ALL_KINDS, effective_at__gte=as_of).values("id")
+    lots = PointsLot.objects.filter(available_from__gt=as_of).exclude(entry_id__in=future)
+    if period.store is not None or period.tier is not None:
+        lots = lots.filter(account__member__in=members_in_scope(period).values("pk"))
+    lots_sql, lots_params = compiled(lots.order_by().values("id", "amount"))
+    db = lots.db
+    sql = (
+        f"WITH p AS ({lots_sql}) "
+        f"SELECT x.total, y.taken, y.given_back FROM "
+        f"(SELECT COALESCE(SUM(p.amount), 0) AS total FROM p) x, "
+        f"(SELECT COALESCE(SUM(CASE WHEN e.amount < 0 THEN a.points ELSE 0 END), 0) AS taken, "
+        f"COALESCE(SUM(CASE WHEN e.amount > 0 THEN a.points ELSE 0 END), 0) AS given_back "
+        f"FROM {LotAllocation._meta.db_table} a JOIN p ON p.id = a.lot_id "
+        f"JOIN {LedgerEntry._meta.db_table} e ON e.id = a.entry_id "
+        f"WHERE e.effective_at < %s) y"
+    )
+    ((total, taken, given_back),) = run(sql, [*lots_params, adapt(db, as_of)], db)
+    return int(total) - int(taken) + int(given_back)
+
+
 def _lifetime_value_cells(period: Period) -> list[tuple[Any, str, int, Decimal]]:
     """(tier id at the end, enrolment month "YYYY-MM", members, net revenue) per cell, in ONE
     query: the net revenue per member (MemberPurchaseStats.spend when it is exact for the
@@ -347,7 +373,7 @@ def _lifetime_value_cells(period: Period) -> list[tuple[Any, str, int, Decimal]]
     )
     members_sql, members_params, db = members_in_scope_sql(period, columns=columns)
     if purchase_stats_exact(period):
-        per_sql, per_params = f"SELECT member_id, spend AS net FROM {STATS_TABLE}", []
+        per_sql, per_params = f"SELECT member_id, spend AS net FROM {STATS_TABLE}", list[Any]()
     else:
         per_sql, per_params = compiled(
             Transaction.objects.filter(occurred_at__lt=period.end, member__isnull=False)

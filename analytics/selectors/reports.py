@@ -10,6 +10,7 @@ from django.utils.translation import gettext_lazy as _
 
 from analytics.selectors.common import Period, members_in_scope, money, rate
 from analytics.selectors.kpis import (
+    ALL_KINDS,
     POINT_MOVEMENTS,
     POINT_SIGNS,
     PURCHASE,
@@ -109,7 +110,7 @@ def _liability_from_balances(period: Period) -> tuple[int, dict[date, dict[str, 
     in_range = Q(effective_at__lt=period.end)
     grouped = (
         _entries(period)
-        .filter(effective_at__gte=period.start)
+        .filter(kind__in=ALL_KINDS, effective_at__gte=period.start)
         .annotate(month=TruncMonth("effective_at", tzinfo=period.zone))
         .order_by()
         .values("month")
