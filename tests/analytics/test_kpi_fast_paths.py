@@ -262,3 +262,82 @@ def test_analytics_reads_set_work_mem_and_jit_for_their_transaction_only(program
         with pytest.raises(ZeroDivisionError), analytics_reads():
             1 / 0  # noqa: B018
         assert (show("work_mem"), show("jit")) == before
+
+
+@pytest.fixture
+def pending_history(db):
+    from loyalty.ledger.services import return_record
+    from tests.factories.ledger import ProgrammeSettingsFactory
+    from tests.factories.members import StoreFactory
+
+    ProgrammeSettingsFactory(point_value=Decimal("0.01"), pending_days=14)
+    s1, s2 = StoreFactory(code="S1"), StoreFactory(code="S2")
+    a = MemberFactory(home_store=s1, enrolled_at=local(2026, 1, 1, 9))
+    b = MemberFactory(home_store=s2, enrolled_at=local(2026, 1, 1, 9))
+
+    def buy(who, when, amount):
+        return purchase_record(
+            member=who,
+            channel="store",
+            external_id=f"P-{who.pk}-{when.isoformat()}",
+            occurred_at=when,
+            amount=Decimal(amount),
+            store=s1,
+        )
+
+    buy(a, local(2026, 6, 1, 12), "100.00")
+    june10 = buy(a, local(2026, 6, 10, 12), "80.00")
+    buy(b, local(2026, 6, 20, 23, 30), "40.00")
+    # the return takes points back from June 10's lot while it is still pending
+    return_record(
+        channel="store",
+        external_id="R-1",
+        occurred_at=local(2026, 6, 12, 12),
+        amount=Decimal("30.00"),
+        original=june10.transaction,
+        member=a,
+        store=s1,
+    )
+
+
+def _pending_reference(period, as_of):
+    """The previous implementation: the lots joined to their entries, then the allocations."""
+    from django.db.models.functions import Coalesce
+
+    from loyalty.ledger.models import LotAllocation, PointsLot
+
+    lots = PointsLot.objects.filter(entry__effective_at__lt=as_of, available_from__gt=as_of)
+    if period.store is not None or period.tier is not None:
+        lots = lots.filter(account__member__in=members_in_scope(period).values("pk"))
+    lot_total = int(lots.aggregate(total=Coalesce(Sum("amount"), 0))["total"])
+    moved = LotAllocation.objects.filter(lot__in=lots, entry__effective_at__lt=as_of).aggregate(
+        taken=Coalesce(Sum("points", filter=Q(entry__amount__lt=0)), 0),
+        given_back=Coalesce(Sum("points", filter=Q(entry__amount__gt=0)), 0),
+    )
+    return lot_total - int(moved["taken"]) + int(moved["given_back"])
+
+
+def test_pending_points_in_one_statement_equal_the_lots_joined_to_the_ledger(pending_history):
+    seen = set()
+    for day in (5, 11, 13, 21, 30):
+        for store in (None, "S1", "S2"):
+            period = period_resolve(
+                date_from=date(2026, 6, 1), date_to=date(2026, 6, day), store=store
+            )
+            result = kpi_points_liability(period)
+            assert result["pending_points"] == _pending_reference(period, period.as_of)
+            assert (
+                result["available_points"] + result["pending_points"]
+                == (result["outstanding_points"])
+            )
+            seen.add(result["pending_points"])
+    # the lots of 1 and 10 June pending on the 11th, the return took 30 from the second one
+    eleventh = kpi_points_liability(
+        period_resolve(date_from=date(2026, 6, 1), date_to=date(2026, 6, 11))
+    )
+    assert eleventh["pending_points"] == 180
+    thirteenth = kpi_points_liability(
+        period_resolve(date_from=date(2026, 6, 1), date_to=date(2026, 6, 13))
+    )
+    assert thirteenth["pending_points"] == 150
+    assert len(seen) > 2
