@@ -17,9 +17,9 @@ from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
-from django.db import connections
 from django.db.models import Count, Max, Min, Q, Sum
 from django.db.models.functions import Coalesce, TruncMonth
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from analytics.selectors.common import (
@@ -27,13 +27,27 @@ from analytics.selectors.common import (
     members_in_scope,
     money,
     rate,
-    tier_at,
     transactions_in_scope,
 )
+from analytics.selectors.permember import (
+    adapt,
+    compiled,
+    members_in_scope_sql,
+    purchase_stats_exact,
+    run,
+)
 from campaigns.membership.selectors import club_kpis
-from loyalty.ledger.models import LedgerEntry, LotAllocation, PointsLot, Transaction
+from loyalty.ledger.models import (
+    LedgerEntry,
+    LotAllocation,
+    MemberPurchaseStats,
+    PointsAccount,
+    PointsLot,
+    Transaction,
+)
 from loyalty.ledger.policy import programme_settings_get
 from loyalty.tiers.models import Tier
+from members.models import Member
 from rewards.models import Redemption
 
 PURCHASE = Transaction.Kind.PURCHASE
@@ -42,6 +56,8 @@ DEFAULT_ACTIVE_DAYS = 90
 DEFAULT_LAPSED_DAYS = 180
 
 NOT_AVAILABLE = "not_available"
+STATS_TABLE = MemberPurchaseStats._meta.db_table
+TXN_TABLE = Transaction._meta.db_table
 
 
 def _not_available(reason: str) -> dict[str, Any]:
@@ -172,13 +188,12 @@ def kpi_tier_distribution(period: Period) -> list[dict[str, Any]]:
     """Tier distribution = members (enrolled by the end of the period, home store) per tier held
     at the end of the period, count and share of those members. Members without any tier
     assignment are listed as tier "" (no tier)."""
-    rows = (
-        members_in_scope(period)
-        .annotate(tier_id_at_end=tier_at(period.end))
-        .values("tier_id_at_end")
-        .annotate(members=Count("id"))
+    # one pass over the tier assignments joined to the members (not one probe per member)
+    members_sql, params, alias = members_in_scope_sql(period)
+    rows = run(
+        f"SELECT s.tier_key, COUNT(*) FROM ({members_sql}) s GROUP BY s.tier_key", params, alias
     )
-    counts = {row["tier_id_at_end"]: row["members"] for row in rows}
+    counts = {tier_id: int(n) for tier_id, n in rows}
     total = sum(counts.values())
     tiers = Tier.objects.order_by("rank")
     if period.tier is not None:
@@ -255,17 +270,8 @@ def kpi_points_liability(period: Period) -> dict[str, Any]:
     amounts less what debits took from them (plus what refunds put back) before that instant;
     available = outstanding - pending."""
     as_of = period.as_of
-    entries = _entries(period).filter(effective_at__lt=as_of)
-    outstanding = int(entries.aggregate(total=Coalesce(Sum("amount"), 0))["total"])
-    lots = PointsLot.objects.filter(entry__effective_at__lt=as_of, available_from__gt=as_of)
-    if period.store is not None or period.tier is not None:
-        lots = lots.filter(account__member__in=members_in_scope(period).values("pk"))
-    lot_total = int(lots.aggregate(total=Coalesce(Sum("amount"), 0))["total"])
-    moved = LotAllocation.objects.filter(lot__in=lots, entry__effective_at__lt=as_of).aggregate(
-        taken=Coalesce(Sum("points", filter=Q(entry__amount__lt=0)), 0),
-        given_back=Coalesce(Sum("points", filter=Q(entry__amount__gt=0)), 0),
-    )
-    pending = lot_total - int(moved["taken"]) + int(moved["given_back"])
+    outstanding = outstanding_points_at(period, as_of)
+    pending = pending_points_at(period, as_of)
     programme = programme_settings_get()
     return {
         "as_of": as_of,
@@ -279,40 +285,111 @@ def kpi_points_liability(period: Period) -> dict[str, Any]:
     }
 
 
+# Outstanding points at an instant newer than this are read as the accounts' balances less the
+# entries since (few); older ones as the sum of the entries before (fewer than those since).
+BALANCE_PATH_DAYS = 400
+# every kind (the check constraint's list): "kind IN (all)" lets an entry's time be looked up
+# in the (kind, effective_at) index, one range per kind, instead of scanning the entries
+ALL_KINDS = LedgerEntry.Kind.values
+
+
+def _accounts(period: Period):  # type: ignore[no-untyped-def]
+    accounts = PointsAccount.objects.all()
+    if period.store is not None or period.tier is not None:
+        accounts = accounts.filter(member__in=members_in_scope(period).values("pk"))
+    return accounts
+
+
+def _balances_and_since_sql(period: Period, moment: Any) -> tuple[str, list[Any], str]:
+    """SQL of two scalar columns `balances, since`: the balances of the accounts in scope and the
+    sum of their entries effective at or after `moment`. Since balance = sum of the account's
+    entries at all times (domain invariant 1), balances - since = the sum of the entries before
+    `moment`; read in ONE statement (one snapshot: a posting committed meanwhile is in both
+    or in neither)."""
+    accounts_sql, accounts_params = compiled(_accounts(period).order_by().values("balance"))
+    since = (
+        _entries(period)
+        .filter(kind__in=ALL_KINDS, effective_at__gte=moment)  # (kind, effective_at) index
+        .order_by()
+        .values("amount")
+    )
+    since_sql, since_params = compiled(since)
+    sql = (
+        f"SELECT (SELECT COALESCE(SUM(a.balance), 0) FROM ({accounts_sql}) a) AS balances, "
+        f"(SELECT COALESCE(SUM(e.amount), 0) FROM ({since_sql}) e) AS since"
+    )
+    return sql, [*accounts_params, *since_params], since.db
+
+
+def _balance_path(moment: Any) -> bool:
+    return bool(moment >= timezone.now() - timedelta(days=BALANCE_PATH_DAYS))
+
+
+def outstanding_points_at(period: Period, moment: Any) -> int:
+    """Sum of the entries (accounts in scope) effective before `moment`: for a recent moment,
+    the balances less the entries since (a few days of entries instead of all of them)."""
+    if not _balance_path(moment):
+        entries = _entries(period).filter(effective_at__lt=moment)
+        return int(entries.aggregate(total=Coalesce(Sum("amount"), 0))["total"])
+    sql, params, db = _balances_and_since_sql(period, moment)
+    ((balances, since),) = run(sql, params, db)
+    return int(balances) - int(since)
+
+
+def pending_points_at(period: Period, as_of: Any) -> int:
+    """What was left at `as_of` of the lots not yet available then (accounts in scope): the
+    lots' amounts less what debits took from them plus what refunds put back, before `as_of`.
+    ONE statement: the pending lots (available after `as_of`, credited before it: not among
+    the few entries effective from `as_of` on) are read once, without joining the whole ledger
+    to them, then their allocations."""
+    future = LedgerEntry.objects.filter(kind__in=ALL_KINDS, effective_at__gte=as_of).values("id")
+    lots = PointsLot.objects.filter(available_from__gt=as_of).exclude(entry_id__in=future)
+    if period.store is not None or period.tier is not None:
+        lots = lots.filter(account__member__in=members_in_scope(period).values("pk"))
+    lots_sql, lots_params = compiled(lots.order_by().values("id", "amount"))
+    db = lots.db
+    sql = (
+        f"WITH p AS ({lots_sql}) "
+        f"SELECT x.total, y.taken, y.given_back FROM "
+        f"(SELECT COALESCE(SUM(p.amount), 0) AS total FROM p) x, "
+        f"(SELECT COALESCE(SUM(CASE WHEN e.amount < 0 THEN a.points ELSE 0 END), 0) AS taken, "
+        f"COALESCE(SUM(CASE WHEN e.amount > 0 THEN a.points ELSE 0 END), 0) AS given_back "
+        f"FROM {LotAllocation._meta.db_table} a JOIN p ON p.id = a.lot_id "
+        f"JOIN {LedgerEntry._meta.db_table} e ON e.id = a.entry_id "
+        f"WHERE e.effective_at < %s) y"
+    )
+    ((total, taken, given_back),) = run(sql, [*lots_params, adapt(db, as_of)], db)
+    return int(total) - int(taken) + int(given_back)
+
+
 def _lifetime_value_cells(period: Period) -> list[tuple[Any, str, int, Decimal]]:
     """(tier id at the end, enrolment month "YYYY-MM", members, net revenue) per cell, in ONE
-    query: the net revenue is summed per member first (one grouped pass over the transactions),
-    then joined to the members in scope (tier at the end looked up once per member, not once
-    per transaction) and grouped by tier and cohort. The cells are few (tiers x months)."""
-    members = (
-        members_in_scope(period)
-        .annotate(
-            tier_key=tier_at(period.end),
-            cohort=TruncMonth("enrolled_at", tzinfo=period.zone),
-        )
-        .order_by()
-        .values("id", "tier_key", "cohort")
+    query: the net revenue per member (MemberPurchaseStats.spend when it is exact for the
+    period, i.e. no transaction is recorded at or after its end; else one grouped pass over the
+    transactions) joined to the members in scope (their tier at the end from one pass over the
+    tier assignments) and grouped by tier and cohort. The cells are few (tiers x months)."""
+    columns = Member.objects.annotate(cohort=TruncMonth("enrolled_at", tzinfo=period.zone)).values(
+        "id", "cohort"
     )
-    per_member = (
-        Transaction.objects.filter(occurred_at__lt=period.end, member__isnull=False)
-        .order_by()
-        .values("member_id")
-        .annotate(
-            net=Coalesce(Sum("amount", filter=Q(kind=PURCHASE)), Decimal("0"))
-            - Coalesce(Sum("amount", filter=Q(kind=RETURN)), Decimal("0"))
+    members_sql, members_params, db = members_in_scope_sql(period, columns=columns)
+    if purchase_stats_exact(period):
+        per_sql, per_params = f"SELECT member_id, spend AS net FROM {STATS_TABLE}", list[Any]()
+    else:
+        per_sql, per_params = compiled(
+            Transaction.objects.filter(occurred_at__lt=period.end, member__isnull=False)
+            .order_by()
+            .values("member_id")
+            .annotate(
+                net=Coalesce(Sum("amount", filter=Q(kind=PURCHASE)), Decimal("0"))
+                - Coalesce(Sum("amount", filter=Q(kind=RETURN)), Decimal("0"))
+            )
         )
-    )
-    db = members.db
-    members_sql, members_params = members.query.get_compiler(using=db).as_sql()
-    per_sql, per_params = per_member.query.get_compiler(using=db).as_sql()
     sql = (
         f"SELECT m.tier_key, m.cohort, COUNT(*), SUM(COALESCE(p.net, 0)) "
         f"FROM ({members_sql}) m LEFT JOIN ({per_sql}) p ON p.member_id = m.id "
         f"GROUP BY m.tier_key, m.cohort"
     )
-    with connections[db].cursor() as cursor:
-        cursor.execute(sql, [*members_params, *per_params])
-        rows = cursor.fetchall()
+    rows = run(sql, [*members_params, *per_params], db)
     # SQLite returns the month as text and the sums as floats: one shape for both databases
     return [
         (tier, str(cohort)[:7], int(n), Decimal(str(net or 0))) for tier, cohort, n, net in rows
@@ -377,6 +454,62 @@ def kpi_lapsed_members(period: Period, *, days: int = DEFAULT_LAPSED_DAYS) -> di
     apart. Win-back rate (without campaigns) = members lapsed at the start of the period who
     bought again during it / members lapsed at the start. The win-back rate *of a campaign*
     needs campaign targeting data and is reported as not available until campaigns exist."""
+    if purchase_stats_exact(period):
+        counts = _lapsed_counts_from_stats(period, days)
+    else:
+        counts = _lapsed_counts_live(period, days)
+    lapsed, never = counts["lapsed"], counts["never"]
+    lapsed_at_start, won_back = counts["lapsed_at_start"], counts["won_back"]
+    return {
+        "days": days,
+        "lapsed_members": lapsed,
+        "never_purchased": never,
+        "lapsed_at_start": lapsed_at_start,
+        "won_back": won_back,
+        "win_back_rate": rate(won_back, lapsed_at_start),
+        "campaign_win_back": _not_available(
+            str(_("Campaign win-back needs campaign targeting data (campaigns app)."))
+        ),
+    }
+
+
+def _lapsed_counts_from_stats(period: Period, days: int) -> dict[str, int]:
+    """The four counts from MemberPurchaseStats (exact when no transaction is recorded at or
+    after the end: the last purchase is then `last_purchase_at`). Lapsed at the start: last
+    purchase before start - days and none since; or a purchase in the period whose member's
+    first purchase is older than start - days and who bought nothing in [start - days, start)
+    (one anti-join over those members only: they are also the ones won back)."""
+    members_sql, params, db = members_in_scope_sql(period, with_tier=False)
+    start_cut = adapt(db, period.start - timedelta(days=days))
+    end_cut = adapt(db, period.end - timedelta(days=days))
+    start = adapt(db, period.start)
+    lapsed, never, lapsed_before = run(
+        f"SELECT COALESCE(SUM(CASE WHEN s.last_purchase_at < %s THEN 1 ELSE 0 END), 0), "
+        f"COALESCE(SUM(CASE WHEN s.last_purchase_at IS NULL THEN 1 ELSE 0 END), 0), "
+        f"COALESCE(SUM(CASE WHEN s.last_purchase_at < %s THEN 1 ELSE 0 END), 0) "
+        f"FROM ({members_sql}) m LEFT JOIN {STATS_TABLE} s ON s.member_id = m.id",
+        [end_cut, start_cut, *params],
+        db,
+    )[0]
+    ((won_back,),) = run(
+        f"SELECT COUNT(*) FROM ({members_sql}) m JOIN {STATS_TABLE} s ON s.member_id = m.id "
+        f"WHERE s.last_purchase_at >= %s AND s.first_purchase_at < %s AND NOT EXISTS ("
+        f"SELECT 1 FROM {TXN_TABLE} t WHERE t.member_id = m.id AND t.kind = %s "
+        f"AND t.occurred_at >= %s AND t.occurred_at < %s)",
+        [*params, start, start_cut, PURCHASE, start_cut, start],
+        db,
+    )
+    return {
+        "lapsed": int(lapsed),
+        "never": int(never),
+        "lapsed_at_start": int(lapsed_before) + int(won_back),
+        "won_back": int(won_back),
+    }
+
+
+def _lapsed_counts_live(period: Period, days: int) -> dict[str, int]:
+    """The four counts from the transactions (any range), in one pass over members x
+    transactions."""
     end, start = period.end, period.start
     purchases_before = Q(transactions__kind=PURCHASE, transactions__occurred_at__lt=end)
     members = members_in_scope(period).annotate(
@@ -402,19 +535,7 @@ def kpi_lapsed_members(period: Period, *, days: int = DEFAULT_LAPSED_DAYS) -> di
         lapsed_at_start=Count("pk", filter=lapsed_start),
         won_back=Count("pk", filter=lapsed_start & Q(bought_in_period__gt=0)),
     )
-    lapsed, never = counts["lapsed"], counts["never"]
-    lapsed_at_start, won_back = counts["lapsed_at_start"], counts["won_back"]
-    return {
-        "days": days,
-        "lapsed_members": lapsed,
-        "never_purchased": never,
-        "lapsed_at_start": lapsed_at_start,
-        "won_back": won_back,
-        "win_back_rate": rate(won_back, lapsed_at_start),
-        "campaign_win_back": _not_available(
-            str(_("Campaign win-back needs campaign targeting data (campaigns app)."))
-        ),
-    }
+    return {name: int(value) for name, value in counts.items()}
 
 
 def kpi_net_promoter_score(period: Period) -> dict[str, Any]:

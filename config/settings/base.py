@@ -149,6 +149,17 @@ if env.str("DATABASE_REPLICA_URL", default=""):
     DATABASES["replica"]["CONN_HEALTH_CHECKS"] = True
     DATABASES["replica"].setdefault("OPTIONS", {})["connect_timeout"] = 3
 DATABASE_ROUTERS = ["analytics.routing.AnalyticsReplicaRouter"]
+# PostgreSQL settings of the analytics reads, for their transaction only (analytics/routing.py):
+# memory for the per-member hash aggregates of the KPIs (per sort/hash node and worker), and no
+# JIT (its compile time outweighed its gain on every KPI plan measured). Empty values: unset.
+ANALYTICS_PG_SETTINGS = {
+    name: value
+    for name, value in {
+        "work_mem": env.str("ANALYTICS_WORK_MEM", default="256MB"),
+        "jit": env.str("ANALYTICS_JIT", default="off"),
+    }.items()
+    if value
+}
 
 # --- Cache --------------------------------------------------------------------------------
 # CACHE_URL wins; else a Redis broker doubles as the cache (API key rate limits must be shared

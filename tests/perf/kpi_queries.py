@@ -1,6 +1,8 @@
 """Per KPI (or the dashboard data), each SQL statement's time, slowest first: `DATABASE_URL=... uv
 run --frozen python tests/perf/kpi_queries.py [kpi ...]` on the bench database (CaptureQueriesContext
-around the selector, the 30 local days up to the newest transaction, as tests/perf/kpi.py)."""
+around the selector, the 30 local days up to the newest transaction, as tests/perf/kpi.py),
+inside analytics_reads() as the API runs them (PostgreSQL: the analytics settings, see
+analytics/routing.py; ANALYTICS_WORK_MEM= ANALYTICS_JIT= empty to measure without them)."""
 
 import os
 import sys
@@ -18,6 +20,7 @@ from django.db.models import Max  # noqa: E402
 from django.test.utils import CaptureQueriesContext  # noqa: E402
 
 from analytics.dashboard import dashboard_data  # noqa: E402
+from analytics.routing import analytics_reads  # noqa: E402
 from analytics.selectors import KPIS, REPORTS, Period  # noqa: E402
 from analytics.selectors.common import programme_zone  # noqa: E402
 from analytics.selectors.snapshots import snapshot_series  # noqa: E402
@@ -34,7 +37,8 @@ for name, fn in sel.items():
         continue
     with CaptureQueriesContext(connection) as ctx:
         t = time.perf_counter()
-        fn(period)
+        with analytics_reads():
+            fn(period)
         total = time.perf_counter() - t
     qs = sorted(ctx.captured_queries, key=lambda q: -float(q["time"]))
     print(f"== {name}: {total:.2f} s, {len(qs)} queries")
