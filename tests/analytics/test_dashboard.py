@@ -96,7 +96,7 @@ def test_snapshot_list_renders(client, superuser, history):
 
 
 def test_data_stores_the_missing_snapshots_once(client, role_user):
-    from datetime import date
+    from datetime import date, timedelta
 
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
@@ -107,7 +107,9 @@ def test_data_stores_the_missing_snapshots_once(client, role_user):
     assert not KpiSnapshot.objects.exists()
     first = client.get(reverse("admin:analytics_dashboard_data"), JUNE).json()
     days = set(KpiSnapshot.objects.filter(store__isnull=True).values_list("day", flat=True))
-    assert days == {date(2026, 5, 2 + i) for i in range(60)}  # June and the 30 days before
+    assert days == {
+        date(2026, 5, 2) + timedelta(days=i) for i in range(60)
+    }  # June and the 30 days before
     rows = KpiSnapshot.objects.count()
     with CaptureQueriesContext(connection) as queries:
         again = client.get(reverse("admin:analytics_dashboard_data"), JUNE).json()
