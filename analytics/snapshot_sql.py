@@ -15,13 +15,14 @@ Same definitions as `kpi_snapshot_days_compute`:
 """
 
 import json
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from django.db import connection, connections, transaction
 
-from analytics.selectors.common import local_midnight, programme_zone
 from loyalty.ledger.models import LedgerEntry
+from loyalty.ledger.policy import programme_settings_get
 
 # Every entry kind (the ledger's check constraint allows no other): naming them lets the
 # planner range-scan the (kind, effective_at) index instead of reading the whole ledger.
@@ -242,9 +243,11 @@ def _base(cursor: Any, *, previous: date, start: datetime) -> str:
 def _statement(
     *, date_from: date, date_to: date, insert: bool, using: str = "default"
 ) -> tuple[str, dict]:
-    zone = programme_zone()
+    # the days' bounds as analytics/selectors/common.py draws them (not imported from there:
+    # the selectors import this module)
+    zone = ZoneInfo(programme_settings_get().time_zone)
     previous = date_from - timedelta(days=1)
-    start = local_midnight(date_from, zone)
+    start = datetime.combine(date_from, time.min, tzinfo=zone)
     with connections[using].cursor() as cursor:
         base = _base(cursor, previous=previous, start=start)
     select = ", ".join(
@@ -276,7 +279,7 @@ def _statement(
         "previous": previous,
         "zone": str(zone),
         "start": start,
-        "end": local_midnight(date_to + timedelta(days=1), zone),
+        "end": datetime.combine(date_to + timedelta(days=1), time.min, tzinfo=zone),
         "kinds": list(ENTRY_KINDS),
         "issued": list(ISSUED),
         "redeemed": list(REDEEMED),
