@@ -18,6 +18,7 @@ from analytics.selectors import (
 )
 from analytics.selectors.common import Period, rate
 from analytics.selectors.snapshots import snapshot_series, snapshot_totals
+from analytics.services import kpi_snapshot_missing_build
 from loyalty.ledger.policy import programme_settings_get
 
 # The CSV tables offered on the dashboard (API names, analytics/api/views.py).
@@ -46,8 +47,8 @@ CSV_TABLES = (
 )
 
 
-def _card_values(period: Period) -> dict[str, Any]:
-    totals = snapshot_totals(period)
+def _card_values(period: Period, series: list[dict[str, Any]]) -> dict[str, Any]:
+    totals = snapshot_totals(period, series=series)
     programme = programme_settings_get()
     return {
         "new_members": totals["new_members"],
@@ -86,8 +87,14 @@ def _json(value: Any) -> Any:
 
 
 def dashboard_data(period: Period) -> dict[str, Any]:
-    current = _card_values(period)
-    previous = _card_values(period.previous())
+    """Cards and series read the daily snapshots for closed days (today, the live delta): the
+    closed days of the range and of the previous period that have none yet are built and
+    stored first, once, so the next call reads them."""
+    before = period.previous()
+    kpi_snapshot_missing_build(date_from=before.date_from, date_to=period.date_to)
+    series = snapshot_series(period)
+    current = _card_values(period, series)
+    previous = _card_values(before, snapshot_series(before))
     cards = [
         {
             "key": key,
@@ -99,7 +106,6 @@ def dashboard_data(period: Period) -> dict[str, Any]:
         }
         for key, label, kind in CARDS
     ]
-    series = snapshot_series(period)
     tiers = kpi_tier_distribution(period)
     active = kpi_monthly_active_members(period)
     rewards = kpi_top_rewards(period)

@@ -22,6 +22,12 @@ from django.db.models.functions import Coalesce, TruncMonth
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from analytics.selectors.activity import (
+    buyers_and_repeaters,
+    distinct_customers_count,
+    distinct_members_count,
+    distinct_members_per_month,
+)
 from analytics.selectors.common import (
     Period,
     members_in_scope,
@@ -72,20 +78,13 @@ def kpi_enrolment_rate(period: Period) -> dict[str, Any]:
     in the range at the store. Anonymous purchases without a customer reference are not
     customers anyone can count. None when nobody bought."""
     new_members = members_in_scope(period).filter(enrolled_at__gte=period.start).count()
-    counts = transactions_in_scope(period, kind=PURCHASE).aggregate(
-        members=Count("member", distinct=True),
-        non_members=Count(
-            "customer_ref",
-            distinct=True,
-            filter=Q(member__isnull=True) & ~Q(customer_ref=""),
-        ),
-    )
-    customers = counts["members"] + counts["non_members"]
+    members, non_members = distinct_customers_count(transactions_in_scope(period, kind=PURCHASE))
+    customers = members + non_members
     return {
         "new_members": new_members,
         "customers": customers,
-        "member_customers": counts["members"],
-        "non_member_customers": counts["non_members"],
+        "member_customers": members,
+        "non_member_customers": non_members,
         "rate": rate(new_members, customers),
     }
 
@@ -107,10 +106,10 @@ def kpi_active_members(period: Period, *, days: int = DEFAULT_ACTIVE_DAYS) -> di
     up to the end of the period (or now, if earlier); share = active / members enrolled by then
     (home store)."""
     as_of = period.as_of
-    active = (
-        transactions_in_scope(period, kind=PURCHASE, start=as_of - timedelta(days=days))
-        .filter(member__isnull=False, occurred_at__lt=as_of)
-        .aggregate(n=Count("member", distinct=True))["n"]
+    active = distinct_members_count(
+        transactions_in_scope(period, kind=PURCHASE, start=as_of - timedelta(days=days)).filter(
+            occurred_at__lt=as_of
+        )
     )
     members = members_in_scope(period).filter(enrolled_at__lt=as_of).count()
     return {
@@ -125,15 +124,7 @@ def kpi_active_members(period: Period, *, days: int = DEFAULT_ACTIVE_DAYS) -> di
 def kpi_monthly_active_members(period: Period) -> list[dict[str, Any]]:
     """Monthly active members = per calendar month of the range (programme time zone), the
     distinct members with at least one purchase in that month (months without any: 0)."""
-    rows = (
-        transactions_in_scope(period, kind=PURCHASE)
-        .filter(member__isnull=False)
-        .annotate(month=TruncMonth("occurred_at", tzinfo=period.zone))
-        .values("month")
-        .annotate(active_members=Count("member", distinct=True))
-        .order_by("month")
-    )
-    found = {row["month"].date().replace(day=1): row["active_members"] for row in rows}
+    found = distinct_members_per_month(transactions_in_scope(period, kind=PURCHASE), period.zone)
     months = []
     month = period.date_from.replace(day=1)
     while month <= period.date_to:
@@ -145,14 +136,7 @@ def kpi_monthly_active_members(period: Period) -> list[dict[str, Any]]:
 def kpi_repeat_purchase_rate(period: Period) -> dict[str, Any]:
     """Repeat-purchase rate = members with 2 or more purchases in the period / members with 1 or
     more. Returns do not undo purchases. None when no member bought."""
-    per_member = (
-        transactions_in_scope(period, kind=PURCHASE)
-        .filter(member__isnull=False)
-        .values("member")
-        .annotate(purchases=Count("id"))
-    )
-    buyers = per_member.count()
-    repeaters = per_member.filter(purchases__gte=2).count()
+    buyers, repeaters = buyers_and_repeaters(transactions_in_scope(period, kind=PURCHASE))
     return {"buyers": buyers, "repeat_buyers": repeaters, "rate": rate(repeaters, buyers)}
 
 

@@ -6,11 +6,13 @@ from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
+from django.db import connections
 from django.utils import timezone
 
 from analytics.models import KpiSnapshot
 from analytics.selectors.common import Period
 from analytics.selectors.daily import TOTAL, kpi_snapshot_days_compute
+from analytics.snapshot_sql import snapshot_days_rows
 
 SERIES_FIELDS = (
     "purchases",
@@ -50,7 +52,7 @@ def snapshot_series(period: Period) -> list[dict[str, Any]]:
         # one grouped computation from the first missing day (carrying on from the stored
         # day before it) to the end; older gaps beyond MAX_LIVE_DAYS stay "missing"
         first = max(missing[0], last - timedelta(days=MAX_LIVE_DAYS - 1))
-        live = kpi_snapshot_days_compute(date_from=first, date_to=last)
+        live = _days_compute(date_from=first, date_to=last)
     key = period.store.pk if period.store else TOTAL
     series, day = [], period.date_from
     while day <= last:
@@ -68,9 +70,26 @@ def snapshot_series(period: Period) -> list[dict[str, Any]]:
     return series
 
 
-def snapshot_totals(period: Period) -> dict[str, Any]:
-    """Sums of the daily series over the range (outstanding points: at the last day)."""
-    series = snapshot_series(period)
+def _days_compute(*, date_from: date, date_to: date) -> dict[date, dict[Any, dict[str, Any]]]:
+    """The days' figures as `kpi_snapshot_days_compute` gives them (by store id, TOTAL), from
+    the set-based statement of the snapshot job on PostgreSQL (same rows, one statement)."""
+    alias = KpiSnapshot.objects.db  # the replica inside analytics_reads()
+    if connections[alias].vendor != "postgresql":
+        return kpi_snapshot_days_compute(date_from=date_from, date_to=date_to)
+    days: dict[date, dict[Any, dict[str, Any]]] = {}
+    for row in snapshot_days_rows(date_from=date_from, date_to=date_to, using=alias):
+        key = TOTAL if row["store_id"] is None else row["store_id"]
+        days.setdefault(row["day"], {})[key] = row
+    return days
+
+
+def snapshot_totals(
+    period: Period, *, series: list[dict[str, Any]] | None = None
+) -> dict[str, Any]:
+    """Sums of the daily series over the range (outstanding points: at the last day); `series`:
+    the period's `snapshot_series`, when the caller has it already."""
+    if series is None:
+        series = snapshot_series(period)
     totals: dict[str, Any] = {
         name: sum((row[name] for row in series), Decimal("0") if "revenue" in name else 0)
         for name in SERIES_FIELDS

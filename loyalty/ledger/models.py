@@ -352,7 +352,13 @@ class LedgerEntry(models.Model):
         indexes = [
             models.Index(fields=["account", "effective_at", "id"], name="ledger_entry_statement"),
             models.Index(fields=["source_type", "source_id"], name="ledger_entry_source"),
-            models.Index(fields=["kind", "effective_at"], name="ledger_entry_kind_time"),
+            # covering (PostgreSQL): the KPI snapshot job sums a range's entries by kind and
+            # account from the index alone, without reading the entries' rows
+            models.Index(
+                fields=["kind", "effective_at"],
+                include=["account", "amount"],
+                name="ledger_entry_kind_time",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -581,7 +587,13 @@ class Transaction(BaseModel):
         ]
         indexes = [
             models.Index(fields=["member", "occurred_at"], name="ledger_txn_member_time"),
-            models.Index(fields=["occurred_at"], name="ledger_txn_time"),
+            # covering (PostgreSQL): the KPIs over a range of purchases (distinct members, the
+            # daily snapshot) read the index alone instead of the transactions' wide rows
+            models.Index(
+                fields=["occurred_at"],
+                include=["kind", "member", "store", "amount", "customer_ref"],
+                name="ledger_txn_time",
+            ),
             models.Index(fields=["store", "occurred_at"], name="ledger_txn_store_time"),
         ]
 

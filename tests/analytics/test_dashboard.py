@@ -93,3 +93,28 @@ def test_snapshot_list_renders(client, superuser, history):
     page = client.get(reverse("admin:analytics_kpisnapshot_changelist"))
     assert page.status_code == 200
     assert "All stores" in page.content.decode()
+
+
+def test_data_stores_the_missing_snapshots_once(client, role_user):
+    from datetime import date, timedelta
+
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from analytics.models import KpiSnapshot
+
+    client.force_login(role_user("Marketing"))
+    assert not KpiSnapshot.objects.exists()
+    first = client.get(reverse("admin:analytics_dashboard_data"), JUNE).json()
+    days = set(KpiSnapshot.objects.filter(store__isnull=True).values_list("day", flat=True))
+    assert days == {
+        date(2026, 5, 2) + timedelta(days=i) for i in range(60)
+    }  # June and the 30 days before
+    rows = KpiSnapshot.objects.count()
+    with CaptureQueriesContext(connection) as queries:
+        again = client.get(reverse("admin:analytics_dashboard_data"), JUNE).json()
+    assert KpiSnapshot.objects.count() == rows
+    written = [q["sql"] for q in queries.captured_queries if "INSERT" in q["sql"].upper()]
+    assert not [sql for sql in written if "analytics_kpisnapshot" in sql]
+    assert again["cards"] == first["cards"]
+    assert again["earn_burn"] == first["earn_burn"]
