@@ -195,7 +195,8 @@ def test_another_process_sees_a_committed_change_within_the_bound():
 def test_the_purchase_path_reads_the_configuration_once_per_request(programme, ladder_and_key):
     member, till = ladder_and_key
     body = {"member_id": member.pk, "channel": "api", "amount": "20.00"}
-    till.post("/api/v1/ledger/purchases/", {**body, "external_id": "warm"}, format="json")
+    for warm in ("warm", "warm2"):  # the first creates the engagement settings row: a stamp move
+        till.post("/api/v1/ledger/purchases/", {**body, "external_id": warm}, format="json")
     with CaptureQueriesContext(connection) as ctx:
         response = till.post(
             "/api/v1/ledger/purchases/", {**body, "external_id": "n"}, format="json"
