@@ -5,9 +5,9 @@
 points are separate BONUS entries ("campaign:<id>:purchase:<txn>") so each campaign's budget is
 checked under its own row lock, and a return takes them back in proportion.
 
-Active campaigns are cached per process. The cache is checked against CampaignStamp (bumped by
-every campaign change) in the same query that reads the member's audience rows: a purchase costs
-ONE indexed query more when campaigns are active (and one primary-key read when none are).
+Active campaigns are cached per process (campaigns/cache.py, on loyalty/core/config_cache.py's
+version stamp): a purchase costs ONE indexed query more (the member's audience rows) when
+campaigns are active at its moment, and none when none are.
 """
 
 from typing import Any

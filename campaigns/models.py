@@ -516,19 +516,6 @@ class Campaign(BaseModel):
         return max(self.points_budget - self.points_awarded, 0)
 
 
-class CampaignStamp(models.Model):
-    """One row: bumped whenever a campaign changes, so each process knows when its cache of
-    active campaigns is stale with one primary-key read."""
-
-    version = models.BigIntegerField(default=0, verbose_name=_("version"))
-
-    class Meta:
-        verbose_name = _("campaign cache stamp")
-
-    def __str__(self) -> str:
-        return f"campaigns version {self.version}"
-
-
 class CampaignAudience(models.Model):
     """Who a launched campaign targets; holdout members get nothing and are measured."""
 

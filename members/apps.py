@@ -10,6 +10,11 @@ class MembersConfig(AppConfig):
     def ready(self) -> None:
         from django.contrib.auth.signals import user_logged_in
 
+        from loyalty.core import config_cache
+        from members.models import Store
         from members.services import staff_language_remember
+
+        # API clients are cached with their store (loyalty/integrations/services.py)
+        config_cache.watch(Store)
 
         user_logged_in.connect(staff_language_remember, dispatch_uid="members.staff_language")

@@ -163,3 +163,14 @@ def _programme_zone_not_cached() -> Iterator[None]:
 
     cache.delete(ZONE_CACHE_KEY)
     yield
+
+
+@pytest.fixture(autouse=True)
+def _config_caches_dropped() -> Iterator[None]:
+    """The configuration caches (loyalty/core/config_cache.py) live per thread across
+    requests; a test's rolled-back settings, rules or tiers must not reach the next test."""
+    from loyalty.core import config_cache
+
+    config_cache.cache_clear()
+    yield
+    config_cache.cache_clear()

@@ -7,6 +7,7 @@ All of them are idempotent: a streak and a stage are recomputed from the purchas
 inserted only where (member, rule, sequence) does not exist yet (a unique constraint backs it).
 """
 
+import copy
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
@@ -47,7 +48,8 @@ from campaigns.engagement.models import (
     StreakPeriod,
     VipOfMonth,
 )
-from campaigns.models import ActionEvent, Campaign
+from campaigns.models import ActionEvent, Campaign, MessageTemplate
+from loyalty.core import config_cache
 from loyalty.ledger.models import NotificationOutbox, Transaction
 from loyalty.ledger.policy import programme_settings_get
 from loyalty.tiers.models import Tier, TierAssignment
@@ -59,9 +61,24 @@ MONEY: Any = DecimalField(max_digits=14, decimal_places=2)
 STREAK_EPOCH = date(1970, 1, 5)  # a Monday: week index = (week start - epoch) / 7
 
 
-def engagement_settings_get() -> EngagementSettings:
+def _settings_fresh() -> EngagementSettings:
     settings, _ = EngagementSettings.objects.get_or_create(pk=1)
     return settings
+
+
+def _badge_rules_fresh() -> list[BadgeRule]:
+    return list(BadgeRule.objects.filter(active=True).select_related("tier"))
+
+
+config_cache.register("engagement.settings", _settings_fresh, models=[EngagementSettings])
+config_cache.register(
+    "engagement.badge_rules", _badge_rules_fresh, models=[BadgeRule, Tier, MessageTemplate]
+)
+
+
+def engagement_settings_get() -> EngagementSettings:
+    """The engagement settings from this process's cache (loyalty/core/config_cache.py)."""
+    return copy.copy(config_cache.cached("engagement.settings"))
 
 
 def _zone() -> ZoneInfo:
@@ -669,7 +686,7 @@ def _badges_award(
 ) -> int:
     now = now or timezone.now()
     if rules is None:
-        rules = list(BadgeRule.objects.filter(active=True).select_related("tier"))
+        rules = list(config_cache.cached("engagement.badge_rules"))  # read only: shared
     if not rules or member_ids == []:
         return 0
     if collect is None and notify:

@@ -8,6 +8,7 @@ from typing import Any
 
 from campaigns.membership.models import ClubMembership, ClubPlan
 from campaigns.membership.selectors import club_memberships_in_force
+from loyalty.core import config_cache
 from loyalty.ledger.rules import Contribution, EarningContext
 from rewards.hooks import PriceAdjustment
 
@@ -25,9 +26,19 @@ def club_contributions(membership: ClubMembership | None) -> list[Contribution]:
     ]
 
 
+def _multiplier_plans_exist() -> bool:
+    return ClubPlan.objects.exclude(points_multiplier=1).exists()
+
+
+config_cache.register("membership.multipliers", _multiplier_plans_exist, models=[ClubPlan])
+
+
 def club_multiplier_contributor(ctx: EarningContext) -> list[Contribution]:
-    """The plan's multiplier when a membership is in force at the purchase's time."""
+    """The plan's multiplier when a membership is in force at the purchase's time. No query
+    while no plan has a multiplier other than 1 (this process's cache of that fact)."""
     if ctx.member is None or ctx.member.pk is None:
+        return []
+    if not config_cache.cached("membership.multipliers"):
         return []
     found = club_memberships_in_force(member_ids=[ctx.member.pk], at=ctx.occurred_at)
     return club_contributions(found.get(ctx.member.pk))

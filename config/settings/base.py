@@ -171,6 +171,13 @@ if not _cache_url and _broker_url.startswith(("redis://", "rediss://")):
 CACHES = {"default": env.cache_url_config(_cache_url or "locmemcache://loyalty")}
 CACHES["default"].setdefault("KEY_PREFIX", "loyalty")
 
+# Per-process caches of the configuration a purchase reads (programme settings, rules, tier
+# ladder, engagement settings, active campaigns, API keys): loyalty/core/config_cache.py. Each
+# process reads the one-row version stamp at most once per request and per this many seconds,
+# so a staff edit applies within CONFIG_CACHE_MAX_AGE seconds everywhere. 0: once per request.
+CONFIG_CACHE_MAX_AGE = env.float("CONFIG_CACHE_MAX_AGE", default=1.0)
+CONFIG_CACHE_ENABLED = env.bool("CONFIG_CACHE_ENABLED", default=True)
+
 # --- Auth ---------------------------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},

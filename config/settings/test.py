@@ -19,3 +19,6 @@ LOGGING["root"]["level"] = "WARNING"  # type: ignore[index]  # noqa: F405
 # tests/analytics/test_replica.py runs `manage.py kpis` with ANALYTICS_REPLICA_LIVE=1 instead.
 if not env.bool("ANALYTICS_REPLICA_LIVE", default=False):  # noqa: F405
     DATABASES.pop("replica", None)  # noqa: F405
+# The configuration caches read their stamp once per request (and on every use outside one):
+# a change a test makes is seen by its next request or service call at once.
+CONFIG_CACHE_MAX_AGE = 0

@@ -94,3 +94,19 @@ class IdempotencyRecord(BaseModel):
 
     def __str__(self) -> str:
         return f"{self.key} ({self.method} {self.path})"
+
+
+class ConfigStamp(models.Model):
+    """One row: the version of the configuration every process caches (programme settings,
+    earning rules, the tier ladder, engagement settings and badge rules, active campaigns, API
+    keys: loyalty/core/config_cache.py). Any change to those rows writes a fresh random number
+    here, in the same transaction, so each process knows its caches are stale with one
+    primary-key read."""
+
+    version = models.BigIntegerField(default=0, verbose_name=_("version"))
+
+    class Meta:
+        verbose_name = _("configuration cache stamp")
+
+    def __str__(self) -> str:
+        return f"configuration version {self.version}"

@@ -9,7 +9,6 @@ by loyalty.core.api.mixins, which may be imported before the app registry is rea
 import hmac
 from typing import Any
 
-from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from rest_framework import exceptions
@@ -37,17 +36,15 @@ class ApiKeyAuthentication(BaseAuthentication):
         return self.authenticate_key(request, key)
 
     def authenticate_key(self, request: Request, key: str) -> tuple[Any, Any]:
-        from loyalty.integrations.models import ApiClient
-        from loyalty.integrations.services import api_client_touch, key_hash, key_split
+        from loyalty.integrations.services import (
+            api_client_by_prefix,
+            api_client_touch,
+            key_hash,
+            key_split,
+        )
 
         prefix = key_split(key)
-        client = (
-            ApiClient.objects.select_related("user", "store")
-            .filter(Q(prefix=prefix) | Q(previous_prefix=prefix))
-            .first()
-            if prefix
-            else None
-        )
+        client = api_client_by_prefix(prefix) if prefix else None
         replaced = client is not None and client.prefix != prefix
         expected = (client.previous_key_hash if replaced else client.key_hash) if client else ""
         if client is None or not hmac.compare_digest(expected, key_hash(key)):

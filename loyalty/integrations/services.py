@@ -17,6 +17,7 @@ from django.db import connection, transaction
 from django.db.models import F, Field, Model, Q
 from django.utils import timezone
 
+from loyalty.core import config_cache
 from loyalty.core.queue import task_delay
 from loyalty.integrations.exceptions import ApiClientRevoked
 from loyalty.integrations.models import (
@@ -155,6 +156,7 @@ def api_client_revoke(*, client: ApiClient) -> ApiClient:
     )
     if not updated:
         raise ApiClientRevoked(extra={"client": client.prefix})
+    config_cache.stamp_bump()  # an UPDATE sends no signal: every process drops the cached key
     client.refresh_from_db()
     return client
 
@@ -253,13 +255,50 @@ def webhook_subscription_create(
     return CreatedSubscription(subscription=subscription, secret=secret)
 
 
-def _subscription_ids(event_type: str) -> list[int]:
+def _subscriptions_fresh() -> list[tuple[int, list[str]]]:
     return [
-        pk
+        (pk, list(types or []))
         for pk, types in WebhookSubscription.objects.filter(
             active=True, client__revoked_at__isnull=True
         ).values_list("pk", "event_types")
-        if event_type in (types or [])
+    ]
+
+
+def _clients_fresh() -> dict[str, ApiClient]:
+    return {}  # filled key by key by api_client_by_prefix
+
+
+config_cache.register(
+    "integrations.subscriptions", _subscriptions_fresh, models=[WebhookSubscription, ApiClient]
+)
+# the client's store: members/apps.py watches Store (integrations sits below members)
+config_cache.register("integrations.clients", _clients_fresh, models=[ApiClient])
+CLIENTS_CACHED = 1000  # per thread; past it the cache starts again (keys are few)
+
+
+def api_client_by_prefix(prefix: str) -> ApiClient | None:
+    """The client whose current or previous key has `prefix`, with its user and store, from
+    this process's cache (loyalty/core/config_cache.py: a revoked or rotated key stops within
+    a second on every process). Unknown prefixes are not cached."""
+    clients: dict[str, ApiClient] = config_cache.cached("integrations.clients")
+    client = clients.get(prefix)
+    if client is None:
+        client = (
+            ApiClient.objects.select_related("user", "store")
+            .filter(Q(prefix=prefix) | Q(previous_prefix=prefix))
+            .first()
+        )
+        if client is not None and config_cache.enabled():
+            if len(clients) >= CLIENTS_CACHED:
+                clients.clear()
+            clients[prefix] = client
+    return client
+
+
+def _subscription_ids(event_type: str) -> list[int]:
+    """The active subscriptions to `event_type` (this process's cache)."""
+    return [
+        pk for pk, types in config_cache.cached("integrations.subscriptions") if event_type in types
     ]
 
 

@@ -1,15 +1,27 @@
 """Time rules of the programme: when points become available and when they expire."""
 
+import copy
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+from loyalty.core import config_cache
 from loyalty.core.dates import add_months
 from loyalty.ledger.models import ProgrammeSettings
 
 
-def programme_settings_get() -> ProgrammeSettings:
+def programme_settings_fresh() -> ProgrammeSettings:
+    """The settings row read now (created with the defaults on first use)."""
     programme, _ = ProgrammeSettings.objects.get_or_create(pk=1)
     return programme
+
+
+config_cache.register("ledger.programme", programme_settings_fresh, models=[ProgrammeSettings])
+
+
+def programme_settings_get() -> ProgrammeSettings:
+    """The programme settings from this process's cache (loyalty/core/config_cache.py: at most
+    a second old, no query while the stamp stands); a copy, so a caller may change it."""
+    return copy.copy(config_cache.cached("ledger.programme"))
 
 
 def available_from(programme: ProgrammeSettings, occurred_at: datetime) -> datetime:
@@ -37,6 +49,14 @@ def local_date(programme: ProgrammeSettings, moment: datetime):  # type: ignore[
     return moment.astimezone(ZoneInfo(programme.time_zone)).date()
 
 
-def programme_phone_region() -> str | None:
-    """The programme's phone region (members.hooks provider); None before the settings exist."""
+def _phone_region_fresh() -> str | None:
     return ProgrammeSettings.objects.filter(pk=1).values_list("phone_region", flat=True).first()
+
+
+config_cache.register("ledger.phone_region", _phone_region_fresh, models=[ProgrammeSettings])
+
+
+def programme_phone_region() -> str | None:
+    """The programme's phone region (members.hooks provider); None before the settings exist.
+    From this process's cache (a clerk's phone lookup reads it on every request)."""
+    return config_cache.cached("ledger.phone_region")

@@ -30,6 +30,7 @@ from datetime import date, datetime
 from decimal import ROUND_FLOOR, ROUND_HALF_UP, Decimal
 from typing import Any
 
+from loyalty.core import config_cache
 from loyalty.ledger.models import EarningRule, ProgrammeSettings
 
 ZERO = Decimal("0")
@@ -265,9 +266,18 @@ def eligible_amount(
     return (paid_with_money * counted_total / lines_total).quantize(Decimal("0.01")), counted
 
 
-def active_rules() -> list[EarningRule]:
+def active_rules_fresh() -> list[EarningRule]:
     """The active rules in the order the engine applies them (one query)."""
     return list(EarningRule.objects.filter(active=True).order_by("priority", "id"))
+
+
+config_cache.register("ledger.active_rules", active_rules_fresh, models=[EarningRule])
+
+
+def active_rules() -> list[EarningRule]:
+    """The active rules from this process's cache (loyalty/core/config_cache.py); the rules are
+    shared by the thread's requests: read them, never change them."""
+    return list(config_cache.cached("ledger.active_rules"))
 
 
 def evaluate(

@@ -5,7 +5,7 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import Count, Min, Q, QuerySet, Sum
+from django.db.models import Count, Min, Q, QuerySet, Subquery, Sum
 from django.utils import timezone
 
 from loyalty.ledger.models import LedgerEntry, PointsAccount, PointsLot, Transaction
@@ -42,11 +42,16 @@ def account_balance(
         return AccountBalance(0, 0, 0, 0, 0, None, 0, programme.point_value)
     open_lots = PointsLot.objects.filter(account=account, remaining__gt=0)
     live = Q(expires_at__isnull=True) | Q(expires_at__gt=as_of)
+    # one statement: the totals, the next expiry and the points expiring then (a subquery)
+    first_expiry = Subquery(
+        open_lots.filter(expires_at__gt=as_of).order_by("expires_at").values("expires_at")[:1]
+    )
     totals = open_lots.aggregate(
         available=Sum("remaining", filter=Q(available_from__lte=as_of) & live),
         pending=Sum("remaining", filter=Q(available_from__gt=as_of) & live),
         awaiting_expiry=Sum("remaining", filter=~live),
         next_expiry=Min("expires_at", filter=Q(expires_at__gt=as_of)),
+        next_points=Sum("remaining", filter=Q(expires_at__gt=as_of, expires_at__lte=first_expiry)),
     )
     next_expiry = totals["next_expiry"]
     next_points = 0
@@ -54,11 +59,7 @@ def account_balance(
     if next_expiry is not None:
         # expires_at is the first instant after the last valid day: the member sees that last day
         next_date = local_date(programme, next_expiry - timedelta(microseconds=1))
-        same_day = [
-            lot.remaining
-            for lot in open_lots.filter(expires_at__gt=as_of, expires_at__lte=next_expiry)
-        ]
-        next_points = sum(same_day)
+        next_points = int(totals["next_points"] or 0)
     awaiting = int(totals["awaiting_expiry"] or 0)
     return AccountBalance(
         balance=account.balance - awaiting,

@@ -20,12 +20,19 @@ def tier_multiplier_contributor(ctx: EarningContext) -> list[Contribution]:
         if ctx.member is None and ctx.tier_code:
             return tier_contributions(Tier.objects.filter(code=ctx.tier_code).first())
         return []
-    current = (
-        TierAssignment.objects.select_related("tier")
-        .filter(member_id=ctx.member.pk, valid_to__isnull=True)
+    from loyalty.tiers.selectors import tier_ladder
+
+    ladder = tier_ladder()  # this process's cache
+    tier_id = (
+        TierAssignment.objects.filter(member_id=ctx.member.pk, valid_to__isnull=True)
+        .values_list("tier_id", flat=True)
         .first()
     )
-    tier = current.tier if current else Tier.objects.order_by("rank").first()  # entry tier
+    if tier_id is None:
+        return tier_contributions(ladder[0] if ladder else None)  # entry tier
+    tier = next((t for t in ladder if t.pk == tier_id), None)
+    if tier is None:  # a tier added since the cache was loaded (at most a second ago)
+        tier = Tier.objects.get(pk=tier_id)
     return tier_contributions(tier)
 
 
@@ -59,9 +66,9 @@ def tier_upgrade_after_posting(*, transaction: Transaction, result: Any) -> None
         return
     downgrade = False
     if transaction.kind != Transaction.Kind.PURCHASE:
-        immediate = TierPolicy.objects.filter(
-            pk=1, downgrade_mode=TierPolicy.DowngradeMode.IMMEDIATE
-        ).exists()
+        from loyalty.tiers.selectors import tier_policy_get
+
+        immediate = tier_policy_get().downgrade_mode == TierPolicy.DowngradeMode.IMMEDIATE
         if transaction.kind != Transaction.Kind.RETURN or not immediate:
             return
         downgrade = True

@@ -1,5 +1,6 @@
 """Reads of tiers: the ladder, a member's current tier, distribution."""
 
+import copy
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
@@ -7,19 +8,33 @@ from typing import Any
 
 from django.db.models import Count, Q, QuerySet
 
+from loyalty.core import config_cache
 from loyalty.tiers.models import Tier, TierAssignment, TierPolicy
 
 ZERO = Decimal("0")
 
 
-def tier_policy_get() -> TierPolicy:
+def _policy_fresh() -> TierPolicy:
     policy, _ = TierPolicy.objects.get_or_create(pk=1)
     return policy
 
 
-def tier_ladder() -> list[Tier]:
-    """All tiers, lowest rank first."""
+def _ladder_fresh() -> list[Tier]:
     return list(Tier.objects.order_by("rank"))
+
+
+config_cache.register("tiers.policy", _policy_fresh, models=[TierPolicy])
+config_cache.register("tiers.ladder", _ladder_fresh, models=[Tier])
+
+
+def tier_policy_get() -> TierPolicy:
+    """The tier policy from this process's cache (loyalty/core/config_cache.py); a copy."""
+    return copy.copy(config_cache.cached("tiers.policy"))
+
+
+def tier_ladder() -> list[Tier]:
+    """All tiers, lowest rank first (this process's cache: read them, never change them)."""
+    return list(config_cache.cached("tiers.ladder"))
 
 
 def tier_current_assignment(*, member_id: int) -> TierAssignment | None:

@@ -7,6 +7,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from loyalty.backoffice.selectors import TIMELINE_KIND_KEYS, member_story, member_timeline
+from loyalty.core import config_cache
 from loyalty.ledger.models import ProgrammeSettings
 from tests.factories.ledger import earn
 from tests.factories.members import MemberFactory
@@ -53,6 +54,7 @@ def test_timeline_filters_and_pages(busy_member):
 
 def test_story_states_the_balance_in_words(programme):
     ProgrammeSettings.objects.filter(pk=1).update(pending_days=14, expiry_months=3)
+    config_cache.stamp_bump()  # an UPDATE sends no signal: tell the caches
     member = MemberFactory()
     earn(member, "40.00", when=timezone.now() - timedelta(days=30))
     earn(member, "25.00")

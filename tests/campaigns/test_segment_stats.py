@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from campaigns.models import Segment, SegmentCondition
 from campaigns.segments import segment_members
+from loyalty.core import config_cache
 from loyalty.ledger.models import ProgrammeSettings
 from loyalty.ledger.services import return_record
 from tests.factories.campaigns import SegmentFactory
@@ -34,6 +35,7 @@ def ids(segment, **kw):
 def shop(programme):
     """Members with purchases and returns around the edges; returns (moment, members, day)."""
     ProgrammeSettings.objects.update(time_zone=ZONE)
+    config_cache.stamp_bump()  # an UPDATE sends no signal: tell the caches
     zone = ZoneInfo(ZONE)
     now = timezone.now()
     day = (now - timedelta(days=20)).astimezone(zone).date()

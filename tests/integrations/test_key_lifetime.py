@@ -11,6 +11,7 @@ from django.utils import timezone
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
+from loyalty.core import config_cache
 from loyalty.core.models import StaffTokenActivity
 from loyalty.integrations.models import ApiClient
 from loyalty.integrations.services import (
@@ -49,6 +50,7 @@ def test_a_key_past_its_expiry_is_refused_with_its_own_code():
     ApiClient.objects.filter(pk=soon.client.pk).update(
         expires_at=timezone.now() - timedelta(seconds=1)
     )
+    config_cache.stamp_bump()  # an UPDATE sends no signal: tell the caches
     response = keyed(soon.key).get(STORES)
     assert _code(response) == "api_key_expired"
     assert "expired" in response.json()["message"]
@@ -67,6 +69,7 @@ def test_rotation_keeps_the_old_key_until_the_set_time_then_401():
     assert keyed(old_key).get(STORES).status_code == 200  # still inside the overlap
 
     ApiClient.objects.update(previous_key_valid_until=timezone.now() - timedelta(seconds=1))
+    config_cache.stamp_bump()  # an UPDATE sends no signal: tell the caches
     assert _code(keyed(old_key).get(STORES)) == "api_key_rotated"
     assert keyed(new_key).get(STORES).status_code == 200
 

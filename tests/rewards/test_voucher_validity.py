@@ -8,6 +8,7 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
+from loyalty.core import config_cache
 from loyalty.ledger.models import ProgrammeSettings
 from rewards.exceptions import VoucherNotValid
 from rewards.selectors import voucher_check
@@ -31,6 +32,7 @@ def clock(monkeypatch):
 @pytest.fixture
 def new_york(programme):
     ProgrammeSettings.objects.filter(pk=1).update(time_zone="America/New_York")
+    config_cache.stamp_bump()  # an UPDATE sends no signal: tell the caches
 
 
 def issue(member, clock):

@@ -6,6 +6,7 @@ from decimal import Decimal
 import pytest
 from django.db import IntegrityError
 
+from loyalty.core import config_cache
 from loyalty.ledger.models import LedgerEntry
 from loyalty.ledger.services import points_redeem
 from loyalty.tiers.models import Tier, TierAssignment
@@ -164,6 +165,7 @@ def test_entry_tier_multiplier_applies_before_any_assignment(ladder, enrolled, c
 
 def test_a_broken_ladder_does_not_stop_purchases(ladder, enrolled, clock, caplog):
     Tier.objects.filter(code="gold").update(threshold=Decimal("50"))  # below Silver
+    config_cache.stamp_bump()  # an UPDATE sends no signal: tell the caches
 
     result = buy(clock, enrolled, "600.00", date(2025, 3, 1))
 
