@@ -8,12 +8,22 @@ milestone messages (as the per-invoice path of an import does not).
 
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
 
 class EngagementBulkSimulator:
     def __init__(self, *, members: dict[int, datetime], now: datetime):
         self.now = now
         self.touched: set[int] = set()
+
+    live = False  # a batch of live purchases (loyalty/ledger/services/batch.py): as a posting
+
+    @classmethod
+    def batch_blocker(cls) -> str | None:
+        return None
+
+    def batch_single_reason(self, **posting: Any) -> str | None:
+        return None
 
     def contributions(self, member_id: int, *, occurred_at: datetime | None = None) -> list:
         return []  # engagement gives no points
@@ -35,5 +45,8 @@ class EngagementBulkSimulator:
         from campaigns.engagement.services import engagement_members_refresh
 
         engagement_members_refresh(
-            member_ids=sorted(self.touched), now=self.now, source="import", notify=False
+            member_ids=sorted(self.touched),
+            now=self.now,
+            source="posting" if self.live else "import",
+            notify=self.live,  # milestone messages for live purchases, none for history
         )

@@ -63,6 +63,15 @@ class ClubBulkSimulator:
                 return club_contributions(membership)
         return []
 
+    live = False  # set by the batch poster (loyalty/ledger/services/batch.py)
+
+    @classmethod
+    def batch_blocker(cls) -> str | None:
+        return None
+
+    def batch_single_reason(self, **posting: Any) -> str | None:
+        return None
+
     def posted(self, **kwargs: Any) -> None:
         return None
 
