@@ -38,13 +38,14 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from loyalty.core import events
 from loyalty.ledger import rules as engine
-from loyalty.ledger.bulk import BulkPoster, _Account, bulk_blockers
+from loyalty.ledger.bulk import BulkPoster, _Account, _Plan, _Usage, bulk_blockers
 from loyalty.ledger.models import LedgerEntry, Transaction
-from loyalty.ledger.policy import local_date
+from loyalty.ledger.policy import local_date, programme_settings_get
 from loyalty.ledger.selectors import AccountBalance, account_balance
 from loyalty.ledger.services.posting import credit_lot_times
 from loyalty.ledger.services.transactions import (
@@ -115,12 +116,27 @@ class BatchPoster(BulkPoster):
     customer reference; after each purchase, the member's balance as the API answers it."""
 
     def __init__(self, *, members: dict[int, Any], actor: Any, now: datetime | None = None):
-        super().__init__(members=members, now=now)
+        # BulkPoster.__init__'s steps in the single path's lock order: the accounts first (pk
+        # order), then the capped rules' rows; the simulators read the tiers and memberships
+        # only once the accounts are held, so no purchase of these members changes them after
+        self.now = now or timezone.now()
+        self.programme = programme_settings_get()
+        self.rules = engine.active_rules()
+        self.members = members
+        self.accounts = {}
+        self.plan = _Plan()
+        self.lock_accounts()
+        self.usage = _Usage(self.rules, self.programme)
+        self.simulators = [
+            simulator(members={m.pk: m.enrolled_at for m in members.values()}, now=self.now)
+            for simulator, _ in engine.BULK_SIMULATORS
+        ]
         for simulator in self.simulators:
             simulator.live = True  # engagement: refreshed as a posting, milestones notified
         self.actor_id = actor.pk if getattr(actor, "is_authenticated", False) else None
-        self.held: list[tuple[int, BatchPostingResult, dict]] = []  # (index, result, txn row)
-        self.lock_accounts()
+        self.held: list[
+            tuple[int, BatchPostingResult, dict[str, Any]]
+        ] = []  # (index, result, txn row)
 
     def try_post(self, index: int, item: BatchPurchase) -> BatchPostingResult | str:
         """Post the purchase in memory, or say why it must go through the single path (nothing
@@ -237,14 +253,15 @@ class BatchPoster(BulkPoster):
         result.points_earned = txn["points_earned"]
         result.points_uncollected = earned.points_uncollected
         result.rules = earned.explanation()
-        result.points_pending = result.points_earned if available > self.now else 0
+        result.points_pending = result.points_earned if available > timezone.now() else 0
         result.balance = self._balance(account)
         self.held.append((index, result, txn))
         return result
 
     def _balance(self, account: _Account) -> AccountBalance:
-        """What selectors.account_balance answers, from the account's lots in memory."""
-        now = self.now
+        """What selectors.account_balance answers now, from the account's lots in memory (a
+        lot posted by the single path within the batch, a tier gift, may start after self.now)."""
+        now = timezone.now()
         available = pending = awaiting = 0
         next_expiry: datetime | None = None
         for lot in account.lots:
@@ -389,10 +406,14 @@ def _set_based(
     now = timezone.now()
     # every account of the batch locked once, in pk order, before anything else is locked
     poster: BatchPoster | None = BatchPoster(members=members, actor=actor, now=now)
-    ids = {item.external_id for _, item in todo}
-    recorded = set(
-        Transaction.objects.filter(external_id__in=ids).values_list("channel", "external_id")
-    )
+    # the keys recorded before: one query (by channel, the unique index's leading column)
+    by_channel: dict[str, set[str]] = {}
+    for _, item in todo:
+        by_channel.setdefault(item.channel, set()).add(item.external_id)
+    keys = Q()
+    for channel, ids in by_channel.items():
+        keys |= Q(channel=channel, external_id__in=sorted(ids))
+    recorded = set(Transaction.objects.filter(keys).values_list("channel", "external_id"))
     seen: set[tuple[str, str]] = set()
     per_item = 0
 
