@@ -402,7 +402,8 @@ def _set_based(
     actor: Any,
     refusal: Callable[[Exception], bool],
 ) -> int:
-    members = {item.member.pk: item.member for _, item in todo if item.member is not None}
+    # an inactive member's purchase is refused before anything is posted: no account made for it
+    members = {item.member.pk: item.member for _, item in todo if _posts(item)}
     now = timezone.now()
     # every account of the batch locked once, in pk order, before anything else is locked
     poster: BatchPoster | None = BatchPoster(members=members, actor=actor, now=now)
@@ -455,7 +456,7 @@ def _set_based(
             reason = "points spent"
         if not reason:
             if poster is None:  # reloaded after a purchase went through the single path
-                rest = {i.member.pk: i.member for _, i in todo[position:] if i.member is not None}
+                rest = {i.member.pk: i.member for _, i in todo[position:] if _posts(i)}
                 poster = BatchPoster(members=rest, actor=actor, now=now)
             outcome = poster.try_post(index, item)
             if not isinstance(outcome, str):
@@ -468,3 +469,7 @@ def _set_based(
         seen.add(key)
     flush()
     return per_item
+
+
+def _posts(item: BatchPurchase) -> bool:
+    return item.member is not None and item.member.is_active
