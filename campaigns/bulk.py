@@ -36,6 +36,9 @@ class CampaignBulkSimulator:
     def batch_single_reason(self, **posting: Any) -> str | None:
         return "campaigns are active" if self.active else None
 
+    def refresh(self, members: dict[int, datetime]) -> None:
+        return None  # nothing a purchase changes is held here
+
     def contributions(self, member_id: int, *, occurred_at: datetime | None = None) -> list:
         return []  # campaigns add separate bonus entries, not engine contributions
 

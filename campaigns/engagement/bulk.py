@@ -25,6 +25,9 @@ class EngagementBulkSimulator:
     def batch_single_reason(self, **posting: Any) -> str | None:
         return None
 
+    def refresh(self, members: dict[int, datetime]) -> None:
+        return None  # nothing a purchase changes is held here
+
     def contributions(self, member_id: int, *, occurred_at: datetime | None = None) -> list:
         return []  # engagement gives no points
 
@@ -50,3 +53,4 @@ class EngagementBulkSimulator:
             source="posting" if self.live else "import",
             notify=self.live,  # milestone messages for live purchases, none for history
         )
+        self.touched = set()  # a batch writes more than once

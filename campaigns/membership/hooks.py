@@ -75,6 +75,9 @@ class ClubBulkSimulator:
     def posted(self, **kwargs: Any) -> None:
         return None
 
+    def refresh(self, members: dict[int, datetime]) -> None:
+        return None  # nothing a purchase changes is held here
+
     def write(self) -> None:
         return None
 

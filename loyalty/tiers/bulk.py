@@ -144,6 +144,28 @@ class TierBulkSimulator:
             return "a tier downgrade cancelled"
         return None
 
+    def refresh(self, members: dict[int, datetime]) -> None:
+        """Read these members' tier rows and qualifying values again (the batch poster, after
+        the purchase path posted for them)."""
+        ids = list(members)
+        for member_id in ids:
+            self.current.pop(member_id, None)
+            self.value.pop(member_id, None)
+        for row in TierAssignment.objects.filter(member_id__in=ids, valid_to__isnull=True).values(
+            "id", "member_id", "tier_id", "downgrade_due_on"
+        ):
+            self.current[row["member_id"]] = dict(row)
+        if self.ladder:
+            refs = member_refs(list(members.items()), self.zone)
+            today = local_today(self.zone)
+            for member_id, window in current_windows(
+                kind=self.policy.window, refs=refs, today=today
+            ).items():
+                start = local_midnight(window.start, self.zone) if window.start else None
+                end = local_midnight(window.end, self.zone) if window.end else None
+                self.bounds[member_id] = (None if window.end is None else start, end)
+            self.value.update(self._raw_values(refs, today))
+
     # --------------------------------------------------------------------------------- hooks
     def posted(
         self,

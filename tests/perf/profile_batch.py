@@ -75,6 +75,8 @@ def main() -> None:
     print(f"\n== one batch of {args.size}: {len(ctx.captured_queries)} statements")
     for kind, count in kinds.most_common(25):
         print(f"{count:5d}  {kind}")
+    if not args.repeat:  # --repeat 0: the statements only (no timing: no bench lock needed)
+        return
     started = time.perf_counter()
     for _ in range(args.repeat):
         batch()

@@ -43,8 +43,8 @@ from django.utils import timezone
 
 from loyalty.core import events
 from loyalty.ledger import rules as engine
-from loyalty.ledger.bulk import BulkPoster, _Account, _Plan, _Usage, bulk_blockers
-from loyalty.ledger.models import LedgerEntry, Transaction
+from loyalty.ledger.bulk import BulkPoster, _Account, _Lot, _Plan, _Usage, bulk_blockers
+from loyalty.ledger.models import LedgerEntry, PointsAccount, PointsLot, Transaction
 from loyalty.ledger.policy import local_date, programme_settings_get
 from loyalty.ledger.selectors import AccountBalance, account_balance
 from loyalty.ledger.services.posting import credit_lot_times
@@ -333,7 +333,45 @@ class BatchPoster(BulkPoster):
                 }
             )
         events.publish_many("points.earned", payloads)
-        return [(index, result) for index, result, _txn in self.held]
+        done = [(index, result) for index, result, _txn in self.held]
+        # written: the poster goes on from here with an empty plan
+        for lot in self.plan.new_lots:
+            lot.entry = None  # an existing lot from now on
+        self.plan = _Plan()
+        self.usage.new = []
+        self.held = []
+        return done
+
+    def refresh(self, member: Any) -> bool:
+        """Read the member's account, open lots and simulator state again after the purchase
+        path posted for it. False when the poster cannot (rules with usage caps: their counts
+        moved too; a simulator without `refresh`): the caller makes a new poster."""
+        if self.usage.capped or any(not hasattr(s, "refresh") for s in self.simulators):
+            return False
+        account = self.accounts.get(member.pk)
+        if account is None:
+            return True  # not posted for here (an inactive member's replay)
+        row = PointsAccount.objects.filter(pk=account.pk).values(
+            "balance", "debt", "lifetime_earned"
+        )[0]
+        account.balance, account.debt = row["balance"], row["debt"]
+        account.lifetime_earned = row["lifetime_earned"]
+        account.lots = [
+            _Lot(
+                lot["account_id"],
+                lot["amount"],
+                lot["remaining"],
+                lot["available_from"],
+                lot["expires_at"],
+                pk=lot["pk"],
+            )
+            for lot in PointsLot.objects.filter(account_id=account.pk, remaining__gt=0).values(
+                "pk", "account_id", "amount", "remaining", "available_from", "expires_at"
+            )
+        ]
+        for simulator in self.simulators:
+            simulator.refresh({member.pk: member.enrolled_at})
+        return True
 
 
 def purchases_record_batch(
@@ -420,7 +458,7 @@ def _set_based(
 
     def flush() -> None:
         nonlocal poster
-        if poster is None:
+        if poster is None or not poster.held:
             return
         held = [(index, txn) for index, _result, txn in poster.held]
         try:
@@ -428,12 +466,12 @@ def _set_based(
                 done = poster.flush()
         except KEY_TAKEN:
             # a concurrent request took one of the keys: each purchase again, by the single path
-            done = []
+            poster = None
             for index, _txn in held:
                 results[index] = _single(dict(todo)[index], actor, refusal)
+            return
         for index, result in done:
             results[index] = result
-        poster = None
 
     for position, (index, item) in enumerate(todo):
         key = (item.channel, item.external_id)
@@ -463,10 +501,12 @@ def _set_based(
                 seen.add(key)
                 continue
             reason = outcome
-        flush()
+        flush()  # the member's earlier purchases of the batch first, in order
         results[index] = _single(item, actor, refusal)
         per_item += 1
         seen.add(key)
+        if poster is not None and item.member is not None and not poster.refresh(item.member):
+            poster = None  # made again for the purchases left
     flush()
     return per_item
 
