@@ -177,7 +177,8 @@ def test_a_campaign_budget_runs_out_mid_batch(staff_client):
     )
     assert batch_blockers() == ["campaigns are active"]  # purchase by purchase
     members = [MemberFactory(external_ref=f"M{n}") for n in range(2)]
-    bodies = [purchase(members[n % 2], f"C-{n}") for n in range(5)]
+    when = (timezone.now() - timedelta(hours=1)).isoformat()  # the same in both runs
+    bodies = [purchase(members[n % 2], f"C-{n}", occurred_at=when) for n in range(5)]
 
     single, single_state, batched, batch_state = _run_both(staff_client, bodies, 5)
 
