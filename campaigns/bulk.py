@@ -23,7 +23,7 @@ class CampaignBulkSimulator:
         self.active = bool(active_campaigns())
         self.purchases: list[tuple[int, datetime, Decimal, int]] = []
 
-    live = False  # set by the batch poster (loyalty/ledger/services/batch.py)
+    live = False  # set by the batch poster (loyalty/ledger/batch.py)
 
     @classmethod
     def batch_blocker(cls) -> str | None:

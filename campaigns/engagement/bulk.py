@@ -16,7 +16,7 @@ class EngagementBulkSimulator:
         self.now = now
         self.touched: set[int] = set()
 
-    live = False  # a batch of live purchases (loyalty/ledger/services/batch.py): as a posting
+    live = False  # a batch of live purchases (loyalty/ledger/batch.py): as a posting
 
     @classmethod
     def batch_blocker(cls) -> str | None:

@@ -63,7 +63,7 @@ class ClubBulkSimulator:
                 return club_contributions(membership)
         return []
 
-    live = False  # set by the batch poster (loyalty/ledger/services/batch.py)
+    live = False  # set by the batch poster (loyalty/ledger/batch.py)
 
     @classmethod
     def batch_blocker(cls) -> str | None:

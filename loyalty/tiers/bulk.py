@@ -101,7 +101,7 @@ class TierBulkSimulator:
         return tier_contributions(tier)
 
     # ------------------------------------------------------------- batch of live purchases
-    live = False  # set by the batch poster (loyalty/ledger/services/batch.py)
+    live = False  # set by the batch poster (loyalty/ledger/batch.py)
 
     @classmethod
     def batch_blocker(cls) -> str | None:

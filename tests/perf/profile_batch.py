@@ -33,7 +33,7 @@ from django.test import Client  # noqa: E402
 from django.test.utils import CaptureQueriesContext  # noqa: E402
 
 from loyalty.integrations.services import api_client_create  # noqa: E402
-from loyalty.ledger.services.batch import batch_blockers  # noqa: E402
+from loyalty.ledger.batch import batch_blockers  # noqa: E402
 from members.models import Member  # noqa: E402
 
 

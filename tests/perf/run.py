@@ -10,7 +10,7 @@ TPC-B and select-only, a plain COPY of the same member file), because absolute t
   3. ceilings: pgbench -c 2 -j 2 (TPC-B) and pgbench -S -c 2 -j 2, median of --repeats runs;
   4. sections (SECTIONS below; add one by appending a function): earn through the API under
      gunicorn with wrk, clerk lookup, member import, real-dataset transaction import, nightly
-     jobs, KPI/dashboard;
+     jobs, KPI/dashboard, batch purchases (wrk posting batches of BENCH_BATCH, default 200);
   5. a table printed, written to var/bench/<mode>.md and into docs/performance.md between the
      markers of the mode.
 
@@ -1018,8 +1018,7 @@ def section_batch(b: Bench) -> None:
         DB,
         "shell",
         "-c",
-        "from loyalty.ledger.services.batch import batch_blockers; "
-        "print(batch_blockers() or 'set-based')",
+        "from loyalty.ledger.batch import batch_blockers; print(batch_blockers() or 'set-based')",
     )
     before = int(psql(DB, "SELECT count(*) FROM ledger_transaction"))
     env = {
@@ -1063,7 +1062,7 @@ def section_batch(b: Bench) -> None:
     )
     b.notes.append(
         f"batch: mode {mode.strip().splitlines()[-1] if mode.strip() else '?'} "
-        "(loyalty/ledger/services/batch.py; a list means purchase by purchase, and why); "
+        "(loyalty/ledger/batch.py; a list means purchase by purchase, and why); "
         "written - created counts batches still committing when wrk stopped."
     )
 

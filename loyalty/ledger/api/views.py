@@ -18,6 +18,7 @@ from loyalty.core.api.schema import ErrorSerializer
 from loyalty.core.api.strict import NonZeroIntegerField, StrictSerializer
 from loyalty.core.scopes import MEMBERS_READ, TRANSACTIONS_WRITE
 from loyalty.integrations.permissions import api_client_of, binding_check
+from loyalty.ledger.batch import BatchPurchase, purchases_record_batch
 from loyalty.ledger.exceptions import OriginalTransactionNotFound
 from loyalty.ledger.models import LedgerEntry, Transaction
 from loyalty.ledger.selectors import account_balance, account_statement, transaction_get
@@ -28,7 +29,6 @@ from loyalty.ledger.services import (
     purchase_record,
     return_record,
 )
-from loyalty.ledger.services.batch import BatchPurchase, purchases_record_batch
 from members.api.access import viewer
 from members.exceptions import InvalidCardNumber, MemberNotFound
 from members.identifiers import is_valid_member_number

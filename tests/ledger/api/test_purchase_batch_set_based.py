@@ -1,4 +1,4 @@
-"""The batch endpoint's set-based mode (loyalty/ledger/services/batch.py): the same answers and
+"""The batch endpoint's set-based mode (loyalty/ledger/batch.py): the same answers and
 rows as the single endpoint, purchase by purchase, when the bulk poster does the work."""
 
 from datetime import UTC, datetime, timedelta
@@ -9,9 +9,9 @@ from django.db import transaction
 from django.utils import timezone
 
 from campaigns.models import Campaign
+from loyalty.ledger.batch import batch_blockers
 from loyalty.ledger.models import EarningRule, LedgerEntry, PointsAccount, Transaction
 from loyalty.ledger.services import ledger_reconcile
-from loyalty.ledger.services.batch import batch_blockers
 from loyalty.tiers.models import TierAssignment
 from loyalty.tiers.windows import WindowKind
 from members.models import Member
