@@ -10,6 +10,7 @@ entries are posted after the import's own entries (same points and lots, a diffe
 from collections import defaultdict
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
 from loyalty.ledger.models import LedgerEntry, Transaction
 
@@ -21,6 +22,22 @@ class CampaignBulkSimulator:
         self.now = now
         self.active = bool(active_campaigns())
         self.purchases: list[tuple[int, datetime, Decimal, int]] = []
+
+    live = False  # set by the batch poster (loyalty/ledger/batch.py)
+
+    @classmethod
+    def batch_blocker(cls) -> str | None:
+        """A batch of live purchases runs purchase by purchase while campaigns are active: their
+        awards, budgets and counters are written by the purchase path's code."""
+        from campaigns.cache import active_campaigns
+
+        return "campaigns are active" if active_campaigns() else None
+
+    def batch_single_reason(self, **posting: Any) -> str | None:
+        return "campaigns are active" if self.active else None
+
+    def refresh(self, members: dict[int, datetime]) -> None:
+        return None  # nothing a purchase changes is held here
 
     def contributions(self, member_id: int, *, occurred_at: datetime | None = None) -> list:
         return []  # campaigns add separate bonus entries, not engine contributions

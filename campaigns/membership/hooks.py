@@ -74,8 +74,20 @@ class ClubBulkSimulator:
                 return club_contributions(membership)
         return []
 
+    live = False  # set by the batch poster (loyalty/ledger/batch.py)
+
+    @classmethod
+    def batch_blocker(cls) -> str | None:
+        return None
+
+    def batch_single_reason(self, **posting: Any) -> str | None:
+        return None
+
     def posted(self, **kwargs: Any) -> None:
         return None
+
+    def refresh(self, members: dict[int, datetime]) -> None:
+        return None  # nothing a purchase changes is held here
 
     def write(self) -> None:
         return None

@@ -100,6 +100,72 @@ class TierBulkSimulator:
         tier = self.by_id[row["tier_id"]] if row else self.entry_tier
         return tier_contributions(tier)
 
+    # ------------------------------------------------------------- batch of live purchases
+    live = False  # set by the batch poster (loyalty/ledger/batch.py)
+
+    @classmethod
+    def batch_blocker(cls) -> str | None:
+        return None
+
+    def batch_single_reason(
+        self,
+        *,
+        member_id: int,
+        kind: str,
+        occurred_at: datetime,
+        amount: Decimal,
+        entries: list[tuple[str, int]],
+    ) -> str | None:
+        """Why this posting must go through the purchase path (the tier service: an upgrade
+        with its gift, reason and messages, a first tier row, a grace cancelled), else None.
+        Reads only: the state moves in `posted`."""
+        if not self.ladder or kind != Transaction.Kind.PURCHASE:
+            return None
+        value = self.value.get(member_id, ZERO)
+        start, end = self.bounds[member_id]
+        if (start is None or occurred_at >= start) and (end is None or occurred_at < end):
+            if self.policy.basis == TierPolicy.Basis.POINTS:
+                value += Decimal(sum(p for k, p in entries if k in COUNTED_POINTS))
+            else:
+                value += amount
+        from loyalty.tiers.services import tier_for_value
+
+        value = max(value, ZERO)
+        if self.policy.basis == TierPolicy.Basis.SPEND:
+            value = value.quantize(Decimal("0.01"))
+        reached = tier_for_value(self.ladder, value)
+        current = self.current.get(member_id)
+        if current is None:
+            return "the member gets a first tier"
+        held = self.by_id[current["tier_id"]]
+        if reached.rank > held.rank:
+            return "a tier upgrade"
+        if current["downgrade_due_on"] is not None and reached.rank >= held.rank:
+            return "a tier downgrade cancelled"
+        return None
+
+    def refresh(self, members: dict[int, datetime]) -> None:
+        """Read these members' tier rows and qualifying values again (the batch poster, after
+        the purchase path posted for them)."""
+        ids = list(members)
+        for member_id in ids:
+            self.current.pop(member_id, None)
+            self.value.pop(member_id, None)
+        for row in TierAssignment.objects.filter(member_id__in=ids, valid_to__isnull=True).values(
+            "id", "member_id", "tier_id", "downgrade_due_on"
+        ):
+            self.current[row["member_id"]] = dict(row)
+        if self.ladder:
+            refs = member_refs(list(members.items()), self.zone)
+            today = local_today(self.zone)
+            for member_id, window in current_windows(
+                kind=self.policy.window, refs=refs, today=today
+            ).items():
+                start = local_midnight(window.start, self.zone) if window.start else None
+                end = local_midnight(window.end, self.zone) if window.end else None
+                self.bounds[member_id] = (None if window.end is None else start, end)
+            self.value.update(self._raw_values(refs, today))
+
     # --------------------------------------------------------------------------------- hooks
     def posted(
         self,

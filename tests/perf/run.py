@@ -10,7 +10,7 @@ TPC-B and select-only, a plain COPY of the same member file), because absolute t
   3. ceilings: pgbench -c 2 -j 2 (TPC-B) and pgbench -S -c 2 -j 2, median of --repeats runs;
   4. sections (SECTIONS below; add one by appending a function): earn through the API under
      gunicorn with wrk, clerk lookup, member import, real-dataset transaction import, nightly
-     jobs, KPI/dashboard;
+     jobs, KPI/dashboard, batch purchases (wrk posting batches of BENCH_BATCH, default 200);
   5. a table printed, written to var/bench/<mode>.md and into docs/performance.md between the
      markers of the mode.
 
@@ -1010,6 +1010,103 @@ def section_engagement(b: Bench) -> None:
             )
 
 
+BATCH_SIZE = int(os.environ.get("BENCH_BATCH", "200"))
+BATCH_CONNECTIONS = 4
+
+
+def batch_created(b: Bench, env: dict[str, str]) -> tuple[float, dict[str, float]]:
+    """One wrk run of tests/perf/batch.lua: purchases created per second (from the answers'
+    `created` counts over wrk's own elapsed time) and wrk's request figures."""
+    cmd = [
+        "wrk",
+        "-t",
+        "2",
+        "-c",
+        str(BATCH_CONNECTIONS),
+        "-d",
+        f"{b.duration}s",
+        "--latency",
+        "--timeout",
+        "30s",
+        "-s",
+        str(PERF / "batch.lua"),
+        f"http://127.0.0.1:{PORT}/api/v1/ledger/purchases/batch/",
+    ]
+    out = subprocess.run(cmd, env=dict(os.environ, **env), check=True, capture_output=True)
+    text = out.stdout.decode()
+    match = re.search(r"^created (\d+) in (\d+)$", text, re.M)
+    rps = re.search(r"Requests/sec:\s+([\d.]+)", text)
+    bad = re.search(r"Non-2xx or 3xx responses: (\d+)", text)
+    p99 = re.search(r"^\s+99%\s+([\d.]+)(us|ms|s)\s*$", text, re.M)
+    scale = {"us": 0.001, "ms": 1.0, "s": 1000.0}
+    figures = {
+        "rps": float(rps.group(1)) if rps else float("nan"),
+        "errors": float(bad.group(1)) if bad else 0.0,
+        "p99": float(p99.group(1)) * scale[p99.group(2)] if p99 else float("nan"),
+        "created": float(match.group(1)) if match else 0.0,
+    }
+    per_second = int(match.group(1)) / (int(match.group(2)) / 1e6) if match else float("nan")
+    return per_second, figures
+
+
+def section_batch(b: Bench) -> None:
+    """Purchases per second through the batch endpoint (batches of BENCH_BATCH fresh purchases,
+    4 connections), against pgbench TPC-B in the same run (issue #22: >= 1.0 x)."""
+    token = api_token(b)
+    lo, hi = map(int, psql(DB, "SELECT min(id), max(id) FROM members_member").split("|"))
+    _, mode = manage(
+        DB,
+        "shell",
+        "-c",
+        "from loyalty.ledger.batch import batch_blockers; print(batch_blockers() or 'set-based')",
+    )
+    before = int(psql(DB, "SELECT count(*) FROM ledger_transaction"))
+    env = {
+        "BENCH_AUTH": token,
+        "BENCH_LO": str(lo),
+        "BENCH_HI": str(hi),
+        "BENCH_BATCH": str(BATCH_SIZE),
+    }
+    runs = []
+    with Server(DB):
+        for n in range(b.repeats):
+            runs.append(batch_created(b, env | {"BENCH_RUN": f"x{n}{int(time.time())}"}))
+    command = (
+        f"BENCH_BATCH={BATCH_SIZE} wrk -t 2 -c {BATCH_CONNECTIONS} -d {b.duration}s --latency "
+        f"--timeout 30s -s tests/perf/batch.lua http://127.0.0.1:{PORT}/api/v1/ledger/purchases/batch/"
+    )
+    b.commands.append(command)
+    per_second = median([r[0] for r in runs])
+    ratio = per_second / b.ceilings["tpcb"]
+    b.add(
+        "batch",
+        f"POST batches of {BATCH_SIZE} purchases, {hi - lo + 1:,} members (purchases/s)",
+        fmt(per_second),
+        fmt(b.ceilings["tpcb"]),
+        f"{ratio:.2f} x",
+        ">= 1.0 x TPC-B",
+        "met" if ratio >= 1.0 else "not met",
+    )
+    after = int(psql(DB, "SELECT count(*) FROM ledger_transaction"))
+    created = sum(r[1]["created"] for r in runs)
+    errors = sum(r[1]["errors"] for r in runs)
+    _, rec = manage(DB, "reconcile_ledger")
+    lost = "every account reconciles" not in rec
+    b.add(
+        "batch",
+        "batches/s; p99 per batch (ms); non-2xx / written - created / reconcile",
+        f"{fmt(median([r[1]['rps'] for r in runs]))}; {fmt(median([r[1]['p99'] for r in runs]))}"
+        f"; {int(errors)} / {int(after - before - created)} / {'MISMATCH' if lost else 'ok'}",
+        target="no lost update, no duplicate",
+        status="met" if not lost and after - before >= created else "not met",
+    )
+    b.notes.append(
+        f"batch: mode {mode.strip().splitlines()[-1] if mode.strip() else '?'} "
+        "(loyalty/ledger/batch.py; a list means purchase by purchase, and why); "
+        "written - created counts batches still committing when wrk stopped."
+    )
+
+
 SECTIONS = [
     ("earn", section_earn),
     ("lookup", section_lookup),
@@ -1019,6 +1116,7 @@ SECTIONS = [
     ("kpi", section_kpi),
     ("campaigns", section_campaigns),
     ("engagement", section_engagement),
+    ("batch", section_batch),
 ]
 
 

@@ -2,7 +2,6 @@ from decimal import Decimal
 from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
@@ -19,6 +18,7 @@ from loyalty.core.api.schema import ErrorSerializer
 from loyalty.core.api.strict import NonZeroIntegerField, StrictSerializer
 from loyalty.core.scopes import MEMBERS_READ, TRANSACTIONS_WRITE
 from loyalty.integrations.permissions import api_client_of, binding_check
+from loyalty.ledger.batch import BatchPurchase, purchases_record_batch
 from loyalty.ledger.exceptions import OriginalTransactionNotFound
 from loyalty.ledger.models import LedgerEntry, Transaction
 from loyalty.ledger.selectors import account_balance, account_statement, transaction_get
@@ -30,8 +30,15 @@ from loyalty.ledger.services import (
     return_record,
 )
 from members.api.access import viewer
+from members.exceptions import InvalidCardNumber, MemberNotFound
+from members.identifiers import is_valid_member_number
 from members.models import Store
-from members.selectors import member_get, member_get_by_number, member_visible
+from members.selectors import (
+    member_get,
+    member_get_by_number,
+    member_list_for_staff,
+    member_visible,
+)
 
 IDEMPOTENCY_HEADER = OpenApiParameter(
     "Idempotency-Key",
@@ -183,9 +190,16 @@ def _posting_data(result: Any) -> dict[str, Any]:
         "points_refunded": result.points_refunded,
         "points_uncollected": result.points_uncollected,
         "rules": result.rules,
-        "balance": account_balance(member=member, account=result.account) if member else None,
+        "balance": _balance_of(result, member),
     }
     return PostingOutputSerializer(data).data
+
+
+def _balance_of(result: Any, member: Any) -> Any:
+    if member is None:
+        return None
+    known = getattr(result, "balance", None)  # a batch's: as the purchase left it
+    return known if known is not None else account_balance(member=member, account=result.account)
 
 
 def _posting_response(result: Any) -> Response:
@@ -310,20 +324,44 @@ class PurchaseBatchCreateApi(ApiAuthMixin, APIView):
         serializer = self.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         idempotency_header(request)  # checked as everywhere, even though each item has its key
+        items = serializer.validated_data["purchases"]
         client = api_client_of(request)
-        results = []
-        for index, data in enumerate(serializer.validated_data["purchases"]):
-            row: dict[str, Any] = {"index": index, "external_id": data["external_id"]}
+        refs = _BatchRefs(request, items)  # members and stores: one query each
+        purchases: list[BatchPurchase | Exception] = []
+        for data in items:
             try:
                 if client is not None:  # a store- or channel-bound key, item by item
                     binding_check(request, client, data)
-                with transaction.atomic():  # all or nothing per purchase, never per request
-                    result = _purchase(request, data, data["external_id"])
-                    purchase = _posting_data(result)
+                purchases.append(
+                    BatchPurchase(
+                        member=refs.member(data),
+                        channel=data["channel"],
+                        external_id=data["external_id"],
+                        occurred_at=data.get("occurred_at") or timezone.now(),
+                        amount=data["amount"],
+                        store=refs.store(data.get("store")),
+                        lines=_lines(data.get("lines", [])),
+                        points_spent=data["points_spent"],
+                        customer_ref=data["customer_ref"],
+                        promo_code=data["promo_code"],
+                    )
+                )
             except Exception as exc:
-                answer = exception_handler(exc, {"view": self, "request": request})
-                if answer is None:  # not a refusal: a 500, as on the single endpoint
-                    raise
+                purchases.append(exc)
+        context = {"view": self, "request": request}
+        report = purchases_record_batch(
+            purchases=purchases,
+            actor=request.user,
+            # not a refusal (answered None): a 500, as on the single endpoint
+            refusal=lambda exc: exception_handler(exc, context) is not None,
+        )
+        results = []
+        for index, (data, result) in enumerate(zip(items, report.results, strict=True)):
+            row: dict[str, Any] = {"index": index, "external_id": data["external_id"]}
+            if isinstance(result, Exception):
+                answer = exception_handler(result, context)
+                if answer is None:
+                    raise result
                 row |= {
                     "outcome": "refused",
                     "status": answer.status_code,
@@ -334,13 +372,62 @@ class PurchaseBatchCreateApi(ApiAuthMixin, APIView):
                 row |= {
                     "outcome": "created" if result.created else "replayed",
                     "status": 201 if result.created else 200,
-                    "purchase": purchase,
+                    "purchase": _posting_data(result),
                     "error": None,
                 }
             results.append(row)
         counts = {k: sum(r["outcome"] == k for r in results) for k in ("created", "replayed")}
         out = {**counts, "refused": len(results) - sum(counts.values()), "results": results}
         return Response(out)  # the purchases and errors are serialized already (as documented)
+
+
+class _BatchRefs:
+    """The members and stores a batch names, read once (as resolve_member and
+    store_from_request would read them one purchase at a time, same refusals)."""
+
+    def __init__(self, request: Request, items: list[dict]):
+        self.request = request
+        ids = {d["member_id"] for d in items if d.get("member_id")}
+        numbers = {
+            d["member_number"].strip()
+            for d in items
+            if not d.get("member_id") and d.get("member_number")
+        }
+        visible = member_list_for_staff(**viewer(request)).select_related(
+            "home_store", "referred_by"
+        )
+        self.by_id = {m.pk: m for m in visible.filter(pk__in=ids)} if ids else {}
+        self.by_number = (
+            {m.member_number: m for m in visible.filter(member_number__in=numbers)}
+            if numbers
+            else {}
+        )
+        codes = {d["store"].upper() for d in items if d.get("store")}
+        self.stores = {s.code: s for s in Store.objects.filter(code__in=codes)} if codes else {}
+
+    def member(self, data: dict) -> Any:
+        if data.get("member_id"):
+            found = self.by_id.get(data["member_id"])
+            if found is None:
+                raise MemberNotFound()
+            return found
+        if data.get("member_number"):
+            number = data["member_number"].strip()
+            if not is_valid_member_number(number):
+                raise InvalidCardNumber()
+            found = self.by_number.get(number)
+            if found is None:
+                raise MemberNotFound()
+            return found
+        return None
+
+    def store(self, code: str | None) -> Store | None:
+        if not code:
+            return store_from_request(code, self.request)  # a store-bound key's store
+        store = self.stores.get(code.upper())
+        if store is None:  # well formed, but no such store: 422 (as store_from_request)
+            raise DjangoValidationError({"store": [f"Unknown store {code!r}."]})
+        return store
 
 
 class ReturnCreateApi(ApiAuthMixin, APIView):
