@@ -138,6 +138,9 @@ else:
 # README), so a runaway query ends with an error the worker answers, not a killed worker.
 # Celery workers and management commands (imports, benchmarks) run without it. 0: off.
 WEB_STATEMENT_TIMEOUT_MS = env.int("WEB_STATEMENT_TIMEOUT_MS", default=20_000)
+# Connections the nightly expiry uses at once on PostgreSQL (loyalty/ledger/services/jobs.py):
+# its batches hold disjoint accounts, so they run side by side; 1: one batch after another.
+LEDGER_EXPIRY_WORKERS = env.int("LEDGER_EXPIRY_WORKERS", default=2)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # Read replica for analytics (docs/analytics.md): KPI queries and CSV exports read a streaming
 # standby when DATABASE_REPLICA_URL is set; everything else, and every write, uses the primary.
