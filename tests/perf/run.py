@@ -1077,6 +1077,7 @@ def section_scaling(b: Bench) -> None:
     duration = min(b.duration, 5)
     before = int(psql(DB, "SELECT count(*) FROM ledger_transaction"))
     answered = 0.0
+    wal: list[tuple[int, int]] = []  # (WAL bytes, purchases written) of each earn run
     try:
         for pooled in (False, True):
             bouncer = PgBouncer(DB, pool_size=2) if pooled else None
@@ -1095,6 +1096,8 @@ def section_scaling(b: Bench) -> None:
                 via = "PgBouncer (transaction, 2 server connections)" if pooled else "direct"
                 for workers in (1, 2, 4):
                     with Server(DB, workers=workers, env=extra):
+                        lsn = psql(DB, "SELECT pg_current_wal_lsn()")
+                        count = int(psql(DB, "SELECT count(*) FROM ledger_transaction"))
                         earn = wrk_median(
                             b,
                             PERF / "earn.lua",
@@ -1107,6 +1110,17 @@ def section_scaling(b: Bench) -> None:
                             },
                             16,
                             duration,
+                        )
+                        wal.append(
+                            (
+                                int(
+                                    psql(
+                                        DB,
+                                        f"SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), '{lsn}')",
+                                    ).split(".")[0]
+                                ),
+                                int(psql(DB, "SELECT count(*) FROM ledger_transaction")) - count,
+                            )
                         )
                         lookup = wrk_median(
                             b,
@@ -1145,6 +1159,13 @@ def section_scaling(b: Bench) -> None:
         f"{int(after - before - answered)} / {'ok' if ok else 'MISMATCH'}",
         target="no lost update, no duplicate",
         status="met" if ok and 0 <= after - before - answered <= 16 * 12 * b.repeats else "not met",
+    )
+    written = sum(n for _, n in wal)
+    b.add(
+        "scaling",
+        "WAL per purchase during the earn runs (bytes; the whole server's WAL, an upper bound)",
+        fmt(sum(w for w, _ in wal) / written) if written else "-",
+        target="(sizing)",
     )
     b.commands.append("gunicorn ... -w 1|2|4 (scaling), DATABASE_POOLER=pgbouncer behind PgBouncer")
 
