@@ -110,6 +110,8 @@ TEMPLATES = [
 
 # --- Database -----------------------------------------------------------------------------
 (BASE_DIR / "var" / "staticfiles").mkdir(parents=True, exist_ok=True)
+# "pgbouncer" when DATABASE_URL is a transaction pooler (see below and docs/scaling.md)
+DATABASE_POOLER = env.str("DATABASE_POOLER", default="")
 DATABASES = {
     "default": env.db_url("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'var' / 'db.sqlite3'}")
 }
@@ -127,6 +129,15 @@ else:
     # PostgreSQL 14+: while a query runs, check every N ms that the client is still there, so
     # the query of a killed or timed-out worker stops instead of holding its locks (0: off)
     _check_ms = env.int("DB_CLIENT_CONNECTION_CHECK_MS", default=5_000)
+    # DATABASE_POOLER=pgbouncer: DATABASE_URL points at PgBouncer in transaction pooling mode
+    # (docs/scaling.md). A server connection then serves another client after each transaction,
+    # so the app keeps no session state: no server-side cursors (.iterator() reads on the
+    # client), no startup `options` (PgBouncer refuses them) and no session SET
+    # (loyalty/core/db.py skips the web statement_timeout; the pooler's connect_query or the
+    # database role sets statement_timeout and client_connection_check_interval instead).
+    if DATABASE_POOLER:
+        DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"] = True
+        _check_ms = 0
     if _check_ms:
         _options = DATABASES["default"].setdefault("OPTIONS", {})
         _options["options"] = (
@@ -138,6 +149,9 @@ else:
 # README), so a runaway query ends with an error the worker answers, not a killed worker.
 # Celery workers and management commands (imports, benchmarks) run without it. 0: off.
 WEB_STATEMENT_TIMEOUT_MS = env.int("WEB_STATEMENT_TIMEOUT_MS", default=20_000)
+# Connections the nightly expiry uses at once on PostgreSQL (loyalty/ledger/services/jobs.py):
+# its batches hold disjoint accounts, so they run side by side; 1: one batch after another.
+LEDGER_EXPIRY_WORKERS = env.int("LEDGER_EXPIRY_WORKERS", default=2)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # Read replica for analytics (docs/analytics.md): KPI queries and CSV exports read a streaming
 # standby when DATABASE_REPLICA_URL is set; everything else, and every write, uses the primary.

@@ -268,12 +268,15 @@ class LedgerEntry(models.Model):
     source_type = models.CharField(max_length=40, blank=True, verbose_name=_("source type"))
     source_id = models.CharField(max_length=64, blank=True, verbose_name=_("source id"))
     idempotency_key = models.CharField(max_length=120, verbose_name=_("idempotency key"))
+    # no full index: ledger_entry_single_reversal (unique, WHERE reverses_id IS NOT NULL)
+    # answers every `reverses = X` lookup, and the NULL of every other entry is not written
     reverses = models.ForeignKey(
         "self",
         null=True,
         blank=True,
         on_delete=models.PROTECT,
         related_name="reversed_by",
+        db_index=False,
         verbose_name=_("reverses"),
     )
     reason = models.CharField(max_length=255, blank=True, verbose_name=_("reason"))
@@ -284,12 +287,14 @@ class LedgerEntry(models.Model):
         verbose_name=_("rules"),
     )
     metadata = models.JSONField(default=dict, blank=True, verbose_name=_("metadata"))
+    # indexed only where set (ledger_entry_created_by, partial): system entries have no actor
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         null=True,
         blank=True,
         on_delete=models.PROTECT,
         related_name="+",
+        db_index=False,
         verbose_name=_("created by"),
     )
     effective_at = models.DateTimeField(default=timezone.now, verbose_name=_("effective at"))
@@ -359,6 +364,11 @@ class LedgerEntry(models.Model):
                 include=["account", "amount"],
                 name="ledger_entry_kind_time",
             ),
+            models.Index(
+                fields=["created_by"],
+                condition=Q(created_by__isnull=False),
+                name="ledger_entry_created_by",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -427,8 +437,13 @@ class PointsLot(models.Model):
 class LotAllocation(models.Model):
     """Which lots a debit consumed (or a refund restored), and how many points of each."""
 
+    # no index of its own: ledger_allocation_once_per_lot (entry, lot) leads with it
     entry = models.ForeignKey(
-        LedgerEntry, on_delete=models.PROTECT, related_name="allocations", verbose_name=_("entry")
+        LedgerEntry,
+        on_delete=models.PROTECT,
+        related_name="allocations",
+        db_index=False,
+        verbose_name=_("entry"),
     )
     lot = models.ForeignKey(
         PointsLot, on_delete=models.PROTECT, related_name="allocations", verbose_name=_("lot")

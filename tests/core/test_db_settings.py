@@ -110,3 +110,31 @@ def test_the_test_process_itself_has_the_check_interval():
     with connection.cursor() as cursor:
         cursor.execute("SHOW client_connection_check_interval")
         assert cursor.fetchone()[0] == "5s"
+
+
+def test_behind_a_transaction_pooler_no_session_state_is_configured():
+    """DATABASE_POOLER=pgbouncer (docs/scaling.md): no server-side cursors, no startup options
+    (PgBouncer refuses them); the default keeps both."""
+    code = (
+        "import json, django; from django.conf import settings as s; "
+        "db = s.DATABASES['default']; "
+        "print(json.dumps([db.get('DISABLE_SERVER_SIDE_CURSORS', False), "
+        "db.get('OPTIONS', {}).get('options', ''), s.DATABASE_POOLER]))"
+    )
+    pooled = _python(
+        code,
+        DJANGO_SETTINGS_MODULE="config.settings.local",
+        DATABASE_URL=PG_URL,
+        DATABASE_POOLER="pgbouncer",
+    )
+    direct = _python(code, DJANGO_SETTINGS_MODULE="config.settings.local", DATABASE_URL=PG_URL)
+    assert json.loads(pooled) == [True, "", "pgbouncer"]
+    assert json.loads(direct) == [False, "-c client_connection_check_interval=5000", ""]
+
+
+@postgres
+@pytest.mark.django_db
+def test_behind_a_pooler_a_web_process_sets_nothing_on_its_session():
+    env = _probe_env() | {"DATABASE_POOLER": "pgbouncer"}
+    web = _python("import config.wsgi; " + SHOW, **env)
+    assert web == "0 0"  # the pooler's connect_query (or the role) sets these instead

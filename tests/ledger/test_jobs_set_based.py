@@ -227,3 +227,68 @@ def test_a_crashed_set_based_expiry_rerun_expires_each_lot_once(history):
     assert allocated == Counter((lot, points) for lot, _, points in due)  # each lot once, in full
     assert not PointsLot.objects.filter(remaining__gt=0, expires_at__lte=as_of).exists()
     assert ledger_reconcile() == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_expiry_on_two_connections_writes_what_the_orm_path_writes(history, published):
+    """The default on PostgreSQL outside a transaction: batches on LEDGER_EXPIRY_WORKERS
+    connections at once. Same rows and events as the ORM path; only the order in which the
+    batches' entries got their ids may differ (each batch is still written in account order)."""
+    as_of = history
+    due = PointsLot.objects.filter(remaining__gt=0, expires_at__lte=as_of)
+    due_accounts = due.values("account_id").distinct().count()
+    due_points = sum(due.values_list("remaining", flat=True))
+    with transaction.atomic():
+        orm = points_expire_due(as_of=as_of, batch=25, set_based=False)
+        orm_rows, orm_events = snapshot(), list(published)
+        transaction.set_rollback(True)
+    published.clear()
+    assert not connection.in_atomic_block  # so the workers' path is the one taken
+
+    sql = points_expire_due(as_of=as_of, batch=25, workers=2)  # set_based: the default here
+
+    sql_rows, sql_events = snapshot(), list(published)
+    assert due_accounts > 50 and orm == sql == due_points
+    assert sorted(sql_rows.pop("expire_order")) == sorted(orm_rows.pop("expire_order"))
+    assert sql_rows == orm_rows
+    key = lambda payload: payload[1]["member_id"]  # noqa: E731
+    assert sorted(sql_events, key=key) == sorted(orm_events, key=key)
+    assert len(sql_events) == due_accounts
+    assert ledger_reconcile() == []
+    assert points_expire_due(as_of=as_of, workers=2) == 0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_failed_batch_on_two_connections_is_raised_and_the_rerun_completes(history):
+    as_of = history
+    lots = PointsLot.objects.filter(remaining__gt=0, expires_at__lte=as_of)
+    due = list(lots.values_list("id", "remaining"))
+    accounts = sorted(set(lots.values_list("account_id", flat=True)))
+    victim = accounts[len(accounts) // 2]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "CREATE FUNCTION test_expiry_crash2() RETURNS trigger AS $$ BEGIN "
+            f"IF NEW.kind = 'expire' AND NEW.account_id = {victim} THEN "
+            "RAISE EXCEPTION 'crash on a worker'; END IF; RETURN NEW; END $$ LANGUAGE plpgsql"
+        )
+        cursor.execute(
+            "CREATE TRIGGER test_expiry_crash2 BEFORE INSERT ON ledger_ledgerentry "
+            "FOR EACH ROW EXECUTE FUNCTION test_expiry_crash2()"
+        )
+    try:
+        with pytest.raises(DatabaseError, match="crash on a worker"):
+            points_expire_due(as_of=as_of, batch=25, workers=2)
+        assert not LedgerEntry.objects.filter(kind="expire", account_id=victim).exists()
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("DROP TRIGGER test_expiry_crash2 ON ledger_ledgerentry")
+            cursor.execute("DROP FUNCTION test_expiry_crash2()")
+
+    points_expire_due(as_of=as_of, batch=25, workers=2)
+
+    assert LedgerEntry.objects.filter(kind="expire").count() == len(accounts)
+    allocated = Counter(
+        LotAllocation.objects.filter(entry__kind="expire").values_list("lot_id", "points")
+    )
+    assert allocated == Counter(due)  # each due lot once, in full
+    assert ledger_reconcile() == []

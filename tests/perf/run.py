@@ -226,8 +226,10 @@ def ceilings(b: Bench) -> None:
 
 # ------------------------------------------------------------------------------- wrk + server
 class Server:
-    def __init__(self, db: str):
+    def __init__(self, db: str, workers: int | None = None, env: dict[str, str] | None = None):
         self.db = db
+        self.workers = workers  # gunicorn processes (default BENCH_WORKERS or 5)
+        self.env = env or {}  # on top of env_for(db): e.g. DATABASE_URL of a pooler
         self.proc: subprocess.Popen | None = None
 
     def __enter__(self) -> "Server":
@@ -249,7 +251,7 @@ class Server:
                 "-k",
                 "gthread",
                 "-w",
-                os.environ.get("BENCH_WORKERS", "5"),
+                str(self.workers or os.environ.get("BENCH_WORKERS", "5")),
                 "--threads",
                 os.environ.get("BENCH_THREADS", "1"),
                 "--keep-alive",
@@ -260,7 +262,7 @@ class Server:
                 "warning",
             ],
             cwd=ROOT,
-            env=env_for(self.db),
+            env=env_for(self.db) | self.env,
             start_new_session=True,
         )
         for _ in range(120):
@@ -1107,6 +1109,226 @@ def section_batch(b: Bench) -> None:
     )
 
 
+class PgBouncer:
+    """Debian's pgbouncer on a spare port in front of `db`, pool_mode = transaction, with a
+    generated ini in a temporary directory (docs/scaling.md). `pool_size` server connections
+    serve every client; the web settings it stands for (statement_timeout,
+    client_connection_check_interval) are set by connect_query, since the app sets nothing on
+    its session behind a pooler (DATABASE_POOLER)."""
+
+    def __init__(self, db: str, pool_size: int = 4):
+        self.db, self.pool_size = db, pool_size
+        self.port = free_port()
+        self.dir = Path(tempfile.mkdtemp(prefix="bench-pgbouncer-"))
+        self.proc: subprocess.Popen | None = None
+
+    def ini(self) -> str:
+        host, port, user = pg_args()[1], pg_args()[3], pg_args()[5]
+        return "\n".join(
+            [
+                "[databases]",
+                f"{self.db} = host={host} port={port} dbname={self.db} user={user} "
+                "connect_query='SET statement_timeout = 20000; "
+                "SET client_connection_check_interval = 5000'",
+                "[pgbouncer]",
+                "listen_addr = 127.0.0.1",
+                f"listen_port = {self.port}",
+                "unix_socket_dir =",
+                "auth_type = trust",
+                f"auth_file = {self.dir / 'users.txt'}",
+                "pool_mode = transaction",
+                f"default_pool_size = {self.pool_size}",
+                "max_client_conn = 500",
+                "ignore_startup_parameters = extra_float_digits",
+                f"logfile = {self.dir / 'pgbouncer.log'}",
+                f"pidfile = {self.dir / 'pgbouncer.pid'}",
+                "",
+            ]
+        )
+
+    def url(self) -> str:
+        return f"postgres://{pg_args()[5]}@127.0.0.1:{self.port}/{self.db}"
+
+    def __enter__(self) -> "PgBouncer":
+        binary = shutil.which("pgbouncer") or "/usr/sbin/pgbouncer"
+        (self.dir / "users.txt").write_text(f'"{pg_args()[5]}" ""\n')
+        (self.dir / "pgbouncer.ini").write_text(self.ini())
+        argv = [binary, str(self.dir / "pgbouncer.ini")]
+        if hasattr(os, "geteuid") and os.geteuid() == 0:  # pgbouncer refuses to run as root
+            self.dir.chmod(0o777)
+            for path in self.dir.iterdir():
+                path.chmod(0o666)
+            argv = ["runuser", "-u", "postgres", "--", *argv]
+        self.proc = subprocess.Popen(
+            argv,
+            cwd=ROOT,
+            start_new_session=True,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,  # its log is in the temporary directory
+        )
+        for _ in range(40):
+            if self.proc.poll() is not None:
+                log = self.dir / "pgbouncer.log"
+                raise RuntimeError(
+                    "pgbouncer exited: " + (log.read_text()[-500:] if log.exists() else "")
+                )
+            done = subprocess.run(
+                [
+                    *["psql", "-h", "127.0.0.1", "-p", str(self.port), "-U", pg_args()[5]],
+                    *["-At", "-d", self.db, "-c", "SHOW statement_timeout"],
+                ],
+                capture_output=True,
+            )
+            if done.returncode == 0:
+                return self
+            time.sleep(0.25)
+        raise RuntimeError("pgbouncer did not answer")
+
+    def __exit__(self, *exc: object) -> None:
+        if self.proc is not None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            self.proc.wait(timeout=30)
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def section_scaling(b: Bench) -> None:
+    """Earn (spread) and card lookup with 1, 2 and 4 gunicorn processes, straight to PostgreSQL
+    and through PgBouncer (transaction pooling, 2 server connections, DATABASE_POOLER=pgbouncer
+    in the app). 16 wrk connections each; the machine's cores bound the curve (4 processes
+    oversubscribe 2 cores), the point is the shape and that the pooled runs work."""
+    problem = ensure_tools(
+        {"pgbouncer": "pgbouncer"},
+        which=lambda name: (
+            shutil.which(name)
+            or ("/usr/sbin/pgbouncer" if Path("/usr/sbin/pgbouncer").exists() else None)
+        ),
+    )
+    if problem:
+        b.add("scaling", "pgbouncer", "-", status=f"not run: {problem}")
+        return
+    token = api_token(b)
+    lo, hi = map(int, psql(DB, "SELECT min(id), max(id) FROM members_member").split("|"))
+    cards = psql(DB, "SELECT member_number FROM members_member TABLESAMPLE SYSTEM (1) LIMIT 2000")
+    with tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False) as handle:
+        handle.write("\n".join(urllib.parse.quote(q) for q in cards.splitlines()) + "\n")
+    duration = min(b.duration, 5)
+    before = int(psql(DB, "SELECT count(*) FROM ledger_transaction"))
+    answered = 0.0
+    wal: list[tuple[int, int]] = []  # (WAL bytes, purchases written) of each earn run
+    try:
+        for pooled in (False, True):
+            bouncer = PgBouncer(DB, pool_size=2) if pooled else None
+            if bouncer is not None:
+                bouncer.__enter__()
+                b.commands.append(
+                    "pgbouncer <generated ini: pool_mode = transaction, default_pool_size = 2, "
+                    "connect_query sets statement_timeout and client_connection_check_interval>"
+                )
+            try:
+                extra = (
+                    {"DATABASE_URL": bouncer.url(), "DATABASE_POOLER": "pgbouncer"}
+                    if bouncer
+                    else {}
+                )
+                via = "PgBouncer (transaction, 2 server connections)" if pooled else "direct"
+                for workers in (1, 2, 4):
+                    with Server(DB, workers=workers, env=extra):
+                        # warm every process first (not measured): a process's first lookup
+                        # took 8 s on the loaded machine (lazy imports, first queries), longer
+                        # than wrk's 2 s timeout, which made a 5 s run count no answer at all
+                        for script, path, env in (
+                            (
+                                PERF / "earn.lua",
+                                "/api/v1/ledger/purchases/",
+                                {
+                                    "BENCH_AUTH": token,
+                                    "BENCH_LO": str(lo),
+                                    "BENCH_HI": str(hi),
+                                    "BENCH_RUN": f"w{workers}{int(pooled)}{int(time.time())}",
+                                },
+                            ),
+                            (
+                                PERF / "lookup.lua",
+                                "/api/v1/members/lookup/",
+                                {"BENCH_AUTH": token, "BENCH_QUERIES": handle.name},
+                            ),
+                        ):
+                            warm = wrk(b, script, path, env, 2 * workers, 12)
+                            answered += warm["requests"] - warm["errors"] if "earn" in path else 0
+                        lsn = psql(DB, "SELECT pg_current_wal_lsn()")
+                        count = int(psql(DB, "SELECT count(*) FROM ledger_transaction"))
+                        earn = wrk_median(
+                            b,
+                            PERF / "earn.lua",
+                            "/api/v1/ledger/purchases/",
+                            {
+                                "BENCH_AUTH": token,
+                                "BENCH_LO": str(lo),
+                                "BENCH_HI": str(hi),
+                                "BENCH_RUN": f"s{workers}{int(pooled)}{int(time.time())}",
+                            },
+                            16,
+                            duration,
+                        )
+                        wal.append(
+                            (
+                                int(
+                                    psql(
+                                        DB,
+                                        f"SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), '{lsn}')",
+                                    ).split(".")[0]
+                                ),
+                                int(psql(DB, "SELECT count(*) FROM ledger_transaction")) - count,
+                            )
+                        )
+                        lookup = wrk_median(
+                            b,
+                            PERF / "lookup.lua",
+                            "/api/v1/members/lookup/",
+                            {"BENCH_AUTH": token, "BENCH_QUERIES": handle.name},
+                            16,
+                            duration,
+                        )
+                    answered += earn["requests"] - earn["errors"]
+                    for name, result in (("earn", earn), ("card lookup", lookup)):
+                        b.add(
+                            "scaling",
+                            f"{name}, {workers} process{'es' if workers > 1 else ''}, {via}: "
+                            "req/s, p50 / p99 (ms), non-2xx",
+                            f"{fmt(result['rps'])}, {fmt(result['p50'])} / "
+                            f"{fmt(result['p99'])}, {int(result['errors'])}",
+                            fmt(
+                                b.ceilings.get("tpcb" if name == "earn" else "select", float("nan"))
+                            ),
+                            "",
+                            "(curve)",
+                            "" if not result["errors"] else "errors",
+                        )
+            finally:
+                if bouncer is not None:
+                    bouncer.__exit__()
+    finally:
+        os.unlink(handle.name)
+    after = int(psql(DB, "SELECT count(*) FROM ledger_transaction"))
+    _, rec = manage(DB, "reconcile_ledger")
+    ok = "every account reconciles" in rec
+    b.add(
+        "scaling",
+        "purchases written - 2xx answers / reconcile after every run",
+        f"{int(after - before - answered)} / {'ok' if ok else 'MISMATCH'}",
+        target="no lost update, no duplicate",
+        status="met" if ok and 0 <= after - before - answered <= 16 * 12 * b.repeats else "not met",
+    )
+    written = sum(n for _, n in wal)
+    b.add(
+        "scaling",
+        "WAL per purchase during the earn runs (bytes; the whole server's WAL, an upper bound)",
+        fmt(sum(w for w, _ in wal) / written) if written else "-",
+        target="(sizing)",
+    )
+    b.commands.append("gunicorn ... -w 1|2|4 (scaling), DATABASE_POOLER=pgbouncer behind PgBouncer")
+
+
 SECTIONS = [
     ("earn", section_earn),
     ("lookup", section_lookup),
@@ -1117,6 +1339,7 @@ SECTIONS = [
     ("campaigns", section_campaigns),
     ("engagement", section_engagement),
     ("batch", section_batch),
+    ("scaling", section_scaling),
 ]
 
 

@@ -7,10 +7,13 @@ are idempotent and safe to run twice at once (the second run waits on the accoun
 finds nothing left to do). docs/performance.md has the EXPLAINs and the figures.
 """
 
+import threading
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from django.conf import settings
 from django.db import connection, connections, transaction
 from django.db.models import F, Max, Sum
 from django.utils import timezone
@@ -59,7 +62,11 @@ def _account_batches(lots_filter: dict[str, Any], batch: int = BATCH) -> Any:
 
 
 def points_expire_due(
-    *, as_of: datetime | None = None, batch: int | None = None, set_based: bool | None = None
+    *,
+    as_of: datetime | None = None,
+    batch: int | None = None,
+    set_based: bool | None = None,
+    workers: int | None = None,
 ) -> int:
     """Expire what is left of every lot whose expiry has passed; returns points expired.
 
@@ -71,6 +78,11 @@ def points_expire_due(
     (UPDATE accounts, INSERT entries, INSERT allocations, UPDATE lots); elsewhere, or with
     `set_based=False`, the ORM path below. Both write the same rows
     (tests/ledger/test_jobs_set_based.py compares them).
+
+    The set-based batches run on `workers` connections at once (default
+    settings.LEDGER_EXPIRY_WORKERS): the batches hold disjoint accounts, each locked in pk order,
+    so they never wait on each other. Only outside a transaction (a caller's transaction would
+    not be seen by the other connections); inside one, and with one worker, batch by batch.
     """
     as_of = as_of or timezone.now()
     if set_based is None:
@@ -81,10 +93,52 @@ def points_expire_due(
     else:
         expire = _expire_batch
         batch = batch or BATCH
+    batches = _account_batches({"remaining__gt": 0, "expires_at__lte": as_of}, batch)
+    if workers is None:
+        workers = int(getattr(settings, "LEDGER_EXPIRY_WORKERS", 1) or 1)
+    if set_based and workers > 1 and not connection.in_atomic_block:
+        return _expire_on_workers(batches, as_of, workers)
     total = 0
-    for ids in _account_batches({"remaining__gt": 0, "expires_at__lte": as_of}, batch):
+    for ids in batches:
         total += expire(ids, as_of)
     return total
+
+
+def _expire_on_workers(batches: Iterator[list[int]], as_of: datetime, workers: int) -> int:
+    """_expire_batch_sql for each batch, on `workers` threads with a connection each (psycopg
+    waits for the server without the GIL). Each batch is its own transaction, as in the serial
+    path; after a failure no thread takes a new batch, the failure is raised once every thread
+    has stopped (batches committed before it stay, the failed one leaves nothing)."""
+    take_lock = threading.Lock()
+    totals: list[int] = []
+    failures: list[BaseException] = []
+
+    def take() -> list[int] | None:
+        with take_lock:
+            if failures:
+                return None
+            return next(batches, None)
+
+    def worker() -> None:
+        try:
+            while (ids := take()) is not None:
+                points = _expire_batch_sql(ids, as_of)
+                with take_lock:
+                    totals.append(points)
+        except BaseException as exc:  # noqa: BLE001 - re-raised in the caller's thread
+            with take_lock:
+                failures.append(exc)
+        finally:
+            connections.close_all()  # this thread's own connections only
+
+    threads = [threading.Thread(target=worker, name=f"expiry-{n}") for n in range(workers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    if failures:
+        raise failures[0]
+    return sum(totals)
 
 
 # One round trip per batch of accounts, the locks already held. The lots are read once
