@@ -989,10 +989,12 @@ def section_engagement(b: Bench) -> None:
             )
             for step in ENGAGEMENT_STEPS:
                 step_seconds = result["seconds"].get(step) or float("nan")
+                # a step under 10 ms (the VIP already picked) has no meaningful rate
+                rate = members / step_seconds if step_seconds >= 0.01 else float("nan")
                 b.add(
                     "engagement nightly",
                     f"{label}, {step} step (s, members/s)",
-                    f"{fmt(step_seconds)}, {fmt(members / step_seconds)}",
+                    f"{fmt(step_seconds)}, {fmt(rate)}",
                 )
             streaks = result["seconds"].get("streaks") or float("nan")
             b.notes.append(
