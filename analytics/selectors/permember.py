@@ -26,7 +26,7 @@ from loyalty.tiers.models import TierAssignment
 from members.models import Member
 
 
-def member_tiers_at(moment: datetime) -> QuerySet[TierAssignment]:
+def member_tiers_at(moment: datetime) -> QuerySet[Any, Any]:
     """(member_id, tier_id) of the tier each member held just before `moment` (members without
     an assignment then have no row). Same choice as common.tier_at: latest valid_from, then
     highest id, among the rows valid at the moment."""
@@ -53,14 +53,14 @@ def member_tiers_at(moment: datetime) -> QuerySet[TierAssignment]:
     )
 
 
-def compiled(queryset: QuerySet[Any]) -> tuple[str, list[Any]]:
+def compiled(queryset: QuerySet[Any, Any]) -> tuple[str, list[Any]]:
     """The SQL and parameters of a queryset, for the database it reads."""
     sql, params = queryset.query.get_compiler(using=queryset.db).as_sql()
     return sql, list(params)
 
 
 def members_in_scope_sql(
-    period: Period, *, columns: QuerySet[Member] | None = None, with_tier: bool = True
+    period: Period, *, columns: QuerySet[Any, Any] | None = None, with_tier: bool = True
 ) -> tuple[str, list[Any], str]:
     """(sql, params, alias): one row per member in scope (enrolled before the end, of the
     store's home store, holding the period's tier at the end) with the columns `id`,
