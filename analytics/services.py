@@ -23,7 +23,8 @@ def kpi_snapshot_day_build(*, day: date) -> int:
     """Replace the day's snapshot rows (one per store seen that day or holding members' points,
     and the all-stores row). Idempotent: building a day twice leaves the same rows. The
     outstanding points carry on from the previous day's rows when they exist (build a range in
-    order: `kpi_snapshot_range_build`), else they are summed from the ledger. Returns rows."""
+    order: `kpi_snapshot_range_build`), else they are summed from the ledger (on PostgreSQL
+    possibly as the balances less the later entries: analytics/snapshot_sql.py). Returns rows."""
     if _set_based():
         return snapshot_days_write(date_from=day, date_to=day)
     return _write_day(day, kpi_snapshot_day_compute(day=day))

@@ -22,12 +22,7 @@ from django.db.models.functions import Coalesce, TruncMonth
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from analytics.selectors.activity import (
-    buyers_and_repeaters,
-    distinct_customers_count,
-    distinct_members_count,
-    distinct_members_per_month,
-)
+from analytics.selectors.activity import buyers_and_repeaters
 from analytics.selectors.common import (
     Period,
     members_in_scope,
@@ -78,13 +73,20 @@ def kpi_enrolment_rate(period: Period) -> dict[str, Any]:
     in the range at the store. Anonymous purchases without a customer reference are not
     customers anyone can count. None when nobody bought."""
     new_members = members_in_scope(period).filter(enrolled_at__gte=period.start).count()
-    members, non_members = distinct_customers_count(transactions_in_scope(period, kind=PURCHASE))
-    customers = members + non_members
+    counts = transactions_in_scope(period, kind=PURCHASE).aggregate(
+        members=Count("member", distinct=True),
+        non_members=Count(
+            "customer_ref",
+            distinct=True,
+            filter=Q(member__isnull=True) & ~Q(customer_ref=""),
+        ),
+    )
+    customers = counts["members"] + counts["non_members"]
     return {
         "new_members": new_members,
         "customers": customers,
-        "member_customers": members,
-        "non_member_customers": non_members,
+        "member_customers": counts["members"],
+        "non_member_customers": counts["non_members"],
         "rate": rate(new_members, customers),
     }
 
@@ -106,10 +108,10 @@ def kpi_active_members(period: Period, *, days: int = DEFAULT_ACTIVE_DAYS) -> di
     up to the end of the period (or now, if earlier); share = active / members enrolled by then
     (home store)."""
     as_of = period.as_of
-    active = distinct_members_count(
-        transactions_in_scope(period, kind=PURCHASE, start=as_of - timedelta(days=days)).filter(
-            occurred_at__lt=as_of
-        )
+    active = (
+        transactions_in_scope(period, kind=PURCHASE, start=as_of - timedelta(days=days))
+        .filter(member__isnull=False, occurred_at__lt=as_of)
+        .aggregate(n=Count("member", distinct=True))["n"]
     )
     members = members_in_scope(period).filter(enrolled_at__lt=as_of).count()
     return {
@@ -124,7 +126,15 @@ def kpi_active_members(period: Period, *, days: int = DEFAULT_ACTIVE_DAYS) -> di
 def kpi_monthly_active_members(period: Period) -> list[dict[str, Any]]:
     """Monthly active members = per calendar month of the range (programme time zone), the
     distinct members with at least one purchase in that month (months without any: 0)."""
-    found = distinct_members_per_month(transactions_in_scope(period, kind=PURCHASE), period.zone)
+    rows = (
+        transactions_in_scope(period, kind=PURCHASE)
+        .filter(member__isnull=False)
+        .annotate(month=TruncMonth("occurred_at", tzinfo=period.zone))
+        .values("month")
+        .annotate(active_members=Count("member", distinct=True))
+        .order_by("month")
+    )
+    found = {row["month"].date().replace(day=1): row["active_members"] for row in rows}
     months = []
     month = period.date_from.replace(day=1)
     while month <= period.date_to:
