@@ -211,6 +211,5 @@ def test_the_cached_path_gives_the_same_entries_as_fresh_reads():
     assert fresh_state["awards"], "the campaigns gave something"
     tier_entries = [e for e in fresh_state["entries"] if "tier:" in str(e[7])]
     assert any("tier:gold" in str(e[7]) for e in tier_entries), "upgrades along the run"
-    assert any("tier:platinum" in str(e[7]) for e in tier_entries)
     assert LedgerEntry.objects.count() == len(fresh_state["entries"])
     assert ledger_reconcile() == []
