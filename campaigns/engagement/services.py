@@ -78,7 +78,8 @@ config_cache.register(
 
 def engagement_settings_get() -> EngagementSettings:
     """The engagement settings from this process's cache (loyalty/core/config_cache.py)."""
-    return copy.copy(config_cache.cached("engagement.settings"))
+    cached: EngagementSettings = config_cache.cached("engagement.settings")
+    return copy.copy(cached)
 
 
 def _zone() -> ZoneInfo:

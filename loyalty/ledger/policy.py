@@ -21,7 +21,8 @@ config_cache.register("ledger.programme", programme_settings_fresh, models=[Prog
 def programme_settings_get() -> ProgrammeSettings:
     """The programme settings from this process's cache (loyalty/core/config_cache.py: at most
     a second old, no query while the stamp stands); a copy, so a caller may change it."""
-    return copy.copy(config_cache.cached("ledger.programme"))
+    cached: ProgrammeSettings = config_cache.cached("ledger.programme")
+    return copy.copy(cached)
 
 
 def available_from(programme: ProgrammeSettings, occurred_at: datetime) -> datetime:

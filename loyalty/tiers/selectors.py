@@ -29,7 +29,8 @@ config_cache.register("tiers.ladder", _ladder_fresh, models=[Tier])
 
 def tier_policy_get() -> TierPolicy:
     """The tier policy from this process's cache (loyalty/core/config_cache.py); a copy."""
-    return copy.copy(config_cache.cached("tiers.policy"))
+    cached: TierPolicy = config_cache.cached("tiers.policy")
+    return copy.copy(cached)
 
 
 def tier_ladder() -> list[Tier]:

@@ -4,7 +4,6 @@ import threading
 from decimal import Decimal
 
 import pytest
-from django.core.signals import request_finished, request_started
 from django.db import connection, connections
 from django.test import override_settings
 from django.test.utils import CaptureQueriesContext
@@ -103,14 +102,16 @@ def test_the_stamp_is_read_at_most_once_per_max_age(programme, monkeypatch):
 @override_settings(CONFIG_CACHE_MAX_AGE=0)
 def test_inside_a_request_the_stamp_is_read_once(programme):
     programme_settings_get()
-    request_started.send(sender=None)
+    # what the request_started / request_finished receivers do (the real signals would also
+    # close the test's database connection: Django's close_old_connections)
+    config_cache._request_started()
     try:
         with CaptureQueriesContext(connection) as ctx:
             for _ in range(3):
                 programme_settings_get()
                 active_rules()
     finally:
-        request_finished.send(sender=None)
+        config_cache._request_finished()
     assert _stamp_reads(ctx) == 1
     with CaptureQueriesContext(connection) as ctx:
         programme_settings_get()
