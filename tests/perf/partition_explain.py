@@ -14,7 +14,7 @@ import argparse
 import os
 import sys
 import time
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
@@ -110,7 +110,7 @@ def explain(sql: str, params: dict) -> str:
         return "\n".join(row[0] for row in cursor.fetchall())
 
 
-def expiry_batch() -> tuple[list[int], object]:
+def expiry_batch() -> tuple[list[int], datetime]:
     """The first 20,000 accounts with due lots as of now; on a copy whose expiry already ran
     (nothing due), as of 30, 60, ... days ahead until a full batch is due (printed)."""
     as_of = timezone.now()
