@@ -14,6 +14,7 @@ import argparse
 import os
 import sys
 import time
+from datetime import datetime, timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
@@ -109,15 +110,22 @@ def explain(sql: str, params: dict) -> str:
         return "\n".join(row[0] for row in cursor.fetchall())
 
 
-def expiry_batch() -> tuple[list[int], object]:
+def expiry_batch() -> tuple[list[int], datetime]:
+    """The first 20,000 accounts with due lots as of now; on a copy whose expiry already ran
+    (nothing due), as of 30, 60, ... days ahead until a full batch is due (printed)."""
     as_of = timezone.now()
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT DISTINCT account_id FROM ledger_pointslot WHERE remaining > 0 "
-            "AND expires_at <= %s ORDER BY account_id LIMIT 20000",
-            [as_of],
-        )
-        return [row[0] for row in cursor.fetchall()], as_of
+    for _ in range(13):
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT DISTINCT account_id FROM ledger_pointslot WHERE remaining > 0 "
+                "AND expires_at <= %s ORDER BY account_id LIMIT 20000",
+                [as_of],
+            )
+            ids = [row[0] for row in cursor.fetchall()]
+        if len(ids) >= 20000:
+            break
+        as_of += timedelta(days=30)
+    return ids, as_of
 
 
 def reconcile_range() -> int:

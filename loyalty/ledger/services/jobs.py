@@ -125,7 +125,7 @@ def _expire_on_workers(batches: Iterator[list[int]], as_of: datetime, workers: i
                 points = _expire_batch_sql(ids, as_of)
                 with take_lock:
                     totals.append(points)
-        except BaseException as exc:  # noqa: BLE001 - re-raised in the caller's thread
+        except BaseException as exc:  # re-raised in the caller's thread
             with take_lock:
                 failures.append(exc)
         finally:
