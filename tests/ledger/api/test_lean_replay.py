@@ -200,7 +200,12 @@ def test_the_cached_path_gives_the_same_entries_as_fresh_reads():
         for n in range(40)
     ]
     stores = [StoreFactory(code=f"S{n:02d}") for n in range(3)]
-    till = key_client(ApiClientFactory(scopes=["transactions:write", "members:read"]))
+    # a high limit: the two runs send ~3,300 requests within minutes on one key
+    till = key_client(
+        ApiClientFactory(
+            scopes=["transactions:write", "members:read"], rate_limit_per_minute=1_000_000
+        )
+    )
     ops = generated(members, stores, PURCHASES, seed=22)
 
     try:
