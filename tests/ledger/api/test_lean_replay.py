@@ -24,7 +24,7 @@ from campaigns.models import Campaign
 from loyalty.core import config_cache
 from loyalty.ledger.models import EarningRule, LedgerEntry, ProgrammeSettings, Transaction
 from loyalty.ledger.services import ledger_reconcile
-from loyalty.tiers.models import Tier
+from loyalty.tiers.models import Tier, TierAssignment
 from tests.factories.campaigns import CampaignFactory, launch
 from tests.factories.integrations import ApiClientFactory
 from tests.factories.ledger import EarningRuleFactory, ProgrammeSettingsFactory
@@ -139,7 +139,8 @@ def change(step: int) -> None:
 def snapshot() -> dict:
     """The batch test's snapshot by external ids, plus: a campaign's return reversal names the
     return and the award by database id and is dated when it is posted (now, like a tier's
-    gift): the return's external id and the campaign stand for the ids, its time is left out."""
+    gift): the return's external id and the campaign stand for the ids, its time is left out;
+    so are the posting times of refund lots."""
     snap = state()
     refs = dict(Transaction.objects.values_list("pk", "external_id"))
 
@@ -152,6 +153,11 @@ def snapshot() -> dict:
         return (*e[:5], key(e[5]), e[6], e[7], {"campaign": e[8]["campaign"]}, None)
 
     snap["entries"] = [entry(e) for e in snap["entries"]]
+    # a return's refund lot (points paid back) is dated when it is posted (now), as is its
+    # expiry: both differ between the runs by the seconds between them
+    snap["lots"] = [
+        (*lot[:3], None, None) if str(lot[0]).endswith(":refund") else lot for lot in snap["lots"]
+    ]
     snap["allocations"] = sorted((key(a), key(b), n) for a, b, n in snap["allocations"])
     return snap
 
@@ -236,7 +242,6 @@ def test_the_cached_path_gives_the_same_entries_as_fresh_reads():
     kinds = {entry[1] for entry in fresh_state["entries"]}
     assert {"earn", "bonus", "redeem", "reversal"} <= kinds
     assert fresh_state["awards"], "the campaigns gave something"
-    tier_entries = [e for e in fresh_state["entries"] if "tier:" in str(e[7])]
-    assert any("tier:gold" in str(e[7]) for e in tier_entries), "upgrades along the run"
+    assert TierAssignment.objects.filter(tier__rank__gte=2).exists(), "upgrades along the run"
     assert LedgerEntry.objects.count() == len(fresh_state["entries"])
     assert ledger_reconcile() == []
