@@ -148,6 +148,9 @@ def snapshot() -> dict:
         return CAMPAIGN_RETURN.sub(lambda m: f"campaign_return:{refs[int(m[1])]}", text)
 
     def entry(e: tuple) -> tuple:
+        meta = e[8]
+        if isinstance(meta, dict) and meta.get("original"):  # a return names its purchase by id
+            e = (*e[:8], {**meta, "original": refs[meta["original"]]}, *e[9:])
         if e[4] != "campaign_return":
             return e
         return (*e[:5], key(e[5]), e[6], e[7], {"campaign": e[8]["campaign"]}, None)
